@@ -1,0 +1,128 @@
+"""The one app factory every service uses: its routes plus /healthz, /readyz, /metrics and error handling."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AwareDatetime, BaseModel
+
+from trellis_common.clock import ManualClock
+from trellis_common.logging import get_logger
+from trellis_common.runtime import ServiceDefinition, ServiceRuntime
+from trellis_common.settings import ServiceSettings
+
+log = get_logger(__name__)
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def correlation_id(request: Request) -> str | None:
+    return request.headers.get(CORRELATION_HEADER)
+
+
+CorrelationId = Annotated[str | None, Depends(correlation_id)]
+
+
+class ClockBody(BaseModel):
+    now: AwareDatetime
+
+
+def _ops_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.settings.service_name}
+
+    @router.get("/readyz", summary="Database and bus reachable, consumer assigned, relay running")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    if isinstance(runtime.clock, ManualClock):
+        clock = runtime.clock
+
+        @router.get("/admin/clock", summary="The service's manual clock (test and demo deployments only)")
+        async def get_clock() -> dict[str, datetime]:
+            return {"now": clock.now()}
+
+        @router.put("/admin/clock", summary="Move the manual clock; schedules run at once")
+        async def set_clock(body: ClockBody) -> dict[str, datetime]:
+            clock.set(body.now)
+            runtime.wake_workers()
+            return {"now": clock.now()}
+
+    return router
+
+
+def create_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings | None = None,
+    *,
+    runtime: ServiceRuntime | None = None,
+    manage_runtime: bool = True,
+) -> FastAPI:
+    """Build the service's FastAPI app. ``manage_runtime=False`` when a host (embedded mode) runs it."""
+    runtime = runtime or ServiceRuntime(definition, settings or definition.settings_class())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_runtime:
+            await runtime.start()
+        try:
+            yield
+        finally:
+            if manage_runtime:
+                await runtime.stop()
+
+    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.include_router(_ops_router(runtime))
+    for router in definition.routers:
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def bind_request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        structlog.contextvars.bind_contextvars(correlation_id=request_id, service=runtime.settings.service_name)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id", "service")
+        response.headers[CORRELATION_HEADER] = request_id
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace to the caller; the log has it, keyed by the correlation id.
+        log.error("unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)
+        return JSONResponse({"detail": "internal error; the operators have the details in the logs"},
+                            status_code=500)
+
+    return app
+
+
+def not_found(what: str, ident: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"{what} {ident!r} not found")

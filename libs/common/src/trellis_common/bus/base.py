@@ -1,0 +1,53 @@
+"""The bus interface both implementations honour."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    topic: str
+    key: str | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class BusConsumer(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def fetch(self, timeout_s: float, max_records: int) -> list[Record]:
+        """Records in order per partition, starting at the committed offset or the latest seek."""
+        ...
+    async def commit(self, record: Record) -> None:
+        """Commit ``record.offset + 1`` for its partition: everything up to it is done."""
+        ...
+    async def rewind(self, record: Record) -> None:
+        """The next fetch for this partition starts again at ``record`` (retry after a transient error)."""
+        ...
+    def assigned(self) -> bool: ...
+    async def lag(self) -> dict[tuple[str, int], int]: ...
+
+
+class EventBus(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publish in order; returns once every message is acknowledged, raises if any is not."""
+        ...
+    def consumer(self, group: str, topics: Sequence[str]) -> BusConsumer: ...
+    async def ping(self) -> None:
+        """Raise if the bus cannot be reached."""
+        ...

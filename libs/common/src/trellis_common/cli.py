@@ -1,0 +1,36 @@
+"""The command line every service gets: ``serve`` (API + consumer + relay + workers) and ``migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+import uvicorn
+
+from trellis_common.app import create_app
+from trellis_common.logging import configure_logging
+from trellis_common.migrations import upgrade
+from trellis_common.runtime import ServiceDefinition
+
+
+def service_cli(definition: ServiceDefinition) -> typer.Typer:
+    app = typer.Typer(help=f"Trellis {definition.name} service", no_args_is_help=True)
+
+    @app.command()
+    def serve() -> None:
+        """Run the HTTP API with the event consumer, outbox relay and workers."""
+        settings = definition.settings_class(service_name=definition.name)
+        configure_logging(settings.log_level, json=settings.log_json)
+        api = create_app(definition, settings)
+        # uvicorn turns SIGTERM into a graceful lifespan shutdown: consumer, relay and workers stop cleanly.
+        uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+
+    @app.command()
+    def migrate() -> None:
+        """Apply this service's database migrations (run once per release, e.g. as a Kubernetes Job)."""
+        settings = definition.settings_class(service_name=definition.name)
+        configure_logging(settings.log_level, json=settings.log_json)
+        asyncio.run(upgrade(definition, settings.database_url))
+        typer.echo(f"{definition.name}: migrations applied")
+
+    return app

@@ -1,0 +1,205 @@
+"""The consuming side: decode, dedupe (inbox), handle in one transaction, commit the offset after.
+
+Transient failures rewind the partition and retry with capped exponential backoff, so order is kept and
+the offset is never committed past unapplied work. Permanent failures (contract errors, rule violations)
+go to ``<topic>.dlq`` with the error in headers, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+import structlog
+from pydantic import ValidationError
+
+from trellis_common import inbox
+from trellis_common.bus import BusConsumer, OutgoingMessage, Record
+from trellis_common.catalogue import BY_TYPE, CATALOGUE, EventSpec
+from trellis_common.envelope import CloudEvent, from_kafka
+from trellis_common.errors import ContractError, is_transient
+from trellis_common.events import EventData
+from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT
+from trellis_common.logging import get_logger
+from trellis_common.metrics import CONSUMER_LAG, DLQ_TOTAL, EVENTS_CONSUMED, HANDLER_SECONDS
+from trellis_common.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from trellis_common.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+M = TypeVar("M", bound=EventData)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    envelope: CloudEvent
+    data: EventData | None
+    key: str | None
+
+    def require(self, model: type[M]) -> M:
+        if not isinstance(self.data, model):
+            raise ContractError(f"{self.envelope.type} carries no {model.__name__} data")
+        return self.data
+
+
+Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
+
+
+class EventConsumer:
+    def __init__(self, runtime: ServiceRuntime, handlers: Mapping[str, Handler]) -> None:
+        self.runtime = runtime
+        self.handlers = dict(handlers)
+        self.name = runtime.settings.consumer_group
+        prefix = runtime.settings.topic_prefix
+        self.topics = sorted({BY_TYPE[t].topic(prefix) for t in self.handlers})
+        self._spec_by_topic: dict[str, EventSpec] = {s.topic(prefix): s for s in CATALOGUE}
+        self.bus_consumer: BusConsumer | None = None
+        self.retrying: str | None = None
+        self.in_flight = False
+
+    @property
+    def service(self) -> str:
+        return self.runtime.settings.service_name
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self.runtime.settings
+        self.bus_consumer = consumer = self.runtime.bus.consumer(settings.consumer_group, self.topics)
+        await consumer.start()
+        backoff = settings.retry_initial_backoff_s
+        last_lag = 0.0
+        try:
+            while not stop.is_set():
+                records = await consumer.fetch(0.5, settings.consumer_batch_size)
+                for index, record in enumerate(records):
+                    if stop.is_set():
+                        await self._rewind_rest(consumer, records[index:])
+                        break
+                    try:
+                        self.in_flight = True
+                        await self._process(record)
+                    except Exception as exc:
+                        if not is_transient(exc):
+                            raise
+                        EVENTS_CONSUMED.labels(self.service, _type_of(record), "retried").inc()
+                        self.retrying = repr(exc)
+                        log.warning("handler_transient_error", error=repr(exc), retry_in_s=backoff,
+                                    topic=record.topic, offset=record.offset)
+                        await self._rewind_rest(consumer, records[index:])
+                        await _sleep_or_stop(stop, backoff)
+                        backoff = min(backoff * 2, settings.retry_max_backoff_s)
+                        break
+                    finally:
+                        self.in_flight = False
+                    self.retrying = None
+                    backoff = settings.retry_initial_backoff_s
+                    await consumer.commit(record)
+                if time.monotonic() - last_lag > 5:
+                    last_lag = time.monotonic()
+                    for (topic, partition), lag in (await consumer.lag()).items():
+                        CONSUMER_LAG.labels(self.service, topic, str(partition)).set(lag)
+        finally:
+            await consumer.stop()
+
+    async def _rewind_rest(self, consumer: BusConsumer, rest: list[Record]) -> None:
+        first_per_partition: dict[tuple[str, int], Record] = {}
+        for record in rest:
+            first_per_partition.setdefault((record.topic, record.partition), record)
+        for record in first_per_partition.values():
+            await consumer.rewind(record)
+
+    async def _process(self, record: Record) -> None:
+        try:
+            incoming = self._decode(record)
+        except (ContractError, ValidationError) as exc:
+            await self._dead_letter(record, exc, event_type=_type_of(record))
+            return
+        event = incoming.envelope
+        structlog.contextvars.bind_contextvars(
+            event_id=event.id, event_type=event.type, correlation_id=event.correlationid
+        )
+        started = time.perf_counter()
+        try:
+            async with self.runtime.unit_of_work(cause=event) as uow:
+                fresh = await inbox.claim(uow.session, self.name, event.id, event.type, self.runtime.clock.now())
+                if fresh:
+                    await self.handlers[event.type](uow, incoming)
+            outcome = "processed" if fresh else "duplicate"
+            EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
+            HANDLER_SECONDS.labels(self.service, event.type).observe(time.perf_counter() - started)
+            log.info("event_handled", outcome=outcome, emitted=len(uow.emitted))
+            self.runtime.failpoints.hit(CONSUMER_AFTER_DB_COMMIT)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            await self._dead_letter(record, exc, event_type=event.type)
+        finally:
+            structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+
+    def _decode(self, record: Record) -> Incoming:
+        key = record.key.decode(errors="replace") if record.key is not None else None
+        spec = self._spec_by_topic.get(record.topic)
+        if record.value is None and spec is not None and spec.compacted and not _has_ce_headers(record):
+            # A bare tombstone from compaction tooling: still means "erase this key".
+            synthetic = CloudEvent(id=f"{record.topic}:{record.partition}:{record.offset}", source="kafka:tombstone",
+                                   type=spec.type, subject=key)
+            return Incoming(synthetic, None, key)
+        event = from_kafka(record.headers, record.value)
+        if event.type not in self.handlers:
+            raise ContractError(f"unknown event type {event.type!r} on topic {record.topic}")
+        type_spec = BY_TYPE[event.type]
+        if event.data is None:
+            if not type_spec.compacted:
+                raise ContractError(f"{event.type} must carry data")
+            return Incoming(event, None, key)
+        return Incoming(event, type_spec.model.model_validate(event.data), key)
+
+    async def _dead_letter(self, record: Record, exc: BaseException, *, event_type: str) -> None:
+        reason = _describe(exc)
+        headers = [
+            *record.headers,
+            ("trellis_error", reason.encode()[:4000]),
+            ("trellis_error_class", type(exc).__name__.encode()),
+            ("trellis_original_topic", record.topic.encode()),
+            ("trellis_original_partition", str(record.partition).encode()),
+            ("trellis_original_offset", str(record.offset).encode()),
+            ("trellis_consumer", self.name.encode()),
+        ]
+        dlq = f"{record.topic}.dlq"
+        await self.runtime.bus.publish(
+            [OutgoingMessage(dlq, record.key.decode(errors="replace") if record.key else None, record.value, headers)]
+        )
+        DLQ_TOTAL.labels(self.service, record.topic).inc()
+        EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
+        log.error("event_dead_lettered", topic=record.topic, offset=record.offset, dlq=dlq, reason=reason)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        return f"contract error: {problems}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _has_ce_headers(record: Record) -> bool:
+    return any(name.lower().startswith("ce_") for name, _ in record.headers) or any(
+        name.lower() == "content-type" for name, _ in record.headers
+    )
+
+
+def _type_of(record: Record) -> str:
+    for name, value in record.headers:
+        if name.lower() == "ce_type":
+            return value.decode(errors="replace")[:200]
+    return "unknown"
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

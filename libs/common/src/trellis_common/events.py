@@ -1,0 +1,240 @@
+"""The v1 event data models: our public contract with other systems (DESIGN §2).
+
+Unknown fields are ignored so producers may add optional fields within a major version; missing required
+fields fail validation and the event is dead-lettered as a contract error. Personal data (names, emails)
+appears only in ``MemberChanged``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+Level = Annotated[int, Field(ge=0, le=8, description="Proficiency level, DigComp 2.2 scale 1-8 (0 = none)")]
+Count = Annotated[int, Field(ge=0)]
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class MemberType(StrEnum):
+    SME = "sme"
+    LARGE_COMPANY = "large_company"
+    RESEARCH = "research"
+    EDUCATION = "education"
+    PUBLIC_BODY = "public_body"
+    CLUSTER_ORGANISATION = "cluster_organisation"
+    OTHER = "other"
+
+
+class SizeClass(StrEnum):
+    MICRO = "micro"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class ContactRole(StrEnum):
+    MEMBER_CONTACT = "member_contact"
+    CLUSTER_MANAGER = "cluster_manager"
+    BOARD_MEMBER = "board_member"
+
+
+class SurveyTheme(StrEnum):
+    GREEN = "green"
+    DIGITAL = "digital"
+    INTERNATIONALISATION = "internationalisation"
+
+
+class Trend(StrEnum):
+    NEW = "new"
+    WIDENING = "widening"
+    CLOSING = "closing"
+    UNCHANGED = "unchanged"
+
+
+class MemberContext(EventData):
+    """What matching and aggregation may know about a member: no personal data."""
+
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2", max_length=2)
+    region: str | None = Field(None, description="NUTS code or free region name", max_length=64)
+    size_class: SizeClass | None = None
+    sector: str | None = Field(None, description="NACE Rev. 2 code", max_length=16)
+    member_type: MemberType = MemberType.SME
+    languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes the member works in")
+
+
+class Contact(EventData):
+    contact_id: Id
+    name: str = Field(max_length=200)
+    email: EmailStr
+    language: str = Field("en", min_length=2, max_length=8, description="ISO 639-1 preferred language")
+    role: ContactRole = ContactRole.MEMBER_CONTACT
+
+
+class MemberChanged(EventData):
+    """State of a member and its contacts (compacted topic; a tombstone means the member was deleted)."""
+
+    cluster_id: Id
+    member_id: Id
+    name: str = Field(max_length=200)
+    context: MemberContext
+    contacts: list[Contact] = Field(default_factory=list)
+    changed_at: datetime
+
+
+class InvitationRequested(EventData):
+    invitation_id: Id
+    campaign_id: Id
+    cluster_id: Id
+    member_id: Id
+    contact_id: Id
+    survey_title: str
+    theme: SurveyTheme
+    link: str = Field(description="Signed, expiring link to the survey form")
+    expires_at: datetime
+    reminder: Count = Field(0, description="0 for the invitation, n for the n-th reminder")
+
+
+class SkillAnswer(EventData):
+    """One row of a skill matrix: demand (required level, people needed) against supply."""
+
+    skill_code: str = Field(min_length=1, max_length=64, description="Taxonomy code, e.g. digcomp:5.2")
+    current_level: Level
+    required_level: Level
+    headcount_having: Count = Field(description="People who have the skill at the required level")
+    headcount_needed: Count = Field(description="People the member needs with the skill")
+    importance: int = Field(ge=1, le=5, description="1 (nice to have) to 5 (critical)")
+
+
+class ResponseCompleted(EventData):
+    response_id: Id
+    cluster_id: Id
+    member_id: Id
+    template_id: Id
+    template_version: int = Field(ge=1)
+    theme: SurveyTheme
+    completed_at: datetime
+    member_context: MemberContext
+    skills: list[SkillAnswer] = Field(default_factory=list)
+    answers: dict[str, Any] = Field(default_factory=dict, description="Other answers by question id")
+
+
+class SkillGap(EventData):
+    skill_code: str
+    skill_label: str
+    framework: str
+    current_level: Level
+    required_level: Level
+    level_gap: Count
+    headcount_having: Count
+    headcount_needed: Count
+    headcount_gap: Count
+    importance: int = Field(ge=1, le=5)
+    priority: float = Field(ge=0)
+    priority_formula: str = Field(description="The formula with this gap's numbers filled in")
+    trend: Trend
+
+
+class GapsAssessed(EventData):
+    assessment_id: Id
+    response_id: Id
+    cluster_id: Id
+    member_id: Id
+    theme: SurveyTheme
+    member_context: MemberContext
+    gaps: list[SkillGap]
+    assessed_at: datetime
+
+
+class ScoreComponent(EventData):
+    factor: str
+    weight: float
+    value: float = Field(description="The factor's value in [0, 1]")
+    contribution: float = Field(description="weight × value; the components add up to the score")
+
+
+class MatchOption(EventData):
+    rank: int = Field(ge=1)
+    skill_code: str
+    partner_id: Id
+    partner_name: str
+    partner_type: str
+    offer_id: Id
+    offer_title: str
+    format: str
+    delivery: str
+    score: float
+    explanation: list[ScoreComponent]
+
+
+class PooledOpportunity(EventData):
+    pool_id: Id
+    skill_code: str
+    partner_id: Id
+    partner_name: str
+    offer_id: Id
+    offer_title: str
+    member_count: int = Field(ge=2)
+    seats: int = Field(ge=1)
+
+
+class PartnersMatched(EventData):
+    match_run_id: Id
+    assessment_id: Id
+    cluster_id: Id
+    member_id: Id
+    options: list[MatchOption]
+    pooled: list[PooledOpportunity] = Field(default_factory=list)
+    matched_at: datetime
+
+
+class ReminderKind(StrEnum):
+    UPCOMING = "upcoming"
+    DUE = "due"
+    OVERDUE = "overdue"
+
+
+class ReviewAgenda(EventData):
+    new_matches: Count = 0
+    members_with_gaps: Count = 0
+    proposed_actions: list[str] = Field(default_factory=list)
+
+
+class ReviewDue(EventData):
+    reminder_id: Id
+    strategy_id: Id
+    cluster_id: Id
+    strategy_title: str
+    due_at: datetime
+    due_date: date = Field(description="The due date in the cluster's time zone")
+    kind: ReminderKind
+    late: bool = Field(description="True when fired after its time, e.g. after downtime")
+    fired_at: datetime
+    agenda: ReviewAgenda = Field(default_factory=ReviewAgenda)
+
+
+class EmailDelivered(EventData):
+    delivery_id: Id
+    message_id: str
+    template: str
+    contact_id: Id
+    cause_event_id: Id
+    attempts: int = Field(ge=1)
+    delivered_at: datetime
+
+
+class EmailFailed(EventData):
+    delivery_id: Id
+    message_id: str
+    template: str
+    contact_id: Id
+    cause_event_id: Id
+    attempts: int = Field(ge=1)
+    error: str
+    failed_at: datetime

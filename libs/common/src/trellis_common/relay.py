@@ -1,0 +1,135 @@
+"""The outbox relay: publishes committed outbox rows in order, then marks them sent.
+
+Multi-replica safe: on PostgreSQL a transaction-scoped advisory lock lets one relay at a time publish,
+which keeps per-key order (two relays claiming disjoint rows could reorder a key). Rows are claimed, not
+tailed by id, so a row whose transaction committed late is still picked up. A crash after publishing and
+before marking re-publishes the rows; consumers' inboxes make that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from trellis_common.bus import EventBus, OutgoingMessage
+from trellis_common.clock import Clock
+from trellis_common.db import Database, outbox
+from trellis_common.errors import is_transient
+from trellis_common.failpoints import RELAY_AFTER_PUBLISH, Failpoints
+from trellis_common.logging import get_logger
+from trellis_common.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+
+log = get_logger(__name__)
+_RELAY_LOCK_KEY = 0x7472656C6C6973  # "trellis": one lock per service database
+_SENT_ROW_RETENTION = timedelta(days=1)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        db: Database,
+        bus: EventBus,
+        clock: Clock,
+        failpoints: Failpoints,
+        batch_size: int = 200,
+        poll_interval_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.failpoints = failpoints
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.max_backoff_s = max_backoff_s
+        self.wakeup = asyncio.Event()
+        self.running = False
+        self.last_error: str | None = None
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch; returns how many rows went out."""
+        async with self.db.transaction() as session:
+            if self.db.dialect == "postgresql":
+                got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)))
+                if not got_lock:
+                    return 0
+            rows = (
+                await session.execute(
+                    select(outbox.c.id, outbox.c.event_type, outbox.c.topic, outbox.c.key, outbox.c.headers,
+                           outbox.c.payload)
+                    .where(outbox.c.sent_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self.bus.publish(
+                [
+                    OutgoingMessage(r.topic, r.key, r.payload, [(n, v.encode()) for n, v in r.headers])
+                    for r in rows
+                ]
+            )
+            self.failpoints.hit(RELAY_AFTER_PUBLISH)
+            await session.execute(
+                update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(sent_at=self.clock.now())
+            )
+        for r in rows:
+            EVENTS_PRODUCED.labels(self.service, r.event_type).inc()
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish until the outbox is empty (used at shutdown and by tests)."""
+        total = 0
+        while (sent := await self.publish_batch()) > 0:
+            total += sent
+        return total
+
+    async def observe_backlog(self) -> None:
+        async with self.db.transaction() as session:
+            backlog, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+                )
+            ).one()
+            await session.execute(
+                delete(outbox).where(outbox.c.sent_at < self.clock.now() - _SENT_ROW_RETENTION)
+            )
+        OUTBOX_BACKLOG.labels(self.service).set(backlog)
+        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, age))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.running = True
+        backoff = self.poll_interval_s
+        loops = 0
+        try:
+            while not stop.is_set():
+                try:
+                    sent = await self.publish_batch()
+                    if loops % 20 == 0:
+                        await self.observe_backlog()
+                    loops += 1
+                    self.last_error = None
+                    backoff = self.poll_interval_s
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    self.last_error = repr(exc)
+                    log.warning("outbox_publish_failed", error=repr(exc), retry_in_s=backoff)
+                    sent = 0
+                    backoff = min(backoff * 2, self.max_backoff_s)
+                if sent:
+                    continue
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=backoff)
+        finally:
+            self.running = False

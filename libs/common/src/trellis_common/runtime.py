@@ -1,0 +1,175 @@
+"""A running service: database, bus, outbox relay, consumer and background workers, started and stopped
+as one. The FastAPI app (``app.py``) wraps it in distributed mode; embedded mode runs five of them."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import MetaData
+
+from trellis_common.bus import EventBus
+from trellis_common.bus.kafka import KafkaBus
+from trellis_common.bus.memory import InMemoryBus
+from trellis_common.clock import Clock, ManualClock, SystemClock
+from trellis_common.consumer import EventConsumer, Handler
+from trellis_common.db import Database
+from trellis_common.envelope import CloudEvent
+from trellis_common.failpoints import Failpoints
+from trellis_common.logging import get_logger
+from trellis_common.relay import OutboxRelay
+from trellis_common.settings import ServiceSettings
+from trellis_common.unit_of_work import EventFactory, UnitOfWork
+
+log = get_logger(__name__)
+Worker = Callable[["ServiceRuntime", asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """Everything that makes a service itself; the rest is common machinery."""
+
+    name: str
+    title: str
+    description: str
+    metadata: MetaData
+    migrations: str  # alembic script location, e.g. "trellis_skills:migrations"
+    routers: list[APIRouter] = field(default_factory=list)
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    workers: list[Worker] = field(default_factory=list)
+    settings_class: type[ServiceSettings] = ServiceSettings
+
+
+def make_bus(settings: ServiceSettings) -> EventBus:
+    if settings.bus == "memory":
+        return InMemoryBus()
+    return KafkaBus(settings.kafka_bootstrap_servers, settings.kafka_client_id or f"trellis-{settings.service_name}")
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        definition: ServiceDefinition,
+        settings: ServiceSettings,
+        *,
+        bus: EventBus | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.definition = definition
+        self.settings = settings
+        self.db = Database(settings.database_url, pool_size=settings.database_pool_size)
+        self.bus = bus or make_bus(settings)
+        self.clock: Clock = clock or (ManualClock() if settings.clock == "manual" else SystemClock())
+        self.failpoints = Failpoints(settings.failpoints)
+        self.factory = EventFactory(settings.source, settings.topic_prefix, self.clock)
+        self.relay = OutboxRelay(
+            service=settings.service_name,
+            db=self.db,
+            bus=self.bus,
+            clock=self.clock,
+            failpoints=self.failpoints,
+            batch_size=settings.relay_batch_size,
+            poll_interval_s=settings.relay_poll_interval_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+        )
+        self.consumer = EventConsumer(self, definition.handlers) if definition.handlers and settings.consume else None
+        self.worker_wakeup = asyncio.Event()
+        self.state: dict[str, Any] = {}  # service-owned singletons (e.g. the SMTP sender)
+        self._stop = asyncio.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.started = False
+
+    @asynccontextmanager
+    async def unit_of_work(
+        self, *, cause: CloudEvent | None = None, correlation_id: str | None = None
+    ) -> AsyncIterator[UnitOfWork]:
+        async with self.db.sessions() as session, session.begin():
+            uow = UnitOfWork(session, self.factory, cause, correlation_id)
+            yield uow
+            await uow.flush_outbox()
+        if uow.emitted:
+            self.relay.wakeup.set()
+
+    async def start(self) -> None:
+        if self.settings.migrate_on_start:
+            from trellis_common.migrations import upgrade
+
+            await upgrade(self.definition, self.settings.database_url)
+        await self.db.prepare()
+        await self.bus.start()
+        self._stop.clear()
+        if self.settings.relay:
+            self._spawn("relay", self.relay.run)
+        if self.consumer is not None:
+            self._spawn("consumer", self.consumer.run)
+        if self.settings.workers:
+            for worker in self.definition.workers:
+                self._spawn(getattr(worker, "__name__", "worker"), functools.partial(worker, self))
+        self.started = True
+        log.info("service_started", service=self.settings.service_name, bus=self.settings.bus)
+
+    def _spawn(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        self._tasks[name] = asyncio.create_task(self._supervise(name, run), name=f"{self.settings.service_name}:{name}")
+
+    async def _supervise(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        """Restart a crashed loop after a pause: a broker or DB outage at start-up must not kill the process."""
+        backoff = self.settings.retry_initial_backoff_s
+        while not self._stop.is_set():
+            try:
+                await run(self._stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("task_crashed", task=name, error=repr(exc), restart_in_s=backoff, exc_info=True)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, self.settings.retry_max_backoff_s)
+
+    def wake_workers(self) -> None:
+        self.worker_wakeup.set()
+
+    async def stop(self) -> None:
+        """Graceful: stop consuming, let the in-flight handler finish, flush the outbox, then close."""
+        self._stop.set()
+        self.relay.wakeup.set()
+        self.worker_wakeup.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks.values(), timeout=30)
+            for task in pending:
+                task.cancel()
+        self._tasks.clear()
+        if self.started and self.settings.relay:
+            try:
+                await asyncio.wait_for(self.relay.drain(), timeout=10)
+            except Exception as exc:
+                log.warning("outbox_flush_incomplete", error=repr(exc))
+        await self.bus.stop()
+        await self.db.dispose()
+        self.started = False
+        log.info("service_stopped", service=self.settings.service_name)
+
+    async def readiness(self) -> dict[str, str]:
+        """Each check's state; the service is ready when all are 'ok'."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.db.ping(), timeout=3)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            await self.bus.ping()
+            checks["bus"] = "ok"
+        except Exception as exc:
+            checks["bus"] = f"unreachable: {exc}"
+        if self.consumer is not None:
+            consumer = self.consumer.bus_consumer
+            checks["consumer"] = "ok" if consumer is not None and consumer.assigned() else "not assigned"
+        if self.settings.relay:
+            checks["relay"] = "ok" if self.relay.running else "not running"
+        return checks

@@ -1,0 +1,55 @@
+"""Settings every service reads from ``TRELLIS_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration shared by all services; a service subclasses it to add its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="TRELLIS_", env_file=".env", extra="ignore")
+
+    service_name: str = Field("trellis", description="Name used in logs, metrics, consumer group and event source")
+    environment: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./trellis.db",
+        description="SQLAlchemy async URL: postgresql+asyncpg://… (distributed) or sqlite+aiosqlite:///… (embedded)",
+    )
+    database_pool_size: int = 10
+    bus: Literal["kafka", "memory"] = Field("kafka", description="kafka in production; memory only in embedded mode")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_client_id: str | None = None
+    topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
+    event_source: str | None = Field(None, description="CloudEvents source; defaults to /trellis/<service>")
+    http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    relay_poll_interval_s: float = Field(0.5, gt=0, description="Outbox relay poll when idle")
+    relay_batch_size: int = Field(200, gt=0)
+    consumer_batch_size: int = Field(100, gt=0)
+    retry_initial_backoff_s: float = Field(0.2, gt=0)
+    retry_max_backoff_s: float = Field(30.0, gt=0)
+    scheduler_interval_s: float = Field(30.0, gt=0, description="How often schedules look for due work")
+    clock: Literal["system", "manual"] = Field(
+        "system", description="manual exposes PUT /admin/clock so tests and demos can move time; never in prod"
+    )
+    failpoints: str = Field("", description="Comma-separated crash points for fault-injection tests only")
+    consume: bool = Field(True, description="Run the event consumer in this process")
+    relay: bool = Field(True, description="Run the outbox relay in this process")
+    workers: bool = Field(True, description="Run background workers (schedulers, senders) in this process")
+    migrate_on_start: bool = Field(
+        True, description="Apply database migrations at start-up; deployments set false and run the migrate command"
+    )
+
+    @property
+    def source(self) -> str:
+        return self.event_source or f"/trellis/{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"trellis-{self.service_name}"

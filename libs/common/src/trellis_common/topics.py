@@ -1,0 +1,78 @@
+"""Creates every topic of the event catalogue explicitly (partitions, compaction, retention, DLQs).
+
+Brokers run with ``auto.create.topics.enable=false``; the infrastructure script, docker-compose and the
+Kubernetes deployment all run this command (or the equivalent Strimzi KafkaTopic objects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
+
+app = typer.Typer(help="Trellis Kafka topics", no_args_is_help=True)
+
+
+def planned_topics(prefix: str, partitions: int | None, replication: int) -> list[NewTopic]:
+    topics: list[NewTopic] = []
+    for spec in CATALOGUE:
+        count = partitions or spec.partitions
+        topics.append(NewTopic(spec.topic(prefix), count, replication, topic_configs=spec.topic_config()))
+        topics.append(
+            NewTopic(spec.dlq_topic(prefix), 1, replication,
+                     topic_configs={"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)})
+        )
+    return topics
+
+
+async def create_topics(
+    bootstrap: str, prefix: str = "", partitions: int | None = None, replication: int = 1
+) -> list[str]:
+    """Create missing topics; returns the names that were created (existing ones are left as they are)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    created: list[str] = []
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in planned_topics(prefix, partitions, replication) if t.name not in existing]
+        for topic in wanted:
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+    return created
+
+
+@app.command()
+def create(
+    bootstrap: Annotated[str, typer.Option(envvar="TRELLIS_KAFKA_BOOTSTRAP_SERVERS")] = "127.0.0.1:9092",
+    prefix: Annotated[str, typer.Option(envvar="TRELLIS_TOPIC_PREFIX")] = "",
+    partitions: Annotated[int | None, typer.Option(help="Override every topic's partition count")] = None,
+    replication_factor: Annotated[int, typer.Option(envvar="TRELLIS_TOPIC_REPLICATION_FACTOR")] = 1,
+) -> None:
+    """Create the catalogue's topics and their DLQs; safe to run again."""
+    created = asyncio.run(create_topics(bootstrap, prefix, partitions, replication_factor))
+    total = len(planned_topics(prefix, partitions, replication_factor))
+    typer.echo(f"created {len(created)} topic(s), {total - len(created)} already existed")
+    for name in created:
+        typer.echo(f"  + {name}")
+
+
+@app.command("list")
+def list_topics(prefix: Annotated[str, typer.Option(envvar="TRELLIS_TOPIC_PREFIX")] = "") -> None:
+    """Print the catalogue: topic, event type, key, settings."""
+    for spec in CATALOGUE:
+        cfg = ", ".join(f"{k}={v}" for k, v in spec.topic_config().items())
+        typer.echo(f"{spec.topic(prefix):45} {spec.type:50} key={spec.key_field:12} {cfg}")
+
+
+if __name__ == "__main__":
+    app()

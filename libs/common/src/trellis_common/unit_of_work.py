@@ -1,0 +1,83 @@
+"""One database transaction plus the events it causes (the write side of the transactional outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.catalogue import EventSpec, spec_for_model
+from trellis_common.clock import Clock
+from trellis_common.db import outbox
+from trellis_common.envelope import CloudEvent, to_binary
+from trellis_common.events import EventData
+
+
+@dataclass(frozen=True)
+class EventFactory:
+    """Builds envelopes the same way for REST calls, handlers and schedules."""
+
+    source: str
+    topic_prefix: str
+    clock: Clock
+
+
+@dataclass
+class UnitOfWork:
+    session: AsyncSession
+    factory: EventFactory
+    cause: CloudEvent | None = None
+    correlation_id: str | None = None
+    emitted: list[CloudEvent] = field(default_factory=list)
+    _rows: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.factory.clock.now()
+
+    def emit(self, data: EventData, *, subject: str | None = None) -> CloudEvent:
+        """Queue an event; it is written to the outbox in this transaction and published after commit."""
+        spec = spec_for_model(type(data))
+        key = str(getattr(data, spec.key_field))
+        return self._queue(spec, key, data.model_dump(mode="json"), subject or key)
+
+    def emit_tombstone(self, spec: EventSpec, key: str, *, subject: str | None = None) -> CloudEvent:
+        """A null-valued event on a compacted topic: consumers erase what they keep for ``key``."""
+        if not spec.compacted:
+            raise ValueError(f"{spec.name} is not a compacted topic; tombstones make no sense there")
+        return self._queue(spec, key, None, subject or key)
+
+    def _queue(self, spec: EventSpec, key: str, data: dict[str, object] | None, subject: str) -> CloudEvent:
+        event_id = str(uuid.uuid4())
+        correlation = self.correlation_id or (self.cause.correlationid if self.cause else None) or event_id
+        event = CloudEvent(
+            id=event_id,
+            source=self.factory.source,
+            type=spec.type,
+            time=self.factory.clock.now(),
+            subject=subject,
+            correlationid=correlation,
+            causationid=self.cause.id if self.cause else None,
+            traceparent=self.cause.traceparent if self.cause else None,
+            data=data,
+        )
+        headers, payload = to_binary(event)
+        self._rows.append(
+            {
+                "event_id": event.id,
+                "event_type": event.type,
+                "topic": spec.topic(self.factory.topic_prefix),
+                "key": key,
+                "headers": [[name, value.decode()] for name, value in headers],
+                "payload": payload,
+                "created_at": self.factory.clock.now(),
+            }
+        )
+        self.emitted.append(event)
+        return event
+
+    async def flush_outbox(self) -> None:
+        if self._rows:
+            await self.session.execute(outbox.insert(), self._rows)
+            self._rows.clear()
