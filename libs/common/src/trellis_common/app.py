@@ -102,9 +102,7 @@ def create_app(
         app.include_router(router)
 
     @app.middleware("http")
-    async def bind_request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def bind_request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
         structlog.contextvars.bind_contextvars(correlation_id=request_id, service=runtime.settings.service_name)
         try:
@@ -118,8 +116,7 @@ def create_app(
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never a stack trace to the caller; the log has it, keyed by the correlation id.
         log.error("unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)
-        return JSONResponse({"detail": "internal error; the operators have the details in the logs"},
-                            status_code=500)
+        return JSONResponse({"detail": "internal error; the operators have the details in the logs"}, status_code=500)
 
     return app
 

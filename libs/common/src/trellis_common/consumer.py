@@ -87,8 +87,13 @@ class EventConsumer:
                             raise
                         EVENTS_CONSUMED.labels(self.service, _type_of(record), "retried").inc()
                         self.retrying = repr(exc)
-                        log.warning("handler_transient_error", error=repr(exc), retry_in_s=backoff,
-                                    topic=record.topic, offset=record.offset)
+                        log.warning(
+                            "handler_transient_error",
+                            error=repr(exc),
+                            retry_in_s=backoff,
+                            topic=record.topic,
+                            offset=record.offset,
+                        )
                         await self._rewind_rest(consumer, records[index:])
                         await _sleep_or_stop(stop, backoff)
                         backoff = min(backoff * 2, settings.retry_max_backoff_s)
@@ -145,8 +150,12 @@ class EventConsumer:
         spec = self._spec_by_topic.get(record.topic)
         if record.value is None and spec is not None and spec.compacted and not _has_ce_headers(record):
             # A bare tombstone from compaction tooling: still means "erase this key".
-            synthetic = CloudEvent(id=f"{record.topic}:{record.partition}:{record.offset}", source="kafka:tombstone",
-                                   type=spec.type, subject=key)
+            synthetic = CloudEvent(
+                id=f"{record.topic}:{record.partition}:{record.offset}",
+                source="kafka:tombstone",
+                type=spec.type,
+                subject=key,
+            )
             return Incoming(synthetic, None, key)
         event = from_kafka(record.headers, record.value)
         if event.type not in self.handlers:

@@ -101,11 +101,7 @@ schedule_fires = Table(
 
 def insert_for(session_or_dialect: AsyncSession | str, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports ``on_conflict_do_nothing`` on PostgreSQL and SQLite alike."""
-    name = (
-        session_or_dialect
-        if isinstance(session_or_dialect, str)
-        else session_or_dialect.get_bind().dialect.name
-    )
+    name = session_or_dialect if isinstance(session_or_dialect, str) else session_or_dialect.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":

@@ -9,9 +9,7 @@ EVENTS_CONSUMED = Counter(
     "Events taken from the bus, by outcome (processed, duplicate, dead_lettered, retried)",
     ["service", "type", "outcome"],
 )
-EVENTS_PRODUCED = Counter(
-    "trellis_events_produced_total", "Events published by the outbox relay", ["service", "type"]
-)
+EVENTS_PRODUCED = Counter("trellis_events_produced_total", "Events published by the outbox relay", ["service", "type"])
 HANDLER_SECONDS = Histogram(
     "trellis_handler_seconds",
     "Time to handle one event, transaction included",

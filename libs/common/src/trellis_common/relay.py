@@ -61,8 +61,14 @@ class OutboxRelay:
                     return 0
             rows = (
                 await session.execute(
-                    select(outbox.c.id, outbox.c.event_type, outbox.c.topic, outbox.c.key, outbox.c.headers,
-                           outbox.c.payload)
+                    select(
+                        outbox.c.id,
+                        outbox.c.event_type,
+                        outbox.c.topic,
+                        outbox.c.key,
+                        outbox.c.headers,
+                        outbox.c.payload,
+                    )
                     .where(outbox.c.sent_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self.batch_size)
@@ -72,10 +78,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             await self.bus.publish(
-                [
-                    OutgoingMessage(r.topic, r.key, r.payload, [(n, v.encode()) for n, v in r.headers])
-                    for r in rows
-                ]
+                [OutgoingMessage(r.topic, r.key, r.payload, [(n, v.encode()) for n, v in r.headers]) for r in rows]
             )
             self.failpoints.hit(RELAY_AFTER_PUBLISH)
             await session.execute(
@@ -99,9 +102,7 @@ class OutboxRelay:
                     select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
                 )
             ).one()
-            await session.execute(
-                delete(outbox).where(outbox.c.sent_at < self.clock.now() - _SENT_ROW_RETENTION)
-            )
+            await session.execute(delete(outbox).where(outbox.c.sent_at < self.clock.now() - _SENT_ROW_RETENTION))
         OUTBOX_BACKLOG.labels(self.service).set(backlog)
         age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, age))

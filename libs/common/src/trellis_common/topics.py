@@ -24,8 +24,12 @@ def planned_topics(prefix: str, partitions: int | None, replication: int) -> lis
         count = partitions or spec.partitions
         topics.append(NewTopic(spec.topic(prefix), count, replication, topic_configs=spec.topic_config()))
         topics.append(
-            NewTopic(spec.dlq_topic(prefix), 1, replication,
-                     topic_configs={"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)})
+            NewTopic(
+                spec.dlq_topic(prefix),
+                1,
+                replication,
+                topic_configs={"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)},
+            )
         )
     return topics
 

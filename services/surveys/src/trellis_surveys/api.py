@@ -17,7 +17,6 @@ from trellis_surveys.models import clusters, contacts, members, responses
 from trellis_surveys.schemas import (
     ClusterIn,
     ClusterOut,
-    ContactOut,
     MemberIn,
     MemberOut,
     MemberPage,
@@ -105,7 +104,9 @@ async def _write_member(uow: UnitOfWork, member_id: str, cluster_id: str, body: 
     tags=["directory"],
     summary="Register a member organisation with its contacts (publishes surveys.member.changed)",
 )
-async def create_member(cluster_id: str, body: MemberIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+async def create_member(
+    cluster_id: str, body: MemberIn, runtime: Runtime, correlation: CorrelationId
+) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         if not await uow.session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
             raise not_found("cluster", cluster_id)
@@ -126,8 +127,9 @@ async def list_members(
     async with runtime.db.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(members).where(*where))
         ids = (
-            await session.scalars(select(members.c.id).where(*where).order_by(members.c.name, members.c.id)
-                                  .limit(limit).offset(offset))
+            await session.scalars(
+                select(members.c.id).where(*where).order_by(members.c.name, members.c.id).limit(limit).offset(offset)
+            )
         ).all()
         items = [await _load_member(session, member_id) for member_id in ids]
     return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
@@ -143,7 +145,9 @@ async def get_member(member_id: str, runtime: Runtime) -> dict[str, Any]:
 
 
 @router.put("/members/{member_id}", response_model=MemberOut, tags=["directory"])
-async def replace_member(member_id: str, body: MemberIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+async def replace_member(
+    member_id: str, body: MemberIn, runtime: Runtime, correlation: CorrelationId
+) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         cluster_id = await uow.session.scalar(select(members.c.cluster_id).where(members.c.id == member_id))
         if cluster_id is None:
@@ -151,8 +155,12 @@ async def replace_member(member_id: str, body: MemberIn, runtime: Runtime, corre
         return await _write_member(uow, member_id, cluster_id, body)
 
 
-@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["directory"],
-               summary="Delete a member and its contacts (publishes a tombstone)")
+@router.delete(
+    "/members/{member_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["directory"],
+    summary="Delete a member and its contacts (publishes a tombstone)",
+)
 async def delete_member(member_id: str, runtime: Runtime, correlation: CorrelationId) -> None:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         deleted = await uow.session.execute(delete(members).where(members.c.id == member_id))
@@ -203,5 +211,10 @@ async def submit_response(body: ResponseIn, runtime: Runtime, correlation: Corre
                 answers=body.answers,
             )
         )
-    return {"id": response_id, "member_id": body.member_id, "cluster_id": member["cluster_id"],
-            "event_id": event.id, "completed_at": now}
+    return {
+        "id": response_id,
+        "member_id": body.member_id,
+        "cluster_id": member["cluster_id"],
+        "event_id": event.id,
+        "completed_at": now,
+    }

@@ -31,12 +31,15 @@ class BusConsumer(Protocol):
     async def fetch(self, timeout_s: float, max_records: int) -> list[Record]:
         """Records in order per partition, starting at the committed offset or the latest seek."""
         ...
+
     async def commit(self, record: Record) -> None:
         """Commit ``record.offset + 1`` for its partition: everything up to it is done."""
         ...
+
     async def rewind(self, record: Record) -> None:
         """The next fetch for this partition starts again at ``record`` (retry after a transient error)."""
         ...
+
     def assigned(self) -> bool: ...
     async def lag(self) -> dict[tuple[str, int], int]: ...
 
@@ -47,6 +50,7 @@ class EventBus(Protocol):
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         """Publish in order; returns once every message is acknowledged, raises if any is not."""
         ...
+
     def consumer(self, group: str, topics: Sequence[str]) -> BusConsumer: ...
     async def ping(self) -> None:
         """Raise if the bus cannot be reached."""

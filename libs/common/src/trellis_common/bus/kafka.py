@@ -20,18 +20,35 @@ class KafkaBus:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        # Idempotence forces acks=all and keeps order per partition across retries.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id=self.client_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
-            request_timeout_ms=15000,
-        )
-        await self._producer.start()
+        """Connect if the broker is there; if not, stay up and connect on first use (readiness says so)."""
+        try:
+            await self._ensure_producer()
+        except TransientError as exc:
+            log.warning("kafka_unavailable_at_start", error=str(exc))
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            # Idempotence forces acks=all and keeps order per partition across retries.
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+                request_timeout_ms=15000,
+            )
+            try:
+                await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                raise TransientError(f"Kafka unreachable at {self.bootstrap_servers}: {exc!r}") from exc
+            self._producer = producer
+            return producer
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -39,11 +56,10 @@ class KafkaBus:
             self._producer = None
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
-        if self._producer is None:
-            raise TransientError("Kafka producer not started")
+        producer = await self._ensure_producer()
         try:
             pending = [
-                await self._producer.send(
+                await producer.send(
                     m.topic, value=m.value, key=m.key.encode() if m.key is not None else None, headers=m.headers
                 )
                 for m in messages
@@ -56,10 +72,9 @@ class KafkaBus:
         return KafkaBusConsumer(self.bootstrap_servers, self.client_id, group, list(topics))
 
     async def ping(self) -> None:
-        if self._producer is None:
-            raise TransientError("Kafka producer not started")
+        producer = await self._ensure_producer()
         try:
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=3)
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=3)
         except (KafkaError, TimeoutError) as exc:
             raise TransientError(f"Kafka unreachable: {exc!r}") from exc
 
@@ -89,8 +104,7 @@ class KafkaBusConsumer:
         out: list[Record] = []
         for tp, messages in batches.items():
             out.extend(
-                Record(tp.topic, tp.partition, m.offset, m.key, m.value, tuple(m.headers or ()))
-                for m in messages
+                Record(tp.topic, tp.partition, m.offset, m.key, m.value, tuple(m.headers or ())) for m in messages
             )
         return out
 

@@ -24,8 +24,14 @@ class InMemoryBroker:
             for msg in messages:
                 log = self.topics[msg.topic]
                 log.append(
-                    Record(msg.topic, 0, len(log), msg.key.encode() if msg.key is not None else None,
-                           msg.value, tuple(msg.headers))
+                    Record(
+                        msg.topic,
+                        0,
+                        len(log),
+                        msg.key.encode() if msg.key is not None else None,
+                        msg.value,
+                        tuple(msg.headers),
+                    )
                 )
             self.changed.notify_all()
 

@@ -1,0 +1,1 @@
+"""Pure matchmaking logic: eligibility and explained scores (no I/O)."""

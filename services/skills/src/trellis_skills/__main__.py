@@ -1,0 +1,12 @@
+"""``trellis-skills serve|migrate``."""
+
+from trellis_common.cli import service_cli
+from trellis_skills.service import DEFINITION
+
+
+def main() -> None:
+    service_cli(DEFINITION)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure skills logic: taxonomy look-ups and gap maths (no I/O)."""

@@ -1,0 +1,48 @@
+"""The skill taxonomy (DigComp 2.2, GreenComp, internationalisation capabilities) as versioned data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class SkillEntry:
+    code: str
+    framework: str
+    area: str
+    label: str
+    esco_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    version: str
+    entries: dict[str, SkillEntry]
+
+    def get(self, code: str) -> SkillEntry | None:
+        return self.entries.get(code)
+
+    def unknown(self, codes: list[str]) -> list[str]:
+        return [c for c in codes if c not in self.entries]
+
+    def search(self, query: str | None = None, framework: str | None = None) -> list[SkillEntry]:
+        needle = (query or "").casefold()
+        return [
+            e
+            for e in self.entries.values()
+            if (framework is None or e.framework == framework)
+            and (not needle or needle in e.label.casefold() or needle in e.code or needle in e.area.casefold())
+        ]
+
+
+@cache
+def load_taxonomy() -> Taxonomy:
+    raw = json.loads(resources.files("trellis_skills").joinpath("data/taxonomy.json").read_text("utf-8"))
+    entries = {
+        e["code"]: SkillEntry(e["code"], e["framework"], e["area"], e["label"], e.get("esco_uri"))
+        for e in raw["entries"]
+    }
+    return Taxonomy(raw["version"], entries)

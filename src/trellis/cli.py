@@ -1,0 +1,81 @@
+"""``trellis``: run everything embedded, run the demo, manage Kafka topics."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+
+from trellis_common.logging import configure_logging
+from trellis_common.topics import app as topics_app
+
+from trellis.demo import render, run_demo
+from trellis.embedded import build_embedded
+
+app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: bool, stay: bool) -> None:
+    platform = build_embedded(data_dir, smtp_port=smtp_port, fast=True)
+    server = uvicorn.Server(uvicorn.Config(platform.app, host=host, port=port, log_config=None, access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving  # surfaces the start-up error
+            return
+        await asyncio.sleep(0.05)
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    try:
+        if demo:
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                report = await run_demo(client)
+            typer.echo(render(report, base_url))
+        else:
+            typer.echo(f"Trellis embedded at {base_url} (mail sink SMTP on 127.0.0.1:{platform.mail.port})")
+        if stay:
+            typer.echo("\nPress Ctrl+C to stop.")
+            await serving
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@app.command()
+def embedded(
+    port: Annotated[int, typer.Option(help="HTTP port for all five APIs")] = 8000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="Where the SQLite files live")] = Path(".embedded"),
+    smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink (0 = any free port)")] = 0,
+    demo: Annotated[bool, typer.Option(help="Seed demo data and print what happened")] = True,
+    reset: Annotated[bool, typer.Option(help="Start from empty databases")] = True,
+) -> None:
+    """Run all five services in one process (SQLite, in-process bus, mail sink) and keep serving."""
+    configure_logging("WARNING")
+    if reset:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    asyncio.run(_serve(data_dir, host, port, smtp_port, demo, stay=True))
+
+
+@app.command()
+def demo(data_dir: Annotated[Path, typer.Option()] = Path(".embedded/demo")) -> None:
+    """Run the demo scenario embedded, print gaps, matches, emails and the next review date, then exit."""
+    configure_logging("WARNING")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    asyncio.run(_serve(data_dir, "127.0.0.1", _free_port(), 0, demo=True, stay=False))
+
+
+if __name__ == "__main__":
+    app()

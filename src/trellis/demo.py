@@ -1,0 +1,176 @@
+"""The demo scenario: one cluster, its members and partners, three completed surveys, and what follows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+CLUSTER = {"name": "Danube Smart Manufacturing Cluster", "country": "AT", "timezone": "Europe/Vienna"}
+
+MEMBERS: list[dict[str, Any]] = [
+    {
+        "name": "Cluster management office",
+        "member_type": "cluster_organisation",
+        "country": "AT",
+        "region": "AT13",
+        "contacts": [{"name": "Eva Steiner", "email": "eva.steiner@cluster.example", "language": "de",
+                      "role": "cluster_manager"}],
+    },
+    {
+        "name": "Präzisionsteile Huber GmbH",
+        "member_type": "sme",
+        "size_class": "small",
+        "sector": "C25",
+        "country": "AT",
+        "region": "AT12",
+        "languages": ["de", "en"],
+        "contacts": [{"name": "Lukas Huber", "email": "lukas@huber.example", "language": "de"}],
+    },
+    {
+        "name": "Alpine Composites",
+        "member_type": "sme",
+        "size_class": "medium",
+        "sector": "C22",
+        "country": "AT",
+        "region": "AT31",
+        "languages": ["en"],
+        "contacts": [{"name": "Maria Rossi", "email": "maria@alpine-composites.example", "language": "en"}],
+    },
+    {
+        "name": "Vienna Sensor Labs",
+        "member_type": "sme",
+        "size_class": "micro",
+        "sector": "C26",
+        "country": "AT",
+        "region": "AT13",
+        "languages": ["en", "de"],
+        "contacts": [{"name": "Jonas Berg", "email": "jonas@sensorlabs.example", "language": "en"}],
+    },
+]
+
+PARTNERS: list[dict[str, Any]] = [
+    {"name": "TU Danube Continuing Education", "partner_type": "university", "country": "AT", "offers": [
+        {"title": "Data-driven production masterclass", "skill_codes": ["digcomp:5.2", "digcomp:1.3"],
+         "max_level": 6, "format": "masterclass", "delivery": "hybrid", "countries": ["AT", "DE"],
+         "languages": ["de", "en"], "seats": 20, "cost_eur": 900}]},
+    {"name": "DIH Industry 4.0 Austria", "partner_type": "digital_innovation_hub", "country": "AT", "offers": [
+        {"title": "Python for shop-floor automation", "skill_codes": ["digcomp:3.4"], "max_level": 5,
+         "format": "training", "delivery": "online", "languages": ["en", "de"], "seats": 15}]},
+    {"name": "CyberSafe Academy", "partner_type": "training_provider", "country": "DE", "offers": [
+        {"title": "Protecting devices and data in SMEs", "skill_codes": ["digcomp:4.1", "digcomp:4.2"],
+         "max_level": 5, "format": "training", "delivery": "online", "languages": ["en"], "seats": 30}]},
+    {"name": "GreenShift Consulting", "partner_type": "green_tech_consultant", "country": "AT", "offers": [
+        {"title": "Systems thinking for circular production", "skill_codes": ["greencomp:2.1"],
+         "format": "advisory", "delivery": "on_site", "countries": ["AT"], "languages": ["de"], "seats": 5}]},
+]
+
+
+def _skill(code: str, current: int, required: int, having: int, needed: int, importance: int) -> dict[str, Any]:
+    return {"skill_code": code, "current_level": current, "required_level": required,
+            "headcount_having": having, "headcount_needed": needed, "importance": importance}
+
+
+# Digital skills demand and supply per member (guide, digital segment, Action 1).
+RESPONSES: dict[str, list[dict[str, Any]]] = {
+    "Präzisionsteile Huber GmbH": [_skill("digcomp:5.2", 2, 5, 1, 4, 5), _skill("digcomp:4.2", 3, 4, 2, 3, 3),
+                                   _skill("greencomp:2.1", 1, 3, 0, 2, 4)],
+    "Alpine Composites": [_skill("digcomp:5.2", 3, 5, 2, 5, 4), _skill("digcomp:3.4", 1, 4, 0, 2, 5)],
+    "Vienna Sensor Labs": [_skill("digcomp:4.1", 2, 5, 1, 3, 5), _skill("digcomp:1.1", 5, 5, 3, 3, 2)],
+}
+
+
+@dataclass
+class DemoReport:
+    cluster_id: str
+    members: dict[str, str] = field(default_factory=dict)
+    gaps: dict[str, list[str]] = field(default_factory=dict)
+    matches: dict[str, list[str]] = field(default_factory=dict)
+    pooled: list[str] = field(default_factory=list)
+    emails_sent: int = 0
+    next_review: str | None = None
+
+
+async def _poll(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"demo: timed out waiting for {what}")
+
+
+async def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+    return response.json()
+
+
+async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoReport:
+    cluster = await _ok(await client.post("/surveys/clusters", json=CLUSTER))
+    report = DemoReport(cluster_id=cluster["id"])
+    for member in MEMBERS:
+        created = await _ok(await client.post(f"/surveys/clusters/{cluster['id']}/members", json=member))
+        report.members[member["name"]] = created["id"]
+    for partner in PARTNERS:
+        await _ok(await client.post("/matchmaking/partners", json=partner))
+    for name, skills in RESPONSES.items():
+        await _ok(await client.post("/surveys/responses", json={
+            "member_id": report.members[name], "template_id": "digital-skills", "theme": "digital", "skills": skills}))
+
+    for name in RESPONSES:
+        member_id = report.members[name]
+
+        async def matched(member_id: str = member_id) -> bool:
+            return bool(await _ok(await client.get(f"/matchmaking/members/{member_id}/matches")))
+
+        await _poll(matched, timeout_s, f"matches for {name}")
+        assessment = (await _ok(await client.get(f"/skills/members/{member_id}/assessments")))[0]
+        report.gaps[name] = [f"{g['skill_code']} {g['skill_label']}: priority {g['priority_formula']}"
+                             for g in assessment["gaps"]]
+        run = (await _ok(await client.get(f"/matchmaking/members/{member_id}/matches")))[0]
+        report.matches[name] = [f"#{o['rank']} {o['offer_title']} ({o['partner_name']}) for {o['skill_code']}, "
+                                f"score {o['score']:.2f}" for o in run["options"]]
+        report.pooled.extend(f"{p['member_count']} members share {p['skill_code']}: {p['offer_title']} "
+                             f"({p['partner_name']})" for p in run["pooled"])
+
+    async def emails_out() -> bool:
+        page = await _ok(await client.get("/notifications/deliveries", params={"cluster_id": cluster["id"]}))
+        sent = [d for d in page["items"] if d["status"] == "sent"]
+        report.emails_sent = len(sent)
+        return len(sent) >= len(RESPONSES)
+
+    await _poll(emails_out, timeout_s, "the match emails")
+
+    async def scheduled() -> bool:
+        response = await client.get(f"/strategy/clusters/{cluster['id']}/schedule")
+        if response.status_code != 200:
+            return False
+        report.next_review = response.json()["next_due_at"]
+        return True
+
+    await _poll(scheduled, timeout_s, "the strategy review schedule")
+    report.pooled = sorted(set(report.pooled))
+    return report
+
+
+def render(report: DemoReport, base_url: str) -> str:
+    lines = [f"Cluster {CLUSTER['name']} ({report.cluster_id})", ""]
+    for name in RESPONSES:
+        lines.append(f"{name}")
+        lines.extend(f"  gap   {g}" for g in report.gaps.get(name, []))
+        lines.extend(f"  match {m}" for m in report.matches.get(name, []))
+    lines.append("")
+    lines.extend(f"Pooled opportunity: {p}" for p in report.pooled)
+    lines.append(f"Emails sent: {report.emails_sent}")
+    lines.append(f"Next strategy review due: {report.next_review}")
+    lines.append("")
+    lines.append("Where to look:")
+    for service in ("surveys", "skills", "matchmaking", "strategy", "notifications"):
+        lines.append(f"  {service:14} {base_url}/{service}/docs")
+    lines.append(f"  mail sink      {base_url}/mail")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""Embedded mode: all five services in one process, with SQLite files, the in-process bus and a mail sink.
+
+The services run exactly the code they run in production (outbox, relay, inbox, consumers, workers); only
+the bus and the database differ. Each service's API is mounted under its own path, with its own docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from trellis_common.app import create_app
+from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
+from trellis_common.runtime import ServiceDefinition, ServiceRuntime
+from trellis_common.settings import ServiceSettings
+from trellis_matchmaking.service import DEFINITION as MATCHMAKING
+from trellis_notifications.service import DEFINITION as NOTIFICATIONS
+from trellis_skills.service import DEFINITION as SKILLS
+from trellis_strategy.service import DEFINITION as STRATEGY
+from trellis_surveys.service import DEFINITION as SURVEYS
+
+from trellis.mailsink import MailSink
+
+SERVICES: tuple[ServiceDefinition, ...] = (SURVEYS, SKILLS, MATCHMAKING, STRATEGY, NOTIFICATIONS)
+
+
+@dataclass
+class EmbeddedPlatform:
+    app: FastAPI
+    runtimes: dict[str, ServiceRuntime]
+    mail: MailSink
+    broker: InMemoryBroker
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def embedded_settings(
+    definition: ServiceDefinition, data_dir: Path, *, smtp_port: int, manual_clock: bool, fast: bool
+) -> ServiceSettings:
+    overrides: dict[str, Any] = {
+        "service_name": definition.name,
+        "database_url": f"sqlite+aiosqlite:///{data_dir / definition.name}.db",
+        "bus": "memory",
+        "clock": "manual" if manual_clock else "system",
+        "relay_poll_interval_s": 0.05,
+        "scheduler_interval_s": 0.2 if fast else 30.0,
+        "migrate_on_start": True,
+    }
+    if definition is NOTIFICATIONS:
+        overrides.update(smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_starttls=False, sender_poll_interval_s=0.1)
+    return definition.settings_class(**overrides)
+
+
+def build_embedded(data_dir: Path, *, manual_clock: bool = False, fast: bool = True, smtp_port: int = 0) -> EmbeddedPlatform:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    mail = MailSink(port=smtp_port)
+    mail.start()  # started now so its port is known to the notifications settings
+    broker = InMemoryBroker()
+    runtimes: dict[str, ServiceRuntime] = {}
+    apps: dict[str, FastAPI] = {}
+    for definition in SERVICES:
+        settings = embedded_settings(definition, data_dir, smtp_port=mail.port, manual_clock=manual_clock, fast=fast)
+        runtime = ServiceRuntime(definition, settings, bus=InMemoryBus(broker))
+        runtimes[definition.name] = runtime
+        apps[definition.name] = create_app(definition, runtime=runtime, manage_runtime=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started: list[ServiceRuntime] = []
+        try:
+            for runtime in runtimes.values():
+                await runtime.start()
+                started.append(runtime)
+            yield
+        finally:
+            for runtime in reversed(started):
+                await runtime.stop()
+            mail.stop()
+
+    host = FastAPI(title="Trellis (embedded)", lifespan=lifespan)
+
+    @host.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        links = "".join(f'<li><a href="/{name}/docs">{name}</a> API docs</li>' for name in runtimes)
+        return f"<h1>Trellis (embedded)</h1><ul>{links}<li><a href='/mail'>mail sink</a></li></ul>"
+
+    @host.get("/mail", summary="Emails the local mail sink received, newest last")
+    async def list_mail() -> list[dict[str, Any]]:
+        return [m.summary() for m in mail.messages]
+
+    for name, app in apps.items():
+        host.mount(f"/{name}", app)
+    return EmbeddedPlatform(host, runtimes, mail, broker)

@@ -1,0 +1,76 @@
+"""A local SMTP server (aiosmtpd) that keeps what it receives, so embedded mode needs no mail relay."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    received_at: datetime
+    mail_from: str
+    recipients: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"] or "")
+
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""  # type: ignore[no-any-return]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "received_at": self.received_at.isoformat(),
+            "from": self.mail_from,
+            "to": self.recipients,
+            "subject": self.subject,
+            "message_id": str(self.message["Message-ID"] or ""),
+            "text": self.text(),
+        }
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.messages: list[ReceivedMail] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd hook name
+        parsed = message_from_bytes(envelope.content or b"", policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.messages.append(
+                ReceivedMail(datetime.now(UTC), envelope.mail_from or "", list(envelope.rcpt_tos), parsed)
+            )
+        return "250 Message accepted for delivery"
+
+
+class MailSink:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._recorder = _Recorder()
+        self._controller = Controller(self._recorder, hostname=host, port=port)
+        self.host = host
+
+    @property
+    def port(self) -> int:
+        return int(self._controller.server.sockets[0].getsockname()[1])
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self._recorder.lock:
+            return list(self._recorder.messages)
