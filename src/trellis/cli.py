@@ -16,7 +16,8 @@ from trellis_common.logging import configure_logging
 from trellis_common.topics import app as topics_app
 
 from trellis.demo import render, run_demo
-from trellis.embedded import build_embedded
+from trellis.embedded import SERVICES, build_embedded
+from trellis.settings_doc import render_into
 
 app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
@@ -75,6 +76,13 @@ def demo(data_dir: Annotated[Path, typer.Option()] = Path(".embedded/demo")) -> 
     configure_logging("WARNING")
     shutil.rmtree(data_dir, ignore_errors=True)
     asyncio.run(_serve(data_dir, "127.0.0.1", _free_port(), 0, demo=True, stay=False))
+
+
+@app.command("settings-doc")
+def settings_doc(readme: Annotated[Path, typer.Option()] = Path("README.md")) -> None:
+    """Rewrite the README's configuration table from the settings classes."""
+    readme.write_text(render_into(readme, SERVICES), "utf-8")
+    typer.echo(f"updated the configuration table in {readme}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ class ReceivedMail:
 
     def text(self) -> str:
         part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part is not None else ""  # type: ignore[no-any-return]
+        return str(part.get_content()) if part is not None else ""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -45,7 +46,8 @@ class _Recorder:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd hook name
-        parsed = message_from_bytes(envelope.content or b"", policy=policy.default)
+        raw = envelope.original_content or b""
+        parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
             self.messages.append(
@@ -62,7 +64,9 @@ class MailSink:
 
     @property
     def port(self) -> int:
-        return int(self._controller.server.sockets[0].getsockname()[1])
+        server = self._controller.server
+        assert isinstance(server, asyncio.Server), "mail sink not started"
+        return int(server.sockets[0].getsockname()[1])
 
     def start(self) -> None:
         self._controller.start()

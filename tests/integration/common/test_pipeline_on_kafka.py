@@ -216,3 +216,45 @@ async def _admin(pg_admin_url: str, sql: str, database: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_database_outage_is_retried_in_order_without_losing_events(
+    kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase, pg_admin_url: str
+):
+    url = await new_database("skills")
+    runtime = runtime_for(SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix)
+    await runtime.start()
+    name = url.rpartition("/")[2]
+    try:
+        assert runtime.consumer is not None
+        consumer = runtime.consumer
+
+        async def assigned() -> bool:
+            return consumer.bus_consumer is not None and consumer.bus_consumer.assigned()
+
+        await eventually(assigned, what="partitions assigned")
+        await _admin(pg_admin_url, f'ALTER DATABASE "{name}" RENAME TO "{name}_away"', name)
+        first = completed_response()  # digcomp:5.2 severity 3 + 0.5 × 3 = 4.5
+        second = completed_response(skills=[first.skills[0].model_copy(update={"current_level": 4})])  # 1 + 1.5
+        topic = RESPONSES.topic(topic_prefix)
+        for response in (first, second):
+            headers, value = to_binary(response_event(response))
+            await produce(kafka_bootstrap, topic, value, key=b"m-1", headers=headers)
+
+        async def retrying() -> bool:
+            return consumer.retrying is not None
+
+        await eventually(retrying, what="the consumer to retry while the database is away")
+        await _admin(pg_admin_url, f'ALTER DATABASE "{name}_away" RENAME TO "{name}"', f"{name}_away")
+
+        async def both() -> list[dict[str, object]] | None:
+            async with runtime.db.sessions() as session:
+                rows = (await session.execute(select(assessments).order_by(assessments.c.assessed_at))).mappings().all()
+            return [dict(r) for r in rows] if len(rows) == 2 else None
+
+        rows = await eventually(both, timeout=60, what="both events applied after the outage")
+        by_response = {r["response_id"]: r for r in rows}
+        assert by_response[first.response_id]["gaps"][0]["trend"] == "new"
+        assert by_response[second.response_id]["gaps"][0]["trend"] == "closing", "applied in order"
+    finally:
+        await runtime.stop()

@@ -33,10 +33,34 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes and codes that describe the server's state, not the statement: connection exceptions,
+# insufficient resources, operator intervention (shutdown, restart), a database that is gone for now,
+# serialisation failures and deadlocks.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+_TRANSIENT_SQLSTATES = {"3D000", "40001", "40P01", "55006"}
+
+
+def _transient_sqlstate(exc: BaseException) -> bool:
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return isinstance(state, str) and (state[:2] in _TRANSIENT_SQLSTATE_CLASSES or state in _TRANSIENT_SQLSTATES)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Infrastructure trouble is transient; anything else is a property of the event and permanent."""
-    if isinstance(exc, PermanentError | ValidationError):
-        return False
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, _TRANSIENT_TYPES)
+    """Infrastructure trouble is transient; anything else is a property of the event and permanent.
+
+    Walks the cause chain, because drivers wrap the socket or server error that tells what happened.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PermanentError | ValidationError):
+            return False
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _TRANSIENT_TYPES) or _transient_sqlstate(current):
+            return True
+        if isinstance(current, DBAPIError) and current.orig is not None and _transient_sqlstate(current.orig):
+            return True
+        current = current.__cause__
+    return False

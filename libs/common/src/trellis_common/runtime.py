@@ -48,7 +48,11 @@ class ServiceDefinition:
 def make_bus(settings: ServiceSettings) -> EventBus:
     if settings.bus == "memory":
         return InMemoryBus()
-    return KafkaBus(settings.kafka_bootstrap_servers, settings.kafka_client_id or f"trellis-{settings.service_name}")
+    return KafkaBus(
+        settings.kafka_bootstrap_servers,
+        settings.kafka_client_id or f"trellis-{settings.service_name}",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
 
 
 class ServiceRuntime:

@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     bus: Literal["kafka", "memory"] = Field("kafka", description="kafka in production; memory only in embedded mode")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str | None = None
+    kafka_session_timeout_ms: int = Field(
+        10_000, ge=6_000, description="How soon a dead consumer's partitions move to a live one"
+    )
     topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
     event_source: str | None = Field(None, description="CloudEvents source; defaults to /trellis/<service>")
     http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
@@ -52,4 +55,5 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        return f"trellis-{self.service_name}"
+        # The topic prefix isolates environments sharing a cluster; their consumer groups must not meet.
+        return f"{self.topic_prefix}trellis-{self.service_name}"

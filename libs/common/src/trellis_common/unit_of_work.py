@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,7 @@ class UnitOfWork:
     _rows: list[dict[str, object]] = field(default_factory=list)
 
     @property
-    def now(self):  # type: ignore[no-untyped-def]
+    def now(self) -> datetime:
         return self.factory.clock.now()
 
     def emit(self, data: EventData, *, subject: str | None = None) -> CloudEvent:

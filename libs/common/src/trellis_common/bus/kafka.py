@@ -16,9 +16,10 @@ log = get_logger(__name__)
 
 
 class KafkaBus:
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, client_id: str, *, session_timeout_ms: int = 10_000) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
+        self.session_timeout_ms = session_timeout_ms
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -69,7 +70,7 @@ class KafkaBus:
             raise TransientError(f"Kafka publish failed: {exc!r}") from exc
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaBusConsumer:
-        return KafkaBusConsumer(self.bootstrap_servers, self.client_id, group, list(topics))
+        return KafkaBusConsumer(self.bootstrap_servers, self.client_id, group, list(topics), self.session_timeout_ms)
 
     async def ping(self) -> None:
         producer = await self._ensure_producer()
@@ -80,7 +81,9 @@ class KafkaBus:
 
 
 class KafkaBusConsumer:
-    def __init__(self, bootstrap_servers: str, client_id: str, group: str, topics: list[str]) -> None:
+    def __init__(
+        self, bootstrap_servers: str, client_id: str, group: str, topics: list[str], session_timeout_ms: int
+    ) -> None:
         self._topics = topics
         self._consumer = AIOKafkaConsumer(
             *topics,
@@ -91,6 +94,8 @@ class KafkaBusConsumer:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_interval_ms=300_000,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(1000, session_timeout_ms // 3),
         )
 
     async def start(self) -> None:

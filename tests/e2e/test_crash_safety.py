@@ -1,0 +1,127 @@
+"""Crash safety on real Kafka and PostgreSQL: processes are SIGKILLed at the worst moments.
+
+1. A consumer dies after its database commit and before its offset commit: the event is redelivered,
+   recognised by the inbox, and nothing is doubled.
+2. A relay dies after publishing and before marking its outbox rows sent: the event is published twice,
+   and consumers still apply it once.
+"""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+import httpx
+
+from tests.conftest import NewDatabase, asyncpg_dsn
+from tests.e2e.scenario import MEMBER_EMAIL, Platform, seed, submit_response, to, wait_for_mail
+from tests.e2e.test_loop_distributed import Distributed, start_services
+from tests.support.kafka import header, read_all
+from tests.support.polling import eventually
+from trellis.mailsink import MailSink
+from trellis_common.catalogue import spec_for_model
+from trellis_common.events import GapsAssessed
+from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT, RELAY_AFTER_PUBLISH
+
+
+async def count(database_url: str, sql: str) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
+
+
+def consumed(metrics: str, outcome: str, event_type: str) -> float:
+    pattern = rf'trellis_events_consumed_total\{{[^}}]*outcome="{outcome}"[^}}]*type="{re.escape(event_type)}"[^}}]*\}} (\S+)'
+    alt = rf'trellis_events_consumed_total\{{[^}}]*type="{re.escape(event_type)}"[^}}]*outcome="{outcome}"[^}}]*\}} (\S+)'
+    found = re.search(pattern, metrics) or re.search(alt, metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+async def platform_for(distributed: Distributed, smtp_sink: MailSink) -> Platform:
+    clients = {s: httpx.AsyncClient(base_url=p.url, timeout=10) for s, p in distributed.processes.items()}
+    return Platform(clients, lambda: smtp_sink.messages)
+
+
+async def test_consumer_killed_between_db_commit_and_offset_commit(
+    distributed: Distributed, new_database: NewDatabase, smtp_sink: MailSink
+) -> None:
+    dbs = await start_services(distributed, new_database, skills=CONSUMER_AFTER_DB_COMMIT)
+    platform = await platform_for(distributed, smtp_sink)
+    await seed(platform)
+    await submit_response(platform, "member")
+
+    skills = distributed.processes["skills"]
+    assert await skills.wait_exit() == -9, "the failpoint killed skills right after its DB commit"
+    assert await count(dbs["skills"], "SELECT count(*) FROM assessments") == 1
+    assert await count(dbs["skills"], "SELECT count(*) FROM inbox") == 1
+
+    skills.start()  # same database, same consumer group, no failpoint
+    await skills.wait_ready()
+    await wait_for_mail(platform, MEMBER_EMAIL)
+
+    async with httpx.AsyncClient(base_url=skills.url) as client:
+        metrics = await eventually(
+            lambda: _metrics_with(client, "duplicate"), what="the redelivered event to be recognised"
+        )
+    response_type = "eu.trellis.surveys.response.completed.v1"
+    assert consumed(metrics, "duplicate", response_type) == 1, "the uncommitted offset was redelivered"
+    assert consumed(metrics, "processed", response_type) == 0, "…and not applied a second time"
+    # A last barrier through the whole pipeline before counting.
+    await submit_response(platform, "other")
+    await wait_for_mail(platform, "other@sme.example")
+    assert await count(dbs["skills"], "SELECT count(*) FROM assessments") == 2
+    assert await count(dbs["skills"], "SELECT count(*) FROM outbox") == 2, "one gaps event per response"
+    assert await count(dbs["matchmaking"], "SELECT count(*) FROM match_runs") == 2
+    assert len(to(MEMBER_EMAIL, smtp_sink.messages)) == 1
+    print(f"\ncrash (consumer): assessments=2 match_runs=2 emails_to_member={len(to(MEMBER_EMAIL, smtp_sink.messages))}")
+    for client in platform.clients.values():
+        await client.aclose()
+
+
+async def _metrics_with(client: httpx.AsyncClient, outcome: str) -> str | None:
+    text = (await client.get("/metrics")).text
+    return text if f'outcome="{outcome}"' in text else None
+
+
+async def test_relay_killed_between_publish_and_marking_sent(
+    distributed: Distributed, new_database: NewDatabase, smtp_sink: MailSink
+) -> None:
+    dbs = await start_services(distributed, new_database, skills=RELAY_AFTER_PUBLISH)
+    platform = await platform_for(distributed, smtp_sink)
+    await seed(platform)
+    await submit_response(platform, "member")
+
+    skills = distributed.processes["skills"]
+    assert await skills.wait_exit() == -9, "the failpoint killed skills right after publishing"
+    assert await count(dbs["skills"], "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 1
+
+    skills.start()
+    await skills.wait_ready()
+    await wait_for_mail(platform, MEMBER_EMAIL)
+
+    gaps_topic = spec_for_model(GapsAssessed).topic(distributed.topic_prefix)
+    records = await eventually(
+        lambda: _n_records(distributed.kafka_bootstrap, gaps_topic, 2), what="the re-published gaps event"
+    )
+    assert len({header(r, "ce_id") for r in records}) == 1, "the same event, published twice"
+    await eventually(lambda: _outbox_empty(dbs["skills"]), what="the outbox to be marked sent")
+
+    await submit_response(platform, "other")
+    await wait_for_mail(platform, "other@sme.example")
+    assert await count(dbs["matchmaking"], "SELECT count(*) FROM match_runs") == 2, "applied once despite two copies"
+    assert await count(dbs["notifications"], "SELECT count(*) FROM deliveries WHERE to_address = 'member@sme.example'") == 1
+    assert len(to(MEMBER_EMAIL, smtp_sink.messages)) == 1
+    print(f"\ncrash (relay): gaps records on Kafka={len(records)} match_runs=2 emails_to_member=1")
+    for client in platform.clients.values():
+        await client.aclose()
+
+
+async def _n_records(bootstrap: str, topic: str, n: int):  # type: ignore[no-untyped-def]
+    records = await read_all(bootstrap, topic)
+    return records if len(records) >= n else None
+
+
+async def _outbox_empty(url: str) -> bool:
+    return await count(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
