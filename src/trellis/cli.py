@@ -12,12 +12,11 @@ import httpx
 import typer
 import uvicorn
 
-from trellis_common.logging import configure_logging
-from trellis_common.topics import app as topics_app
-
 from trellis.demo import render, run_demo
 from trellis.embedded import SERVICES, build_embedded
 from trellis.settings_doc import render_into
+from trellis_common.logging import configure_logging
+from trellis_common.topics import app as topics_app
 
 app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")

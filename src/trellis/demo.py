@@ -18,8 +18,9 @@ MEMBERS: list[dict[str, Any]] = [
         "member_type": "cluster_organisation",
         "country": "AT",
         "region": "AT13",
-        "contacts": [{"name": "Eva Steiner", "email": "eva.steiner@cluster.example", "language": "de",
-                      "role": "cluster_manager"}],
+        "contacts": [
+            {"name": "Eva Steiner", "email": "eva.steiner@cluster.example", "language": "de", "role": "cluster_manager"}
+        ],
     },
     {
         "name": "Präzisionsteile Huber GmbH",
@@ -54,31 +55,93 @@ MEMBERS: list[dict[str, Any]] = [
 ]
 
 PARTNERS: list[dict[str, Any]] = [
-    {"name": "TU Danube Continuing Education", "partner_type": "university", "country": "AT", "offers": [
-        {"title": "Data-driven production masterclass", "skill_codes": ["digcomp:5.2", "digcomp:1.3"],
-         "max_level": 6, "format": "masterclass", "delivery": "hybrid", "countries": ["AT", "DE"],
-         "languages": ["de", "en"], "seats": 20, "cost_eur": 900}]},
-    {"name": "DIH Industry 4.0 Austria", "partner_type": "digital_innovation_hub", "country": "AT", "offers": [
-        {"title": "Python for shop-floor automation", "skill_codes": ["digcomp:3.4"], "max_level": 5,
-         "format": "training", "delivery": "online", "languages": ["en", "de"], "seats": 15}]},
-    {"name": "CyberSafe Academy", "partner_type": "training_provider", "country": "DE", "offers": [
-        {"title": "Protecting devices and data in SMEs", "skill_codes": ["digcomp:4.1", "digcomp:4.2"],
-         "max_level": 5, "format": "training", "delivery": "online", "languages": ["en"], "seats": 30}]},
-    {"name": "GreenShift Consulting", "partner_type": "green_tech_consultant", "country": "AT", "offers": [
-        {"title": "Systems thinking for circular production", "skill_codes": ["greencomp:2.1"],
-         "format": "advisory", "delivery": "on_site", "countries": ["AT"], "languages": ["de"], "seats": 5}]},
+    {
+        "name": "TU Danube Continuing Education",
+        "partner_type": "university",
+        "country": "AT",
+        "offers": [
+            {
+                "title": "Data-driven production masterclass",
+                "skill_codes": ["digcomp:5.2", "digcomp:1.3"],
+                "max_level": 6,
+                "format": "masterclass",
+                "delivery": "hybrid",
+                "countries": ["AT", "DE"],
+                "languages": ["de", "en"],
+                "seats": 20,
+                "cost_eur": 900,
+            }
+        ],
+    },
+    {
+        "name": "DIH Industry 4.0 Austria",
+        "partner_type": "digital_innovation_hub",
+        "country": "AT",
+        "offers": [
+            {
+                "title": "Python for shop-floor automation",
+                "skill_codes": ["digcomp:3.4"],
+                "max_level": 5,
+                "format": "training",
+                "delivery": "online",
+                "languages": ["en", "de"],
+                "seats": 15,
+            }
+        ],
+    },
+    {
+        "name": "CyberSafe Academy",
+        "partner_type": "training_provider",
+        "country": "DE",
+        "offers": [
+            {
+                "title": "Protecting devices and data in SMEs",
+                "skill_codes": ["digcomp:4.1", "digcomp:4.2"],
+                "max_level": 5,
+                "format": "training",
+                "delivery": "online",
+                "languages": ["en"],
+                "seats": 30,
+            }
+        ],
+    },
+    {
+        "name": "GreenShift Consulting",
+        "partner_type": "green_tech_consultant",
+        "country": "AT",
+        "offers": [
+            {
+                "title": "Systems thinking for circular production",
+                "skill_codes": ["greencomp:2.1"],
+                "format": "advisory",
+                "delivery": "on_site",
+                "countries": ["AT"],
+                "languages": ["de"],
+                "seats": 5,
+            }
+        ],
+    },
 ]
 
 
 def _skill(code: str, current: int, required: int, having: int, needed: int, importance: int) -> dict[str, Any]:
-    return {"skill_code": code, "current_level": current, "required_level": required,
-            "headcount_having": having, "headcount_needed": needed, "importance": importance}
+    return {
+        "skill_code": code,
+        "current_level": current,
+        "required_level": required,
+        "headcount_having": having,
+        "headcount_needed": needed,
+        "importance": importance,
+    }
 
 
 # Digital skills demand and supply per member (guide, digital segment, Action 1).
 RESPONSES: dict[str, list[dict[str, Any]]] = {
-    "Präzisionsteile Huber GmbH": [_skill("digcomp:5.2", 2, 5, 1, 4, 5), _skill("digcomp:4.2", 3, 4, 2, 3, 3),
-                                   _skill("greencomp:2.1", 1, 3, 0, 2, 4)],
+    "Präzisionsteile Huber GmbH": [
+        _skill("digcomp:5.2", 2, 5, 1, 4, 5),
+        _skill("digcomp:4.2", 3, 4, 2, 3, 3),
+        _skill("greencomp:2.1", 1, 3, 0, 2, 4),
+    ],
     "Alpine Composites": [_skill("digcomp:5.2", 3, 5, 2, 5, 4), _skill("digcomp:3.4", 1, 4, 0, 2, 5)],
     "Vienna Sensor Labs": [_skill("digcomp:4.1", 2, 5, 1, 3, 5), _skill("digcomp:1.1", 5, 5, 3, 3, 2)],
 }
@@ -106,7 +169,9 @@ async def _poll(check: Callable[[], Awaitable[bool]], timeout_s: float, what: st
 
 async def _ok(response: httpx.Response) -> Any:
     if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
+        )
     return response.json()
 
 
@@ -119,8 +184,17 @@ async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoRepo
     for partner in PARTNERS:
         await _ok(await client.post("/matchmaking/partners", json=partner))
     for name, skills in RESPONSES.items():
-        await _ok(await client.post("/surveys/responses", json={
-            "member_id": report.members[name], "template_id": "digital-skills", "theme": "digital", "skills": skills}))
+        await _ok(
+            await client.post(
+                "/surveys/responses",
+                json={
+                    "member_id": report.members[name],
+                    "template_id": "digital-skills",
+                    "theme": "digital",
+                    "skills": skills,
+                },
+            )
+        )
 
     for name in RESPONSES:
         member_id = report.members[name]
@@ -130,13 +204,18 @@ async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoRepo
 
         await _poll(matched, timeout_s, f"matches for {name}")
         assessment = (await _ok(await client.get(f"/skills/members/{member_id}/assessments")))[0]
-        report.gaps[name] = [f"{g['skill_code']} {g['skill_label']}: priority {g['priority_formula']}"
-                             for g in assessment["gaps"]]
+        report.gaps[name] = [
+            f"{g['skill_code']} {g['skill_label']}: priority {g['priority_formula']}" for g in assessment["gaps"]
+        ]
         run = (await _ok(await client.get(f"/matchmaking/members/{member_id}/matches")))[0]
-        report.matches[name] = [f"#{o['rank']} {o['offer_title']} ({o['partner_name']}) for {o['skill_code']}, "
-                                f"score {o['score']:.2f}" for o in run["options"]]
-        report.pooled.extend(f"{p['member_count']} members share {p['skill_code']}: {p['offer_title']} "
-                             f"({p['partner_name']})" for p in run["pooled"])
+        report.matches[name] = [
+            f"#{o['rank']} {o['offer_title']} ({o['partner_name']}) for {o['skill_code']}, score {o['score']:.2f}"
+            for o in run["options"]
+        ]
+        report.pooled.extend(
+            f"{p['member_count']} members share {p['skill_code']}: {p['offer_title']} ({p['partner_name']})"
+            for p in run["pooled"]
+        )
 
     async def emails_out() -> bool:
         page = await _ok(await client.get("/notifications/deliveries", params={"cluster_id": cluster["id"]}))

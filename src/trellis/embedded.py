@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from trellis.mailsink import MailSink
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
@@ -24,8 +25,6 @@ from trellis_notifications.service import DEFINITION as NOTIFICATIONS
 from trellis_skills.service import DEFINITION as SKILLS
 from trellis_strategy.service import DEFINITION as STRATEGY
 from trellis_surveys.service import DEFINITION as SURVEYS
-
-from trellis.mailsink import MailSink
 
 SERVICES: tuple[ServiceDefinition, ...] = (SURVEYS, SKILLS, MATCHMAKING, STRATEGY, NOTIFICATIONS)
 
@@ -56,7 +55,9 @@ def embedded_settings(
     return definition.settings_class(**overrides)
 
 
-def build_embedded(data_dir: Path, *, manual_clock: bool = False, fast: bool = True, smtp_port: int = 0) -> EmbeddedPlatform:
+def build_embedded(
+    data_dir: Path, *, manual_clock: bool = False, fast: bool = True, smtp_port: int = 0
+) -> EmbeddedPlatform:
     data_dir.mkdir(parents=True, exist_ok=True)
     mail = MailSink(port=smtp_port)
     mail.start()  # started now so its port is known to the notifications settings

@@ -42,26 +42,84 @@ async def seed(platform: Platform) -> None:
     surveys, matchmaking = platform.clients["surveys"], platform.clients["matchmaking"]
     cluster = await ok(await surveys.post("/clusters", json={"name": "Loop test cluster", "country": "AT"}), 201)
     platform.ids["cluster"] = cluster["id"]
-    manager = await ok(await surveys.post(f"/clusters/{cluster['id']}/members", json={
-        "name": "Cluster office", "member_type": "cluster_organisation", "country": "AT",
-        "contacts": [{"name": "Clara Manager", "email": MANAGER_EMAIL, "role": "cluster_manager"}]}), 201)
+    manager = await ok(
+        await surveys.post(
+            f"/clusters/{cluster['id']}/members",
+            json={
+                "name": "Cluster office",
+                "member_type": "cluster_organisation",
+                "country": "AT",
+                "contacts": [{"name": "Clara Manager", "email": MANAGER_EMAIL, "role": "cluster_manager"}],
+            },
+        ),
+        201,
+    )
     platform.ids["manager_member"] = manager["id"]
     for key, email in (("member", MEMBER_EMAIL), ("other", OTHER_EMAIL)):
-        member = await ok(await surveys.post(f"/clusters/{cluster['id']}/members", json={
-            "name": f"SME {key}", "member_type": "sme", "country": "AT", "languages": ["en"],
-            "contacts": [{"name": f"Sam {key}", "email": email, "language": "en"}]}), 201)
+        member = await ok(
+            await surveys.post(
+                f"/clusters/{cluster['id']}/members",
+                json={
+                    "name": f"SME {key}",
+                    "member_type": "sme",
+                    "country": "AT",
+                    "languages": ["en"],
+                    "contacts": [{"name": f"Sam {key}", "email": email, "language": "en"}],
+                },
+            ),
+            201,
+        )
         platform.ids[key] = member["id"]
-    await ok(await matchmaking.post("/partners", json={
-        "name": "TU Danube", "partner_type": "university", "country": "AT",
-        "offers": [{"title": OFFER_TITLE, "skill_codes": ["digcomp:5.2"], "max_level": 6,
-                    "format": "masterclass", "delivery": "online", "seats": 10}]}), 201)
+    await ok(
+        await matchmaking.post(
+            "/partners",
+            json={
+                "name": "TU Danube",
+                "partner_type": "university",
+                "country": "AT",
+                "offers": [
+                    {
+                        "title": OFFER_TITLE,
+                        "skill_codes": ["digcomp:5.2"],
+                        "max_level": 6,
+                        "format": "masterclass",
+                        "delivery": "online",
+                        "seats": 10,
+                    }
+                ],
+            },
+        ),
+        201,
+    )
 
 
-async def submit_response(platform: Platform, member_key: str) -> dict[str, Any]:
-    return await ok(await platform.clients["surveys"].post("/responses", json={
-        "member_id": platform.ids[member_key], "template_id": "digital-skills", "theme": "digital",
-        "skills": [{"skill_code": "digcomp:5.2", "current_level": 2, "required_level": 5,
-                    "headcount_having": 1, "headcount_needed": 4, "importance": 5}]}), 201)
+async def submit_response(platform: Platform, member_key: str, correlation_id: str | None = None) -> dict[str, Any]:
+    headers = {"X-Correlation-ID": correlation_id} if correlation_id else {}
+    return await ok(
+        await platform.clients["surveys"].post(
+            "/responses",
+            headers=headers,
+            json={
+                "member_id": platform.ids[member_key],
+                "template_id": "digital-skills",
+                "theme": "digital",
+                "skills": [
+                    {
+                        "skill_code": "digcomp:5.2",
+                        "current_level": 2,
+                        "required_level": 5,
+                        "headcount_having": 1,
+                        "headcount_needed": 4,
+                        "importance": 5,
+                    }
+                ],
+            },
+        ),
+        201,
+    )
+
+
+CORRELATION_ID = "e2e-correlation-0001"
 
 
 async def wait_for_mail(platform: Platform, address: str, count: int = 1, timeout: float = 60) -> list[ReceivedMail]:
@@ -74,7 +132,7 @@ async def wait_for_mail(platform: Platform, address: str, count: int = 1, timeou
 
 async def run_loop(platform: Platform) -> dict[str, int]:
     await seed(platform)
-    await submit_response(platform, "member")
+    await submit_response(platform, "member", correlation_id=CORRELATION_ID)
 
     (match_mail,) = await wait_for_mail(platform, MEMBER_EMAIL)
     assert OFFER_TITLE in match_mail.text(), "the email lists the member's matches"
@@ -90,7 +148,7 @@ async def run_loop(platform: Platform) -> dict[str, int]:
     due = datetime.fromisoformat((await eventually(schedule, what="the cluster's review schedule"))["next_due_at"])
     assert not to(MANAGER_EMAIL, platform.mails()), "no reminder before the due date"
     await ok(await strategy.put("/admin/clock", json={"now": (due + timedelta(minutes=1)).isoformat()}))
-    (reminder,) = await wait_for_mail(platform, MANAGER_EMAIL)
+    (_reminder,) = await wait_for_mail(platform, MANAGER_EMAIL)
 
     # A second member's response is the barrier: once its email is out, the pipeline and the scheduler have
     # run many more times, so a duplicate would have arrived by now.
@@ -103,8 +161,12 @@ async def run_loop(platform: Platform) -> dict[str, int]:
         "reminders_to_manager": len(to(MANAGER_EMAIL, mails)),
         "match_emails_to_other": len(to(OTHER_EMAIL, mails)),
     }
-    assert counts == {"emails_total": 3, "match_emails_to_member": 1, "reminders_to_manager": 1,
-                      "match_emails_to_other": 1}, counts
+    assert counts == {
+        "emails_total": 3,
+        "match_emails_to_member": 1,
+        "reminders_to_manager": 1,
+        "match_emails_to_other": 1,
+    }, counts
     next_due = datetime.fromisoformat((await ok(await strategy.get(f"/clusters/{cluster_id}/schedule")))["next_due_at"])
     assert next_due > due, "the fired review moved the schedule on"
     return counts

@@ -33,8 +33,12 @@ async def count(database_url: str, sql: str) -> int:
 
 
 def consumed(metrics: str, outcome: str, event_type: str) -> float:
-    pattern = rf'trellis_events_consumed_total\{{[^}}]*outcome="{outcome}"[^}}]*type="{re.escape(event_type)}"[^}}]*\}} (\S+)'
-    alt = rf'trellis_events_consumed_total\{{[^}}]*type="{re.escape(event_type)}"[^}}]*outcome="{outcome}"[^}}]*\}} (\S+)'
+    pattern = (
+        rf'trellis_events_consumed_total\{{[^}}]*outcome="{outcome}"[^}}]*type="{re.escape(event_type)}"[^}}]*\}} (\S+)'
+    )
+    alt = (
+        rf'trellis_events_consumed_total\{{[^}}]*type="{re.escape(event_type)}"[^}}]*outcome="{outcome}"[^}}]*\}} (\S+)'
+    )
     found = re.search(pattern, metrics) or re.search(alt, metrics)
     return float(found.group(1)) if found else 0.0
 
@@ -75,7 +79,9 @@ async def test_consumer_killed_between_db_commit_and_offset_commit(
     assert await count(dbs["skills"], "SELECT count(*) FROM outbox") == 2, "one gaps event per response"
     assert await count(dbs["matchmaking"], "SELECT count(*) FROM match_runs") == 2
     assert len(to(MEMBER_EMAIL, smtp_sink.messages)) == 1
-    print(f"\ncrash (consumer): assessments=2 match_runs=2 emails_to_member={len(to(MEMBER_EMAIL, smtp_sink.messages))}")
+    print(
+        f"\ncrash (consumer): assessments=2 match_runs=2 emails_to_member={len(to(MEMBER_EMAIL, smtp_sink.messages))}"
+    )
     for client in platform.clients.values():
         await client.aclose()
 
@@ -111,7 +117,10 @@ async def test_relay_killed_between_publish_and_marking_sent(
     await submit_response(platform, "other")
     await wait_for_mail(platform, "other@sme.example")
     assert await count(dbs["matchmaking"], "SELECT count(*) FROM match_runs") == 2, "applied once despite two copies"
-    assert await count(dbs["notifications"], "SELECT count(*) FROM deliveries WHERE to_address = 'member@sme.example'") == 1
+    assert (
+        await count(dbs["notifications"], "SELECT count(*) FROM deliveries WHERE to_address = 'member@sme.example'")
+        == 1
+    )
     assert len(to(MEMBER_EMAIL, smtp_sink.messages)) == 1
     print(f"\ncrash (relay): gaps records on Kafka={len(records)} match_runs=2 emails_to_member=1")
     for client in platform.clients.values():

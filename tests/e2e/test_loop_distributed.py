@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,14 +10,16 @@ import httpx
 import pytest
 
 from tests.conftest import NewDatabase
-from tests.e2e.scenario import Platform, run_loop
+from tests.e2e.scenario import CORRELATION_ID, Platform, run_loop
 from tests.support.processes import ServiceProcess
 from trellis.mailsink import MailSink
 
 SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
 
 
-def service_env(service: str, database_url: str, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink) -> dict[str, str]:
+def service_env(
+    service: str, database_url: str, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink
+) -> dict[str, str]:
     env = {
         "TRELLIS_SERVICE_NAME": service,
         "TRELLIS_DATABASE_URL": database_url,
@@ -33,8 +36,12 @@ def service_env(service: str, database_url: str, kafka_bootstrap: str, topic_pre
     if service == "strategy":
         env["TRELLIS_CLOCK"] = "manual"
     if service == "notifications":
-        env.update(TRELLIS_SMTP_HOST="127.0.0.1", TRELLIS_SMTP_PORT=str(smtp.port), TRELLIS_SMTP_STARTTLS="false",
-                   TRELLIS_SENDER_POLL_INTERVAL_S="0.05")
+        env.update(
+            TRELLIS_SMTP_HOST="127.0.0.1",
+            TRELLIS_SMTP_PORT=str(smtp.port),
+            TRELLIS_SMTP_STARTTLS="false",
+            TRELLIS_SENDER_POLL_INTERVAL_S="0.05",
+        )
     return env
 
 
@@ -91,3 +98,11 @@ async def test_survey_response_to_match_email_and_review_reminder(
         for client in clients.values():
             await client.aclose()
     print(f"\ne2e distributed counts: {counts}")
+    # The correlation id given to the REST call is in the JSON logs of every service the chain crossed.
+    for service in ("surveys", "skills", "matchmaking", "notifications"):
+        lines = [
+            json.loads(line)
+            for line in distributed.processes[service].log_path.read_text().splitlines()
+            if line.startswith("{")
+        ]
+        assert any(line.get("correlation_id") == CORRELATION_ID for line in lines), f"{service} logs lack it"

@@ -24,13 +24,31 @@ def completed_response(
         if skills is not None
         else [
             # level gap 3, headcount gap 3 → priority 5 × (3 + 0.5 × 3) = 22.5
-            SkillAnswer(skill_code="digcomp:5.2", current_level=2, required_level=5, headcount_having=1,
-                        headcount_needed=4, importance=5),
+            SkillAnswer(
+                skill_code="digcomp:5.2",
+                current_level=2,
+                required_level=5,
+                headcount_having=1,
+                headcount_needed=4,
+                importance=5,
+            ),
             # level gap 1, headcount gap 0 → priority 3 × (1 + 0) = 3
-            SkillAnswer(skill_code="digcomp:4.2", current_level=3, required_level=4, headcount_having=2,
-                        headcount_needed=2, importance=3),
+            SkillAnswer(
+                skill_code="digcomp:4.2",
+                current_level=3,
+                required_level=4,
+                headcount_having=2,
+                headcount_needed=2,
+                importance=3,
+            ),
             # no gap: supply meets demand → not reported
-            SkillAnswer(skill_code="digcomp:1.1", current_level=5, required_level=5, headcount_having=3,
-                        headcount_needed=3, importance=2),
+            SkillAnswer(
+                skill_code="digcomp:1.1",
+                current_level=5,
+                required_level=5,
+                headcount_having=3,
+                headcount_needed=3,
+                importance=2,
+            ),
         ],
     )

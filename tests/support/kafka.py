@@ -29,7 +29,11 @@ async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, byt
 
 
 async def produce(
-    bootstrap: str, topic: str, value: bytes | None, *, key: bytes | None = None,
+    bootstrap: str,
+    topic: str,
+    value: bytes | None,
+    *,
+    key: bytes | None = None,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)

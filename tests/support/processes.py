@@ -34,7 +34,7 @@ class ServiceProcess:
 
     def start(self, **extra_env: str) -> ServiceProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", f"trellis_{self.service}", "serve"],
             env={**self.env, **extra_env},
             stdout=log,

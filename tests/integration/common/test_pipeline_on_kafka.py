@@ -26,13 +26,21 @@ GAPS = spec_for_model(GapsAssessed)
 
 
 def response_event(data: ResponseCompleted) -> CloudEvent:
-    return CloudEvent(source="/tests", type=RESPONSES.type, subject=data.member_id, correlationid="corr-1",
-                      data=data.model_dump(mode="json"))
+    return CloudEvent(
+        source="/tests",
+        type=RESPONSES.type,
+        subject=data.member_id,
+        correlationid="corr-1",
+        data=data.model_dump(mode="json"),
+    )
 
 
-async def test_completed_response_becomes_gaps_event(kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase):
-    runtime = runtime_for(SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap,
-                          topic_prefix=topic_prefix)
+async def test_completed_response_becomes_gaps_event(
+    kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
+):
+    runtime = runtime_for(
+        SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix
+    )
     await runtime.start()
     try:
         response = completed_response()
@@ -60,8 +68,9 @@ async def test_completed_response_becomes_gaps_event(kafka_bootstrap: str, topic
 async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
 ):
-    runtime = runtime_for(SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap,
-                          topic_prefix=topic_prefix)
+    runtime = runtime_for(
+        SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix
+    )
     await runtime.start()
     try:
         event = response_event(completed_response())
@@ -73,7 +82,9 @@ async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
         async def both_consumed() -> bool:
             async with runtime.db.sessions() as session:
                 inbox_rows = await session.scalar(text("SELECT count(*) FROM inbox"))
-            lag = await runtime.consumer.bus_consumer.lag() if runtime.consumer and runtime.consumer.bus_consumer else {}
+            lag = (
+                await runtime.consumer.bus_consumer.lag() if runtime.consumer and runtime.consumer.bus_consumer else {}
+            )
             return inbox_rows == 1 and sum(lag.values()) == 0 and bool(lag)
 
         await eventually(both_consumed, what="both copies consumed")
@@ -88,8 +99,9 @@ async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
 async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
 ):
-    runtime = runtime_for(SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap,
-                          topic_prefix=topic_prefix)
+    runtime = runtime_for(
+        SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix
+    )
     await runtime.start()
     try:
         topic = RESPONSES.topic(topic_prefix)
@@ -102,8 +114,11 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
         del data["member_id"]
         h2, _ = to_binary(missing)
         await produce(kafka_bootstrap, topic, json.dumps(data).encode(), key=b"m-y", headers=h2)
-        unknown_skill = response_event(completed_response(member_id="m-z", skills=[]).model_copy(
-            update={"skills": [completed_response().skills[0].model_copy(update={"skill_code": "digcomp:9.9"})]}))
+        unknown_skill = response_event(
+            completed_response(member_id="m-z", skills=[]).model_copy(
+                update={"skills": [completed_response().skills[0].model_copy(update={"skill_code": "digcomp:9.9"})]}
+            )
+        )
         h3, v3 = to_binary(unknown_skill)
         await produce(kafka_bootstrap, topic, v3, key=b"m-z", headers=h3)
         h4, v4 = to_binary(good)
@@ -120,8 +135,9 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
 
         async def good_assessed() -> int | None:
             async with runtime.db.sessions() as session:
-                return await session.scalar(select(func.count()).select_from(assessments).where(
-                    assessments.c.member_id == "m-good"))
+                return await session.scalar(
+                    select(func.count()).select_from(assessments).where(assessments.c.member_id == "m-good")
+                )
 
         assert await eventually(good_assessed, what="the valid event after the bad ones") == 1
     finally:
@@ -133,13 +149,21 @@ async def _at_least(records_coro, count: int):  # type: ignore[no-untyped-def]
     return records if len(records) >= count else None
 
 
-async def test_two_relays_publish_each_row_once_in_order(kafka_bootstrap: str, topic_prefix: str,
-                                                          new_database: NewDatabase):
+async def test_two_relays_publish_each_row_once_in_order(
+    kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
+):
     url = await new_database("skills")
-    first = runtime_for(SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix,
-                        consume=False)
-    second = runtime_for(SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix,
-                         consume=False, migrate_on_start=False)
+    first = runtime_for(
+        SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, consume=False
+    )
+    second = runtime_for(
+        SKILLS,
+        database_url=url,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        consume=False,
+        migrate_on_start=False,
+    )
     await first.start()
     await second.start()
     try:
@@ -162,18 +186,29 @@ async def test_two_relays_publish_each_row_once_in_order(kafka_bootstrap: str, t
 
 def _gaps(member_id: str, assessment_id: str) -> GapsAssessed:
     response = completed_response(member_id=member_id)
-    return GapsAssessed(assessment_id=assessment_id, response_id=str(uuid.uuid4()), cluster_id="c-1",
-                        member_id=member_id, theme=response.theme, member_context=response.member_context,
-                        gaps=[], assessed_at=response.completed_at)
+    return GapsAssessed(
+        assessment_id=assessment_id,
+        response_id=str(uuid.uuid4()),
+        cluster_id="c-1",
+        member_id=member_id,
+        theme=response.theme,
+        member_context=response.member_context,
+        gaps=[],
+        assessed_at=response.completed_at,
+    )
 
 
-async def test_readyz_reports_unreachable_database_and_kafka(kafka_bootstrap: str, topic_prefix: str,
-                                                             new_database: NewDatabase, pg_admin_url: str):
+async def test_readyz_reports_unreachable_database_and_kafka(
+    kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase, pg_admin_url: str
+):
     url = await new_database("skills")
     runtime = runtime_for(SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix)
     app = create_app(SKILLS, runtime=runtime)
-    async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                       base_url="http://skills") as client:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as client,
+    ):
+
         async def ready() -> bool:
             return (await client.get("/readyz")).status_code == 200
 
@@ -196,9 +231,10 @@ async def test_readyz_reports_unreachable_database_and_kafka(kafka_bootstrap: st
 
     no_kafka = runtime_for(SKILLS, database_url=url, kafka_bootstrap="127.0.0.1:1", topic_prefix=topic_prefix)
     app = create_app(SKILLS, runtime=no_kafka)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://skills"
-    ) as client:
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as client,
+    ):
         response = await client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["checks"]["bus"].startswith("unreachable")
@@ -206,9 +242,9 @@ async def test_readyz_reports_unreachable_database_and_kafka(kafka_bootstrap: st
 
 
 async def _admin(pg_admin_url: str, sql: str, database: str) -> None:
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
-    from tests.conftest import asyncpg_dsn  # noqa: PLC0415
+    from tests.conftest import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(pg_admin_url))
     try:

@@ -63,13 +63,28 @@ def test_tombstone_has_no_value() -> None:
     ("headers", "value", "message"),
     [
         ([], b"{}", re.escape("missing header(s) ce_id, ce_source, ce_type, ce_specversion")),
-        ([("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t"), ("ce_specversion", b"0.3")], b"{}",
-         "unsupported specversion"),
-        ([("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t"), ("ce_specversion", b"1.0")], b"[1]",
-         "must be a JSON object"),
-        ([("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t"), ("ce_specversion", b"1.0"),
-          ("content-type", b"text/xml")], b"<a/>", "unsupported content-type"),
-        ([("content-type", b"application/cloudevents+json")], b"{\"id\": 1", "not valid JSON"),
+        (
+            [("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t"), ("ce_specversion", b"0.3")],
+            b"{}",
+            "unsupported specversion",
+        ),
+        (
+            [("ce_id", b"1"), ("ce_source", b"s"), ("ce_type", b"t"), ("ce_specversion", b"1.0")],
+            b"[1]",
+            "must be a JSON object",
+        ),
+        (
+            [
+                ("ce_id", b"1"),
+                ("ce_source", b"s"),
+                ("ce_type", b"t"),
+                ("ce_specversion", b"1.0"),
+                ("content-type", b"text/xml"),
+            ],
+            b"<a/>",
+            "unsupported content-type",
+        ),
+        ([("content-type", b"application/cloudevents+json")], b'{"id": 1', "not valid JSON"),
         ([("ce_id", b"\xff")], b"{}", "not UTF-8"),
     ],
 )

@@ -51,24 +51,42 @@ def test_result_does_not_depend_on_answer_order(batch: list[SkillAnswer], rnd) -
 
 def test_worked_example_sme_that_cannot_find_digital_talent() -> None:
     # An SME needs 4 people at DigComp 5.2 level 5, has 1 at level 2 (importance 5).
-    answer = SkillAnswer(skill_code="digcomp:5.2", current_level=2, required_level=5, headcount_having=1,
-                         headcount_needed=4, importance=5)
+    answer = SkillAnswer(
+        skill_code="digcomp:5.2",
+        current_level=2,
+        required_level=5,
+        headcount_having=1,
+        headcount_needed=4,
+        importance=5,
+    )
     (gap,) = assess_gaps([answer], TAXONOMY, {"digcomp:5.2": 6.0})
     assert (gap.level_gap, gap.headcount_gap, gap.priority) == (3, 3, 22.5)
     assert gap.priority_formula == "5 × (3 + 0.5 × 3) = 22.5"
     assert gap.trend == Trend.CLOSING
 
 
-@pytest.mark.parametrize(("now", "before", "expected"), [
-    (3.0, None, Trend.NEW), (3.0, 0.0, Trend.NEW), (4.0, 3.0, Trend.WIDENING), (2.0, 3.0, Trend.CLOSING),
-    (3.0, 3.0, Trend.UNCHANGED),
-])
+@pytest.mark.parametrize(
+    ("now", "before", "expected"),
+    [
+        (3.0, None, Trend.NEW),
+        (3.0, 0.0, Trend.NEW),
+        (4.0, 3.0, Trend.WIDENING),
+        (2.0, 3.0, Trend.CLOSING),
+        (3.0, 3.0, Trend.UNCHANGED),
+    ],
+)
 def test_trend(now: float, before: float | None, expected: Trend) -> None:
     assert trend(now, before) == expected
 
 
 def test_unknown_code_is_refused() -> None:
-    answer = SkillAnswer(skill_code="digcomp:9.9", current_level=1, required_level=2, headcount_having=0,
-                         headcount_needed=1, importance=1)
+    answer = SkillAnswer(
+        skill_code="digcomp:9.9",
+        current_level=1,
+        required_level=2,
+        headcount_having=0,
+        headcount_needed=1,
+        importance=1,
+    )
     with pytest.raises(KeyError):
         assess_gaps([answer], TAXONOMY, {})

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import APIRouter
 from sqlalchemy import MetaData
 
@@ -122,6 +123,8 @@ class ServiceRuntime:
 
     async def _supervise(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         """Restart a crashed loop after a pause: a broker or DB outage at start-up must not kill the process."""
+        # Each task runs in its own context copy: every log line it writes names its service and task.
+        structlog.contextvars.bind_contextvars(service=self.settings.service_name, task=name)
         backoff = self.settings.retry_initial_backoff_s
         while not self._stop.is_set():
             try:

@@ -32,8 +32,10 @@ def schema_for(spec: EventSpec) -> dict[str, Any]:
 def generated_files() -> dict[str, str]:
     """Relative path → file text, deterministic (sorted keys, trailing newline)."""
     return {
-        f"v{spec.major}/{spec.name}.schema.json": json.dumps(schema_for(spec), indent=2, sort_keys=True,
-                                                            ensure_ascii=False) + "\n"
+        f"v{spec.major}/{spec.name}.schema.json": json.dumps(
+            schema_for(spec), indent=2, sort_keys=True, ensure_ascii=False
+        )
+        + "\n"
         for spec in CATALOGUE
     }
 
@@ -42,8 +44,11 @@ def stale_files(folder: Path) -> list[str]:
     """Files that are missing, differ, or are no longer generated."""
     expected = generated_files()
     present = {str(p.relative_to(folder)) for p in folder.rglob("*.schema.json")} if folder.exists() else set()
-    stale = [name for name, text in expected.items() if not (folder / name).exists()
-             or (folder / name).read_text("utf-8") != text]
+    stale = [
+        name
+        for name, text in expected.items()
+        if not (folder / name).exists() or (folder / name).read_text("utf-8") != text
+    ]
     stale.extend(sorted(present - expected.keys()))
     return sorted(stale)
 

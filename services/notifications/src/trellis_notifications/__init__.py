@@ -1,0 +1,1 @@
+"""The notifications service: a contact directory projection and crash-safe email deliveries."""

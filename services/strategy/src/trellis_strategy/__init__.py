@@ -1,0 +1,1 @@
+"""The strategy service: cluster strategy review schedules and the agenda of each review."""

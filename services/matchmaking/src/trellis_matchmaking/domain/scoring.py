@@ -81,7 +81,7 @@ def score(gap: SkillGap, offer: Offer, member: MemberContext) -> tuple[float, li
     if gap.level_gap == 0 or offer.max_level >= gap.required_level:
         level_fit = 1.0
     else:
-        level_fit = (offer.max_level - gap.current_level) / gap.level_gap
+        level_fit = max(0.0, (offer.max_level - gap.current_level) / gap.level_gap)
     if offer.delivery == Delivery.ONLINE or (member.country and member.country in offer.countries):
         delivery_fit = 1.0
     else:
