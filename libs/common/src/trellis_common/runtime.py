@@ -94,7 +94,7 @@ class ServiceRuntime:
         self, *, cause: CloudEvent | None = None, correlation_id: str | None = None
     ) -> AsyncIterator[UnitOfWork]:
         async with self.db.sessions() as session, session.begin():
-            uow = UnitOfWork(session, self.factory, cause, correlation_id)
+            uow = UnitOfWork(session, self.factory, cause, correlation_id, settings=self.settings)
             yield uow
             await uow.flush_outbox()
         if uow.emitted:

@@ -13,6 +13,7 @@ from trellis_common.clock import Clock
 from trellis_common.db import outbox
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import EventData
+from trellis_common.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class UnitOfWork:
     factory: EventFactory
     cause: CloudEvent | None = None
     correlation_id: str | None = None
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
     emitted: list[CloudEvent] = field(default_factory=list)
     _rows: list[dict[str, object]] = field(default_factory=list)
 

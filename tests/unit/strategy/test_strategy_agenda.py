@@ -1,0 +1,71 @@
+"""Actions proposed from a match run, and the service's settings checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity
+from trellis_strategy.domain.agenda import MAX_ACTION_LENGTH, ActionKind, proposed_actions
+from trellis_strategy.settings import StrategySettings
+
+
+def option(rank: int, partner: str = "Digital Innovation Hub Flanders", skill: str = "digcomp:5.2") -> MatchOption:
+    return MatchOption(
+        rank=rank, skill_code=skill, partner_id=f"p-{rank}", partner_name=partner, partner_type="dih",
+        offer_id=f"o-{rank}", offer_title="Data literacy bootcamp", format="training", delivery="online",
+        score=1.0 / rank, explanation=[],
+    )
+
+
+def pool(members: int = 3, skill: str = "digcomp:1.3", title: str = "Data bootcamp", offer: str = "o-9",
+         partner: str = "KU Leuven") -> PooledOpportunity:
+    return PooledOpportunity(pool_id=f"pool-{offer}", skill_code=skill, partner_id="p-9", partner_name=partner,
+                             offer_id=offer, offer_title=title, member_count=members, seats=10)
+
+
+def matched(options: list[MatchOption], pooled: list[PooledOpportunity]) -> PartnersMatched:
+    return PartnersMatched(match_run_id="run-1", assessment_id="a-1", cluster_id="c-1", member_id="m-42",
+                           options=options, pooled=pooled, matched_at=datetime(2025, 1, 31, tzinfo=UTC))
+
+
+def test_pooled_opportunities_and_the_top_option_become_actions() -> None:
+    actions = proposed_actions(matched([option(2, "Second best"), option(1)], [pool()]))
+    assert [(a.kind, a.key, a.text) for a in actions] == [
+        (ActionKind.POOLED_OFFER, "pool:digcomp:1.3:o-9",
+         "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven"),
+        (ActionKind.MEMBER_PARTNER, "member:m-42",
+         "Member m-42 could work with Digital Innovation Hub Flanders on digcomp:5.2"),
+    ]
+
+
+def test_no_options_no_member_action() -> None:
+    assert proposed_actions(matched([], [])) == []
+
+
+def test_texts_are_one_short_line() -> None:
+    hostile = "Evil\r\nBcc: everyone@example.org\x00" + "x" * 300
+    actions = proposed_actions(matched([option(1, partner=hostile)], [pool(title=hostile, partner=hostile)]))
+    for action in actions:
+        assert "\n" not in action.text and "\r" not in action.text and "\x00" not in action.text
+        assert len(action.text) <= MAX_ACTION_LENGTH
+        assert "…" in action.text
+
+
+def test_one_event_never_proposes_the_same_line_twice() -> None:
+    same = [pool(offer="o-1"), pool(offer="o-1"), pool(offer="o-2")]  # o-2 reads the same as o-1
+    actions = proposed_actions(matched([], same))
+    assert len(actions) == 1
+
+
+def test_settings_refuse_a_bad_default_cadence_or_zone() -> None:
+    with pytest.raises(ValidationError, match="too frequent"):
+        StrategySettings(default_cadence="FREQ=HOURLY")
+    with pytest.raises(ValidationError, match="unknown IANA time zone"):
+        StrategySettings(default_timezone="Europe/Atlantis")
+    assert StrategySettings(late_after="900").late_after == timedelta(minutes=15)
+    assert StrategySettings(late_after="PT2H").late_after == timedelta(hours=2)
+    settings = StrategySettings(default_cadence="freq=monthly;interval=4")
+    assert settings.default_cadence == "RRULE:FREQ=MONTHLY;INTERVAL=4"
