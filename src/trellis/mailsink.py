@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,10 +57,18 @@ class _Recorder:
         return "250 Message accepted for delivery"
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 class MailSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._recorder = _Recorder()
-        self._controller = Controller(self._recorder, hostname=host, port=port)
+        # aiosmtpd checks its own start by connecting to the port it was given, so 0 ("any") cannot be
+        # passed through: pick a free port first.
+        self._controller = Controller(self._recorder, hostname=host, port=port or _free_port(host))
         self.host = host
 
     @property

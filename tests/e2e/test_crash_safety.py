@@ -15,7 +15,7 @@ import httpx
 
 from tests.conftest import NewDatabase, asyncpg_dsn
 from tests.e2e.scenario import MEMBER_EMAIL, Platform, seed, submit_response, to, wait_for_mail
-from tests.e2e.test_loop_distributed import Distributed, start_services
+from tests.support.distributed import Distributed, start_services
 from tests.support.kafka import header, read_all
 from tests.support.polling import eventually
 from trellis.mailsink import MailSink

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from trellis_common.settings import ServiceSettings
 
 log = get_logger(__name__)
 CORRELATION_HEADER = "X-Correlation-ID"
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes would drown the log
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -105,8 +107,17 @@ def create_app(
     async def bind_request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
         structlog.contextvars.bind_contextvars(correlation_id=request_id, service=runtime.settings.service_name)
+        started = time.perf_counter()
         try:
             response = await call_next(request)
+            if request.url.path not in _QUIET_PATHS:
+                log.info(
+                    "http_request",
+                    method=request.method,
+                    path=request.url.path,
+                    status=response.status_code,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id", "service")
         response.headers[CORRELATION_HEADER] = request_id

@@ -42,6 +42,8 @@ class OfferIn(Body):
 
 
 class OfferOut(OfferIn):
+    model_config = ConfigDict(extra="ignore")  # rows carry partner_id; the output names what callers need
+
     id: str
     seats_taken: int
 

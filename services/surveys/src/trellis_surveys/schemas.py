@@ -42,8 +42,12 @@ class ContactIn(Body):
     role: ContactRole = ContactRole.MEMBER_CONTACT
 
 
-class ContactOut(ContactIn):
+class ContactOut(BaseModel):
     id: str
+    name: str
+    email: str
+    language: str
+    role: ContactRole
 
 
 class MemberIn(Body):

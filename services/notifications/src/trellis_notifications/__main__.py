@@ -1,0 +1,12 @@
+"""``trellis-notifications serve|migrate``."""
+
+from trellis_common.cli import service_cli
+from trellis_notifications.service import DEFINITION
+
+
+def main() -> None:
+    service_cli(DEFINITION)()
+
+
+if __name__ == "__main__":
+    main()

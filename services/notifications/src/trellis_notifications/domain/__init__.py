@@ -1,0 +1,1 @@
+"""Pure notification logic: delivery identity and retry rules, message building, template rendering."""

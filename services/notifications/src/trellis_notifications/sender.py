@@ -1,0 +1,401 @@
+"""The sender worker: claims due deliveries, sends them over one SMTP connection, records each outcome.
+
+At-least-once towards SMTP, never silently lost:
+
+1. *Claim* (one short transaction): due rows (pending and due, or stuck in ``sending`` past the lease
+   because a sender died mid-send) are locked with ``FOR UPDATE SKIP LOCKED``, marked ``sending`` with
+   ``attempts + 1`` and a claim time, and committed before any byte goes to SMTP.
+2. *Send* the batch over one connection. Right before each message the claim is renewed (and the message
+   skipped if it is no longer ours), and the message's SMTP exchange is bounded by half the lease, so a
+   slow relay never lets a second sender take over a row that is still being sent.
+3. *Confirm* each outcome in its own transaction, together with its audit event (``EmailDelivered`` or
+   ``EmailFailed``) in the outbox. Every outcome update is fenced by (status, attempts), so a sender whose
+   lease expired cannot overwrite the outcome of the sender that took the row over.
+
+A crash between 2 and 3 resends the email after the lease with the same Message-ID, so receiving systems can
+recognise the duplicate; such resends are counted in ``trellis_emails_total{outcome="resent_after_crash"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+from typing import Any
+
+import aiosmtplib
+from sqlalchemy import Update, and_, or_, select, update
+from sqlalchemy.engine import Result, RowMapping
+
+from trellis_common.errors import is_transient
+from trellis_common.events import EmailDelivered, EmailFailed
+from trellis_common.logging import get_logger
+from trellis_common.metrics import EMAILS
+from trellis_common.runtime import ServiceRuntime
+from trellis_notifications.domain.deliveries import DeliveryStatus, message_id_for, retry_delay
+from trellis_notifications.domain.message import OutgoingEmail, build_message
+from trellis_notifications.models import deliveries
+from trellis_notifications.settings import NotificationsSettings
+
+log = get_logger(__name__)
+_MAX_ERROR_CHARS = 1000
+
+
+def _affected(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (a CursorResult attribute the generic Result type does not declare)."""
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+class Verdict(StrEnum):
+    PERMANENT = "permanent"  # the relay refused this message for good (5xx), or it cannot be built
+    TRANSIENT = "transient"  # try again later: relay unreachable, timeout, 4xx
+
+
+def classify_smtp_error(exc: BaseException) -> Verdict:
+    """What an error while sending one message means for that message."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refusal.code for refusal in exc.recipients]
+        return Verdict.PERMANENT if codes and all(code >= 500 for code in codes) else Verdict.TRANSIENT
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return Verdict.PERMANENT if exc.code >= 500 else Verdict.TRANSIENT
+    if isinstance(exc, aiosmtplib.SMTPNotSupported | ValueError):
+        # e.g. a non-ASCII address the relay cannot take (no SMTPUTF8): the same message fails every time
+        return Verdict.PERMANENT
+    return Verdict.TRANSIENT
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients) or "recipients refused"
+    elif isinstance(exc, aiosmtplib.SMTPResponseException):
+        text = f"{exc.code} {exc.message}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return text[:_MAX_ERROR_CHARS]
+
+
+def redact(error: str, address: str | None) -> str:
+    """Relays quote the recipient in their replies; audit events must not carry personal data."""
+    if not address:
+        return error
+    lowered, needle = error.lower(), address.lower()
+    out, start = [], 0
+    while (found := lowered.find(needle, start)) >= 0:
+        out.append(error[start:found])
+        out.append("<recipient>")
+        start = found + len(needle)
+    out.append(error[start:])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: str
+    cause_event_id: str
+    correlation_id: str | None
+    contact_id: str
+    template: str
+    to_address: str
+    to_name: str
+    subject: str
+    text_body: str
+    html_body: str
+    message_id: str
+    attempts: int  # including the attempt this claim is for
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping, *, message_id: str, attempts: int) -> ClaimedDelivery:
+        return cls(
+            id=row["id"],
+            cause_event_id=row["cause_event_id"],
+            correlation_id=row["correlation_id"],
+            contact_id=row["contact_id"],
+            template=row["template"],
+            to_address=row["to_address"] or "",
+            to_name=row["to_name"] or "",
+            subject=row["subject"] or "",
+            text_body=row["text_body"] or "",
+            html_body=row["html_body"] or "",
+            message_id=message_id,
+            attempts=attempts,
+            created_at=row["created_at"],
+        )
+
+
+class EmailSender:
+    def __init__(self, runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.service = settings.service_name
+
+    def _now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wakeup = self.runtime.worker_wakeup
+        while not stop.is_set():
+            wakeup.clear()
+            try:
+                claimed = await self.send_due(stop)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("email_sender_failed", error=repr(exc))
+                claimed = 0
+            if claimed >= self.settings.send_batch_size and not stop.is_set():
+                continue  # a full batch: more may be due
+            await _wait_for_either(stop, wakeup, self.settings.sender_poll_interval_s)
+
+    async def send_due(self, stop: asyncio.Event) -> int:
+        """Claim one batch and send it; returns how many deliveries were claimed."""
+        batch, exhausted = await self.claim()
+        for delivery in exhausted:
+            await self._fail(
+                delivery, f"gave up after {delivery.attempts} attempts; the last one was interrupted by a crash"
+            )
+        if batch:
+            await self.send_batch(batch, stop)
+        return len(batch) + len(exhausted)
+
+    async def claim(self) -> tuple[list[ClaimedDelivery], list[ClaimedDelivery]]:
+        """Due deliveries marked ``sending`` and committed; plus crashed ones that used up their attempts."""
+        now = self._now()
+        lease_expired = now - timedelta(seconds=self.settings.send_lease_s)
+        due = or_(
+            and_(deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.next_attempt_at <= now),
+            and_(deliveries.c.status == DeliveryStatus.SENDING.value, deliveries.c.claimed_at < lease_expired),
+        )
+        batch: list[ClaimedDelivery] = []
+        exhausted: list[ClaimedDelivery] = []
+        resent = 0
+        async with self.runtime.unit_of_work() as uow:
+            rows = (
+                await uow.session.execute(
+                    select(deliveries)
+                    .where(due)
+                    .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at, deliveries.c.id)
+                    .limit(self.settings.send_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).mappings()
+            for row in list(rows):
+                message_id = row["message_id"] or message_id_for(
+                    row["cause_event_id"], row["contact_id"], row["template"], self.settings.mail_domain
+                )
+                crashed = row["status"] == DeliveryStatus.SENDING.value
+                if crashed and row["attempts"] >= self.settings.max_attempts:
+                    exhausted.append(ClaimedDelivery.from_row(row, message_id=message_id, attempts=row["attempts"]))
+                    continue
+                # Fenced on what we read, so two senders on a database without SKIP LOCKED never both win.
+                claimed = await uow.session.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.id == row["id"],
+                        deliveries.c.status == row["status"],
+                        deliveries.c.attempts == row["attempts"],
+                    )
+                    .values(
+                        status=DeliveryStatus.SENDING.value,
+                        attempts=row["attempts"] + 1,
+                        claimed_at=now,
+                        message_id=message_id,
+                    )
+                )
+                if _affected(claimed) != 1:
+                    continue
+                if crashed:
+                    resent += 1
+                    log.warning("email_resent_after_crash", delivery_id=row["id"], message_id=message_id)
+                batch.append(ClaimedDelivery.from_row(row, message_id=message_id, attempts=row["attempts"] + 1))
+        if resent:
+            EMAILS.labels(self.service, "resent_after_crash").inc(resent)
+        return batch, exhausted
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            use_tls=settings.smtp_use_tls,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_s,
+            # Not socket.getfqdn(): it can block on DNS for seconds inside containers.
+            local_hostname=settings.mail_domain,
+        )
+        await smtp.connect()
+        return smtp
+
+    def _message(self, delivery: ClaimedDelivery) -> EmailMessage:
+        return build_message(
+            OutgoingEmail(
+                sender=self.settings.sender_address,
+                to_address=delivery.to_address,
+                to_name=delivery.to_name,
+                subject=delivery.subject,
+                text_body=delivery.text_body,
+                html_body=delivery.html_body,
+                message_id=delivery.message_id,
+                # The moment the email was composed: a resend is the same message, byte for byte.
+                date=delivery.created_at,
+            )
+        )
+
+    async def send_batch(self, batch: list[ClaimedDelivery], stop: asyncio.Event) -> None:
+        # One message's whole SMTP exchange (reconnecting included) must end well inside the lease its claim
+        # was just renewed for; otherwise another sender could take the row over while it is being sent.
+        budget_s = self.settings.send_lease_s / 2
+        smtp: aiosmtplib.SMTP | None = None
+        try:
+            for index, delivery in enumerate(batch):
+                if stop.is_set():
+                    for rest in batch[index:]:
+                        await self._release(rest)
+                    return
+                try:
+                    message = self._message(delivery)
+                except Exception as exc:  # a message that cannot be built never will be
+                    await self._fail(delivery, f"message cannot be built: {describe(exc)}")
+                    continue
+                if not await self._renew(delivery):
+                    continue  # taken over after our lease ran out, or cancelled meanwhile: not ours to send
+                connecting = smtp is None or not smtp.is_connected
+                try:
+                    async with asyncio.timeout(budget_s):
+                        if smtp is None or not smtp.is_connected:
+                            smtp = await self._connect()
+                        connecting = False
+                        await smtp.send_message(
+                            message, sender=self.settings.sender_address.addr_spec, recipients=[delivery.to_address]
+                        )
+                except Exception as exc:
+                    if connecting:  # relay unreachable, TLS or login refused: no message's fault
+                        error = f"cannot connect to the SMTP relay: {describe(exc)}"
+                        for rest in batch[index:]:
+                            await self._retry_later(rest, error)
+                        return
+                    if smtp is not None and isinstance(exc, TimeoutError):
+                        smtp.close()  # mid-exchange: the connection is in an unknown state
+                    if classify_smtp_error(exc) is Verdict.PERMANENT:
+                        await self._fail(delivery, describe(exc))
+                    else:
+                        await self._retry_later(delivery, describe(exc))
+                    continue
+                await self._confirm_sent(delivery)
+        finally:
+            if smtp is not None and smtp.is_connected:
+                try:
+                    await smtp.quit()
+                except Exception:
+                    smtp.close()
+
+    async def _renew(self, delivery: ClaimedDelivery) -> bool:
+        """Extend our claim right before sending; False when the row is no longer ours."""
+        async with self.runtime.unit_of_work() as uow:
+            result = await uow.session.execute(self._fenced(delivery).values(claimed_at=self._now()))
+        return _affected(result) == 1
+
+    def _fenced(self, delivery: ClaimedDelivery) -> Update:
+        return update(deliveries).where(
+            deliveries.c.id == delivery.id,
+            deliveries.c.status == DeliveryStatus.SENDING.value,
+            deliveries.c.attempts == delivery.attempts,
+        )
+
+    async def _confirm_sent(self, delivery: ClaimedDelivery) -> None:
+        now = self._now()
+        async with self.runtime.unit_of_work(correlation_id=delivery.correlation_id) as uow:
+            result = await uow.session.execute(
+                self._fenced(delivery).values(status=DeliveryStatus.SENT.value, sent_at=now, last_error=None)
+            )
+            recorded = _affected(result) == 1
+            if recorded:
+                uow.emit(
+                    EmailDelivered(
+                        delivery_id=delivery.id,
+                        message_id=delivery.message_id,
+                        template=delivery.template,
+                        contact_id=delivery.contact_id,
+                        cause_event_id=delivery.cause_event_id,
+                        attempts=delivery.attempts,
+                        delivered_at=now,
+                    )
+                )
+        EMAILS.labels(self.service, "sent").inc()
+        if recorded:
+            log.info("email_sent", delivery_id=delivery.id, template=delivery.template, attempts=delivery.attempts)
+        else:
+            log.warning("email_sent_outcome_superseded", delivery_id=delivery.id)
+
+    async def _fail(self, delivery: ClaimedDelivery, error: str) -> None:
+        now = self._now()
+        error = redact(error, delivery.to_address)[:_MAX_ERROR_CHARS]
+        async with self.runtime.unit_of_work(correlation_id=delivery.correlation_id) as uow:
+            result = await uow.session.execute(
+                self._fenced(delivery).values(
+                    status=DeliveryStatus.FAILED.value, last_error=error, next_attempt_at=None
+                )
+            )
+            recorded = _affected(result) == 1
+            if recorded:
+                uow.emit(
+                    EmailFailed(
+                        delivery_id=delivery.id,
+                        message_id=delivery.message_id,
+                        template=delivery.template,
+                        contact_id=delivery.contact_id,
+                        cause_event_id=delivery.cause_event_id,
+                        attempts=delivery.attempts,
+                        error=error,
+                        failed_at=now,
+                    )
+                )
+        if recorded:
+            EMAILS.labels(self.service, "failed").inc()
+            log.warning("email_failed", delivery_id=delivery.id, template=delivery.template, error=error)
+
+    async def _retry_later(self, delivery: ClaimedDelivery, error: str) -> None:
+        if delivery.attempts >= self.settings.max_attempts:
+            await self._fail(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+            return
+        delay = retry_delay(delivery.attempts, self.settings.send_retry_base_s, self.settings.send_retry_max_s)
+        error = redact(error, delivery.to_address)[:_MAX_ERROR_CHARS]
+        async with self.runtime.unit_of_work() as uow:
+            result = await uow.session.execute(
+                self._fenced(delivery).values(
+                    status=DeliveryStatus.PENDING.value, last_error=error, next_attempt_at=self._now() + delay
+                )
+            )
+        if _affected(result) == 1:
+            EMAILS.labels(self.service, "retried").inc()
+            log.info("email_retry_scheduled", delivery_id=delivery.id, attempts=delivery.attempts, error=error)
+
+    async def _release(self, delivery: ClaimedDelivery) -> None:
+        """Shutting down before this one was sent: hand it back untouched, so it is not taken for a crash."""
+        async with self.runtime.unit_of_work() as uow:
+            await uow.session.execute(
+                self._fenced(delivery).values(
+                    status=DeliveryStatus.PENDING.value, attempts=delivery.attempts - 1, claimed_at=None
+                )
+            )
+
+
+async def _wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def send_emails(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Worker: send due emails until ``stop`` is set (polls, and wakes early on ``runtime.worker_wakeup``)."""
+    settings = runtime.settings
+    if not isinstance(settings, NotificationsSettings):
+        raise TypeError("the notifications service runs with NotificationsSettings")
+    await EmailSender(runtime, settings).run(stop)

@@ -1,0 +1,37 @@
+"""The notifications service: tells people, by email, what the rest of Trellis found for them."""
+
+from __future__ import annotations
+
+from trellis_common.catalogue import spec_for_model
+from trellis_common.events import InvitationRequested, MemberChanged, PartnersMatched, ReviewDue
+from trellis_common.runtime import ServiceDefinition
+from trellis_notifications.api import router
+from trellis_notifications.handlers import (
+    on_invitation_requested,
+    on_member_changed,
+    on_partners_matched,
+    on_review_due,
+)
+from trellis_notifications.models import metadata
+from trellis_notifications.sender import send_emails
+from trellis_notifications.settings import NotificationsSettings
+
+DEFINITION = ServiceDefinition(
+    name="notifications",
+    title="Trellis notifications",
+    description="Contact directory projection (from surveys.member.changed) and crash-safe email deliveries: "
+    "partner proposals, strategy review reminders and survey invitations. Consumes surveys.member.changed, "
+    "surveys.invitation.requested, matchmaking.partners.matched and strategy.review.due; publishes "
+    "notifications.email.delivered and notifications.email.failed.",
+    metadata=metadata,
+    migrations="trellis_notifications:migrations",
+    routers=[router],
+    handlers={
+        spec_for_model(MemberChanged).type: on_member_changed,
+        spec_for_model(PartnersMatched).type: on_partners_matched,
+        spec_for_model(ReviewDue).type: on_review_due,
+        spec_for_model(InvitationRequested).type: on_invitation_requested,
+    },
+    workers=[send_emails],
+    settings_class=NotificationsSettings,
+)

@@ -1,0 +1,70 @@
+"""Every service as its own OS process against real Kafka, PostgreSQL and SMTP, as deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import NewDatabase
+from tests.support.processes import ServiceProcess
+from trellis.mailsink import MailSink
+
+SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
+
+
+def service_env(
+    service: str, database_url: str, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink
+) -> dict[str, str]:
+    env = {
+        "TRELLIS_SERVICE_NAME": service,
+        "TRELLIS_DATABASE_URL": database_url,
+        "TRELLIS_BUS": "kafka",
+        "TRELLIS_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "TRELLIS_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "TRELLIS_TOPIC_PREFIX": topic_prefix,
+        "TRELLIS_RELAY_POLL_INTERVAL_S": "0.05",
+        "TRELLIS_SCHEDULER_INTERVAL_S": "0.2",
+        "TRELLIS_RETRY_INITIAL_BACKOFF_S": "0.1",
+        "TRELLIS_RETRY_MAX_BACKOFF_S": "1",
+        "TRELLIS_LOG_LEVEL": "INFO",
+    }
+    if service == "strategy":
+        env["TRELLIS_CLOCK"] = "manual"
+    if service == "notifications":
+        env.update(
+            TRELLIS_SMTP_HOST="127.0.0.1",
+            TRELLIS_SMTP_PORT=str(smtp.port),
+            TRELLIS_SMTP_STARTTLS="false",
+            TRELLIS_SENDER_POLL_INTERVAL_S="0.05",
+        )
+    return env
+
+
+class Distributed:
+    def __init__(self, tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink) -> None:
+        self.tmp_path = tmp_path
+        self.kafka_bootstrap = kafka_bootstrap
+        self.topic_prefix = topic_prefix
+        self.smtp = smtp
+        self.urls: dict[str, str] = {}
+        self.processes: dict[str, ServiceProcess] = {}
+
+    def process(self, service: str, database_url: str) -> ServiceProcess:
+        env = service_env(service, database_url, self.kafka_bootstrap, self.topic_prefix, self.smtp)
+        proc = ServiceProcess(service, env, self.tmp_path)
+        self.processes[service] = proc
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+
+
+async def start_services(platform: Distributed, new_database: NewDatabase, **failpoints: str) -> dict[str, str]:
+    """Start every service process; returns their database URLs."""
+    urls = {service: await new_database(service) for service in SERVICES}
+    for service in SERVICES:
+        extra = {"TRELLIS_FAILPOINTS": failpoints[service]} if service in failpoints else {}
+        platform.process(service, urls[service]).start(**extra)
+    for proc in platform.processes.values():
+        await proc.wait_ready()
+    return urls

@@ -1,0 +1,265 @@
+"""Template rendering in English and German, with English as the fallback."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trellis_common.events import (
+    InvitationRequested,
+    MatchOption,
+    PartnersMatched,
+    PooledOpportunity,
+    ReminderKind,
+    ReviewAgenda,
+    ReviewDue,
+    ScoreComponent,
+    SurveyTheme,
+)
+from trellis_notifications.domain.deliveries import EmailTemplate
+from trellis_notifications.domain.rendering import (
+    SUPPORTED_LANGUAGES,
+    RenderedEmail,
+    TemplateRenderer,
+    choose_language,
+    is_web_link,
+)
+
+RENDERER = TemplateRenderer()
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def option(rank: int, partner: str, title: str, skill: str, fmt: str, delivery: str, score: float) -> MatchOption:
+    return MatchOption(
+        rank=rank,
+        skill_code=skill,
+        partner_id=f"p{rank}",
+        partner_name=partner,
+        partner_type="university",
+        offer_id=f"o{rank}",
+        offer_title=title,
+        format=fmt,
+        delivery=delivery,
+        score=score,
+        explanation=[ScoreComponent(factor="gap_severity", weight=0.5, value=score, contribution=score / 2)],
+    )
+
+
+MATCHED = PartnersMatched(
+    match_run_id="run-1",
+    assessment_id="assessment-1",
+    cluster_id="cluster-1",
+    member_id="member-1",
+    options=[
+        option(2, "Hamburg University of Applied Sciences", "Data literacy bootcamp", "digcomp:1.2", "masterclass",
+               "online", 0.71),
+        option(1, "Digital Innovation Hub North", "Cyber security for SMEs", "digcomp:4.2", "training", "on_site",
+               0.864),
+    ],
+    pooled=[
+        PooledOpportunity(pool_id="pool-1", skill_code="digcomp:4.2", partner_id="p1",
+                          partner_name="Digital Innovation Hub North", offer_id="o1",
+                          offer_title="Cyber security for SMEs", member_count=4, seats=12),
+    ],
+    matched_at=NOW,
+)  # fmt: skip
+
+REVIEW = ReviewDue(
+    reminder_id="reminder-1",
+    strategy_id="strategy-1",
+    cluster_id="cluster-1",
+    strategy_title="Aviation skills 2030",
+    due_at=datetime(2026, 3, 31, 8, 0, tzinfo=UTC),
+    due_date=date(2026, 3, 31),
+    kind=ReminderKind.UPCOMING,
+    late=False,
+    fired_at=NOW,
+    agenda=ReviewAgenda(new_matches=7, members_with_gaps=3, proposed_actions=["Pool the cyber security training"]),
+)
+
+INVITATION = InvitationRequested(
+    invitation_id="invitation-1",
+    campaign_id="campaign-1",
+    cluster_id="cluster-1",
+    member_id="member-1",
+    contact_id="contact-1",
+    survey_title="Digital skills check 2026",
+    theme=SurveyTheme.DIGITAL,
+    link="https://surveys.trellis.example/s/abc123?sig=xyz",
+    expires_at=datetime(2026, 4, 15, 18, 0, tzinfo=UTC),
+    reminder=0,
+)
+
+
+def visible(markup: str) -> str:
+    """The words a reader sees in an HTML part."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", markup))).replace(" ,", ",").replace(" .", ".")
+
+
+def render(template: EmailTemplate, language: str, **context: object) -> RenderedEmail:
+    return RENDERER.render(template, language, recipient_name="Anna Schmidt", **context)
+
+
+def test_matches_in_english_lists_every_option_and_pool() -> None:
+    mail = render(EmailTemplate.MATCHES, "en", matched=MATCHED)
+    assert mail.subject == "2 collaboration partner proposals for your skill gaps"
+    for body in (mail.text, mail.html):
+        assert "Hello Anna Schmidt," in body
+        for expected in (
+            "Cyber security for SMEs",
+            "Digital Innovation Hub North",
+            "digcomp:4.2",
+            "training",
+            "on site",
+            "86%",
+            "Data literacy bootcamp",
+            "Hamburg University of Applied Sciences",
+            "digcomp:1.2",
+            "masterclass",
+            "online",
+            "71%",
+            "Pooled opportunities",
+            "4 members, 12 seats",
+        ):
+            assert expected in body, expected
+    # ranked order, whatever order the event lists them in
+    assert mail.text.index("1. Cyber security for SMEs") < mail.text.index("2. Data literacy bootcamp")
+    assert mail.html.lstrip().startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in mail.html
+
+
+def test_matches_in_german() -> None:
+    mail = render(EmailTemplate.MATCHES, "de", matched=MATCHED)
+    assert mail.subject == "2 Vorschläge für Kooperationspartner zu Ihren Kompetenzlücken"
+    for body in (mail.text, mail.html):
+        assert "Guten Tag Anna Schmidt," in body
+        for expected in ("Schulung", "vor Ort", "86 %", "Gebündelte Angebote", "4 Mitglieder, 12 Plätze"):
+            assert expected in body, expected
+    assert '<html lang="de">' in mail.html
+
+
+def test_matches_without_pooled_opportunities_leaves_the_section_out() -> None:
+    mail = render(EmailTemplate.MATCHES, "en", matched=MATCHED.model_copy(update={"pooled": []}))
+    assert "Pooled" not in mail.text and "Pooled" not in mail.html
+
+
+@pytest.mark.parametrize(
+    ("kind", "late", "language", "subject", "phrases"),
+    [
+        (ReminderKind.UPCOMING, False, "en", "Strategy review on 31 March 2026: Aviation skills 2030",
+         ["is due on 31 March 2026"]),
+        (ReminderKind.DUE, False, "en", "Strategy review due today: Aviation skills 2030", ["due today"]),
+        (ReminderKind.OVERDUE, True, "en", "Overdue strategy review: Aviation skills 2030",
+         ["is overdue", "This reminder is late"]),
+        (ReminderKind.UPCOMING, False, "de", "Strategieüberprüfung am 31. März 2026: Aviation skills 2030",
+         ["ist am 31. März 2026 fällig"]),
+        (ReminderKind.DUE, False, "de", "Strategieüberprüfung heute fällig: Aviation skills 2030", ["heute"]),
+        (ReminderKind.OVERDUE, True, "de", "Überfällige Strategieüberprüfung: Aviation skills 2030",
+         ["überfällig", "Diese Erinnerung kommt verspätet"]),
+    ],
+)  # fmt: skip
+def test_review_reminder(kind: ReminderKind, late: bool, language: str, subject: str, phrases: list[str]) -> None:
+    review = REVIEW.model_copy(update={"kind": kind, "late": late})
+    mail = render(EmailTemplate.REVIEW_REMINDER, language, review=review)
+    assert mail.subject == subject
+    for body in (mail.text, visible(mail.html)):
+        assert "Aviation skills 2030" in body
+        assert "7" in body and "3" in body
+        assert "Pool the cyber security training" in body
+        for phrase in phrases:
+            assert phrase in body, phrase
+    if not late:
+        assert "late" not in mail.text and "verspätet" not in mail.text
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("template", [EmailTemplate.SURVEY_INVITATION, EmailTemplate.SURVEY_REMINDER])
+def test_survey_emails_carry_title_link_and_expiry(template: EmailTemplate, language: str) -> None:
+    mail = render(template, language, invitation=INVITATION)
+    assert "Digital skills check 2026" in mail.subject
+    assert INVITATION.link in mail.text
+    assert 'href="https://surveys.trellis.example/s/abc123?sig=xyz"' in mail.html.replace("&amp;", "&")
+    expiry = "15 April 2026, 18:00 UTC" if language == "en" else "15. April 2026, 18:00 UTC"
+    assert expiry in mail.text and expiry in mail.html
+    theme = "digital skills" if language == "en" else "digitale Kompetenzen"
+    assert theme in mail.text
+
+
+def test_survey_subjects_differ_between_invitation_and_reminder() -> None:
+    invitation = render(EmailTemplate.SURVEY_INVITATION, "en", invitation=INVITATION)
+    reminder = render(EmailTemplate.SURVEY_REMINDER, "en", invitation=INVITATION)
+    assert invitation.subject == "Survey invitation: Digital skills check 2026"
+    assert reminder.subject == "Reminder: Digital skills check 2026"
+    assert render(EmailTemplate.SURVEY_REMINDER, "de", invitation=INVITATION).subject.startswith("Erinnerung:")
+
+
+def test_html_is_escaped_and_text_is_not() -> None:
+    hostile = MATCHED.model_copy(
+        update={"options": [MATCHED.options[0].model_copy(update={"partner_name": "<script>alert(1)</script> & Co"})]}
+    )
+    mail = RENDERER.render(EmailTemplate.MATCHES, "en", recipient_name="<b>Anna</b>", matched=hostile)
+    assert "<script>" not in mail.html and "<b>Anna</b>" not in mail.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in mail.html
+    assert "&lt;b&gt;Anna&lt;/b&gt;" in mail.html
+    assert "<script>alert(1)</script> & Co" in mail.text
+    assert "Hello <b>Anna</b>," in mail.text
+
+
+def test_an_empty_name_gets_a_plain_greeting() -> None:
+    mail = RENDERER.render(EmailTemplate.SURVEY_INVITATION, "en", recipient_name="", invitation=INVITATION)
+    assert mail.text.startswith("Hello,\n")
+
+
+def test_subjects_are_single_line_even_when_the_event_is_not() -> None:
+    review = REVIEW.model_copy(update={"strategy_title": "Aviation\r\nBcc: victim@evil.example"})
+    mail = render(EmailTemplate.REVIEW_REMINDER, "en", review=review)
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+
+
+@pytest.mark.parametrize(
+    ("preferred", "chosen"),
+    [("en", "en"), ("de", "de"), ("DE", "de"), ("de-AT", "de"), ("de_CH", "de"), ("fr", "en"), ("", "en"),
+     (None, "en"), ("pt-BR", "en")],
+)  # fmt: skip
+def test_language_choice_falls_back_to_english(preferred: str | None, chosen: str) -> None:
+    assert choose_language(preferred) == chosen
+
+
+def test_unsupported_language_renders_english() -> None:
+    assert render(EmailTemplate.MATCHES, "fr", matched=MATCHED) == render(EmailTemplate.MATCHES, "en", matched=MATCHED)
+
+
+@pytest.mark.parametrize("language", sorted(SUPPORTED_LANGUAGES))
+@pytest.mark.parametrize("template", list(EmailTemplate))
+def test_every_template_exists_in_every_language(template: EmailTemplate, language: str) -> None:
+    context = {"matched": MATCHED, "review": REVIEW, "invitation": INVITATION}
+    name = {EmailTemplate.MATCHES: "matched", EmailTemplate.REVIEW_REMINDER: "review"}.get(template, "invitation")
+    mail = render(template, language, **{name: context[name]})
+    assert mail.subject and mail.text.endswith("\n") and "</html>" in mail.html
+    assert "\n\n\n" not in mail.text  # readable: no runs of blank lines left by template tags
+
+
+@given(st.text(max_size=40))
+def test_choose_language_always_picks_a_supported_one(preferred: str) -> None:
+    assert choose_language(preferred) in SUPPORTED_LANGUAGES
+
+
+@pytest.mark.parametrize(
+    ("link", "ok"),
+    [
+        ("https://surveys.example/s/abc?sig=1", True),
+        ("http://localhost:8000/s/abc", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("https://", False),
+        ("/relative/path", False),
+        ("https://surveys.example/s/a b", False),
+    ],
+)
+def test_only_web_links_are_allowed(link: str, ok: bool) -> None:
+    assert is_web_link(link) is ok
