@@ -17,6 +17,11 @@ async def test_survey_response_to_match_email_and_review_reminder(
 ) -> None:
     await start_services(distributed, new_database)
     clients = {s: httpx.AsyncClient(base_url=p.url, timeout=10) for s, p in distributed.processes.items()}
+    for service, client in clients.items():  # the operations surface of every service
+        assert (await client.get("/healthz")).json() == {"status": "ok", "service": service}
+        assert (await client.get("/readyz")).json()["ready"] is True
+        assert "trellis_outbox_backlog" in (await client.get("/metrics")).text
+        assert (await client.get("/openapi.json")).json()["info"]["title"] == f"Trellis {service}"
     try:
         counts = await run_loop(Platform(clients, lambda: smtp_sink.messages))
     finally:
