@@ -294,3 +294,23 @@ async def test_database_outage_is_retried_in_order_without_losing_events(
         assert by_response[second.response_id]["gaps"][0]["trend"] == "closing", "applied in order"
     finally:
         await runtime.stop()
+
+
+async def test_commit_for_a_revoked_partition_is_skipped_not_fatal(kafka_bootstrap: str, topic_prefix: str):
+    from trellis_common.bus import Record
+    from trellis_common.bus.kafka import KafkaBusConsumer
+
+    topic = RESPONSES.topic(topic_prefix)
+    consumer = KafkaBusConsumer(kafka_bootstrap, "t", f"{topic_prefix}g", [topic], 6000)
+    await consumer.start()
+    try:
+        await eventually(lambda: _assigned(consumer), what="assignment")
+        stranger = Record(topic, 99, 5, None, None, ())  # a partition this member does not own
+        assert not consumer.owns(stranger)
+        await consumer.commit(stranger)  # aiokafka would raise IllegalStateError here
+    finally:
+        await consumer.stop()
+
+
+async def _assigned(consumer) -> bool:  # type: ignore[no-untyped-def]
+    return bool(consumer.assigned())

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import errno
+
 import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from trellis_common.errors import ContractError, PermanentError, TransientError, is_transient
 
@@ -22,6 +25,8 @@ def _wrapped(orig: Exception) -> DBAPIError:
         _wrapped(asyncpg.exceptions.CannotConnectNowError("starting up")),
         _wrapped(asyncpg.exceptions.TooManyConnectionsError("too many")),
         _wrapped(asyncpg.exceptions.DeadlockDetectedError("deadlock")),
+        PoolTimeoutError("QueuePool limit of size 10 overflow 10 reached"),
+        OSError(errno.EHOSTUNREACH, "no route to host"),
     ],
 )
 def test_infrastructure_trouble_is_transient(exc: Exception) -> None:
@@ -36,6 +41,8 @@ def test_infrastructure_trouble_is_transient(exc: Exception) -> None:
         ValueError("bug"),
         KeyError("x"),
         IntegrityError("INSERT", {}, asyncpg.exceptions.UniqueViolationError("dup")),
+        FileNotFoundError(errno.ENOENT, "template missing"),
+        PermissionError(errno.EACCES, "denied"),
     ],
 )
 def test_everything_else_is_permanent(exc: Exception) -> None:

@@ -21,7 +21,7 @@ from trellis_common import inbox
 from trellis_common.bus import BusConsumer, OutgoingMessage, Record
 from trellis_common.catalogue import BY_TYPE, CATALOGUE, EventSpec
 from trellis_common.envelope import CloudEvent, from_kafka
-from trellis_common.errors import ContractError, is_transient
+from trellis_common.errors import ContractError, PermanentError, is_transient
 from trellis_common.events import EventData
 from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT
 from trellis_common.logging import get_logger
@@ -79,6 +79,8 @@ class EventConsumer:
                     if stop.is_set():
                         await self._rewind_rest(consumer, records[index:])
                         break
+                    if not consumer.owns(record):
+                        continue  # revoked mid-batch: the partition's new owner processes it
                     try:
                         self.in_flight = True
                         await self._process(record)
@@ -146,6 +148,14 @@ class EventConsumer:
             structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
 
     def _decode(self, record: Record) -> Incoming:
+        try:
+            return self._decode_strictly(record)
+        except (ContractError, ValidationError):
+            raise
+        except Exception as exc:  # e.g. RecursionError on absurdly nested JSON: still the record's fault
+            raise ContractError(f"undecodable record: {type(exc).__name__}: {exc}") from exc
+
+    def _decode_strictly(self, record: Record) -> Incoming:
         key = record.key.decode(errors="replace") if record.key is not None else None
         spec = self._spec_by_topic.get(record.topic)
         if record.value is None and spec is not None and spec.compacted and not _has_ce_headers(record):
@@ -179,9 +189,13 @@ class EventConsumer:
             ("trellis_consumer", self.name.encode()),
         ]
         dlq = f"{record.topic}.dlq"
-        await self.runtime.bus.publish(
-            [OutgoingMessage(dlq, record.key.decode(errors="replace") if record.key else None, record.value, headers)]
-        )
+        key = record.key.decode(errors="replace") if record.key else None
+        try:
+            await self.runtime.bus.publish([OutgoingMessage(dlq, key, record.value, headers)])
+        except PermanentError as refused:
+            # Too large even for the DLQ: keep the headers and the coordinates, which locate the original.
+            headers.append(("trellis_value_dropped", str(refused).encode()[:1000]))
+            await self.runtime.bus.publish([OutgoingMessage(dlq, key, None, headers)])
         DLQ_TOTAL.labels(self.service, record.topic).inc()
         EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
         log.error("event_dead_lettered", topic=record.topic, offset=record.offset, dlq=dlq, reason=reason)
@@ -197,14 +211,12 @@ def _describe(exc: BaseException) -> str:
 
 
 def _has_ce_headers(record: Record) -> bool:
-    return any(name.lower().startswith("ce_") for name, _ in record.headers) or any(
-        name.lower() == "content-type" for name, _ in record.headers
-    )
+    return any(name.lower().startswith("ce_") or name.lower() == "content-type" for name, _ in record.headers)
 
 
 def _type_of(record: Record) -> str:
     for name, value in record.headers:
-        if name.lower() == "ce_type":
+        if name.lower() == "ce_type" and value is not None:
             return value.decode(errors="replace")[:200]
     return "unknown"
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import smtplib
+import socket
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 
 class PermanentError(Exception):
@@ -25,12 +28,26 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     TransientError,
     OperationalError,
     InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,  # the connection pool is exhausted for now
     ConnectionError,
     TimeoutError,
     asyncio.TimeoutError,
-    OSError,
+    socket.gaierror,  # DNS trouble
     smtplib.SMTPServerDisconnected,
 )
+# Network errnos; other OSErrors (a missing file, a permission) will not heal by retrying.
+_TRANSIENT_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.ETIMEDOUT,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ENETDOWN,
+    errno.EPIPE,
+    errno.EAGAIN,
+}
 
 
 # SQLSTATE classes and codes that describe the server's state, not the statement: connection exceptions,
@@ -59,6 +76,8 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
         if isinstance(current, _TRANSIENT_TYPES) or _transient_sqlstate(current):
+            return True
+        if isinstance(current, OSError) and current.errno in _TRANSIENT_ERRNOS:
             return True
         if isinstance(current, DBAPIError) and current.orig is not None and _transient_sqlstate(current.orig):
             return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -83,7 +84,8 @@ class ServiceRuntime:
             max_backoff_s=settings.retry_max_backoff_s,
         )
         self.consumer = EventConsumer(self, definition.handlers) if definition.handlers and settings.consume else None
-        self.worker_wakeup = asyncio.Event()
+        self.worker_wakeup = asyncio.Event()  # shared; a worker that clears it should use wakeup_signal()
+        self._wakeups: list[asyncio.Event] = []
         self.state: dict[str, Any] = {}  # service-owned singletons (e.g. the SMTP sender)
         self._stop = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -127,29 +129,41 @@ class ServiceRuntime:
         structlog.contextvars.bind_contextvars(service=self.settings.service_name, task=name)
         backoff = self.settings.retry_initial_backoff_s
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 await run(self._stop)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if time.monotonic() - started > 60:
+                    backoff = self.settings.retry_initial_backoff_s  # it ran well for a while: a fresh incident
                 log.error("task_crashed", task=name, error=repr(exc), restart_in_s=backoff, exc_info=True)
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, self.settings.retry_max_backoff_s)
 
+    def wakeup_signal(self) -> asyncio.Event:
+        """A worker's own wake-up event, set by ``wake_workers`` (e.g. when the manual clock moves)."""
+        signal = asyncio.Event()
+        self._wakeups.append(signal)
+        return signal
+
     def wake_workers(self) -> None:
         self.worker_wakeup.set()
+        for signal in self._wakeups:
+            signal.set()
 
     async def stop(self) -> None:
         """Graceful: stop consuming, let the in-flight handler finish, flush the outbox, then close."""
         self._stop.set()
         self.relay.wakeup.set()
-        self.worker_wakeup.set()
+        self.wake_workers()
         if self._tasks:
-            _done, pending = await asyncio.wait(self._tasks.values(), timeout=30)
+            _done, pending = await asyncio.wait(self._tasks.values(), timeout=self.settings.shutdown_timeout_s)
             for task in pending:
                 task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         self._tasks.clear()
         if self.started and self.settings.relay:
             try:

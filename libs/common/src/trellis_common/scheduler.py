@@ -57,13 +57,15 @@ class Scheduler:
 
     async def run(self, runtime: ServiceRuntime, stop: asyncio.Event) -> None:
         interval = runtime.settings.scheduler_interval_s
+        wakeup = runtime.wakeup_signal()
         while not stop.is_set():
+            # Cleared before the tick, so a clock move during the tick is not lost.
+            wakeup.clear()
             try:
                 await self.tick(runtime)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
                 log.warning("scheduler_tick_failed", error=repr(exc))
-            runtime.worker_wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(runtime.worker_wakeup.wait(), timeout=interval)
+                await asyncio.wait_for(wakeup.wait(), timeout=interval)

@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     consume: bool = Field(True, description="Run the event consumer in this process")
     relay: bool = Field(True, description="Run the outbox relay in this process")
     workers: bool = Field(True, description="Run background workers (schedulers, senders) in this process")
+    shutdown_timeout_s: float = Field(
+        45.0, gt=0, description="Graceful stop: how long in-flight work (a handler, an SMTP exchange) may finish"
+    )
     migrate_on_start: bool = Field(
         True, description="Apply database migrations at start-up; deployments set false and run the migrate command"
     )

@@ -6,13 +6,28 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
 from trellis_common.bus.base import OutgoingMessage, Record
-from trellis_common.errors import TransientError
+from trellis_common.errors import PermanentError, TransientError
 from trellis_common.logging import get_logger
 
 log = get_logger(__name__)
+# Retrying cannot help these: the record is too large, or the topic is wrong or forbidden to us.
+_PERMANENT_PUBLISH_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+)
 
 
 class KafkaBus:
@@ -66,6 +81,8 @@ class KafkaBus:
                 for m in messages
             ]
             await asyncio.gather(*pending)
+        except _PERMANENT_PUBLISH_ERRORS as exc:
+            raise PermanentError(f"Kafka refused the record for good: {exc!r}") from exc
         except KafkaError as exc:
             raise TransientError(f"Kafka publish failed: {exc!r}") from exc
 
@@ -113,10 +130,17 @@ class KafkaBusConsumer:
             )
         return out
 
+    def owns(self, record: Record) -> bool:
+        return TopicPartition(record.topic, record.partition) in self._consumer.assignment()
+
     async def commit(self, record: Record) -> None:
+        if not self.owns(record):
+            # Revoked by a rebalance while we worked: the new owner re-reads from the last committed offset.
+            log.info("commit_skipped_partition_revoked", topic=record.topic, partition=record.partition)
+            return
         try:
             await self._consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
-        except CommitFailedError as exc:
+        except (CommitFailedError, IllegalStateError) as exc:
             # The partition moved to another member during a rebalance; it will re-read from the last
             # committed offset and our inbox recognises what we already applied.
             log.warning("commit_failed_after_rebalance", topic=record.topic, partition=record.partition, error=str(exc))
@@ -132,12 +156,12 @@ class KafkaBusConsumer:
     async def lag(self) -> dict[tuple[str, int], int]:
         out: dict[tuple[str, int], int] = {}
         for tp in self._consumer.assignment():
-            end = self._consumer.highwater(tp)
-            if end is None:
-                continue
             try:
+                end = self._consumer.highwater(tp)
+                if end is None:
+                    continue
                 position = await self._consumer.position(tp)
-            except KafkaError:
+            except (KafkaError, AssertionError):  # revoked between the two calls
                 continue
             out[(tp.topic, tp.partition)] = max(0, end - position)
         return out

@@ -102,5 +102,8 @@ class InMemoryConsumer:
     def assigned(self) -> bool:
         return self._started
 
+    def owns(self, record: Record) -> bool:
+        return self._started
+
     async def lag(self) -> dict[tuple[str, int], int]:
         return {(t, 0): len(self._broker.topics[t]) - self._position.get(t, 0) for t in self._topics}

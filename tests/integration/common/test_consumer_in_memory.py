@@ -1,0 +1,49 @@
+"""Consumer behaviour that needs no broker: poison records are dead-lettered and the stream goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tests.support.fixtures import completed_response
+from tests.support.polling import eventually
+from tests.support.runtime import runtime_for
+from trellis_common.bus import OutgoingMessage
+from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
+from trellis_common.catalogue import spec_for_model
+from trellis_common.envelope import CloudEvent, to_binary
+from trellis_common.events import ResponseCompleted
+from trellis_skills.models import assessments
+from trellis_skills.service import DEFINITION as SKILLS
+
+RESPONSES = spec_for_model(ResponseCompleted)
+
+
+async def test_poison_records_go_to_the_dlq_and_the_consumer_goes_on(tmp_path: Path) -> None:
+    broker = InMemoryBroker()
+    runtime = runtime_for(SKILLS, database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}", bus=InMemoryBus(broker))
+    await runtime.start()
+    try:
+        good = CloudEvent(source="/t", type=RESPONSES.type, data=completed_response().model_dump(mode="json"))
+        headers, value = to_binary(good)
+        nested = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, not a ValueError
+        poison = [
+            OutgoingMessage(RESPONSES.topic(), "m", nested, [*headers[1:], ("ce_id", b"deep")]),
+            OutgoingMessage(RESPONSES.topic(), "m", value, [("ce_type", None)]),  # type: ignore[list-item]
+            OutgoingMessage(RESPONSES.topic(), "m", value, headers),
+        ]
+        await broker.append(poison)
+
+        async def assessed() -> int:
+            async with runtime.db.sessions() as session:
+                return int(await session.scalar(select(func.count()).select_from(assessments)) or 0)
+
+        assert await eventually(assessed, what="the good event after two poison records") == 1
+        dlq = broker.topics[RESPONSES.dlq_topic()]
+        reasons = [dict(r.headers)["trellis_error"].decode() for r in dlq]
+        assert len(dlq) == 2
+        assert "RecursionError" in reasons[0]
+        assert "not a CloudEvent" in reasons[1]
+    finally:
+        await runtime.stop()
