@@ -1,39 +1,54 @@
-"""REST API of the surveys service: the cluster directory and completed responses."""
+"""REST API of the surveys service: the cluster directory (with CSV import) and completed responses."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, HTTPException, Query, UploadFile, status
+from fastapi.responses import JSONResponse
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.catalogue import spec_for_model
-from trellis_common.events import Contact, MemberChanged, MemberContext, ResponseCompleted
+from trellis_common.events import MemberChanged, MemberType, SizeClass
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_surveys.models import clusters, contacts, members, responses
+from trellis_surveys.domain.member_import import CsvLayoutError, check_rows, read_rows
+from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
+from trellis_surveys.models import clusters, contacts, members
+from trellis_surveys.recording import load_member, member_changed, new_id, record_response
 from trellis_surveys.schemas import (
     ClusterIn,
     ClusterOut,
+    ImportReport,
+    ImportRowError,
     MemberIn,
     MemberOut,
     MemberPage,
     ResponseIn,
     ResponseOut,
 )
+from trellis_surveys.settings import surveys_settings
+from trellis_surveys.template_store import get_template
 
 router = APIRouter()
 
 
-def _new_id() -> str:
-    return str(uuid.uuid4())
+def unprocessable(errors: list[AnswerError]) -> HTTPException:
+    """A 422 in FastAPI's own shape, so clients read template errors like any other validation error."""
+    detail = [
+        {"loc": ["body", *_path(e.field)], "field": e.field, "msg": e.message, "type": "value_error"} for e in errors
+    ]
+    return HTTPException(status_code=422, detail=detail)
+
+
+def _path(field: str) -> list[str | int]:
+    parts = field.replace("[", ".").replace("]", "").split(".")
+    return [int(p) if p.isdigit() else p for p in parts]
 
 
 @router.post("/clusters", status_code=status.HTTP_201_CREATED, response_model=ClusterOut, tags=["directory"])
 async def create_cluster(body: ClusterIn, runtime: Runtime) -> dict[str, Any]:
-    row = {"id": _new_id(), **body.model_dump(), "created_at": runtime.clock.now()}
+    row = {"id": new_id(), **body.model_dump(), "created_at": runtime.clock.now()}
     async with runtime.unit_of_work() as uow:
         await uow.session.execute(insert(clusters).values(row))
     return row
@@ -48,37 +63,12 @@ async def get_cluster(cluster_id: str, runtime: Runtime) -> dict[str, Any]:
     return dict(row)
 
 
-async def _load_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(members).where(members.c.id == member_id))).mappings().first()
-    if row is None:
-        return None
-    people = (await session.execute(select(contacts).where(contacts.c.member_id == member_id))).mappings().all()
-    return {**row, "contacts": [dict(c) for c in people]}
-
-
-def _member_changed(member: dict[str, Any]) -> MemberChanged:
-    return MemberChanged(
-        cluster_id=member["cluster_id"],
-        member_id=member["id"],
-        name=member["name"],
-        context=MemberContext(
-            country=member["country"],
-            region=member["region"],
-            size_class=member["size_class"],
-            sector=member["sector"],
-            member_type=member["member_type"],
-            languages=member["languages"],
-        ),
-        contacts=[
-            Contact(contact_id=c["id"], name=c["name"], email=c["email"], language=c["language"], role=c["role"])
-            for c in member["contacts"]
-        ],
-        changed_at=member["updated_at"],
-    )
+def _member_row(body: MemberIn) -> dict[str, Any]:
+    return body.model_dump(mode="json", exclude={"contacts"})
 
 
 async def _write_member(uow: UnitOfWork, member_id: str, cluster_id: str, body: MemberIn) -> dict[str, Any]:
-    fields = body.model_dump(exclude={"contacts"})
+    fields = _member_row(body)
     now = uow.now
     exists = await uow.session.scalar(select(members.c.id).where(members.c.id == member_id))
     if exists:
@@ -88,13 +78,18 @@ async def _write_member(uow: UnitOfWork, member_id: str, cluster_id: str, body: 
         await uow.session.execute(
             insert(members).values(id=member_id, cluster_id=cluster_id, **fields, created_at=now, updated_at=now)
         )
-    people = [{"id": _new_id(), "member_id": member_id, **c.model_dump()} for c in body.contacts]
+    people = [{"id": new_id(), "member_id": member_id, **c.model_dump(mode="json")} for c in body.contacts]
     if people:
         await uow.session.execute(insert(contacts), people)
-    member = await _load_member(uow.session, member_id)
+    member = await load_member(uow.session, member_id)
     assert member is not None
-    uow.emit(_member_changed(member))
-    return member
+    uow.emit(member_changed(member))
+    return _with_card(member)
+
+
+def _with_card(member: dict[str, Any]) -> dict[str, Any]:
+    # Rows written before the member card existed hold NULL lists.
+    return {**member, **{k: member.get(k) or [] for k in ("jobs_to_be_done", "pain_points", "ambitions")}}
 
 
 @router.post(
@@ -110,7 +105,40 @@ async def create_member(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         if not await uow.session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
             raise not_found("cluster", cluster_id)
-        return await _write_member(uow, _new_id(), cluster_id, body)
+        return await _write_member(uow, new_id(), cluster_id, body)
+
+
+@router.post(
+    "/clusters/{cluster_id}/members/import",
+    response_model=ImportReport,
+    status_code=status.HTTP_201_CREATED,
+    tags=["directory"],
+    summary="Import a member list from CSV: all rows or none, with a per-row error report",
+    responses={422: {"model": ImportReport, "description": "Nothing imported; the rows to fix and why"}},
+)
+async def import_members(cluster_id: str, file: UploadFile, runtime: Runtime, correlation: CorrelationId) -> Any:
+    settings = surveys_settings(runtime.settings)
+    content = await file.read(settings.import_max_bytes + 1)
+    if len(content) > settings.import_max_bytes:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            detail=f"file: larger than {settings.import_max_bytes} bytes; split it",
+        )
+    try:
+        rows = read_rows(content, settings.import_max_rows)
+    except CsvLayoutError as exc:
+        raise HTTPException(422, detail=f"file: {exc}") from None
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        if not await uow.session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
+            raise not_found("cluster", cluster_id)
+        names = await uow.session.scalars(select(members.c.name).where(members.c.cluster_id == cluster_id))
+        check = check_rows(rows, MemberIn, {n.casefold() for n in names}, lambda m: m.name)
+        if check.errors:
+            errors = [ImportRowError(row=e.row, field=e.field, message=e.message) for e in check.errors]
+            report = ImportReport(imported=0, rows_checked=len(rows), bad_rows=check.bad_rows, errors=errors)
+            return JSONResponse(report.model_dump(), status_code=422)
+        ids = [(await _write_member(uow, new_id(), cluster_id, member))["id"] for member in check.members]
+    return ImportReport(imported=len(ids), member_ids=ids, rows_checked=len(rows))
 
 
 @router.get("/clusters/{cluster_id}/members", response_model=MemberPage, tags=["directory"])
@@ -120,10 +148,25 @@ async def list_members(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    member_type: MemberType | None = None,
+    size_class: SizeClass | None = None,
+    sector: Annotated[str | None, Query(max_length=16, description="NACE code or its prefix, e.g. C or C25")] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the member's name")] = None,
 ) -> dict[str, Any]:
     where = [members.c.cluster_id == cluster_id]
     if country:
         where.append(members.c.country == country)
+    if member_type:
+        where.append(members.c.member_type == member_type)
+    if size_class:
+        where.append(members.c.size_class == size_class)
+    if sector:
+        where.append(members.c.sector.startswith(sector, autoescape=True))
+    if region:
+        where.append(members.c.region == region)
+    if q:
+        where.append(func.lower(members.c.name).contains(q.lower(), autoescape=True))
     async with runtime.db.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(members).where(*where))
         ids = (
@@ -131,17 +174,17 @@ async def list_members(
                 select(members.c.id).where(*where).order_by(members.c.name, members.c.id).limit(limit).offset(offset)
             )
         ).all()
-        items = [await _load_member(session, member_id) for member_id in ids]
-    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+        items = [await load_member(session, member_id) for member_id in ids]
+    return {"items": [_with_card(m) for m in items if m], "total": total or 0, "limit": limit, "offset": offset}
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, tags=["directory"])
 async def get_member(member_id: str, runtime: Runtime) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        member = await _load_member(session, member_id)
+        member = await load_member(session, member_id)
     if member is None:
         raise not_found("member", member_id)
-    return member
+    return _with_card(member)
 
 
 @router.put("/members/{member_id}", response_model=MemberOut, tags=["directory"])
@@ -175,46 +218,36 @@ async def delete_member(member_id: str, runtime: Runtime, correlation: Correlati
     status_code=status.HTTP_201_CREATED,
     response_model=ResponseOut,
     tags=["responses"],
-    summary="Record a completed survey response (publishes surveys.response.completed)",
+    summary="Record a completed response, checked against its template (publishes surveys.response.completed)",
 )
 async def submit_response(body: ResponseIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        member = await _load_member(uow.session, body.member_id)
+        stored = await get_template(uow.session, body.template_id, body.template_version)
+        if stored is None or stored.status is not TemplateStatus.PUBLISHED:
+            raise unprocessable(
+                [
+                    AnswerError(
+                        field="template_id",
+                        message=(f"no published template {body.template_id!r} version {body.template_version}"),
+                    )
+                ]
+            )
+        template = stored.template
+        if body.theme != template.theme:
+            raise unprocessable([AnswerError(field="theme", message=f"template {template.id} is for {template.theme}")])
+        validated, errors = validate_response(template, body.answers, [s.model_dump() for s in body.skills])
+        if validated is None:
+            raise unprocessable(errors)
+        member = await load_member(uow.session, body.member_id)
         if member is None:
             raise not_found("member", body.member_id)
-        response_id = _new_id()
-        now = uow.now
-        await uow.session.execute(
-            insert(responses).values(
-                id=response_id,
-                cluster_id=member["cluster_id"],
-                member_id=body.member_id,
-                template_id=body.template_id,
-                template_version=body.template_version,
-                theme=body.theme,
-                skills=[s.model_dump(mode="json") for s in body.skills],
-                answers=body.answers,
-                completed_at=now,
-            )
-        )
-        event = uow.emit(
-            ResponseCompleted(
-                response_id=response_id,
-                cluster_id=member["cluster_id"],
-                member_id=body.member_id,
-                template_id=body.template_id,
-                template_version=body.template_version,
-                theme=body.theme,
-                completed_at=now,
-                member_context=_member_changed(member).context,
-                skills=body.skills,
-                answers=body.answers,
-            )
-        )
+        if stored.cluster_id is not None and stored.cluster_id != member["cluster_id"]:
+            raise unprocessable([AnswerError(field="template_id", message="belongs to another cluster")])
+        recorded = await record_response(uow, member, template, validated)
     return {
-        "id": response_id,
+        "id": recorded.response_id,
         "member_id": body.member_id,
         "cluster_id": member["cluster_id"],
-        "event_id": event.id,
-        "completed_at": now,
+        "event_id": recorded.event_id,
+        "completed_at": recorded.completed_at,
     }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from trellis_common.events import ContactRole, MemberType, SizeClass, SkillAnswer, SurveyTheme
 
@@ -50,6 +51,18 @@ class ContactOut(BaseModel):
     role: ContactRole
 
 
+class MemberRole(StrEnum):
+    """The member's role towards the cluster (guide, Figure 7, the member card)."""
+
+    DECISION_MAKER = "decision_maker"
+    INFLUENCER = "influencer"
+    PEER = "peer"
+    RECOMMENDER = "recommender"
+    MISSION = "mission"
+    SABOTEUR = "saboteur"
+    OTHER = "other"
+
+
 class MemberIn(Body):
     name: str = Field(min_length=1, max_length=200)
     member_type: MemberType = MemberType.SME
@@ -59,6 +72,25 @@ class MemberIn(Body):
     sector: str | None = Field(None, max_length=16, description="NACE Rev. 2 code")
     languages: list[str] = Field(default_factory=list, max_length=10)
     contacts: list[ContactIn] = Field(default_factory=list, max_length=50)
+    member_role: MemberRole | None = None
+    jobs_to_be_done: list[str] = Field(default_factory=list, max_length=20)
+    pain_points: list[str] = Field(default_factory=list, max_length=20)
+    ambitions: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("languages")
+    @classmethod
+    def language_codes(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if len(v) != 2 or not v.isalpha() or not v.islower()]
+        if bad:
+            raise ValueError(f"languages are ISO 639-1 codes such as 'en'; not {', '.join(bad)}")
+        return value
+
+    @field_validator("jobs_to_be_done", "pain_points", "ambitions")
+    @classmethod
+    def short_entries(cls, value: list[str]) -> list[str]:
+        if any(len(v) > 300 for v in value):
+            raise ValueError("each entry is at most 300 characters")
+        return [v.strip() for v in value if v.strip()]
 
 
 class MemberOut(BaseModel):
@@ -72,6 +104,10 @@ class MemberOut(BaseModel):
     sector: str | None
     languages: list[str]
     contacts: list[ContactOut]
+    member_role: MemberRole | None = None
+    jobs_to_be_done: list[str] = Field(default_factory=list)
+    pain_points: list[str] = Field(default_factory=list)
+    ambitions: list[str] = Field(default_factory=list)
     updated_at: datetime
 
 
@@ -83,7 +119,7 @@ class MemberPage(BaseModel):
 
 
 class ResponseIn(Body):
-    """A completed needs-assessment response (the full survey flow arrives with the surveys issue)."""
+    """A completed response from an API client, checked against the template version it names."""
 
     member_id: str = Field(min_length=1)
     template_id: str = Field(min_length=1, max_length=64)
@@ -108,3 +144,65 @@ class ResponseOut(BaseModel):
     cluster_id: str
     event_id: str
     completed_at: datetime
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="Line in the file; the header is row 1")
+    field: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    imported: int
+    member_ids: list[str] = Field(default_factory=list)
+    rows_checked: int
+    errors: list[ImportRowError] = Field(default_factory=list)
+    bad_rows: list[int] = Field(default_factory=list)
+
+
+class TemplateCopyIn(Body):
+    """Copy a template into the cluster to adapt it; the copy is a draft until published."""
+
+    source_template_id: str = Field(min_length=1, max_length=64)
+    source_version: int | None = Field(None, ge=1, description="Defaults to the newest version")
+    template_id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$", description="Id of the cluster's template")
+    title: str | None = Field(None, min_length=1, max_length=200)
+
+
+class CampaignIn(Body):
+    title: str | None = Field(None, min_length=1, max_length=200, description="Defaults to the template's title")
+    template_id: str = Field(min_length=1, max_length=64)
+    template_version: int | None = Field(None, ge=1, description="Defaults to the newest published version")
+    member_ids: list[str] | None = Field(
+        None, max_length=5000, description="Members to invite; all members of the cluster (filtered) when omitted"
+    )
+    member_type: MemberType | None = None
+    country: str | None = Country
+    closes_at: AwareDatetime | None = Field(None, description="Defaults to campaign_days from launch")
+    reminder_after_hours: float | None = Field(None, gt=0, le=24 * 90)
+    max_reminders: int | None = Field(None, ge=0, le=10)
+
+
+class CampaignProgress(BaseModel):
+    invited: int
+    opened: int
+    started: int
+    completed: int
+    members_invited: int
+    members_completed: int
+    reminders_sent: int
+    response_rate: float = Field(description="members_completed / members_invited")
+
+
+class CampaignOut(BaseModel):
+    id: str
+    cluster_id: str
+    title: str
+    template_id: str
+    template_version: int
+    theme: SurveyTheme
+    launched_at: datetime
+    closes_at: datetime
+    reminder_after_hours: float
+    max_reminders: int
+    progress: CampaignProgress

@@ -1,0 +1,440 @@
+"""The answering form members reach through their signed link: server-rendered HTML, no JavaScript needed.
+
+GET shows the form (prefilled from a saved draft); POST either saves the draft (no checks, so a member can
+stop half-way) or submits it: the answers are checked against the template and, when valid, recorded and
+published. Links that are forged, expired or closed get a page that says so, never an error trace.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select, update
+
+from trellis_common.app import Runtime
+from trellis_common.logging import get_logger
+from trellis_surveys.campaigns import signer
+from trellis_surveys.domain.links import BadLink, LinkProblem, form_token, form_token_valid
+from trellis_surveys.domain.templates import (
+    LIKERT_LABELS,
+    SKILL_FIELDS,
+    AnswerError,
+    Question,
+    QuestionType,
+    SurveyTemplate,
+    validate_response,
+)
+from trellis_surveys.models import campaigns, invitations
+from trellis_surveys.recording import load_member, record_response
+from trellis_surveys.settings import SurveysSettings, surveys_settings
+from trellis_surveys.template_store import get_template
+
+router = APIRouter(tags=["answering"], include_in_schema=False)
+log = get_logger(__name__)
+Draft = dict[str, list[str]]
+
+_pages = jinja2.Environment(
+    loader=jinja2.PackageLoader("trellis_surveys", "web"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+UI: dict[str, dict[str, str]] = {
+    "en": {
+        "problems": "There is a problem",
+        "required_note": "Questions marked * must be answered. You can save and come back to this page later "
+        "through the same link.",
+        "submit": "Submit answers",
+        "save": "Save and continue later",
+        "saved": "Your answers are saved. Come back through the same link to continue.",
+        "thanks_title": "Thank you",
+        "thanks": "Your answers are recorded. You can change them through the same link until {close}.",
+        "resubmitted": "You already submitted this survey. Submitting again replaces your answers.",
+        "current_level": "Level of your staff today",
+        "required_level": "Level you need",
+        "headcount_having": "People who have it",
+        "headcount_needed": "People you need with it",
+        "importance": "Importance (1 low – 5 critical)",
+        "only_if": "Answer only if you answered “{answer}” to “{question}”.",
+        "only_if_min": "Answer only if you answered {answer} or more to “{question}”.",
+        "forged_title": "This link does not work",
+        "forged": "The link is incomplete or was changed. Open it again from your invitation email, or ask your "
+        "cluster manager for a new invitation.",
+        "expired_title": "This survey has closed",
+        "expired": "The link has expired because the survey closed. Thank you for your interest; your cluster "
+        "manager can tell you about the next survey.",
+        "session_title": "Please try again",
+        "session": "The form could not be accepted because it did not come from this survey page. Open the link "
+        "from your invitation again and resubmit.",
+        "bad_number": "must be a whole number",
+        "skill_incomplete": "fill in all five fields for this skill, or leave them all empty",
+    },
+    "de": {
+        "problems": "Es gibt ein Problem",
+        "required_note": "Fragen mit * müssen beantwortet werden. Sie können speichern und später über denselben "
+        "Link weitermachen.",
+        "submit": "Antworten absenden",
+        "save": "Speichern und später fortfahren",
+        "saved": "Ihre Antworten sind gespeichert. Über denselben Link können Sie später weitermachen.",
+        "thanks_title": "Vielen Dank",
+        "thanks": "Ihre Antworten sind erfasst. Bis {close} können Sie sie über denselben Link ändern.",
+        "resubmitted": "Sie haben diese Umfrage bereits abgeschickt. Erneutes Absenden ersetzt Ihre Antworten.",
+        "current_level": "Heutiges Niveau Ihrer Beschäftigten",
+        "required_level": "Benötigtes Niveau",
+        "headcount_having": "Personen, die es haben",
+        "headcount_needed": "Benötigte Personen",
+        "importance": "Bedeutung (1 gering – 5 entscheidend)",
+        "only_if": "Nur beantworten, wenn Sie bei „{question}“ „{answer}“ gewählt haben.",
+        "only_if_min": "Nur beantworten, wenn Sie bei „{question}“ {answer} oder mehr gewählt haben.",
+        "forged_title": "Dieser Link funktioniert nicht",
+        "forged": "Der Link ist unvollständig oder wurde verändert. Öffnen Sie ihn erneut aus Ihrer Einladung oder "
+        "bitten Sie Ihr Clustermanagement um eine neue Einladung.",
+        "expired_title": "Diese Umfrage ist geschlossen",
+        "expired": "Der Link ist abgelaufen, weil die Umfrage geschlossen wurde.",
+        "session_title": "Bitte erneut versuchen",
+        "session": "Das Formular kam nicht von dieser Umfrageseite. Öffnen Sie den Link aus Ihrer Einladung erneut.",
+        "bad_number": "muss eine ganze Zahl sein",
+        "skill_incomplete": "füllen Sie alle fünf Felder für diese Kompetenz aus oder lassen Sie alle leer",
+    },
+}
+
+
+def _ui(language: str) -> dict[str, str]:
+    return UI.get(language, UI["en"])
+
+
+def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    response = HTMLResponse(_pages.get_template(name).render(**context), status_code=status_code)
+    # The link is a credential: keep it out of caches and referrers.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
+    return response
+
+
+def _message(language: str, key: str, status_code: int, *extra: str) -> HTMLResponse:
+    ui = _ui(language)
+    return _page(
+        "message.html",
+        status_code,
+        lang=language,
+        page_title=ui[f"{key}_title"],
+        heading=ui[f"{key}_title"],
+        paragraphs=[ui[key], *extra],
+    )
+
+
+@dataclass
+class Opened:
+    invitation: dict[str, Any]
+    campaign: dict[str, Any]
+    template: SurveyTemplate
+    language: str
+
+
+async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
+    settings = surveys_settings(runtime.settings)
+    now = runtime.clock.now()
+    try:
+        claims = signer(settings).verify(token, now)
+    except BadLink as exc:
+        log.info("survey_link_refused", problem=exc.problem.value, invitation_id=exc.invitation_id)
+        if exc.problem is LinkProblem.EXPIRED:
+            return _message("en", "expired", status.HTTP_410_GONE)
+        return _message("en", "forged", status.HTTP_404_NOT_FOUND)
+    async with runtime.db.sessions() as session:
+        invitation = (
+            (await session.execute(select(invitations).where(invitations.c.id == claims.invitation_id)))
+            .mappings()
+            .first()
+        )
+        if invitation is None:  # a genuine link whose campaign or member was deleted since
+            return _message("en", "forged", status.HTTP_404_NOT_FOUND)
+        campaign = (
+            (await session.execute(select(campaigns).where(campaigns.c.id == invitation["campaign_id"])))
+            .mappings()
+            .one()
+        )
+        stored = await get_template(session, campaign["template_id"], campaign["template_version"])
+    assert stored is not None
+    language = invitation["language"] if invitation["language"] in UI else "en"
+    if now >= campaign["closes_at"]:
+        return _message(language, "expired", status.HTTP_410_GONE)
+    return Opened(dict(invitation), dict(campaign), stored.template, language)
+
+
+def _anchor(code: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", code)
+
+
+def _condition_text(template: SurveyTemplate, question: Question, ui: dict[str, str]) -> str | None:
+    condition = question.show_if
+    if condition is None:
+        return None
+    source = template.question(condition.question)
+    assert source is not None
+    labels = dict(_choices(source, None))
+    if condition.at_least is not None:
+        return ui["only_if_min"].format(answer=f"{condition.at_least:g}", question=source.text)
+    wanted = [str(condition.equals)] if condition.equals is not None else (condition.any_of or [])
+    answer = " / ".join(labels.get(w, w) for w in wanted)
+    return ui["only_if"].format(answer=answer, question=source.text)
+
+
+def _choices(question: Question, language: str | None) -> list[tuple[str, str]]:
+    if question.type is QuestionType.LIKERT:
+        return [(str(n), f"{n} – {label}") for n, label in enumerate(LIKERT_LABELS, start=1)]
+    if question.type is QuestionType.RATING:
+        low, high = question.scale_labels or ("", "")
+        return [
+            (
+                str(n),
+                f"{n}"
+                + (f" – {low}" if n == question.scale_min and low else "")
+                + (f" – {high}" if n == question.scale_max and high else ""),
+            )
+            for n in range(question.scale_min, question.scale_max + 1)
+        ]
+    return [(o.value, o.label) for o in question.options]
+
+
+def _form_context(
+    opened: Opened,
+    settings: SurveysSettings,
+    token: str,
+    draft: Draft,
+    errors: dict[str, str],
+    error_list: list[tuple[str, str]],
+    notice: str | None,
+) -> dict[str, Any]:
+    template, language = opened.template, opened.language
+    ui = _ui(language)
+    translation = template.translations.get(language) if language != template.language else None
+    questions: list[dict[str, Any]] = []
+    for q in template.questions:
+        text = (translation.questions.get(q.id) if translation else None) or q.text
+        item: dict[str, Any] = {
+            "id": q.id,
+            "type": q.type.value,
+            "text": text,
+            "help": q.help,
+            "section": q.section,
+            "required": q.required,
+            "unit": q.unit,
+            "max_length": q.max_length,
+            "condition": _condition_text(template, q, ui),
+            "choices": _choices(q, language),
+            "current": draft.get(f"q.{q.id}", []),
+        }
+        if q.type is QuestionType.SKILL_MATRIX:
+            level_options = [
+                (str(n), q.levels.labels.get(str(n), str(n))) for n in range(q.levels.min, q.levels.max + 1)
+            ]
+            importance = [(str(n), str(n)) for n in range(1, 6)]
+            item["skills"] = [
+                {
+                    "code": code,
+                    "anchor": _anchor(code),
+                    "error": errors.get(f"skill:{code}"),
+                    "label": (translation.skills.get(code) if translation else None) or template.label_of(code),
+                    "fields": [
+                        {
+                            "name": f"skill.{code}.{f}",
+                            "id": f"skill-{_anchor(code)}-{f}",
+                            "label": ui[f],
+                            "value": (draft.get(f"skill.{code}.{f}") or [""])[0],
+                            "options": level_options
+                            if f.endswith("_level")
+                            else importance
+                            if f == "importance"
+                            else None,
+                        }
+                        for f in SKILL_FIELDS
+                    ],
+                }
+                for code in q.skills
+            ]
+        questions.append(item)
+    return {
+        "lang": language,
+        "page_title": (translation.title if translation and translation.title else template.title),
+        "title": (translation.title if translation and translation.title else opened.campaign["title"]),
+        "intro": (translation.intro if translation and translation.intro else template.intro),
+        "ui": ui,
+        "questions": questions,
+        "errors": errors,
+        "error_list": error_list,
+        "notice": notice,
+        "action": f"/answer/{token}",
+        "csrf": form_token(settings.survey_link_secret.get_secret_value(), token),
+    }
+
+
+def _parse(
+    template: SurveyTemplate, draft: Draft, ui: dict[str, str]
+) -> tuple[dict[str, Any], list[Any], list[AnswerError]]:
+    """Form values to typed answers and skill rows; values that are not numbers are errors here already."""
+    answers: dict[str, Any] = {}
+    skills: list[Any] = []
+    errors: list[AnswerError] = []
+    for q in template.questions:
+        values = [v for v in draft.get(f"q.{q.id}", []) if v.strip()]
+        if q.type is QuestionType.SKILL_MATRIX:
+            for code in q.skills:
+                cells = {f: (draft.get(f"skill.{code}.{f}") or [""])[0].strip() for f in SKILL_FIELDS}
+                if not any(cells.values()):
+                    continue
+                if not all(cells.values()):
+                    errors.append(AnswerError(field=f"skill:{code}", message=ui["skill_incomplete"]))
+                    continue
+                if not all(v.isdigit() for v in cells.values()):
+                    errors.append(AnswerError(field=f"skill:{code}", message=ui["bad_number"]))
+                    continue
+                skills.append({"skill_code": code, **{f: int(v) for f, v in cells.items()}})
+            continue
+        if not values:
+            continue
+        if q.type is QuestionType.MULTI_CHOICE:
+            answers[q.id] = values
+        elif q.type in (QuestionType.LIKERT, QuestionType.RATING, QuestionType.NUMBER):
+            raw = values[0].strip().replace(",", ".") if q.type is QuestionType.NUMBER else values[0].strip()
+            try:
+                number = float(raw)
+            except ValueError:
+                errors.append(AnswerError(field=f"answers.{q.id}", message=ui["bad_number"]))
+                continue
+            answers[q.id] = int(number) if number.is_integer() else number
+        else:
+            answers[q.id] = values[0]
+    return answers, skills, errors
+
+
+def _error_anchor(field: str, skills: list[Any]) -> tuple[str, str]:
+    """Map a validation error's field to (error key on the page, element id to jump to)."""
+    if field.startswith("skill:"):
+        code = field.removeprefix("skill:")
+        return field, f"skill-{_anchor(code)}"
+    match = re.match(r"skills\[(\d+)\]", field)
+    if match and int(match.group(1)) < len(skills):
+        code = skills[int(match.group(1))]["skill_code"]
+        return f"skill:{code}", f"skill-{_anchor(code)}"
+    question_id = field.removeprefix("answers.").split(".")[0]
+    return question_id, f"q-{question_id}"
+
+
+async def _form_values(request: Request) -> Draft:
+    form = await request.form()
+    draft: Draft = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str) and (key.startswith("q.") or key.startswith("skill.")):
+            draft.setdefault(key, []).append(value[:10_000])
+    return draft
+
+
+@router.get("/answer/{token}", response_class=HTMLResponse)
+async def answer_form(token: str, runtime: Runtime) -> HTMLResponse:
+    opened = await _open(runtime, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    inv = opened.invitation
+    async with runtime.unit_of_work() as uow:
+        if inv["opened_at"] is None:
+            await uow.session.execute(
+                update(invitations)
+                .where(invitations.c.id == inv["id"], invitations.c.opened_at.is_(None))
+                .values(opened_at=uow.now)
+            )
+    notice = _ui(opened.language)["resubmitted"] if inv["completed_at"] else None
+    settings = surveys_settings(runtime.settings)
+    return _page("form.html", **_form_context(opened, settings, token, inv["draft"] or {}, {}, [], notice))
+
+
+@router.post("/answer/{token}", response_class=HTMLResponse)
+async def answer_submit(token: str, request: Request, runtime: Runtime) -> HTMLResponse:
+    opened = await _open(runtime, token)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    settings = surveys_settings(runtime.settings)
+    form = await request.form()
+    csrf = form.get("csrf")
+    if not isinstance(csrf, str) or not form_token_valid(settings.survey_link_secret.get_secret_value(), token, csrf):
+        return _message(opened.language, "session", status.HTTP_403_FORBIDDEN)
+    draft = await _form_values(request)
+    ui = _ui(opened.language)
+    inv = opened.invitation
+    if form.get("action") != "submit":
+        async with runtime.unit_of_work() as uow:
+            await uow.session.execute(
+                update(invitations)
+                .where(invitations.c.id == inv["id"])
+                .values(
+                    draft=draft,
+                    draft_saved_at=uow.now,
+                    started_at=inv["started_at"] or uow.now,
+                    opened_at=inv["opened_at"] or uow.now,
+                )
+            )
+        return _page("form.html", **_form_context(opened, settings, token, draft, {}, [], ui["saved"]))
+    answers, skills, errors = _parse(opened.template, draft, ui)
+    validated = None
+    if not errors:
+        validated, errors = validate_response(opened.template, answers, skills)
+    if validated is None:
+        shown: dict[str, str] = {}
+        listed: list[tuple[str, str]] = []
+        for error in errors:
+            key, anchor = _error_anchor(error.field, skills)
+            if key not in shown:
+                shown[key] = error.message
+                listed.append(
+                    (
+                        anchor,
+                        error.message
+                        if error.message.startswith("'")
+                        else f"{_label_of(opened.template, key)}: {error.message}",
+                    )
+                )
+        context = _form_context(opened, settings, token, draft, shown, listed, None)
+        return _page("form.html", 422, **context)
+    async with runtime.unit_of_work() as uow:
+        member = await load_member(uow.session, inv["member_id"])
+        if member is None:
+            return _message(opened.language, "forged", status.HTTP_404_NOT_FOUND)
+        now: datetime = uow.now
+        await record_response(
+            uow, member, opened.template, validated, campaign_id=inv["campaign_id"], invitation_id=inv["id"]
+        )
+        await uow.session.execute(
+            update(invitations)
+            .where(invitations.c.id == inv["id"])
+            .values(
+                draft=draft,
+                draft_saved_at=now,
+                completed_at=now,
+                started_at=inv["started_at"] or now,
+                opened_at=inv["opened_at"] or now,
+                next_reminder_at=None,
+            )
+        )
+    close = opened.campaign["closes_at"].strftime("%Y-%m-%d %H:%M UTC")
+    return _page(
+        "message.html",
+        lang=opened.language,
+        page_title=ui["thanks_title"],
+        heading=ui["thanks_title"],
+        paragraphs=[ui["thanks"].format(close=close)],
+    )
+
+
+def _label_of(template: SurveyTemplate, key: str) -> str:
+    if key.startswith("skill:"):
+        return template.label_of(key.removeprefix("skill:"))
+    question = template.question(key)
+    return question.text if question else key

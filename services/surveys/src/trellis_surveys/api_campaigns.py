@@ -1,0 +1,236 @@
+"""Campaigns: launch a published template to members, follow progress, read the results."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_surveys.campaigns import invitation_event, progress
+from trellis_surveys.domain.results import question_counts
+from trellis_surveys.domain.templates import TemplateStatus
+from trellis_surveys.models import campaigns, clusters, contacts, invitations, members, responses
+from trellis_surveys.recording import new_id
+from trellis_surveys.schemas import CampaignIn, CampaignOut
+from trellis_surveys.settings import surveys_settings
+from trellis_surveys.template_store import get_template
+
+router = APIRouter(tags=["campaigns"])
+
+
+async def _campaign_out(session: AsyncSession, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "reminder_after_hours": row["reminder_after_s"] / 3600,
+        "progress": await progress(session, row["id"]),
+    }
+
+
+async def _campaign(session: AsyncSession, campaign_id: str) -> dict[str, Any]:
+    row = (await session.execute(select(campaigns).where(campaigns.c.id == campaign_id))).mappings().first()
+    if row is None:
+        raise not_found("campaign", campaign_id)
+    return dict(row)
+
+
+@router.post(
+    "/clusters/{cluster_id}/campaigns",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignOut,
+    summary="Launch a survey: one surveys.invitation.requested per contact of the selected members",
+)
+async def launch_campaign(
+    cluster_id: str, body: CampaignIn, runtime: Runtime, correlation: CorrelationId
+) -> dict[str, Any]:
+    settings = surveys_settings(runtime.settings)
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        session, now = uow.session, uow.now
+        if not await session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
+            raise not_found("cluster", cluster_id)
+        stored = await get_template(session, body.template_id, body.template_version)
+        if stored is not None and body.template_version is None and stored.status is not TemplateStatus.PUBLISHED:
+            stored = await get_template(session, body.template_id, published=True) or stored
+        if stored is None or (stored.cluster_id not in (None, cluster_id)):
+            raise HTTPException(422, detail=f"template_id: no template {body.template_id!r} for this cluster")
+        if stored.status is not TemplateStatus.PUBLISHED:
+            raise HTTPException(422, detail=f"template_id: {stored.template.key} is a draft; publish it first")
+        closes_at = body.closes_at or now + timedelta(days=settings.campaign_days)
+        if closes_at <= now:
+            raise HTTPException(422, detail="closes_at: must be in the future")
+        where = [members.c.cluster_id == cluster_id]
+        if body.member_ids is not None:
+            where.append(members.c.id.in_(body.member_ids))
+        if body.member_type is not None:
+            where.append(members.c.member_type == body.member_type)
+        if body.country is not None:
+            where.append(members.c.country == body.country)
+        selected = (
+            await session.execute(
+                select(contacts.c.id, contacts.c.member_id, contacts.c.language)
+                .join(members, members.c.id == contacts.c.member_id)
+                .where(*where)
+                .order_by(contacts.c.member_id)
+            )
+        ).all()
+        if body.member_ids is not None:
+            found = {m for _, m, _ in selected}
+            missing = [m for m in body.member_ids if m not in found]
+            if missing:
+                raise HTTPException(
+                    422,
+                    detail=f"member_ids: not members of this cluster with a contact: {missing[:10]}",
+                )
+        if not selected:
+            raise HTTPException(422, detail="member_ids: no contacts to invite")
+        reminder_after = (
+            timedelta(hours=body.reminder_after_hours) if body.reminder_after_hours else settings.reminder_after
+        )
+        campaign = {
+            "id": new_id(),
+            "cluster_id": cluster_id,
+            "title": body.title or stored.template.title,
+            "template_id": stored.template.id,
+            "template_version": stored.template.version,
+            "theme": stored.template.theme,
+            "launched_at": now,
+            "closes_at": closes_at,
+            "reminder_after_s": int(reminder_after.total_seconds()),
+            "max_reminders": settings.max_reminders if body.max_reminders is None else body.max_reminders,
+        }
+        await session.execute(insert(campaigns).values(campaign))
+        first_reminder = now + reminder_after
+        rows = [
+            {
+                "id": new_id(),
+                "campaign_id": campaign["id"],
+                "cluster_id": cluster_id,
+                "member_id": member_id,
+                "contact_id": contact_id,
+                "language": language,
+                "invited_at": now,
+                "reminders_sent": 0,
+                "next_reminder_at": first_reminder
+                if campaign["max_reminders"] and first_reminder < closes_at
+                else None,
+            }
+            for contact_id, member_id, language in selected
+        ]
+        await session.execute(insert(invitations), rows)
+        for row in rows:
+            uow.emit(invitation_event(settings, campaign, row, 0))
+        out = await _campaign_out(session, campaign)
+    runtime.wake_workers()
+    return out
+
+
+@router.get("/clusters/{cluster_id}/campaigns", response_model=list[CampaignOut])
+async def list_campaigns(cluster_id: str, runtime: Runtime) -> list[dict[str, Any]]:
+    async with runtime.db.sessions() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(campaigns)
+                    .where(campaigns.c.cluster_id == cluster_id)
+                    .order_by(campaigns.c.launched_at.desc())
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [await _campaign_out(session, dict(r)) for r in rows]
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut, summary="A campaign with its progress")
+async def get_campaign(campaign_id: str, runtime: Runtime) -> dict[str, Any]:
+    async with runtime.db.sessions() as session:
+        return await _campaign_out(session, await _campaign(session, campaign_id))
+
+
+@router.get(
+    "/campaigns/{campaign_id}/results",
+    summary="Responses of a campaign and counts per question (format=csv for a spreadsheet)",
+    response_model=None,
+)
+async def campaign_results(
+    campaign_id: str,
+    runtime: Runtime,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> dict[str, Any] | Response:
+    async with runtime.db.sessions() as session:
+        campaign = await _campaign(session, campaign_id)
+        stored = await get_template(session, campaign["template_id"], campaign["template_version"])
+        assert stored is not None
+        rows = (
+            (
+                await session.execute(
+                    select(responses, members.c.name.label("member_name"))
+                    .join(members, members.c.id == responses.c.member_id)
+                    .where(responses.c.campaign_id == campaign_id)
+                    .order_by(members.c.name)
+                )
+            )
+            .mappings()
+            .all()
+        )
+    template = stored.template
+    if format == "csv":
+        return Response(
+            _results_csv(template.questions, rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.csv"'},
+        )
+    return {
+        "campaign_id": campaign_id,
+        "template": template.key,
+        "responses": [
+            {
+                "response_id": r["id"],
+                "member_id": r["member_id"],
+                "member_name": r["member_name"],
+                "completed_at": r["completed_at"],
+                "answers": r["answers"],
+                "skills": r["skills"],
+            }
+            for r in rows
+        ],
+        "questions": question_counts(template, [(r["answers"], r["skills"]) for r in rows]),
+    }
+
+
+def _results_csv(questions: Any, rows: Any) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    plain = [q for q in questions if q.type != "skill_matrix"]
+    writer.writerow(["member_id", "member_name", "completed_at", *[q.id for q in plain], "skills"])
+    for r in rows:
+        cells = []
+        for q in plain:
+            value = r["answers"].get(q.id, "")
+            cells.append(";".join(map(str, value)) if isinstance(value, list) else value)
+        skills = ";".join(
+            f"{s['skill_code']}={s['current_level']}/{s['required_level']} "
+            f"({s['headcount_having']}/{s['headcount_needed']}, importance {s['importance']})"
+            for s in r["skills"]
+        )
+        writer.writerow(
+            [
+                r["member_id"],
+                _safe(r["member_name"]),
+                r["completed_at"].isoformat(),
+                *[_safe(str(c)) for c in cells],
+                skills,
+            ]
+        )
+    return out.getvalue()
+
+
+def _safe(cell: str) -> str:
+    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell

@@ -1,0 +1,412 @@
+"""Survey templates as data: question types, validation rules, conditions and taxonomy codes.
+
+A template is a versioned document (the built-in ones ship as JSON inside the package); this module checks
+that a template is well formed and that a set of answers fits it. No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from trellis_common.events import SurveyTheme
+
+QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|intl|esco):[A-Za-z0-9.\-/_]{1,120}$")]
+TemplateId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
+MAX_HEADCOUNT = 1_000_000
+LIKERT_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
+
+
+class QuestionType(StrEnum):
+    LIKERT = "likert"
+    RATING = "rating"
+    SINGLE_CHOICE = "single_choice"
+    MULTI_CHOICE = "multi_choice"
+    NUMBER = "number"
+    TEXT = "text"
+    SKILL_MATRIX = "skill_matrix"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(Strict):
+    value: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
+    label: str = Field(min_length=1, max_length=300)
+    taxonomy_code: TaxonomyCode | None = None
+
+
+class Condition(Strict):
+    """Show a question only when an earlier answer matches: ``equals`` a value, is ``in`` a set, or is ``at_least``."""
+
+    question: QuestionId
+    equals: str | int | None = None
+    any_of: list[str] | None = Field(None, alias="in")
+    at_least: float | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def one_test(self) -> Condition:
+        if sum(x is not None for x in (self.equals, self.any_of, self.at_least)) != 1:
+            raise ValueError("a condition needs exactly one of equals, in, at_least")
+        return self
+
+    def holds(self, answer: Any) -> bool:
+        if answer is None or answer == "" or answer == []:
+            return False
+        answers = answer if isinstance(answer, list) else [answer]
+        if self.equals is not None:
+            return any(str(a) == str(self.equals) for a in answers)
+        if self.any_of is not None:
+            return any(str(a) in self.any_of for a in answers)
+        assert self.at_least is not None
+        return any(isinstance(a, int | float) and not isinstance(a, bool) and a >= self.at_least for a in answers)
+
+
+class Levels(Strict):
+    min: int = Field(0, ge=0, le=8)
+    max: int = Field(8, ge=1, le=8)
+    labels: dict[str, str] = Field(default_factory=dict, description="Level (as text) to its name")
+
+
+class Question(Strict):
+    id: QuestionId
+    type: QuestionType
+    text: str = Field(min_length=1, max_length=500)
+    help: str | None = Field(None, max_length=1000)
+    section: str | None = Field(None, max_length=120)
+    required: bool = False
+    show_if: Condition | None = None
+    options: list[Option] = Field(default_factory=list, max_length=50)
+    min_choices: int | None = Field(None, ge=0)
+    max_choices: int | None = Field(None, ge=1)
+    scale_min: int = Field(1, ge=0, le=10, description="rating scale bounds")
+    scale_max: int = Field(5, ge=1, le=10)
+    scale_labels: tuple[str, str] | None = None
+    minimum: float | None = Field(None, description="number bounds")
+    maximum: float | None = None
+    integer: bool = True
+    unit: str | None = Field(None, max_length=40)
+    max_length: int = Field(2000, ge=1, le=10_000, description="free-text limit")
+    skills: list[TaxonomyCode] = Field(default_factory=list, max_length=60, description="skill-matrix rows")
+    levels: Levels = Field(default_factory=Levels)
+    taxonomy_codes: list[TaxonomyCode] = Field(default_factory=list, max_length=60)
+
+    @model_validator(mode="after")
+    def consistent(self) -> Question:
+        kind = self.type
+        if kind in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE) and len(self.options) < 2:
+            raise ValueError(f"question {self.id}: a choice question needs at least two options")
+        if len({o.value for o in self.options}) != len(self.options):
+            raise ValueError(f"question {self.id}: option values must be distinct")
+        if kind is QuestionType.RATING and self.scale_min >= self.scale_max:
+            raise ValueError(f"question {self.id}: scale_min must be below scale_max")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError(f"question {self.id}: minimum is above maximum")
+        if kind is QuestionType.SKILL_MATRIX:
+            if not self.skills:
+                raise ValueError(f"question {self.id}: a skill matrix lists its skills by taxonomy code")
+            if len(set(self.skills)) != len(self.skills):
+                raise ValueError(f"question {self.id}: each skill appears once in the matrix")
+            if self.levels.min >= self.levels.max:
+                raise ValueError(f"question {self.id}: levels.min must be below levels.max")
+        return self
+
+    @property
+    def codes(self) -> list[str]:
+        """Every taxonomy code the question carries (matrix rows, option codes and its own codes)."""
+        found = [*self.skills, *self.taxonomy_codes, *(o.taxonomy_code for o in self.options if o.taxonomy_code)]
+        return list(dict.fromkeys(found))
+
+    @property
+    def is_skill_question(self) -> bool:
+        return self.type is QuestionType.SKILL_MATRIX or any(o.taxonomy_code for o in self.options)
+
+    def choice_values(self) -> list[str]:
+        if self.type is QuestionType.LIKERT:
+            return [str(n) for n in range(1, 6)]
+        return [o.value for o in self.options]
+
+
+class TaxonomyEntry(Strict):
+    code: TaxonomyCode
+    label: str = Field(min_length=1, max_length=300)
+
+
+class TemplateStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class TemplateTranslation(Strict):
+    title: str | None = None
+    intro: str | None = None
+    questions: dict[str, str] = Field(default_factory=dict, description="question id to translated text")
+    options: dict[str, str] = Field(default_factory=dict, description="'<question>.<value>' to translated label")
+    skills: dict[str, str] = Field(default_factory=dict, description="taxonomy code to translated label")
+
+
+class SurveyTemplate(Strict):
+    """One version of a needs-assessment questionnaire for a theme of the guide."""
+
+    id: TemplateId
+    version: int = Field(1, ge=1)
+    theme: SurveyTheme
+    title: str = Field(min_length=1, max_length=200)
+    intro: str = Field("", max_length=4000)
+    source: str = Field("", max_length=1000, description="Where in the guide the questions come from")
+    based_on: str | None = Field(None, description="'<template id>@<version>' this one was copied from")
+    language: str = Field("en", pattern=r"^[a-z]{2}$")
+    taxonomy: list[TaxonomyEntry] = Field(default_factory=list, max_length=200)
+    questions: list[Question] = Field(min_length=1, max_length=200)
+    translations: dict[str, TemplateTranslation] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def well_formed(self) -> SurveyTemplate:
+        seen: set[str] = set()
+        known_codes = {t.code for t in self.taxonomy}
+        matrices = 0
+        for question in self.questions:
+            if question.id in seen:
+                raise ValueError(f"question id {question.id} is used twice")
+            if question.show_if is not None and question.show_if.question not in seen:
+                raise ValueError(f"question {question.id}: show_if must refer to an earlier question")
+            seen.add(question.id)
+            matrices += question.type is QuestionType.SKILL_MATRIX
+            unknown = [c for c in question.codes if c not in known_codes]
+            if unknown:
+                raise ValueError(f"question {question.id}: codes {unknown} are not in the template's taxonomy")
+            if question.is_skill_question and not question.codes:
+                raise ValueError(f"question {question.id}: a skill question carries taxonomy codes")
+        if matrices > 1:
+            raise ValueError("a template has at most one skill matrix (it becomes the response's skills)")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    @property
+    def skill_matrix(self) -> Question | None:
+        return next((q for q in self.questions if q.type is QuestionType.SKILL_MATRIX), None)
+
+    def label_of(self, code: str) -> str:
+        return next((t.label for t in self.taxonomy if t.code == code), code)
+
+
+# ---------------------------------------------------------------------------------------------- answers
+
+
+class SkillRow(Strict):
+    """One skill-matrix row as answered: supply (current level, people having) against demand."""
+
+    skill_code: str
+    current_level: int
+    required_level: int
+    headcount_having: int
+    headcount_needed: int
+    importance: int
+
+
+class AnswerError(Strict):
+    field: str
+    message: str
+
+
+class ValidatedResponse(Strict):
+    answers: dict[str, Any]
+    skills: list[SkillRow]
+    taxonomy_codes: list[str]
+
+
+SKILL_FIELDS: tuple[str, ...] = (
+    "current_level",
+    "required_level",
+    "headcount_having",
+    "headcount_needed",
+    "importance",
+)
+
+
+def active_questions(template: SurveyTemplate, answers: dict[str, Any]) -> list[Question]:
+    """The questions whose conditions hold for these answers (conditions only look back, so one pass)."""
+    active: list[Question] = []
+    shown: set[str] = set()
+    for question in template.questions:
+        condition = question.show_if
+        if condition is None or (condition.question in shown and condition.holds(answers.get(condition.question))):
+            active.append(question)
+            shown.add(question.id)
+    return active
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_answer(question: Question, value: Any, field: str) -> tuple[Any, list[AnswerError]]:
+    def bad(message: str) -> tuple[Any, list[AnswerError]]:
+        return None, [AnswerError(field=field, message=message)]
+
+    kind = question.type
+    if kind is QuestionType.LIKERT:
+        if not _is_int(value) or not 1 <= value <= 5:
+            return bad("must be a whole number from 1 (strongly disagree) to 5 (strongly agree)")
+        return value, []
+    if kind is QuestionType.RATING:
+        if not _is_int(value) or not question.scale_min <= value <= question.scale_max:
+            return bad(f"must be a whole number from {question.scale_min} to {question.scale_max}")
+        return value, []
+    if kind is QuestionType.SINGLE_CHOICE:
+        if not isinstance(value, str) or value not in question.choice_values():
+            return bad(f"must be one of: {', '.join(question.choice_values())}")
+        return value, []
+    if kind is QuestionType.MULTI_CHOICE:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return bad("must be a list of option values")
+        unknown = [v for v in value if v not in question.choice_values()]
+        if unknown:
+            return bad(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(question.choice_values())}")
+        if len(set(value)) != len(value):
+            return bad("each option may be chosen once")
+        if question.min_choices is not None and len(value) < question.min_choices:
+            return bad(f"choose at least {question.min_choices}")
+        if question.max_choices is not None and len(value) > question.max_choices:
+            return bad(f"choose at most {question.max_choices}")
+        return value, []
+    if kind is QuestionType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return bad("must be a number")
+        if question.integer and not float(value).is_integer():
+            return bad("must be a whole number")
+        if question.minimum is not None and value < question.minimum:
+            return bad(f"must be at least {question.minimum:g}")
+        if question.maximum is not None and value > question.maximum:
+            return bad(f"must be at most {question.maximum:g}")
+        return (int(value) if question.integer else value), []
+    if kind is QuestionType.TEXT:
+        if not isinstance(value, str):
+            return bad("must be text")
+        if len(value) > question.max_length:
+            return bad(f"must be at most {question.max_length} characters")
+        return value.strip(), []
+    raise AssertionError(f"skill matrices are checked separately, not as {kind}")
+
+
+def _check_skill_rows(question: Question, rows: list[Any], field: str) -> tuple[list[SkillRow], list[AnswerError]]:
+    errors: list[AnswerError] = []
+    checked: list[SkillRow] = []
+    seen: set[str] = set()
+    low, high = question.levels.min, question.levels.max
+    for index, row in enumerate(rows):
+        where = f"{field}[{index}]"
+        if not isinstance(row, dict):
+            errors.append(AnswerError(field=where, message="must be an object with skill_code and levels"))
+            continue
+        unknown_keys = sorted(set(row) - {"skill_code", *SKILL_FIELDS})
+        if unknown_keys:
+            errors.append(AnswerError(field=f"{where}.{unknown_keys[0]}", message="is not a skill-matrix field"))
+        code = row.get("skill_code")
+        if not isinstance(code, str) or code not in question.skills:
+            errors.append(
+                AnswerError(field=f"{where}.skill_code", message=f"{code!r} is not a skill of this survey's matrix")
+            )
+            continue
+        if code in seen:
+            errors.append(AnswerError(field=f"{where}.skill_code", message=f"{code} is answered twice"))
+            continue
+        seen.add(code)
+        row_errors = []
+        limits = {
+            "current_level": (low, high),
+            "required_level": (low, high),
+            "headcount_having": (0, MAX_HEADCOUNT),
+            "headcount_needed": (0, MAX_HEADCOUNT),
+            "importance": (1, 5),
+        }
+        for name, (lowest, highest) in limits.items():
+            value = row.get(name)
+            if value is None:
+                row_errors.append(AnswerError(field=f"{where}.{name}", message="is required"))
+            elif not _is_int(value):
+                row_errors.append(AnswerError(field=f"{where}.{name}", message="must be a whole number"))
+            elif not lowest <= value <= highest:
+                row_errors.append(
+                    AnswerError(field=f"{where}.{name}", message=f"must be from {lowest} to {highest}, not {value}")
+                )
+        errors.extend(row_errors)
+        if not row_errors:
+            checked.append(SkillRow.model_validate({"skill_code": code, **{k: row[k] for k in SKILL_FIELDS}}))
+    return checked, errors
+
+
+def validate_response(
+    template: SurveyTemplate, answers: dict[str, Any], skills: list[Any] | None = None
+) -> tuple[ValidatedResponse | None, list[AnswerError]]:
+    """Check a response against its template; answers to questions whose condition fails are dropped.
+
+    ``skills`` are the skill-matrix rows (they travel as ``skills``, not inside ``answers``). Errors name the
+    field as ``answers.<question>`` or ``skills[<row>].<field>``.
+    """
+    errors: list[AnswerError] = []
+    for question_id in answers:
+        question = template.question(question_id)
+        if question is None:
+            errors.append(AnswerError(field=f"answers.{question_id}", message="is not a question of this survey"))
+        elif question.type is QuestionType.SKILL_MATRIX:
+            errors.append(AnswerError(field=f"answers.{question_id}", message="skill-matrix rows are sent as 'skills'"))
+    matrix = template.skill_matrix
+    rows = skills or []
+    if rows and matrix is None:
+        errors.append(AnswerError(field="skills", message="this survey has no skill matrix"))
+    clean: dict[str, Any] = {}
+    checked_skills: list[SkillRow] = []
+    for question in active_questions(template, answers):
+        if question.type is QuestionType.SKILL_MATRIX:
+            checked_skills, row_errors = _check_skill_rows(question, rows, "skills")
+            errors.extend(row_errors)
+            if question.required and not rows:
+                errors.append(AnswerError(field="skills", message=f"'{question.text}' needs at least one skill row"))
+            continue
+        value = answers.get(question.id)
+        field = f"answers.{question.id}"
+        if value is None or value == "" or value == []:
+            if question.required:
+                errors.append(AnswerError(field=field, message=f"'{question.text}' is required"))
+            continue
+        checked, answer_errors = _check_answer(question, value, field)
+        errors.extend(answer_errors)
+        if not answer_errors:
+            clean[question.id] = checked
+    if errors:
+        return None, errors
+    codes = [row.skill_code for row in checked_skills]
+    for question_id, value in clean.items():
+        question = template.question(question_id)
+        assert question is not None
+        chosen = value if isinstance(value, list) else [value]
+        codes.extend(o.taxonomy_code for o in question.options if o.taxonomy_code and o.value in chosen)
+    return ValidatedResponse(answers=clean, skills=checked_skills, taxonomy_codes=list(dict.fromkeys(codes))), []
+
+
+def adapt(
+    source: SurveyTemplate, *, new_id: str, title: str | None = None, version: int = 1, **changes: Any
+) -> SurveyTemplate:
+    """A cluster's own copy of ``source`` (optionally with changed fields), validated as a whole."""
+    data = source.model_dump(mode="json", by_alias=True)
+    data.update(changes)
+    data.update(id=new_id, version=version, based_on=source.key, title=title or data["title"])
+    return SurveyTemplate.model_validate(data)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63] or "template"

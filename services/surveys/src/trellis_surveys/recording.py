@@ -1,0 +1,154 @@
+"""Recording a completed response, whichever way it arrives (REST, the answering form)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.events import Contact, MemberChanged, MemberContext, ResponseCompleted, SkillAnswer
+from trellis_common.unit_of_work import UnitOfWork
+from trellis_surveys.domain.templates import SurveyTemplate, ValidatedResponse
+from trellis_surveys.models import contacts, invitations, members, responses
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def load_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(members).where(members.c.id == member_id))).mappings().first()
+    if row is None:
+        return None
+    people = (
+        (await session.execute(select(contacts).where(contacts.c.member_id == member_id).order_by(contacts.c.name)))
+        .mappings()
+        .all()
+    )
+    return {**row, "contacts": [dict(c) for c in people]}
+
+
+def member_context(member: dict[str, Any]) -> MemberContext:
+    return MemberContext(
+        country=member["country"],
+        region=member["region"],
+        size_class=member["size_class"],
+        sector=member["sector"],
+        member_type=member["member_type"],
+        languages=member["languages"],
+    )
+
+
+def member_changed(member: dict[str, Any]) -> MemberChanged:
+    return MemberChanged(
+        cluster_id=member["cluster_id"],
+        member_id=member["id"],
+        name=member["name"],
+        context=member_context(member),
+        contacts=[
+            Contact(contact_id=c["id"], name=c["name"], email=c["email"], language=c["language"], role=c["role"])
+            for c in member["contacts"]
+        ],
+        changed_at=member["updated_at"],
+    )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    response_id: str
+    event_id: str
+    completed_at: Any
+    replaced: bool
+    unchanged: bool
+
+
+def _digest(validated: ValidatedResponse) -> str:
+    canonical = json.dumps(validated.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def record_response(
+    uow: UnitOfWork,
+    member: dict[str, Any],
+    template: SurveyTemplate,
+    validated: ValidatedResponse,
+    *,
+    campaign_id: str | None = None,
+    invitation_id: str | None = None,
+) -> Recorded:
+    """Store a validated response and publish ``surveys.response.completed`` in the same transaction.
+
+    In a campaign a member has one response: a resubmission replaces it (and is published again), while the
+    same answers sent twice (a retry, a double click) change nothing and publish nothing.
+    """
+    now = uow.now
+    digest = _digest(validated)
+    skills = [SkillAnswer.model_validate(row.model_dump()) for row in validated.skills]
+    values = {
+        "template_id": template.id,
+        "template_version": template.version,
+        "theme": template.theme,
+        "skills": [s.model_dump(mode="json") for s in skills],
+        "answers": validated.answers,
+        "answers_digest": digest,
+        "invitation_id": invitation_id,
+        "completed_at": now,
+    }
+    existing = None
+    if campaign_id is not None:
+        existing = (
+            (
+                await uow.session.execute(
+                    select(responses).where(
+                        responses.c.campaign_id == campaign_id, responses.c.member_id == member["id"]
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if existing is not None and existing["answers_digest"] == digest:
+        return Recorded(existing["id"], existing["event_id"], existing["completed_at"], replaced=False, unchanged=True)
+    response_id = existing["id"] if existing is not None else new_id()
+    event = uow.emit(
+        ResponseCompleted(
+            response_id=response_id,
+            cluster_id=member["cluster_id"],
+            member_id=member["id"],
+            template_id=template.id,
+            template_version=template.version,
+            theme=template.theme,
+            completed_at=now,
+            member_context=member_context(member),
+            skills=skills,
+            answers=validated.answers,
+        )
+    )
+    if existing is None:
+        await uow.session.execute(
+            insert(responses).values(
+                id=response_id,
+                cluster_id=member["cluster_id"],
+                member_id=member["id"],
+                campaign_id=campaign_id,
+                event_id=event.id,
+                **values,
+            )
+        )
+    else:
+        await uow.session.execute(
+            update(responses).where(responses.c.id == response_id).values(event_id=event.id, **values)
+        )
+    if campaign_id is not None:
+        # The member has answered: none of its contacts is reminded any more.
+        await uow.session.execute(
+            update(invitations)
+            .where(invitations.c.campaign_id == campaign_id, invitations.c.member_id == member["id"])
+            .values(next_reminder_at=None)
+        )
+    return Recorded(response_id, event.id, now, replaced=existing is not None, unchanged=False)
