@@ -29,7 +29,8 @@ def _free_port() -> int:
 
 
 async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: bool, stay: bool) -> None:
-    platform = build_embedded(data_dir, smtp_port=smtp_port, fast=True)
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    platform = build_embedded(data_dir, smtp_port=smtp_port, fast=True, public_url=f"http://{public_host}:{port}")
     server = uvicorn.Server(uvicorn.Config(platform.app, host=host, port=port, log_config=None, access_log=False))
     serving = asyncio.create_task(server.serve())
     while not server.started:

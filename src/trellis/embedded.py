@@ -39,7 +39,13 @@ class EmbeddedPlatform:
 
 
 def embedded_settings(
-    definition: ServiceDefinition, data_dir: Path, *, smtp_port: int, manual_clock: bool, fast: bool
+    definition: ServiceDefinition,
+    data_dir: Path,
+    *,
+    smtp_port: int,
+    manual_clock: bool,
+    fast: bool,
+    public_url: str = "http://127.0.0.1:8000",
 ) -> ServiceSettings:
     overrides: dict[str, Any] = {
         "service_name": definition.name,
@@ -50,13 +56,20 @@ def embedded_settings(
         "scheduler_interval_s": 0.2 if fast else 30.0,
         "migrate_on_start": True,
     }
+    if "public_base_url" in definition.settings_class.model_fields:
+        overrides["public_base_url"] = f"{public_url}/{definition.name}"  # links members click (survey, unsubscribe)
     if definition is NOTIFICATIONS:
         overrides.update(smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_starttls=False, sender_poll_interval_s=0.1)
     return definition.settings_class(**overrides)
 
 
 def build_embedded(
-    data_dir: Path, *, manual_clock: bool = False, fast: bool = True, smtp_port: int = 0
+    data_dir: Path,
+    *,
+    manual_clock: bool = False,
+    fast: bool = True,
+    smtp_port: int = 0,
+    public_url: str = "http://127.0.0.1:8000",
 ) -> EmbeddedPlatform:
     data_dir.mkdir(parents=True, exist_ok=True)
     mail = MailSink(port=smtp_port)
@@ -65,7 +78,9 @@ def build_embedded(
     runtimes: dict[str, ServiceRuntime] = {}
     apps: dict[str, FastAPI] = {}
     for definition in SERVICES:
-        settings = embedded_settings(definition, data_dir, smtp_port=mail.port, manual_clock=manual_clock, fast=fast)
+        settings = embedded_settings(
+            definition, data_dir, smtp_port=mail.port, manual_clock=manual_clock, fast=fast, public_url=public_url
+        )
         runtime = ServiceRuntime(definition, settings, bus=InMemoryBus(broker))
         runtimes[definition.name] = runtime
         apps[definition.name] = create_app(definition, runtime=runtime, manage_runtime=False)
