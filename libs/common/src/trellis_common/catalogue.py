@@ -88,6 +88,15 @@ CATALOGUE: tuple[EventSpec, ...] = (
         "A member's skill gaps computed from a completed survey",
     ),
     EventSpec(
+        "skills",
+        "supply",
+        "reported",
+        1,
+        ev.SupplyReported,
+        "scope_id",
+        "Skills supply figures for a cluster or a region, posted by another system or through the skills API",
+    ),
+    EventSpec(
         "matchmaking",
         "partners",
         "matched",

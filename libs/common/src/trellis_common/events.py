@@ -67,6 +67,12 @@ class MemberContext(EventData):
     sector: str | None = Field(None, description="NACE Rev. 2 code", max_length=16)
     member_type: MemberType = MemberType.SME
     languages: list[str] = Field(default_factory=list, description="ISO 639-1 codes the member works in")
+    target_countries: list[str] = Field(
+        default_factory=list, description="International ambitions: ISO 3166-1 alpha-2 countries to enter"
+    )
+    target_sectors: list[str] = Field(
+        default_factory=list, description="International ambitions: NACE Rev. 2 codes of target sectors"
+    )
 
 
 class Contact(EventData):
@@ -152,11 +158,38 @@ class GapsAssessed(EventData):
     assessed_at: datetime
 
 
+class SupplyScope(StrEnum):
+    CLUSTER = "cluster"
+    REGION = "region"
+
+
+class SupplyFigure(EventData):
+    skill_code: str = Field(min_length=1, max_length=64, description="Taxonomy code, e.g. digcomp:3.4")
+    headcount: Count = Field(description="People available with the skill")
+    level: Level | None = Field(None, description="The level they hold at least; none when not graded")
+
+
+class SupplyReported(EventData):
+    """Skills supply seen by another system (e.g. a regional employment agency or a training provider).
+
+    A later report (by ``as_of``) from the same source for the same scope and skill replaces an earlier one.
+    """
+
+    report_id: Id = Field(description="Chosen by the reporter; the same id is the same report")
+    source: str = Field(min_length=1, max_length=200, description="Who reports, e.g. a regional employment agency")
+    scope: SupplyScope
+    scope_id: Id = Field(description="The cluster id, or the region (NUTS code as in members' context)")
+    as_of: date = Field(description="The date the figures describe")
+    figures: list[SupplyFigure] = Field(min_length=1, max_length=500)
+    reported_at: datetime
+
+
 class ScoreComponent(EventData):
     factor: str
     weight: float
     value: float = Field(description="The factor's value in [0, 1]")
     contribution: float = Field(description="weight × value; the components add up to the score")
+    note: str | None = Field(None, description="Why the factor has this value, in words")
 
 
 class MatchOption(EventData):
@@ -171,6 +204,7 @@ class MatchOption(EventData):
     delivery: str
     score: float
     explanation: list[ScoreComponent]
+    match_id: Id | None = Field(None, description="Set on the proposal that holds a seat; outcomes refer to it")
 
 
 class PooledOpportunity(EventData):
@@ -192,6 +226,8 @@ class PartnersMatched(EventData):
     options: list[MatchOption]
     pooled: list[PooledOpportunity] = Field(default_factory=list)
     matched_at: datetime
+    period: str | None = Field(None, description="The seat period the proposals reserve seats in, e.g. 2026-Q1")
+    reason: str | None = Field(None, description="assessment (new gaps) or rematch (proposals changed since)")
 
 
 class ReminderKind(StrEnum):
@@ -200,10 +236,30 @@ class ReminderKind(StrEnum):
     OVERDUE = "overdue"
 
 
+class AgendaGap(EventData):
+    skill_code: str
+    members: Count = Field(description="Members newly assessed with a gap in this skill since the last review")
+
+
+class ReviewKpi(EventData):
+    kpi_id: Id
+    name: str
+    unit: str
+    baseline: float
+    target: float
+    target_date: date
+    latest: float | None = None
+    progress: float | None = Field(None, description="(latest − baseline) / (target − baseline); 1 = target met")
+    status: str = Field(description="achieved | on_track | behind | missed | no_data")
+
+
 class ReviewAgenda(EventData):
     new_matches: Count = 0
     members_with_gaps: Count = 0
     proposed_actions: list[str] = Field(default_factory=list)
+    since: datetime | None = Field(None, description="Start of the agenda: the last review (None before the first)")
+    top_gaps: list[AgendaGap] = Field(default_factory=list)
+    kpis: list[ReviewKpi] = Field(default_factory=list)
 
 
 class ReviewDue(EventData):
@@ -217,6 +273,15 @@ class ReviewDue(EventData):
     late: bool = Field(description="True when fired after its time, e.g. after downtime")
     fired_at: datetime
     agenda: ReviewAgenda = Field(default_factory=ReviewAgenda)
+    strategy_type: str | None = Field(None, description="overall | green_action_plan | digital_skills_plan | …")
+    lead_days: int | None = Field(None, description="For kind=upcoming: how many days before the due date")
+    escalation: bool = Field(False, description="True for the overdue reminder that escalates to the board")
+    recipients_role: ContactRole | None = Field(
+        None, description="Whose reminder it is: cluster_manager (upcoming, due), board_member (escalation)"
+    )
+    owner_contact_ids: list[Id] = Field(default_factory=list, description="The strategy's owners (directory ids)")
+    overdue_since: date | None = Field(None, description="First review date missed, in the cluster's time zone")
+    missed_reviews: Count = Field(0, description="Review dates passed without a recorded review")
 
 
 class EmailDelivered(EventData):

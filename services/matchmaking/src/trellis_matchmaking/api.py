@@ -1,119 +1,167 @@
-"""REST API of the matchmaking service: the partner registry and members' matches."""
+"""REST API of the matchmaking service: the partner registry, matches and their outcomes, pools, re-matching."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections import Counter
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
-from sqlalchemy import func, insert, select
+from fastapi import APIRouter, HTTPException, Path, Query, Response, UploadFile, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import Runtime, not_found
-from trellis_common.events import MatchOption, PooledOpportunity
-from trellis_matchmaking.domain.scoring import Delivery, OfferFormat, PartnerType
-from trellis_matchmaking.models import match_runs, offers, partners
+from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_matchmaking import repository
+from trellis_matchmaking.domain.outcomes import (
+    CONFIRMED,
+    ECCP_AGREEMENTS,
+    ECCP_MEETINGS,
+    MatchStatus,
+    OutcomeNotAllowed,
+    conversion,
+    next_status,
+)
+from trellis_matchmaking.domain.partners import PartnerType
+from trellis_matchmaking.domain.pooling import find_pools
+from trellis_matchmaking.matching import Reason, current_period, release_unfit, run_round, supersede_other_periods
+from trellis_matchmaking.models import match_runs, matches, member_needs, offers, partners
+from trellis_matchmaking.partner_csv import CsvLayoutError, check_partners, read_rows
+from trellis_matchmaking.schemas import (
+    SKILL_CODE,
+    ConversionOut,
+    EccpReference,
+    ImportReport,
+    ImportRowError,
+    MatchOut,
+    MatchPage,
+    MatchRunOut,
+    OfferIn,
+    OfferOut,
+    OutcomeIn,
+    PartnerIn,
+    PartnerOut,
+    PartnerPage,
+    PartnerPatch,
+    PoolOut,
+    RematchOut,
+)
+from trellis_matchmaking.settings import matchmaking_settings
 
 router = APIRouter()
-SKILL_CODE = r"^(digcomp|greencomp|intl):[a-z0-9.\-]+$"
+PERIOD = r"^\d{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$"
+Period = Annotated[str | None, Query(pattern=PERIOD, description="Seat period, e.g. 2026-Q1; default: the current")]
+Ident = Annotated[str, Path(min_length=1, max_length=128)]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+def _now_period(runtime: Runtime) -> str:
+    return current_period(matchmaking_settings(runtime.settings), runtime.clock.now())
 
 
-class OfferIn(Body):
-    title: str = Field(min_length=1, max_length=200)
-    skill_codes: list[Annotated[str, Field(pattern=SKILL_CODE)]] = Field(min_length=1, max_length=50)
-    max_level: int = Field(8, ge=1, le=8, description="The proficiency level the offer lifts participants to")
-    format: OfferFormat
-    delivery: Delivery = Delivery.ONLINE
-    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(default_factory=list)
-    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = Field(default_factory=list)
-    seats: int = Field(ge=1, le=100_000, description="Seats per period")
-    cost_eur: int | None = Field(None, ge=0)
-
-    @model_validator(mode="after")
-    def on_site_needs_countries(self) -> OfferIn:
-        if self.delivery != Delivery.ONLINE and not self.countries:
-            raise ValueError("on-site and hybrid offers must name the countries they are delivered in")
-        return self
+def _offer_out(row: Any, period: str, taken: Counter[str]) -> dict[str, Any]:
+    held = taken[row.id]
+    return {**row._mapping, "period": period, "seats_taken": held, "seats_left": max(0, row.seats - held)}
 
 
-class OfferOut(OfferIn):
-    model_config = ConfigDict(extra="ignore")  # rows carry partner_id; the output names what callers need
-
-    id: str
-    seats_taken: int
-
-
-class PartnerIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    partner_type: PartnerType
-    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
-    website: HttpUrl | None = None
-    offers: list[OfferIn] = Field(default_factory=list, max_length=100)
-
-
-class PartnerOut(BaseModel):
-    id: str
-    name: str
-    partner_type: PartnerType
-    country: str | None
-    website: str | None
-    offers: list[OfferOut]
-
-
-class PartnerPage(BaseModel):
-    items: list[PartnerOut]
-    total: int
-
-
-class MatchRunOut(BaseModel):
-    id: str
-    assessment_id: str
-    cluster_id: str
-    member_id: str
-    options: list[MatchOption]
-    pooled: list[PooledOpportunity]
-    matched_at: datetime
-
-
-@router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
-async def create_partner(body: PartnerIn, runtime: Runtime) -> dict[str, Any]:
-    partner_id = str(uuid.uuid4())
-    offer_rows = [
-        {"id": str(uuid.uuid4()), "partner_id": partner_id, "seats_taken": 0, **o.model_dump(mode="json")}
-        for o in body.offers
-    ]
-    async with runtime.unit_of_work() as uow:
-        await uow.session.execute(
-            insert(partners).values(
-                id=partner_id,
-                name=body.name,
-                partner_type=body.partner_type,
-                country=body.country,
-                website=str(body.website) if body.website else None,
-                created_at=uow.now,
-            )
-        )
-        if offer_rows:
-            await uow.session.execute(insert(offers), offer_rows)
-    return await _partner(runtime, partner_id)
+async def _partners_out(session: AsyncSession, rows: Sequence[Row[Any]], period: str) -> list[dict[str, Any]]:
+    ids = [r.id for r in rows]
+    offered = (
+        await session.execute(select(offers).where(offers.c.partner_id.in_(ids)).order_by(offers.c.title, offers.c.id))
+    ).all()
+    taken = await repository.seats_held(session, period, [o.id for o in offered])
+    by_partner: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for offer in offered:
+        by_partner[offer.partner_id].append(_offer_out(offer, period, taken))
+    return [{**r._mapping, "offers": by_partner[r.id]} for r in rows]
 
 
 async def _partner(runtime: Runtime, partner_id: str) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        row = (await session.execute(select(partners).where(partners.c.id == partner_id))).mappings().first()
+        row = (await session.execute(select(partners).where(partners.c.id == partner_id))).first()
         if row is None:
             raise not_found("partner", partner_id)
-        offered = (await session.execute(select(offers).where(offers.c.partner_id == partner_id))).mappings().all()
-    return {**row, "offers": [dict(o) for o in offered]}
+        return (await _partners_out(session, [row], _now_period(runtime)))[0]
+
+
+def _offer_row(partner_id: str, offer: OfferIn, offer_id: str | None = None) -> dict[str, Any]:
+    return {"id": offer_id or str(uuid.uuid4()), "partner_id": partner_id, **offer.model_dump(mode="json")}
+
+
+async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> str:
+    partner_id = str(uuid.uuid4())
+    await session.execute(
+        insert(partners).values(
+            id=partner_id,
+            name=body.name,
+            partner_type=body.partner_type,
+            country=body.country,
+            website=str(body.website) if body.website else None,
+            contact=body.contact,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if body.offers:
+        await session.execute(insert(offers), [_offer_row(partner_id, o) for o in body.offers])
+    return partner_id
+
+
+# --- the partner registry ---------------------------------------------------------------------------------
+
+
+@router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
+async def create_partner(body: PartnerIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        partner_id = await _insert_partner(uow.session, body, uow.now)
+    return await _partner(runtime, partner_id)
+
+
+@router.post(
+    "/partners/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportReport,
+    tags=["partners"],
+    summary="Import partners and offers from CSV: all rows or none, with a per-row error report",
+    responses={
+        422: {"model": ImportReport, "description": "Nothing imported; the rows to fix, their columns and why"},
+        413: {"description": "The file is larger than the import allows"},
+    },
+)
+async def import_partners(file: UploadFile, runtime: Runtime, correlation: CorrelationId) -> Any:
+    settings = matchmaking_settings(runtime.settings)
+    content = await file.read(settings.partner_import_max_bytes + 1)
+    if len(content) > settings.partner_import_max_bytes:
+        raise HTTPException(413, detail=f"file: larger than {settings.partner_import_max_bytes} bytes")
+    try:
+        rows = read_rows(content, settings.partner_import_max_rows)
+    except CsvLayoutError as exc:
+        raise HTTPException(
+            422,
+            detail=[{"type": "value_error", "loc": ["body", "file"], "msg": str(exc)}],
+        ) from None
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        registered = {
+            name.casefold(): pid for pid, name in await uow.session.execute(select(partners.c.id, partners.c.name))
+        }
+        checked = check_partners(rows, registered)
+        if checked.errors:
+            report = ImportReport(
+                imported_partners=0,
+                imported_offers=0,
+                rows_checked=checked.rows_checked,
+                errors=[ImportRowError(row=e.row, column=e.column, reason=e.reason) for e in checked.errors],
+                bad_rows=checked.bad_rows,
+            )
+            return JSONResponse(report.model_dump(), status_code=422)
+        ids = [await _insert_partner(uow.session, partner, uow.now) for partner in checked.partners]
+    return ImportReport(
+        imported_partners=len(ids), imported_offers=checked.offers, partner_ids=ids, rows_checked=checked.rows_checked
+    )
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut, tags=["partners"])
-async def get_partner(partner_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_partner(partner_id: Ident, runtime: Runtime) -> dict[str, Any]:
     return await _partner(runtime, partner_id)
 
 
@@ -123,29 +171,330 @@ async def list_partners(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     partner_type: PartnerType | None = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> dict[str, Any]:
-    where = [partners.c.partner_type == partner_type] if partner_type else []
+    where = []
+    if partner_type:
+        where.append(partners.c.partner_type == partner_type)
+    if country:
+        where.append(partners.c.country == country)
     async with runtime.db.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(partners).where(*where))
-        ids = (
-            await session.scalars(
-                select(partners.c.id).where(*where).order_by(partners.c.name, partners.c.id).limit(limit).offset(offset)
+        rows = (
+            await session.execute(
+                select(partners).where(*where).order_by(partners.c.name, partners.c.id).limit(limit).offset(offset)
             )
         ).all()
-    return {"items": [await _partner(runtime, i) for i in ids], "total": total or 0}
+        items = await _partners_out(session, rows, _now_period(runtime))
+    return {"items": items, "total": total or 0}
+
+
+@router.patch(
+    "/partners/{partner_id}",
+    response_model=PartnerOut,
+    tags=["partners"],
+    summary="Change a partner; proposals its offers can no longer honour are released (re-match to place them)",
+)
+async def patch_partner(
+    partner_id: Ident, body: PartnerPatch, runtime: Runtime, correlation: CorrelationId
+) -> dict[str, Any]:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise HTTPException(422, detail=[{"type": "value_error", "loc": ["body", "name"], "msg": "cannot be empty"}])
+    if "partner_type" in changes and changes["partner_type"] is None:
+        raise HTTPException(
+            422, detail=[{"type": "value_error", "loc": ["body", "partner_type"], "msg": "cannot be empty"}]
+        )
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        done = await uow.session.execute(
+            update(partners).where(partners.c.id == partner_id).values(**changes, updated_at=uow.now)
+        )
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            raise not_found("partner", partner_id)
+        offer_ids = await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id))
+        await release_unfit(uow, list(offer_ids))
+    return await _partner(runtime, partner_id)
+
+
+@router.delete(
+    "/partners/{partner_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["partners"],
+    summary="Remove a partner and its offers; their open proposals are released (accepted matches stay on record)",
+)
+async def delete_partner(partner_id: Ident, runtime: Runtime, correlation: CorrelationId) -> Response:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        offer_ids = list(await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id)))
+        await uow.session.execute(delete(offers).where(offers.c.partner_id == partner_id))
+        done = await uow.session.execute(delete(partners).where(partners.c.id == partner_id))
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            raise not_found("partner", partner_id)
+        await release_unfit(uow, offer_ids)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _offer_view(runtime: Runtime, offer_id: str) -> dict[str, Any]:
+    period = _now_period(runtime)
+    async with runtime.db.sessions() as session:
+        row = (await session.execute(select(offers).where(offers.c.id == offer_id))).first()
+        if row is None:
+            raise not_found("offer", offer_id)
+        return _offer_out(row, period, await repository.seats_held(session, period, [offer_id]))
+
+
+@router.post(
+    "/partners/{partner_id}/offers", status_code=status.HTTP_201_CREATED, response_model=OfferOut, tags=["offers"]
+)
+async def add_offer(partner_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        if not await uow.session.scalar(select(partners.c.id).where(partners.c.id == partner_id)):
+            raise not_found("partner", partner_id)
+        row = _offer_row(partner_id, body)
+        await uow.session.execute(insert(offers).values(row))
+    return await _offer_view(runtime, row["id"])
+
+
+@router.get("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
+async def get_offer(offer_id: Ident, runtime: Runtime) -> dict[str, Any]:
+    return await _offer_view(runtime, offer_id)
+
+
+@router.put(
+    "/offers/{offer_id}",
+    response_model=OfferOut,
+    tags=["offers"],
+    summary="Replace an offer; proposals it can no longer honour are released, the mildest gaps first",
+    responses={409: {"description": "Fewer seats than members have already accepted in the current period"}},
+)
+async def replace_offer(offer_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+    period = _now_period(runtime)
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        row = (await uow.session.execute(select(offers).where(offers.c.id == offer_id).with_for_update())).first()
+        if row is None:
+            raise not_found("offer", offer_id)
+        accepted = await uow.session.scalar(
+            select(func.count()).where(
+                matches.c.offer_id == offer_id,
+                matches.c.period == period,
+                matches.c.status.in_([s.value for s in CONFIRMED]),
+            )
+        )
+        if body.seats < (accepted or 0):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"seats: {accepted} members have accepted a seat in {period}; the offer cannot have fewer",
+            )
+        await uow.session.execute(
+            update(offers).where(offers.c.id == offer_id).values(_offer_row(row.partner_id, body, offer_id))
+        )
+        await release_unfit(uow, [offer_id])
+    return await _offer_view(runtime, offer_id)
+
+
+@router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["offers"])
+async def delete_offer(offer_id: Ident, runtime: Runtime, correlation: CorrelationId) -> Response:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        done = await uow.session.execute(delete(offers).where(offers.c.id == offer_id))
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            raise not_found("offer", offer_id)
+        await release_unfit(uow, [offer_id])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- matches, outcomes, pools -------------------------------------------------------------------------------
 
 
 @router.get("/members/{member_id}/matches", response_model=list[MatchRunOut], tags=["matches"])
 async def member_matches(
-    member_id: str, runtime: Runtime, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    member_id: Ident, runtime: Runtime, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[dict[str, Any]]:
+    """The member's match runs, newest first: what each ``matchmaking.partners.matched`` event said."""
     async with runtime.db.sessions() as session:
         rows = (
             await session.execute(
                 select(match_runs)
                 .where(match_runs.c.member_id == member_id)
-                .order_by(match_runs.c.matched_at.desc())
+                .order_by(match_runs.c.matched_at.desc(), match_runs.c.id)
                 .limit(limit)
             )
         ).mappings()
         return [dict(r) for r in rows]
+
+
+@router.get("/matches", response_model=MatchPage, tags=["matches"], summary="Seat reservations and their outcomes")
+async def list_matches(
+    runtime: Runtime,
+    cluster_id: str | None = None,
+    member_id: str | None = None,
+    offer_id: str | None = None,
+    match_status: Annotated[MatchStatus | None, Query(alias="status")] = None,
+    period: Period = None,
+    skill_code: Annotated[str | None, Query(pattern=SKILL_CODE)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    filters = {
+        matches.c.cluster_id: cluster_id,
+        matches.c.member_id: member_id,
+        matches.c.offer_id: offer_id,
+        matches.c.status: match_status.value if match_status else None,
+        matches.c.period: period,
+        matches.c.skill_code: skill_code,
+    }
+    where = [column == value for column, value in filters.items() if value is not None]
+    async with runtime.db.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(matches).where(*where))
+        rows = (
+            await session.execute(
+                select(matches)
+                .where(*where)
+                .order_by(matches.c.created_at.desc(), matches.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).mappings()
+        return {"items": [dict(r) for r in rows], "total": total or 0}
+
+
+@router.get("/matches/{match_id}", response_model=MatchOut, tags=["matches"])
+async def get_match(match_id: Ident, runtime: Runtime) -> dict[str, Any]:
+    async with runtime.db.sessions() as session:
+        row = (await session.execute(select(matches).where(matches.c.id == match_id))).mappings().first()
+    if row is None:
+        raise not_found("match", match_id)
+    return dict(row)
+
+
+@router.post(
+    "/matches/{match_id}/outcome",
+    response_model=MatchOut,
+    tags=["outcomes"],
+    summary="Record that the member accepted, declined or completed the match",
+    responses={409: {"description": "The outcome does not follow from the match's status"}},
+)
+async def record_outcome(match_id: Ident, body: OutcomeIn, runtime: Runtime, correlation: CorrelationId) -> Any:
+    """Accepting confirms the seat; declining frees it, and the offer is not proposed for this gap again (a
+    re-match proposes another); completing records that the member took part."""
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        row = (await uow.session.execute(select(matches).where(matches.c.id == match_id).with_for_update())).first()
+        if row is None:
+            raise not_found("match", match_id)
+        try:
+            after = next_status(MatchStatus(row.status), body.outcome)
+        except OutcomeNotAllowed as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"outcome: {exc}") from None
+        if after.value != row.status:
+            await uow.session.execute(
+                update(matches)
+                .where(matches.c.id == match_id)
+                .values(
+                    status=after.value,
+                    outcome_at=uow.now,
+                    outcome_by=body.recorded_by.value,
+                    outcome_note=body.note,
+                    updated_at=uow.now,
+                )
+            )
+    return await get_match(match_id, runtime)
+
+
+@router.get(
+    "/outcomes/conversion",
+    response_model=ConversionOut,
+    tags=["outcomes"],
+    summary="How many proposals became agreements, next to the ECCP's matchmaking figure",
+)
+async def conversion_rate(
+    runtime: Runtime, cluster_id: Annotated[str | None, Query(max_length=128)] = None, period: Period = None
+) -> dict[str, Any]:
+    where = []
+    if cluster_id:
+        where.append(matches.c.cluster_id == cluster_id)
+    if period:
+        where.append(matches.c.period == period)
+    async with runtime.db.sessions() as session:
+        rows = (
+            await session.execute(select(matches.c.status, func.count()).where(*where).group_by(matches.c.status))
+        ).all()
+    figures = conversion({MatchStatus(s): int(n) for s, n in rows})
+    result = {k: v for k, v in vars(figures).items() if k not in ("rate", "eccp_rate")}
+    return {
+        **result,
+        "cluster_id": cluster_id,
+        "period": period,
+        "conversion_rate": figures.rate,
+        "eccp": EccpReference(
+            meetings=ECCP_MEETINGS,
+            agreements=ECCP_AGREEMENTS,
+            rate=figures.eccp_rate,
+            source="ECCP matchmaking: bilateral meetings that led to agreements",
+        ),
+    }
+
+
+@router.get(
+    "/clusters/{cluster_id}/pools",
+    response_model=list[PoolOut],
+    tags=["pools"],
+    summary="Pooled opportunities: members of the cluster placed in the same group offer for the same gap",
+)
+async def cluster_pools(cluster_id: Ident, runtime: Runtime, period: Period = None) -> list[PoolOut]:
+    settings = matchmaking_settings(runtime.settings)
+    period = period or _now_period(runtime)
+    async with runtime.db.sessions() as session:
+        rows = [r for r in await repository.seat_rows(session, period) if r.cluster_id == cluster_id]
+    by_offer = {r.offer_id: r for r in rows}
+    accepted = Counter((r.skill_code, r.offer_id) for r in rows if MatchStatus(r.status) in CONFIRMED)
+    return [
+        PoolOut(
+            pool_id=pool.pool_id,
+            period=period,
+            cluster_id=cluster_id,
+            skill_code=pool.skill_code,
+            partner_id=by_offer[pool.offer_id].partner_id,
+            partner_name=by_offer[pool.offer_id].partner_name,
+            offer_id=pool.offer_id,
+            offer_title=by_offer[pool.offer_id].offer_title,
+            member_ids=list(pool.member_ids),
+            member_count=len(pool.member_ids),
+            seats=pool.seats,
+            accepted=accepted[(pool.skill_code, pool.offer_id)],
+        )
+        for pool in find_pools(repository.seat_holders(rows), period=period, min_members=settings.pool_min_members)
+    ]
+
+
+# --- re-matching --------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/rematch",
+    response_model=RematchOut,
+    tags=["re-matching"],
+    summary="Place every open gap of the current period again, e.g. after seats or partners changed",
+)
+async def rematch(runtime: Runtime, correlation: CorrelationId) -> RematchOut:
+    settings = matchmaking_settings(runtime.settings)
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        result = await run_round(uow, settings, current_period(settings, uow.now), {})
+    return RematchOut(**{**vars(result), "notified_members": list(result.notified_members)})
+
+
+@router.post(
+    "/members/{member_id}/rematch",
+    response_model=RematchOut,
+    tags=["re-matching"],
+    summary="Match the member's latest gaps again in the current period (it always gets a new matched event)",
+)
+async def rematch_member(member_id: Ident, runtime: Runtime, correlation: CorrelationId) -> RematchOut:
+    settings = matchmaking_settings(runtime.settings)
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        period = current_period(settings, uow.now)
+        moved = await uow.session.execute(
+            update(member_needs).where(member_needs.c.member_id == member_id).values(period=period, updated_at=uow.now)
+        )
+        if moved.rowcount == 0:  # type: ignore[attr-defined]
+            raise not_found("gaps of member", member_id)
+        await supersede_other_periods(uow.session, member_id, period, uow.now)
+        result = await run_round(uow, settings, period, {member_id: Reason.REMATCH})
+    return RematchOut(**{**vars(result), "notified_members": list(result.notified_members)})

@@ -1,53 +1,44 @@
-"""REST API of the skills service: the taxonomy and members' assessments."""
+"""REST API of the skills service: the taxonomy, members' assessments, the cluster's skills profile and
+heatmap, and supply figures reported by other systems."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy import select
 
-from trellis_common.app import Runtime, not_found
-from trellis_common.events import MemberContext, SkillGap
-from trellis_skills.domain.gaps import PRIORITY_FORMULA
+from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.events import SupplyReported, SupplyScope
+from trellis_skills import repository
+from trellis_skills.domain.imbalance import ImbalanceType
+from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
+from trellis_skills.heatmap import Heatmap, HeatmapRow, render_png, render_svg, sorted_rows
 from trellis_skills.models import assessments
+from trellis_skills.repository import HeatmapAxis
+from trellis_skills.schemas import (
+    AssessmentOut,
+    ClusterProfileOut,
+    ImbalanceThresholds,
+    SkillBalanceOut,
+    SkillOut,
+    SupplyReportIn,
+    SupplyReportOut,
+    SupplyReportPage,
+    TaxonomyOut,
+)
+from trellis_skills.settings import skills_settings
 
 router = APIRouter()
-
-
-class SkillOut(BaseModel):
-    code: str
-    framework: str
-    area: str
-    label: str
-    esco_uri: str | None
-
-
-class TaxonomyOut(BaseModel):
-    version: str
-    count: int
-    items: list[SkillOut]
-
-
-class AssessmentOut(BaseModel):
-    id: str
-    response_id: str
-    cluster_id: str
-    member_id: str
-    theme: str
-    member_context: MemberContext
-    gaps: list[SkillGap]
-    priority_formula: str = PRIORITY_FORMULA
-    assessed_at: datetime
+Framework = Literal["digcomp", "greencomp", "intl"]
+ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 
 @router.get("/taxonomy", response_model=TaxonomyOut, tags=["taxonomy"])
 async def list_taxonomy(
     q: Annotated[str | None, Query(max_length=100, description="Text to look for in code, label or area")] = None,
-    framework: Literal["digcomp", "greencomp", "intl"] | None = None,
+    framework: Framework | None = None,
 ) -> dict[str, Any]:
     taxonomy = load_taxonomy()
     items = taxonomy.search(q, framework)
@@ -85,3 +76,199 @@ async def get_assessment(assessment_id: str, runtime: Runtime) -> dict[str, Any]
     if row is None:
         raise not_found("assessment", assessment_id)
     return dict(row)
+
+
+async def _profile(runtime: Runtime, cluster_id: str) -> repository.ClusterProfile:
+    rules = skills_settings(runtime.settings).imbalance_rules()
+    async with runtime.db.sessions() as session:
+        profile = await repository.cluster_profile(session, cluster_id, rules)
+    if profile is None:
+        raise HTTPException(404, f"nothing is known about cluster {cluster_id!r} yet: no completed responses")
+    return profile
+
+
+@router.get(
+    "/clusters/{cluster_id}/profile",
+    response_model=ClusterProfileOut,
+    tags=["cluster skills profile"],
+    summary="Demand and supply per skill, classified as shortage, gap, surplus, obsolescence or balanced",
+)
+async def cluster_profile(
+    cluster_id: ClusterId,
+    runtime: Runtime,
+    framework: Framework | None = None,
+    imbalance: Annotated[list[ImbalanceType] | None, Query(description="Only these types (repeatable)")] = None,
+) -> ClusterProfileOut:
+    profile = await _profile(runtime, cluster_id)
+    settings = skills_settings(runtime.settings)
+    rules = settings.imbalance_rules()
+    taxonomy = load_taxonomy()
+    order = list(ImbalanceType)
+    items: list[SkillBalanceOut] = []
+    for balance in sorted(profile.skills, key=lambda b: (order.index(b.imbalance), b.skill_code)):
+        entry = taxonomy.get(balance.skill_code)
+        if framework is not None and (entry is None or entry.framework != framework):
+            continue
+        if imbalance and balance.imbalance not in imbalance:
+            continue
+        fields = vars(balance)
+        items.append(
+            SkillBalanceOut(
+                **{**fields, "actions": list(balance.actions), "sources": list(balance.sources)},
+                skill_label=entry.label if entry else balance.skill_code,
+                framework=entry.framework if entry else None,
+                area=entry.area if entry else None,
+            )
+        )
+    return ClusterProfileOut(
+        cluster_id=cluster_id,
+        computed_at=runtime.clock.now(),
+        members=profile.members,
+        taxonomy_version=taxonomy.version,
+        thresholds=ImbalanceThresholds(**vars(rules)),
+        rules=rules.rules(),
+        counts={kind: sum(1 for b in profile.skills if b.imbalance is kind) for kind in ImbalanceType},
+        skills=items,
+    )
+
+
+_PLURALS = {HeatmapAxis.SIZE_CLASS: "size classes", HeatmapAxis.COUNTRY: "countries"}
+
+
+async def _heatmap(
+    runtime: Runtime, cluster_id: str, by: HeatmapAxis, framework: Framework | None, limit: int | None
+) -> Heatmap:
+    profile = await _profile(runtime, cluster_id)
+    settings = skills_settings(runtime.settings)
+    async with runtime.db.sessions() as session:
+        data = await repository.heatmap_data(session, cluster_id, by, limit or settings.heatmap_max_columns)
+    taxonomy = load_taxonomy()
+    rows = []
+    for balance in profile.skills:
+        entry = taxonomy.get(balance.skill_code)
+        if framework is not None and (entry is None or entry.framework != framework):
+            continue
+        rows.append(HeatmapRow(balance.skill_code, entry.label if entry else "", balance.imbalance))
+    heading = by.value.replace("_", " ")
+    plural = _PLURALS.get(by, f"{heading}s")
+    return Heatmap(
+        title=f"Skills heatmap of cluster {cluster_id}",
+        subtitle=f"Mean gap (level gap + 0.5 × headcount gap) per skill and {heading}; "
+        f"{len(data.columns)} of {data.total_columns} {plural}, largest gaps first",
+        column_heading=heading,
+        columns_name=plural,
+        rows=sorted_rows(rows),
+        columns=data.columns,
+        cells={key: (cell.value, cell.answers) for key, cell in data.cells.items()},
+    )
+
+
+# An SVG served on its own is a document; it has no scripts, and the policy says it must not run any.
+_IMAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+HeatmapBy = Annotated[HeatmapAxis, Query(description="Columns: members, or members grouped by an attribute")]
+HeatmapLimit = Annotated[
+    int | None, Query(ge=1, le=500, description="Most columns; TRELLIS_HEATMAP_MAX_COLUMNS by default")
+]
+
+
+@router.get(
+    "/clusters/{cluster_id}/heatmap.svg",
+    tags=["cluster skills profile"],
+    summary="Skills × members (or areas) coloured by gap, as SVG",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def heatmap_svg(
+    cluster_id: ClusterId,
+    runtime: Runtime,
+    by: HeatmapBy = HeatmapAxis.MEMBER,
+    framework: Framework | None = None,
+    limit: HeatmapLimit = None,
+) -> Response:
+    heatmap = await _heatmap(runtime, cluster_id, by, framework, limit)
+    return Response(render_svg(heatmap), media_type="image/svg+xml; charset=utf-8", headers=_IMAGE_HEADERS)
+
+
+@router.get(
+    "/clusters/{cluster_id}/heatmap.png",
+    tags=["cluster skills profile"],
+    summary="The same grid as PNG, without text (title and description in its metadata); read the SVG",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def heatmap_png(
+    cluster_id: ClusterId,
+    runtime: Runtime,
+    by: HeatmapBy = HeatmapAxis.MEMBER,
+    framework: Framework | None = None,
+    limit: HeatmapLimit = None,
+) -> Response:
+    heatmap = await _heatmap(runtime, cluster_id, by, framework, limit)
+    return Response(render_png(heatmap), media_type="image/png", headers=_IMAGE_HEADERS)
+
+
+@router.post(
+    "/supply-reports",
+    response_model=SupplyReportOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["supply"],
+    summary="Record supply figures for a cluster or region (200 when the same report was recorded before)",
+    responses={
+        200: {"model": SupplyReportOut, "description": "The same report was recorded before"},
+        409: {"description": "The report id was recorded with other figures"},
+    },
+)
+async def post_supply_report(
+    body: SupplyReportIn, runtime: Runtime, correlation: CorrelationId, response: Response
+) -> dict[str, Any]:
+    settings = skills_settings(runtime.settings)
+    now = runtime.clock.now()
+    report = SupplyReported.model_validate({**body.model_dump(), "reported_at": now})
+    problems = report_problems(report, load_taxonomy(), settings.max_headcount, now.date())
+    if problems:
+        raise HTTPException(
+            422,  # what request validation answers, so clients see one kind of error for bad input
+            detail=[{"type": "value_error", "loc": ["body", *p.loc], "msg": p.message} for p in problems],
+        )
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        outcome = await repository.record_supply_report(uow.session, report, via="api", now=now)
+        if outcome == "created":
+            # One log of every report, whoever sent it; our own consumer recognises it and does nothing.
+            uow.emit(report)
+        stored = await repository.get_supply_report(uow.session, report.report_id)
+    if outcome == "conflict":
+        raise HTTPException(
+            409, f"supply report {report.report_id!r} was recorded with other figures; use a new report_id"
+        )
+    assert stored is not None
+    if outcome == "duplicate":
+        response.status_code = status.HTTP_200_OK
+    return stored
+
+
+@router.get("/supply-reports", response_model=SupplyReportPage, tags=["supply"], summary="Reports, newest first")
+async def list_supply_reports(
+    runtime: Runtime,
+    scope: SupplyScope | None = None,
+    scope_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    async with runtime.db.sessions() as session:
+        items, total = await repository.list_supply_reports(
+            session, scope=scope, scope_id=scope_id, limit=limit, offset=offset
+        )
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/supply-reports/{report_id}", response_model=SupplyReportOut, tags=["supply"])
+async def get_supply_report(report_id: str, runtime: Runtime) -> dict[str, Any]:
+    async with runtime.db.sessions() as session:
+        stored = await repository.get_supply_report(session, report_id)
+    if stored is None:
+        raise not_found("supply report", report_id)
+    return stored

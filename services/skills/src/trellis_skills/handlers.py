@@ -1,19 +1,22 @@
-"""skills consumes surveys.response.completed and publishes skills.gaps.assessed."""
+"""skills consumes surveys.response.completed (publishes skills.gaps.assessed) and skills.supply.reported."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 
 from trellis_common.consumer import Incoming
 from trellis_common.errors import PermanentError
-from trellis_common.events import GapsAssessed, ResponseCompleted
+from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported
 from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_skills.domain.gaps import assess_gaps, severity
+from trellis_skills import repository
+from trellis_skills.domain.gaps import answer_problems, assess_gaps, severity
+from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
-from trellis_skills.models import assessments, member_skill_severity
+from trellis_skills.models import assessments
+from trellis_skills.settings import skills_settings
 
 log = get_logger(__name__)
 
@@ -25,43 +28,22 @@ async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
         log.info("response_already_assessed", response_id=response.response_id)
         return
     taxonomy = load_taxonomy()
-    unknown = taxonomy.unknown([s.skill_code for s in response.skills])
-    if unknown:
-        raise PermanentError(f"unknown skill code(s) {', '.join(unknown)} (taxonomy {taxonomy.version})")
+    problems = answer_problems(response.skills, taxonomy, skills_settings(uow.settings).max_headcount)
+    if problems:
+        raise PermanentError("; ".join(problems))
 
     codes = [s.skill_code for s in response.skills]
-    previous = {
-        row.skill_code: row.severity
-        for row in await uow.session.execute(
-            select(member_skill_severity).where(
-                member_skill_severity.c.member_id == response.member_id,
-                member_skill_severity.c.skill_code.in_(codes),
-            )
-        )
-    }
-    gaps = assess_gaps(response.skills, taxonomy, previous)
+    stored = await repository.stored_answers(uow.session, response.cluster_id, response.member_id, codes)
+    gaps = assess_gaps(response.skills, taxonomy, {code: s.severity for code, s in stored.items()})
 
     now = uow.now
-    await uow.session.execute(
-        delete(member_skill_severity).where(
-            member_skill_severity.c.member_id == response.member_id, member_skill_severity.c.skill_code.in_(codes)
+    severities = {
+        s.skill_code: severity(
+            max(0, s.required_level - s.current_level), max(0, s.headcount_needed - s.headcount_having)
         )
-    )
-    if response.skills:
-        await uow.session.execute(
-            insert(member_skill_severity),
-            [
-                {
-                    "member_id": response.member_id,
-                    "skill_code": s.skill_code,
-                    "severity": severity(
-                        max(0, s.required_level - s.current_level), max(0, s.headcount_needed - s.headcount_having)
-                    ),
-                    "updated_at": now,
-                }
-                for s in response.skills
-            ],
-        )
+        for s in response.skills
+    }
+    await repository.save_member_answers(uow.session, response, severities, now)
     assessment_id = str(uuid.uuid4())
     await uow.session.execute(
         insert(assessments).values(
@@ -87,3 +69,19 @@ async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
             assessed_at=now,
         )
     )
+
+
+async def on_supply_reported(uow: UnitOfWork, incoming: Incoming) -> None:
+    """Figures from another system (or our own API, whose event comes back here and is recognised)."""
+    report = incoming.require(SupplyReported)
+    settings = skills_settings(uow.settings)
+    problems = report_problems(report, load_taxonomy(), settings.max_headcount, uow.now.date())
+    if problems:
+        raise PermanentError(f"supply report {report.report_id}: " + "; ".join(map(str, problems)))
+    outcome = await repository.record_supply_report(uow.session, report, via="event", now=uow.now)
+    if outcome == "conflict":
+        raise PermanentError(
+            f"supply report {report.report_id} was already recorded with other figures; send new figures "
+            "under a new report_id"
+        )
+    log.info("supply_report_recorded", report_id=report.report_id, outcome=outcome, figures=len(report.figures))

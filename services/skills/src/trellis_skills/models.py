@@ -1,8 +1,15 @@
-"""The skills service's tables: assessments and each member's latest per-skill severity (for trends)."""
+"""The skills service's tables.
+
+- ``assessments``: one per completed survey response, with the gaps published in ``skills.gaps.assessed``.
+- ``cluster_members`` and ``member_skill_profiles``: each member's latest context and latest answer per skill
+  (demand and supply), the input of the cluster's skills profile and of the trend of the next assessment.
+- ``supply_reports`` and ``supply_figures``: supply figures other systems report (every report as received,
+  and the figure in force per source, scope and skill).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, String, Table
+from sqlalchemy import JSON, Column, Date, Float, Integer, String, Table
 
 from trellis_common.db import UTCDateTime, new_metadata
 
@@ -21,11 +28,66 @@ assessments = Table(
     Column("assessed_at", UTCDateTime, nullable=False),
 )
 
-member_skill_severity = Table(
-    "member_skill_severity",
+cluster_members = Table(
+    "cluster_members",
     metadata,
+    Column("cluster_id", String(128), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("country", String(2), nullable=True),
+    Column("region", String(64), nullable=True),
+    Column("size_class", String(16), nullable=True),
+    Column("sector", String(16), nullable=True),
+    Column("member_type", String(32), nullable=False),
+    # completed_at of the response the context comes from: an older response never overwrites a newer one.
+    Column("answered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+member_skill_profiles = Table(
+    "member_skill_profiles",
+    metadata,
+    Column("cluster_id", String(128), primary_key=True),
     Column("member_id", String(128), primary_key=True),
     Column("skill_code", String(64), primary_key=True),
+    Column("current_level", Integer, nullable=False),
+    Column("required_level", Integer, nullable=False),
+    Column("headcount_having", Integer, nullable=False),
+    Column("headcount_needed", Integer, nullable=False),
+    Column("importance", Integer, nullable=False),
+    # level_gap + 0.5 × headcount_gap of this answer: the trend of the next assessment compares against it.
     Column("severity", Float, nullable=False),
+    Column("response_id", String(128), nullable=False),
+    Column("answered_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+supply_reports = Table(
+    "supply_reports",
+    metadata,
+    Column("report_id", String(128), primary_key=True),
+    Column("source", String(200), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("scope_id", String(128), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("figures", JSON, nullable=False),
+    # Hash of what the report says: the same id with other figures is refused rather than silently ignored.
+    Column("fingerprint", String(64), nullable=False),
+    Column("received_via", String(16), nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)
+
+supply_figures = Table(
+    "supply_figures",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    # The cluster id, or the region upper-cased (members' regions are matched the same way).
+    Column("scope_key", String(128), primary_key=True),
+    Column("source", String(200), primary_key=True),
+    Column("skill_code", String(64), primary_key=True),
+    Column("headcount", Integer, nullable=False),
+    Column("level", Integer, nullable=True),
+    Column("as_of", Date, nullable=False),
+    Column("reported_at", UTCDateTime, nullable=False),
+    Column("report_id", String(128), nullable=False),
 )

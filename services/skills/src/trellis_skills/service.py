@@ -1,21 +1,28 @@
-"""The skills service: turns completed surveys into per-member skill gaps."""
+"""The skills service: turns completed surveys into per-member skill gaps and the cluster's skills profile."""
 
 from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
-from trellis_common.events import ResponseCompleted
+from trellis_common.events import ResponseCompleted, SupplyReported
 from trellis_common.runtime import ServiceDefinition
 from trellis_skills.api import router
-from trellis_skills.handlers import on_response_completed
+from trellis_skills.handlers import on_response_completed, on_supply_reported
 from trellis_skills.models import metadata
+from trellis_skills.settings import SkillsSettings
 
 DEFINITION = ServiceDefinition(
     name="skills",
     title="Trellis skills",
-    description="Skill taxonomy (DigComp 2.2, GreenComp, internationalisation) and skill-gap analysis. "
-    "Consumes surveys.response.completed, publishes skills.gaps.assessed.",
+    description="Skill taxonomy (DigComp 2.2, GreenComp, internationalisation), per-member skill gaps and the "
+    "cluster's skills profile (shortage, gap, surplus, obsolescence) with a heatmap. Consumes "
+    "surveys.response.completed and skills.supply.reported, publishes skills.gaps.assessed and "
+    "skills.supply.reported (for reports posted to its API).",
     metadata=metadata,
     migrations="trellis_skills:migrations",
     routers=[router],
-    handlers={spec_for_model(ResponseCompleted).type: on_response_completed},
+    handlers={
+        spec_for_model(ResponseCompleted).type: on_response_completed,
+        spec_for_model(SupplyReported).type: on_supply_reported,
+    },
+    settings_class=SkillsSettings,
 )

@@ -26,6 +26,36 @@ def trend(current: float, previous: float | None) -> Trend:
     return Trend.UNCHANGED
 
 
+def answer_problems(answers: Sequence[SkillAnswer], taxonomy: Taxonomy, max_headcount: int) -> list[str]:
+    """Why a skill matrix cannot be assessed (empty when it can): each problem names the skill and the value.
+
+    The event contract already bounds levels (0-8) and importance (1-5); these are the rules that need the
+    taxonomy or the service's configuration.
+    """
+    problems: list[str] = []
+    unknown = taxonomy.unknown([a.skill_code for a in answers])
+    if unknown:
+        problems.append(f"unknown skill code(s) {', '.join(sorted(set(unknown)))} (taxonomy {taxonomy.version})")
+    seen: set[str] = set()
+    for index, answer in enumerate(answers):
+        where = f"skills[{index}] ({answer.skill_code})"
+        if answer.skill_code in seen:
+            problems.append(f"{where}: the skill is answered twice")
+        seen.add(answer.skill_code)
+        entry = taxonomy.get(answer.skill_code)
+        if entry is not None and entry.levels is not None:
+            low, high = entry.levels
+            for name in ("current_level", "required_level"):
+                level = getattr(answer, name)
+                if level != 0 and not low <= level <= high:
+                    problems.append(f"{where}: {name} {level} is outside {entry.framework} levels {low}-{high}")
+        for name in ("headcount_having", "headcount_needed"):
+            count = getattr(answer, name)
+            if count > max_headcount:
+                problems.append(f"{where}: {name} {count} is more than the {max_headcount} people allowed")
+    return problems
+
+
 def assess_gaps(answers: Sequence[SkillAnswer], taxonomy: Taxonomy, previous: Mapping[str, float]) -> list[SkillGap]:
     """Gaps (never negative) for every skill where demand exceeds supply, highest priority first.
 

@@ -15,6 +15,8 @@ class SkillEntry:
     area: str
     label: str
     esco_uri: str | None = None
+    # The framework's proficiency levels (DigComp 2.2: 1-8); None where the framework defines none.
+    levels: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,14 @@ class Taxonomy:
 def load_taxonomy() -> Taxonomy:
     raw = json.loads(resources.files("trellis_skills").joinpath("data/taxonomy.json").read_text("utf-8"))
     entries = {
-        e["code"]: SkillEntry(e["code"], e["framework"], e["area"], e["label"], e.get("esco_uri"))
+        e["code"]: SkillEntry(
+            e["code"],
+            e["framework"],
+            e["area"],
+            e["label"],
+            e.get("esco_uri"),
+            (int(e["levels"][0]), int(e["levels"][1])) if e.get("levels") else None,
+        )
         for e in raw["entries"]
     }
     return Taxonomy(raw["version"], entries)

@@ -1,0 +1,127 @@
+"""The matchmaking service in-process on SQLite with a manual clock; gaps events go straight to its handler."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.runtime import runtime_for
+from trellis_common.app import create_app
+from trellis_common.bus.memory import InMemoryBus
+from trellis_common.catalogue import spec_for_model
+from trellis_common.clock import ManualClock
+from trellis_common.consumer import Incoming
+from trellis_common.envelope import CloudEvent
+from trellis_common.events import GapsAssessed, MemberContext, PartnersMatched, SkillGap, SurveyTheme, Trend
+from trellis_common.runtime import ServiceRuntime
+from trellis_matchmaking.handlers import on_gaps_assessed
+from trellis_matchmaking.service import DEFINITION
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # seat period 2026-Q1
+GAPS = spec_for_model(GapsAssessed)
+AT_MEMBER = MemberContext(country="AT", region="AT13", languages=["de", "en"], sector="C25")
+
+
+def skill_gap(skill_code: str, current: int, required: int, headcount_gap: int, importance: int) -> SkillGap:
+    """A gap as the skills service computes it: priority = importance × (level gap + 0.5 × headcount gap)."""
+    level_gap = max(0, required - current)
+    priority = importance * (level_gap + 0.5 * headcount_gap)
+    return SkillGap(
+        skill_code=skill_code,
+        skill_label=skill_code,
+        framework=skill_code.partition(":")[0],
+        current_level=current,
+        required_level=required,
+        level_gap=level_gap,
+        headcount_having=1,
+        headcount_needed=1 + headcount_gap,
+        headcount_gap=headcount_gap,
+        importance=importance,
+        priority=priority,
+        priority_formula=f"{importance} × ({level_gap} + 0.5 × {headcount_gap}) = {priority:g}",
+        trend=Trend.NEW,
+    )
+
+
+def gaps_assessed(
+    member_id: str,
+    gaps: list[SkillGap],
+    *,
+    cluster_id: str = "c-1",
+    context: MemberContext = AT_MEMBER,
+    assessed_at: datetime = START,
+    assessment_id: str | None = None,
+) -> GapsAssessed:
+    return GapsAssessed(
+        assessment_id=assessment_id or f"a-{uuid.uuid4()}",
+        response_id=f"r-{uuid.uuid4()}",
+        cluster_id=cluster_id,
+        member_id=member_id,
+        theme=SurveyTheme.DIGITAL,
+        member_context=context,
+        gaps=gaps,
+        assessed_at=assessed_at,
+    )
+
+
+async def deliver(runtime: ServiceRuntime, data: GapsAssessed) -> list[PartnersMatched]:
+    """Hand the event to the handler as the consumer would (one transaction); return what it published."""
+    envelope = CloudEvent(
+        source="/tests/skills", type=GAPS.type, subject=data.member_id, data=data.model_dump(mode="json")
+    )
+    async with runtime.unit_of_work(cause=envelope) as uow:
+        await on_gaps_assessed(uow, Incoming(envelope, data, data.member_id))
+    return [PartnersMatched.model_validate(e.data) for e in uow.emitted]
+
+
+def move_clock(runtime: ServiceRuntime, moment: datetime) -> None:
+    assert isinstance(runtime.clock, ManualClock)
+    runtime.clock.set(moment)
+
+
+def partner(name: str, partner_type: str, *offers: dict[str, Any], country: str = "AT") -> dict[str, Any]:
+    return {"name": name, "partner_type": partner_type, "country": country, "offers": list(offers)}
+
+
+def offer(title: str, skill: str, seats: int, **fields: Any) -> dict[str, Any]:
+    return {"title": title, "skill_codes": [skill], "format": "masterclass", "seats": seats, **fields}
+
+
+@pytest.fixture
+async def matchmaking(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
+    runtime = runtime_for(
+        DEFINITION,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'matchmaking.db'}",
+        bus=InMemoryBus(),
+        clock="manual",
+        consume=False,
+    )
+    move_clock(runtime, START)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def api(matchmaking: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(DEFINITION, runtime=matchmaking, manage_runtime=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://matchmaking") as client:
+        yield client
+
+
+async def created(response: httpx.Response, code: int = 201) -> Any:
+    assert response.status_code == code, response.text
+    return response.json()
+
+
+def problem(response: httpx.Response) -> str:
+    assert response.status_code == 422, response.text
+    return " ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in response.json()["detail"])

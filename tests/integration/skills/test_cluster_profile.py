@@ -1,0 +1,357 @@
+"""The cluster's skills profile, supply reports and heatmap through the REST API (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
+
+import random
+import struct
+import zlib
+from datetime import timedelta
+from typing import Any
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests.integration.skills.conftest import T0, publish, response, skill, until_assessed
+from tests.support.polling import eventually
+from trellis_common.bus.memory import InMemoryBroker
+from trellis_common.catalogue import spec_for_model
+from trellis_common.db import inbox
+from trellis_common.envelope import from_kafka
+from trellis_common.events import SupplyReported
+from trellis_common.runtime import ServiceRuntime
+from trellis_skills import repository
+from trellis_skills.domain.imbalance import aggregate
+from trellis_skills.models import member_skill_profiles
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+# The guide's scenarios (see tests/unit/skills/test_imbalance.py), answered by three members of cluster c-1.
+WORKED = {
+    "m-1": [
+        skill("digcomp:3.4", 5, 5, 1, 4),
+        skill("digcomp:4.2", 2, 4, 4, 4),
+        skill("digcomp:1.3", 6, 6, 20, 10),
+        skill("intl:trade-fairs", 5, 5, 6, 1),
+        skill("digcomp:2.4", 4, 4, 3, 3),
+    ],
+    "m-2": [
+        skill("digcomp:3.4", 0, 5, 0, 3),
+        skill("digcomp:4.2", 2, 4, 3, 4),
+        skill("digcomp:1.3", 6, 5, 12, 8),
+        skill("intl:trade-fairs", 4, 0, 5, 0),
+        skill("digcomp:2.4", 5, 4, 3, 3),
+    ],
+    "m-3": [
+        skill("digcomp:3.4", 5, 5, 1, 3),
+        skill("digcomp:4.2", 3, 4, 2, 2),
+        skill("digcomp:1.3", 5, 5, 8, 6),
+        skill("intl:trade-fairs", 4, 0, 4, 0),
+    ],
+}
+REGIONS = {"m-1": "AT13", "m-2": "AT13", "m-3": "AT12"}
+
+
+async def answer_worked_examples(skills: ServiceRuntime, broker: InMemoryBroker) -> None:
+    await publish(broker, *(response(m, answers, region=REGIONS[m]) for m, answers in WORKED.items()))
+    await eventually(until_assessed(skills, len(WORKED)), timeout=10, what="three assessments")
+
+
+def by_code(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["skill_code"]: s for s in profile["skills"]}
+
+
+def supply_report(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "report_id": "ams-wien-2026-02",
+        "source": "AMS Wien (regional employment agency)",
+        "scope": "region",
+        "scope_id": "at13",  # members say AT13: regions match whatever the case
+        "as_of": "2026-02-28",
+        "figures": [{"skill_code": "digcomp:3.4", "headcount": 8, "level": 5}],
+    }
+    return {**body, **changes}
+
+
+async def test_unknown_cluster_is_a_404(api: httpx.AsyncClient) -> None:
+    for path in ("/clusters/nope/profile", "/clusters/nope/heatmap.svg", "/clusters/nope/heatmap.png"):
+        answer = await api.get(path)
+        assert answer.status_code == 404, path
+        assert "nope" in answer.json()["detail"]
+
+
+async def test_each_type_of_imbalance_from_member_answers(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    await answer_worked_examples(skills, broker)
+    got = await api.get("/clusters/c-1/profile")
+    assert got.status_code == 200, got.text
+    profile = got.json()
+    assert profile["members"] == 3
+    assert profile["counts"] == {"shortage": 1, "gap": 1, "surplus": 1, "obsolescence": 1, "balanced": 1}
+    assert list(profile["rules"]) == ["shortage", "obsolescence", "gap", "surplus", "balanced"]
+    skills_by_code = by_code(profile)
+    assert {code: s["imbalance"] for code, s in skills_by_code.items()} == {
+        "digcomp:3.4": "shortage",
+        "digcomp:4.2": "gap",
+        "digcomp:1.3": "surplus",
+        "intl:trade-fairs": "obsolescence",
+        "digcomp:2.4": "balanced",
+    }
+    shortage = skills_by_code["digcomp:3.4"]
+    assert (shortage["demand"], shortage["supply"], shortage["demand_supply_ratio"]) == (10, 2, 5.0)
+    assert shortage["actions"] == ["upskilling", "talent_attraction"]
+    assert shortage["skill_label"] == "Programming" and shortage["framework"] == "digcomp"
+    assert "10 people" in shortage["explanation"] and "8 short" in shortage["explanation"]
+    gap = skills_by_code["digcomp:4.2"]
+    assert (gap["required_level"], gap["current_level"], gap["level_gap"]) == (4.0, 2.2, 1.8)
+    assert skills_by_code["intl:trade-fairs"]["actions"] == ["reskilling"]
+    assert [s["imbalance"] for s in profile["skills"]] == ["shortage", "gap", "surplus", "obsolescence", "balanced"]
+
+    only = (await api.get("/clusters/c-1/profile", params={"imbalance": ["gap", "surplus"]})).json()
+    assert [s["skill_code"] for s in only["skills"]] == ["digcomp:4.2", "digcomp:1.3"]
+    intl = (await api.get("/clusters/c-1/profile", params={"framework": "intl"})).json()
+    assert [s["skill_code"] for s in intl["skills"]] == ["intl:trade-fairs"]
+    bad = await api.get("/clusters/c-1/profile", params={"imbalance": "mismatch"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "imbalance", 0]
+
+
+@pytest.mark.parametrize("overrides", [{"shortage_ratio": 6.0}], indirect=True)
+async def test_thresholds_come_from_the_settings(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    await answer_worked_examples(skills, broker)
+    profile = (await api.get("/clusters/c-1/profile")).json()
+    assert profile["thresholds"]["shortage_ratio"] == 6.0
+    shortage = by_code(profile)["digcomp:3.4"]
+    assert shortage["imbalance"] == "balanced", "10 needed for 2 available is 5 ×, below 6 ×"
+    assert "demand ≥ 6 × supply" in profile["rules"]["shortage"]
+
+
+async def test_database_totals_equal_the_domain_totals(skills: ServiceRuntime, broker: InMemoryBroker) -> None:
+    rnd = random.Random(7)
+    codes = ["digcomp:1.1", "digcomp:3.4", "greencomp:2.1", "intl:export-readiness"]
+    responses = [
+        response(
+            f"m-{i}",
+            [
+                skill(code, rnd.randint(0, 8), rnd.randint(0, 8), rnd.randint(0, 30), rnd.randint(0, 30))
+                for code in rnd.sample(codes, rnd.randint(1, len(codes)))
+            ],
+        )
+        for i in range(25)
+    ]
+    await publish(broker, *responses)
+    await eventually(until_assessed(skills, 25), timeout=10, what="25 assessments")
+    async with skills.db.sessions() as session:
+        from_database = await repository.cluster_totals(session, "c-1")
+    assert from_database == aggregate(a for r in responses for a in r.skills)
+
+
+async def test_an_older_response_does_not_replace_a_newer_answer(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    newer = response("m-1", [skill("digcomp:3.4", 5, 5, 6, 6)], completed_at=T0)
+    older = response("m-1", [skill("digcomp:3.4", 1, 5, 0, 6)], completed_at=T0 - timedelta(days=30))
+    await publish(broker, newer, older)  # the older one arrives last (a replayed DLQ, say)
+    await eventually(until_assessed(skills, 2), timeout=10, what="both assessed")
+    balance = by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]
+    assert (balance["member_supply"], balance["imbalance"]) == (6, "balanced")
+    async with skills.db.sessions() as session:
+        stored = (await session.execute(select(member_skill_profiles))).mappings().one()
+    assert stored["response_id"] == newer.response_id
+
+
+async def test_supply_reports_count_for_the_clusters_regions_once(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    await answer_worked_examples(skills, broker)
+    created = await api.post("/supply-reports", json=supply_report())
+    assert created.status_code == 201, created.text
+    assert created.json()["received_via"] == "api"
+    again = await api.post("/supply-reports", json=supply_report())
+    assert again.status_code == 200 and again.json() == created.json()
+    changed = await api.post(
+        "/supply-reports", json=supply_report(figures=[{"skill_code": "digcomp:3.4", "headcount": 9}])
+    )
+    assert changed.status_code == 409 and "ams-wien-2026-02" in changed.json()["detail"]
+
+    shortage = by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]
+    assert (shortage["member_supply"], shortage["external_supply"], shortage["supply"]) == (2, 8, 10)
+    assert shortage["imbalance"] == "balanced"
+    assert shortage["sources"] == ["AMS Wien (regional employment agency) (region AT13)"]
+
+    # An older report from the same source does not replace the figures in force; a newer one does.
+    older = supply_report(
+        report_id="ams-wien-2026-01", as_of="2026-01-31", figures=[{"skill_code": "digcomp:3.4", "headcount": 1}]
+    )
+    newer = supply_report(
+        report_id="ams-wien-2026-03",
+        as_of="2026-03-01",
+        figures=[{"skill_code": "digcomp:3.4", "headcount": 3, "level": 6}],
+    )
+    assert (await api.post("/supply-reports", json=older)).status_code == 201
+    assert by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]["external_supply"] == 8
+    assert (await api.post("/supply-reports", json=newer)).status_code == 201
+    assert by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]["external_supply"] == 3
+
+    # Another cluster's figures and a region without members of c-1 do not count.
+    other = supply_report(report_id="x-1", scope="cluster", scope_id="c-2")
+    elsewhere = supply_report(report_id="x-2", scope_id="DE21")
+    assert (await api.post("/supply-reports", json=other)).status_code == 201
+    assert (await api.post("/supply-reports", json=elsewhere)).status_code == 201
+    assert by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]["external_supply"] == 3
+    # ... and a cluster known only from a report has a profile of its supply.
+    assert by_code((await api.get("/clusters/c-2/profile")).json())["digcomp:3.4"]["supply"] == 8
+
+    page = (await api.get("/supply-reports", params={"scope": "region", "limit": 2})).json()
+    assert page["total"] == 4
+    assert [r["report_id"] for r in page["items"]] == ["ams-wien-2026-03", "ams-wien-2026-02"]
+    assert (await api.get("/supply-reports/ams-wien-2026-01")).json()["figures"] == [
+        {"skill_code": "digcomp:3.4", "headcount": 1, "level": None}
+    ]
+    assert (await api.get("/supply-reports/none")).status_code == 404
+
+    # Each report recorded through the API is also published; the consumer recognises it as known.
+    spec = spec_for_model(SupplyReported)
+    published = [from_kafka(r.headers, r.value) for r in broker.topics[spec.topic()]]
+    assert [e.data["report_id"] for e in published if e.data] == [
+        "ams-wien-2026-02",
+        "ams-wien-2026-01",
+        "ams-wien-2026-03",
+        "x-1",
+        "x-2",
+    ]
+
+    async def consumed() -> bool:
+        async with skills.db.sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(inbox).where(inbox.c.event_type == spec.type))
+        return count == 5
+
+    await eventually(consumed, timeout=10, what="the five reports consumed back")
+    assert (await api.get("/supply-reports", params={"scope_id": "at13"})).json()["total"] == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc", "message"),
+    [
+        (
+            {"figures": [{"skill_code": "digcomp:9.9", "headcount": 1}]},
+            ["body", "figures", 0, "skill_code"],
+            "unknown skill code",
+        ),
+        (
+            {"figures": [{"skill_code": "digcomp:3.4", "headcount": 1}, {"skill_code": "digcomp:3.4", "headcount": 2}]},
+            ["body", "figures", 1, "skill_code"],
+            "reported twice",
+        ),
+        (
+            {"figures": [{"skill_code": "digcomp:3.4", "headcount": -1}]},
+            ["body", "figures", 0, "headcount"],
+            "greater than or equal to 0",
+        ),
+        (
+            {"figures": [{"skill_code": "digcomp:3.4", "headcount": 100_001}]},
+            ["body", "figures", 0, "headcount"],
+            "more than the 100000",
+        ),
+        (
+            {"figures": [{"skill_code": "digcomp:3.4", "headcount": 1, "level": 9}]},
+            ["body", "figures", 0, "level"],
+            "less than or equal to 8",
+        ),
+        (
+            {"figures": [{"skill_code": "digcomp:3.4", "headcount": 1, "level": 0}]},
+            ["body", "figures", 0, "level"],
+            "outside digcomp levels 1-8",
+        ),
+        ({"figures": []}, ["body", "figures"], "at least 1 item"),
+        ({"scope": "country"}, ["body", "scope"], "'cluster' or 'region'"),
+        ({"as_of": (T0 + timedelta(days=30)).date().isoformat()}, ["body", "as_of"], "in the future"),
+        ({"headcount": 3}, ["body", "headcount"], "Extra inputs are not permitted"),
+        ({"report_id": ""}, ["body", "report_id"], "at least 1 character"),
+    ],
+)
+async def test_bad_supply_reports_are_a_422_naming_the_field(
+    api: httpx.AsyncClient, changes: dict[str, Any], loc: list[Any], message: str
+) -> None:
+    answer = await api.post("/supply-reports", json=supply_report(**changes))
+    assert answer.status_code == 422, answer.text
+    problems = {tuple(p["loc"]): p["msg"] for p in answer.json()["detail"]}
+    assert tuple(loc) in problems, problems
+    assert message in problems[tuple(loc)]
+    assert (await api.get("/supply-reports")).json()["total"] == 0
+
+
+async def test_heatmap_svg_is_labelled_accessible_and_escaped(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    await answer_worked_examples(skills, broker)
+    hostile = '<script>alert("x")</script>&'  # control characters: see tests/unit/skills/test_heatmap.py
+    await publish(broker, response(hostile, [skill("digcomp:3.4", 1, 5, 0, 2)], region="<b>AT13</b>"))
+    await eventually(until_assessed(skills, 4), timeout=10, what="the fourth assessment")
+
+    got = await api.get("/clusters/c-1/heatmap.svg")
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "image/svg+xml; charset=utf-8"
+    assert "default-src 'none'" in got.headers["content-security-policy"]
+    assert "<script" not in got.text
+    root = ElementTree.fromstring(got.content)  # well-formed XML
+    assert root.get("role") == "img"
+    assert root.find(f"{SVG}title").text == "Skills heatmap of cluster c-1"  # type: ignore[union-attr]
+    desc = root.find(f"{SVG}desc").text or ""  # type: ignore[union-attr]
+    assert "Rows: 5 skills; columns: 4 members" in desc
+    assert "Largest gaps: digcomp:3.4 at m-2 (6.5); digcomp:3.4 at <script>" in desc
+    texts = {t.text for t in root.iter(f"{SVG}text")}
+    assert {"shortage", "gap", "surplus", "obsolescence", "balanced"} <= texts
+    tips = [t.text or "" for t in root.iter(f"{SVG}title")]
+    assert '<script>alert("x")</script>&' in tips, "the column's full name"
+    assert '<script>alert("x")</s…' in texts, "its label, shortened"
+    # digcomp:3.4 at m-2: level gap 5, headcount gap 3 → 5 + 0.5 × 3 = 6.5
+    assert "digcomp:3.4 · m-2: mean gap 6.5 over 1 answer(s)" in tips
+    assert "digcomp:2.4 · m-3: no answer" in tips
+
+    columns = (await api.get("/clusters/c-1/heatmap.svg", params={"by": "region", "limit": 2})).text
+    region_root = ElementTree.fromstring(columns)
+    assert "2 of 3 regions" in (region_root.find(f"{SVG}text[2]").text or "")  # type: ignore[union-attr]
+    # AT13: digcomp:3.4 at m-1 (0 + 0.5 × 3 = 1.5) and m-2 (6.5): mean 4
+    assert "digcomp:3.4 · AT13: mean gap 4.0 over 2 answer(s)" in [t.text for t in region_root.iter(f"{SVG}title")]
+    assert (await api.get("/clusters/c-1/heatmap.svg", params={"by": "colour"})).status_code == 422
+    assert (await api.get("/clusters/c-1/heatmap.svg", params={"limit": 0})).status_code == 422
+
+
+async def test_heatmap_png_is_a_valid_image_with_its_description(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    await answer_worked_examples(skills, broker)
+    got = await api.get("/clusters/c-1/heatmap.png")
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    chunks = read_png(got.content)
+    width, height = struct.unpack(">II", chunks["IHDR"][:8])
+    assert len(zlib.decompress(chunks["IDAT"])) == height * (1 + 3 * width)
+    assert "Rows: 5 skills; columns: 3 members" in chunks["iTXt"].decode()
+
+
+def read_png(data: bytes) -> dict[str, bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks: dict[str, bytes] = {}
+    at = 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind = data[at + 4 : at + 8]
+        body = data[at + 8 : at + 8 + length]
+        (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks[kind.decode()] = chunks.get(kind.decode(), b"") + body
+        at += 12 + length
+    return chunks
+
+
+async def test_taxonomy_lists_levels_and_searches(api: httpx.AsyncClient) -> None:
+    page = (await api.get("/taxonomy", params={"framework": "digcomp"})).json()
+    assert page["count"] == 21 and all(item["levels"] == [1, 8] for item in page["items"])
+    assert (await api.get("/taxonomy/greencomp:2.1")).json()["levels"] is None
+    assert [i["code"] for i in (await api.get("/taxonomy", params={"q": "trade fair"})).json()["items"]] == [
+        "intl:trade-fairs"
+    ]
