@@ -14,30 +14,64 @@ from trellis_strategy.settings import StrategySettings
 
 def option(rank: int, partner: str = "Digital Innovation Hub Flanders", skill: str = "digcomp:5.2") -> MatchOption:
     return MatchOption(
-        rank=rank, skill_code=skill, partner_id=f"p-{rank}", partner_name=partner, partner_type="dih",
-        offer_id=f"o-{rank}", offer_title="Data literacy bootcamp", format="training", delivery="online",
-        score=1.0 / rank, explanation=[],
+        rank=rank,
+        skill_code=skill,
+        partner_id=f"p-{rank}",
+        partner_name=partner,
+        partner_type="dih",
+        offer_id=f"o-{rank}",
+        offer_title="Data literacy bootcamp",
+        format="training",
+        delivery="online",
+        score=1.0 / rank,
+        explanation=[],
     )
 
 
-def pool(members: int = 3, skill: str = "digcomp:1.3", title: str = "Data bootcamp", offer: str = "o-9",
-         partner: str = "KU Leuven") -> PooledOpportunity:
-    return PooledOpportunity(pool_id=f"pool-{offer}", skill_code=skill, partner_id="p-9", partner_name=partner,
-                             offer_id=offer, offer_title=title, member_count=members, seats=10)
+def pool(
+    members: int = 3,
+    skill: str = "digcomp:1.3",
+    title: str = "Data bootcamp",
+    offer: str = "o-9",
+    partner: str = "KU Leuven",
+) -> PooledOpportunity:
+    return PooledOpportunity(
+        pool_id=f"pool-{offer}",
+        skill_code=skill,
+        partner_id="p-9",
+        partner_name=partner,
+        offer_id=offer,
+        offer_title=title,
+        member_count=members,
+        seats=10,
+    )
 
 
 def matched(options: list[MatchOption], pooled: list[PooledOpportunity]) -> PartnersMatched:
-    return PartnersMatched(match_run_id="run-1", assessment_id="a-1", cluster_id="c-1", member_id="m-42",
-                           options=options, pooled=pooled, matched_at=datetime(2025, 1, 31, tzinfo=UTC))
+    return PartnersMatched(
+        match_run_id="run-1",
+        assessment_id="a-1",
+        cluster_id="c-1",
+        member_id="m-42",
+        options=options,
+        pooled=pooled,
+        matched_at=datetime(2025, 1, 31, tzinfo=UTC),
+    )
 
 
 def test_pooled_opportunities_and_the_top_option_become_actions() -> None:
     actions = proposed_actions(matched([option(2, "Second best"), option(1)], [pool()]))
     assert [(a.kind, a.key, a.text) for a in actions] == [
-        (ActionKind.POOLED_OFFER, "pool:digcomp:1.3:o-9",
-         "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven"),
-        (ActionKind.MEMBER_PARTNER, "member:m-42",
-         "Member m-42 could work with Digital Innovation Hub Flanders on digcomp:5.2"),
+        (
+            ActionKind.POOLED_OFFER,
+            "pool:digcomp:1.3:o-9",
+            "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven",
+        ),
+        (
+            ActionKind.MEMBER_PARTNER,
+            "member:m-42",
+            "Member m-42 could work with Digital Innovation Hub Flanders on digcomp:5.2",
+        ),
     ]
 
 
@@ -69,3 +103,23 @@ def test_settings_refuse_a_bad_default_cadence_or_zone() -> None:
     assert StrategySettings(late_after="PT2H").late_after == timedelta(hours=2)
     settings = StrategySettings(default_cadence="freq=monthly;interval=4")
     assert settings.default_cadence == "RRULE:FREQ=MONTHLY;INTERVAL=4"
+
+
+def test_actions_carry_the_skill_that_routes_them() -> None:
+    actions = proposed_actions(matched([option(1, skill="greencomp:2.1")], [pool(skill="intl:export")]))
+    assert [a.skill_code for a in actions] == ["intl:export", "greencomp:2.1"]
+
+
+def test_settings_for_reminders() -> None:
+    defaults = StrategySettings()
+    assert (defaults.default_lead_days, defaults.default_escalate_after_days) == ([14, 1], 14)
+    assert defaults.reminder_policy().lead_days == (14, 1)
+    custom = StrategySettings(default_lead_days="30, 7", default_escalate_after_days="", calendar_reviews=6)
+    assert (custom.default_lead_days, custom.default_escalate_after_days) == ([30, 7], None)
+    assert StrategySettings(default_lead_days="").reminder_policy().lead_days == ()
+    with pytest.raises(ValidationError, match=r"each lead time must be 1\.\.366 days"):
+        StrategySettings(default_lead_days="0")
+    with pytest.raises(ValidationError, match="must not repeat"):
+        StrategySettings(default_lead_days=[7, 7])
+    with pytest.raises(ValidationError, match="calendar_reviews"):
+        StrategySettings(calendar_reviews=0)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
+from dateutil.rrule import rrulestr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +19,7 @@ from trellis_strategy.domain.cadence import (
     NoReviewDate,
     ReviewCadence,
     next_due,
+    review_dates,
     time_zone,
 )
 
@@ -65,15 +68,24 @@ def test_results_are_utc() -> None:
 def test_quarterly_from_30_november_uses_28_february_then_returns_to_the_30th() -> None:
     anchor = local(BRUSSELS, 2024, 11, 30, 9, 30)
     assert [d[:10] for d in wall(series(QUARTERLY, anchor, BRUSSELS, 4), BRUSSELS)] == [
-        "2025-02-28", "2025-05-30", "2025-08-30", "2025-11-30",
+        "2025-02-28",
+        "2025-05-30",
+        "2025-08-30",
+        "2025-11-30",
     ]
 
 
 def test_six_monthly_from_29_february() -> None:
     anchor = local(BRUSSELS, 2024, 2, 29, 14, 0)
     assert [d[:10] for d in wall(series(SIX_MONTHLY, anchor, BRUSSELS, 8), BRUSSELS)] == [
-        "2024-08-29", "2025-02-28", "2025-08-29", "2026-02-28",
-        "2026-08-29", "2027-02-28", "2027-08-29", "2028-02-29",
+        "2024-08-29",
+        "2025-02-28",
+        "2025-08-29",
+        "2026-02-28",
+        "2026-08-29",
+        "2027-02-28",
+        "2027-08-29",
+        "2028-02-29",
     ]
 
 
@@ -87,7 +99,9 @@ def test_an_explicit_bymonthday_is_honoured_as_rfc_5545_says() -> None:
     anchor = local(BRUSSELS, 2025, 1, 31, 10, 0)
     rule = ReviewCadence.from_rrule("FREQ=MONTHLY;BYMONTHDAY=31")
     assert [d[:10] for d in wall(series(rule, anchor, BRUSSELS, 3), BRUSSELS)] == [
-        "2025-03-31", "2025-05-31", "2025-07-31",
+        "2025-03-31",
+        "2025-05-31",
+        "2025-07-31",
     ]
 
 
@@ -155,8 +169,10 @@ def test_unknown_time_zones_are_refused(key: str) -> None:
         ("quarterly", ReviewCadence.quarterly()),
         (" Six_Monthly ", ReviewCadence.six_monthly()),
         ("freq=monthly;interval=2;byday=1mo", ReviewCadence(CadenceKind.RRULE, "FREQ=MONTHLY;INTERVAL=2;BYDAY=1MO")),
-        ("RRULE:FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=1",
-         ReviewCadence.from_rrule("FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=1")),
+        (
+            "RRULE:FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=1",
+            ReviewCadence.from_rrule("FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=1"),
+        ),
     ],
 )
 def test_parse_and_text_round_trip(text: str, expected: ReviewCadence) -> None:
@@ -224,8 +240,16 @@ def test_named_cadences_take_no_rule() -> None:
 ZONES = st.one_of(
     st.sampled_from(
         [
-            BRUSSELS, "Europe/Lisbon", "America/New_York", "America/St_Johns", "Australia/Sydney",
-            "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata", "America/Sao_Paulo", "UTC",
+            BRUSSELS,
+            "Europe/Lisbon",
+            "America/New_York",
+            "America/St_Johns",
+            "Australia/Sydney",
+            "Australia/Lord_Howe",
+            "Pacific/Chatham",
+            "Asia/Kolkata",
+            "America/Sao_Paulo",
+            "UTC",
         ]
     ),
     st.sampled_from(sorted(available_timezones())),
@@ -238,8 +262,9 @@ def local_wall_times(draw: st.DrawFn) -> datetime:
     year = draw(st.integers(2000, 2080))
     month = draw(st.integers(1, 12))
     day = min(draw(st.one_of(st.integers(1, 31), st.integers(28, 31))), calendar.monthrange(year, month)[1])
-    return datetime(year, month, day, draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30, 59])),
-                    draw(st.integers(0, 59)))
+    return datetime(
+        year, month, day, draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30, 59])), draw(st.integers(0, 59))
+    )
 
 
 def add_months_clamped(start: datetime, months: int) -> datetime:
@@ -345,3 +370,65 @@ def test_an_rrule_is_honoured(key: str, wall_time: datetime, after: datetime, co
             assert shown.time() == start.time()
             assert (shown.year * 12 + shown.month - start.year * 12 - start.month) % 2 == 0
         previous = due
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=ZONES, wall_time=local_wall_times(), months=st.integers(1, 12), count=st.integers(1, 8))
+def test_a_monthly_rrule_without_days_keeps_the_anchor_day_clamped(
+    key: str, wall_time: datetime, months: int, count: int
+) -> None:
+    """FREQ=MONTHLY;INTERVAL=n behaves like the named cadences: whole months apart, month ends clamped."""
+    rule = ReviewCadence.from_rrule(f"FREQ=MONTHLY;INTERVAL={months}")
+    anchor, start, zone = anchor_and_series_start(key, wall_time)
+    dates = review_dates(rule, anchor, next_due(rule, anchor, anchor, key), key, count)
+    assert dates == [to_utc(add_months_clamped(start, months * k), zone) for k in range(1, count + 1)]
+
+
+WEEKDAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+@st.composite
+def rules_that_name_their_days(draw: st.DrawFn) -> str:
+    """RRULEs whose days come from the rule itself: honoured exactly as RFC 5545 reads them."""
+    interval = draw(st.integers(1, 6))
+    kind = draw(st.sampled_from(["weekly", "monthly_byday", "monthly_bymonthday", "yearly"]))
+    if kind == "weekly":
+        days = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=3, unique=True))
+        return f"FREQ=WEEKLY;INTERVAL={interval};BYDAY={','.join(days)}"
+    if kind == "monthly_byday":
+        nth = draw(st.sampled_from([1, 2, 3, 4, -1]))
+        return f"FREQ=MONTHLY;INTERVAL={interval};BYDAY={nth}{draw(st.sampled_from(WEEKDAYS))}"
+    if kind == "monthly_bymonthday":
+        return f"FREQ=MONTHLY;INTERVAL={interval};BYMONTHDAY={draw(st.sampled_from([1, 15, 28, -1]))}"
+    months = draw(st.lists(st.integers(1, 12), min_size=1, max_size=4, unique=True))
+    return f"FREQ=YEARLY;BYMONTH={','.join(map(str, sorted(months)))};BYMONTHDAY={draw(st.integers(1, 28))}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=ZONES,
+    wall_time=local_wall_times(),
+    rule_text=rules_that_name_their_days(),
+    after=st.datetimes(datetime(1999, 1, 1), datetime(2090, 1, 1), timezones=st.just(UTC)),
+    count=st.integers(1, 5),
+)
+def test_an_rrule_naming_its_days_is_honoured_on_the_local_wall_clock(
+    key: str, wall_time: datetime, rule_text: str, after: datetime, count: int
+) -> None:
+    """Oracle: RFC 5545 occurrences walked from the series start on local wall time, read at fold 0."""
+    rule = ReviewCadence.from_rrule(rule_text)
+    anchor, start, zone = anchor_and_series_start(key, wall_time)
+    expected: list[datetime] = []
+    for local_time in rrulestr(rule_text, dtstart=start):
+        moment = to_utc(local_time, zone)
+        if moment > after:
+            expected.append(moment)
+            if len(expected) == count:
+                break
+    got = review_dates(rule, anchor, next_due(rule, anchor, after, key), key, count)
+    assert got == expected
+    assert all(a < b for a, b in itertools.pairwise(got))
+    for moment in got:
+        shown = moment.astimezone(zone).replace(tzinfo=None)
+        if exists_locally(shown, zone):
+            assert shown.time() == start.time()  # the anchor's time of day, across DST changes

@@ -1,1 +1,1 @@
-"""The strategy service: cluster strategy review schedules and the agenda of each review."""
+"""The strategy service: cluster strategies with KPIs, their review schedules and the agenda of each review."""

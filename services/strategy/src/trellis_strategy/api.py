@@ -1,118 +1,336 @@
-"""REST API of the strategy service: a cluster's review schedule and the actions proposed for its reviews."""
+"""REST API of the strategy service, cluster level: the cluster's strategies, its default review schedule (that of
+its overall strategy), the actions proposed for its reviews, and its calendar feed."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
+from collections import Counter
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
-from trellis_strategy import repository
-from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, time_zone
-from trellis_strategy.domain.schedule import plan_schedule
-from trellis_strategy.schemas import ActionPage, ScheduleIn, ScheduleOut, cadence_body, to_cadence
-from trellis_strategy.settings import strategy_settings
+from trellis_strategy import overview, planning, presenters, repository
+from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, review_dates, time_zone
+from trellis_strategy.domain.kpi import KpiTarget
+from trellis_strategy.domain.reminders import AnchorMode
+from trellis_strategy.domain.schedule import ScheduleFields
+from trellis_strategy.domain.strategy import DEFAULT_TITLES
+from trellis_strategy.ical import FeedReview, review_calendar
+from trellis_strategy.routing import FiniteInputRoute
+from trellis_strategy.schemas import (
+    ActionPage,
+    CalendarTokenOut,
+    KpiIn,
+    ScheduleIn,
+    ScheduleOut,
+    StrategyIn,
+    StrategyList,
+    StrategyOut,
+    cadence_body,
+)
+from trellis_strategy.settings import StrategySettings, strategy_settings
 
-router = APIRouter(tags=["review schedule"])
+router = APIRouter(route_class=FiniteInputRoute)
 ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 
-def _schedule_out(schedule: repository.Schedule) -> ScheduleOut:
-    local = schedule.next_due_at.astimezone(time_zone(schedule.timezone))
-    return ScheduleOut(
-        id=schedule.id,
-        cluster_id=schedule.cluster_id,
-        strategy_id=schedule.strategy_id,
-        strategy_title=schedule.strategy_title,
-        cadence=cadence_body(ReviewCadence.parse(schedule.cadence)),
-        timezone=schedule.timezone,
-        anchor_at=schedule.anchor_at,
-        next_due_at=schedule.next_due_at,
-        next_due_local=local,
-        next_due_date=local.date(),
-        last_fired_due_at=schedule.last_fired_due_at,
-        created_at=schedule.created_at,
-        updated_at=schedule.updated_at,
-    )
+def unprocessable(loc: list[str | int], message: str) -> HTTPException:
+    """A 422 in the shape request validation uses, so clients read every bad input the same way."""
+    return HTTPException(422, detail=[{"type": "value_error", "loc": loc, "msg": message}])
 
 
-@router.get("/clusters/{cluster_id}/schedule", response_model=ScheduleOut, summary="The cluster's review schedule")
+async def plan_or_422(request: planning.ScheduleRequest, loc: list[str | int]) -> ScheduleFields:
+    try:
+        # A contrived rule can take a moment to prove it never occurs; keep the event loop free meanwhile.
+        return await asyncio.to_thread(request.plan)
+    except NoReviewDate as exc:
+        raise unprocessable([*loc, "cadence"], str(exc)) from exc
+    except planning.LeadTimeTooLong as exc:
+        raise unprocessable([*loc, "lead_days"], str(exc)) from exc
+
+
+# --- the cluster's default schedule (of its overall strategy) ------------------------------------------------
+
+
+@router.get(
+    "/clusters/{cluster_id}/schedule",
+    response_model=ScheduleOut,
+    tags=["review schedule"],
+    summary="The review schedule of the cluster's overall strategy",
+)
 async def get_schedule(cluster_id: ClusterId, runtime: Runtime) -> ScheduleOut:
+    settings = strategy_settings(runtime.settings)
     async with runtime.db.sessions() as session:
-        schedule = await repository.get_schedule(session, cluster_id)
-    if schedule is None:
+        strategy = await repository.overall_strategy(session, cluster_id)
+        schedule = await repository.schedule_of(session, strategy.id) if strategy else None
+    if strategy is None or schedule is None:
         raise not_found("review schedule of cluster", cluster_id)
-    return _schedule_out(schedule)
+    return presenters.schedule_out(schedule, strategy, runtime.clock.now(), settings.calendar_reviews)
 
 
 @router.put(
     "/clusters/{cluster_id}/schedule",
     response_model=ScheduleOut,
-    summary="Set the cluster's review cadence and time zone (201 when the schedule is new)",
+    tags=["review schedule"],
+    summary="Set the review cadence of the cluster's overall strategy (201 when the schedule is new)",
     responses={201: {"model": ScheduleOut, "description": "Schedule created"}},
 )
 async def put_schedule(
     cluster_id: ClusterId, body: ScheduleIn, runtime: Runtime, correlation: CorrelationId, response: Response
 ) -> ScheduleOut:
     settings = strategy_settings(runtime.settings)
-    cadence = to_cadence(body.cadence)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
-        current = await repository.get_schedule(session, cluster_id)
-    timezone = body.timezone or (current.timezone if current else settings.default_timezone)
-    title = body.strategy_title or (current.strategy_title if current else settings.default_strategy_title)
-    anchor = body.anchor_at or (current.anchor_at if current else now)
-    try:
-        # A contrived rule can take a moment to prove it never occurs; keep the event loop free meanwhile.
-        fields = await asyncio.to_thread(plan_schedule, cadence, timezone, title, anchor, now)
-    except NoReviewDate as exc:
-        raise HTTPException(
-            422,  # what request validation answers, so clients see one kind of error for bad input
-            detail=[{"type": "value_error", "loc": ["body", "cadence"], "msg": str(exc)}],
-        ) from exc
+        strategy = await repository.overall_strategy(session, cluster_id)
+        current = await repository.schedule_of(session, strategy.id) if strategy else None
+    fields = await plan_or_422(planning.ScheduleRequest(body, current, settings, now), ["body"])
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        created = await repository.create_schedule(uow.session, cluster_id, fields, now)
-        if not created:
-            existing = await repository.get_schedule(uow.session, cluster_id)
-            assert existing is not None
-            series_unchanged = (existing.cadence, existing.timezone, existing.anchor_at) == (
-                fields.cadence, fields.timezone, fields.anchor_at
-            )
-            await repository.update_schedule(
-                uow.session,
-                existing.id,
-                now,
-                strategy_title=fields.strategy_title,
-                cadence=fields.cadence,
-                timezone=fields.timezone,
-                anchor_at=fields.anchor_at,
-                # Renaming alone must not skip a review that is due but not yet fired.
-                next_due_at=existing.next_due_at if series_unchanged else fields.next_due_at,
-            )
-        schedule = await repository.get_schedule(uow.session, cluster_id)
-    assert schedule is not None
+        title = body.strategy_title or settings.default_strategy_title
+        strategy = await repository.ensure_overall_strategy(uow.session, cluster_id, title, now)
+        if body.strategy_title and body.strategy_title != strategy.title:
+            await repository.update_strategy(uow.session, strategy.id, now, title=body.strategy_title)
+        created = await planning.apply_schedule(uow.session, strategy, fields, now)
+        renamed = await repository.get_strategy(uow.session, strategy.id)
+        schedule = await repository.schedule_of(uow.session, strategy.id)
+    assert renamed is not None and schedule is not None
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return _schedule_out(schedule)
+    return presenters.schedule_out(schedule, renamed, now, settings.calendar_reviews)
 
 
 @router.get(
     "/clusters/{cluster_id}/actions",
     response_model=ActionPage,
     tags=["review agenda"],
-    summary="Actions proposed for the cluster's next review (pooled offers first)",
+    summary="Actions proposed for the cluster's next reviews (pooled offers first)",
 )
 async def list_actions(
     cluster_id: ClusterId,
     runtime: Runtime,
     include_reviewed: Annotated[bool, Query(description="Also list actions a review has dealt with")] = False,
+    strategy_id: Annotated[str | None, Query(max_length=128, description="Only this strategy's actions")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ActionPage:
     async with runtime.db.sessions() as session:
         items, total = await repository.list_actions(
-            session, cluster_id, include_reviewed=include_reviewed, limit=limit, offset=offset
+            session, cluster_id, strategy_id=strategy_id, include_reviewed=include_reviewed, limit=limit, offset=offset
         )
     return ActionPage.model_validate(
         {"cluster_id": cluster_id, "items": items, "total": total, "limit": limit, "offset": offset}
     )
+
+
+# --- strategies --------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/clusters/{cluster_id}/strategies",
+    response_model=StrategyList,
+    tags=["strategies"],
+    summary="The cluster's strategies (overall first), with KPI status and schedule",
+)
+async def list_strategies(
+    cluster_id: ClusterId,
+    runtime: Runtime,
+    include_archived: Annotated[bool, Query(description="Also list archived strategies")] = False,
+) -> StrategyList:
+    settings = strategy_settings(runtime.settings)
+    now = runtime.clock.now()
+    async with runtime.db.sessions() as session:
+        found = await repository.list_strategies(session, cluster_id, include_archived=include_archived)
+        items = [await presenters.strategy_out(session, settings, strategy, now) for strategy in found]
+    return StrategyList(cluster_id=cluster_id, items=items)
+
+
+@router.post(
+    "/clusters/{cluster_id}/strategies",
+    response_model=StrategyOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["strategies"],
+    summary="Create a strategy with its objectives, KPIs, owners and review schedule",
+    responses={409: {"description": "The cluster already has an overall strategy"}},
+)
+async def create_strategy(
+    cluster_id: ClusterId, body: StrategyIn, runtime: Runtime, correlation: CorrelationId
+) -> StrategyOut:
+    settings = strategy_settings(runtime.settings)
+    now = runtime.clock.now()
+    schedule_body = body.schedule or ScheduleIn(cadence=cadence_body(ReviewCadence.parse(settings.default_cadence)))
+    fields = await plan_or_422(planning.ScheduleRequest(schedule_body, None, settings, now), ["body", "schedule"])
+    today = overview.local_today(now, time_zone(fields.timezone))
+    kpi_targets = [_target_of(kpi, today, ["body", "kpis", i]) for i, kpi in enumerate(body.kpis)]
+    objective_targets = [
+        [_target_of(kpi, today, ["body", "objectives", i, "kpis", j]) for j, kpi in enumerate(objective.kpis)]
+        for i, objective in enumerate(body.objectives)
+    ]
+    strategy_id = repository.new_id()
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        created = await repository.insert_strategy(
+            uow.session,
+            strategy_id=strategy_id,
+            cluster_id=cluster_id,
+            strategy_type=body.type,
+            phase=body.phase,
+            title=body.title or DEFAULT_TITLES[body.type],
+            description=body.description,
+            owners=[owner.model_dump() for owner in body.owners],
+            now=now,
+        )
+        if not created:
+            existing = await repository.overall_strategy(uow.session, cluster_id)
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"type: cluster {cluster_id!r} already has an overall strategy "
+                f"({existing.id if existing else '?'}); change it with PATCH /strategies/{{id}}",
+            )
+        strategy = await repository.get_strategy(uow.session, strategy_id)
+        assert strategy is not None
+        for kpi, target in zip(body.kpis, kpi_targets, strict=True):
+            await repository.insert_kpi(
+                uow.session, strategy_id, None, name=kpi.name, unit=kpi.unit, target=target, now=now
+            )
+        for objective, targets in zip(body.objectives, objective_targets, strict=True):
+            objective_id = await repository.insert_objective(
+                uow.session, strategy_id, objective.title, objective.description, now
+            )
+            for kpi, target in zip(objective.kpis, targets, strict=True):
+                await repository.insert_kpi(
+                    uow.session, strategy_id, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
+                )
+        await planning.apply_schedule(uow.session, strategy, fields, now)
+        return await presenters.strategy_out(uow.session, settings, strategy, now)
+
+
+def _target_of(kpi: KpiIn, today: date, loc: list[str | int]) -> KpiTarget:
+    """The KPI's line from baseline to target; the baseline defaults to today (checked against the target date)."""
+    try:
+        return KpiTarget(kpi.baseline, kpi.baseline_date or today, kpi.target, kpi.target_date)
+    except ValueError as exc:
+        raise unprocessable(loc, str(exc)) from exc
+
+
+# --- calendar feed -----------------------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@router.post(
+    "/clusters/{cluster_id}/calendar-token",
+    response_model=CalendarTokenOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["calendar feed"],
+    summary="Issue the secret of the cluster's review calendar feed (replaces the previous one)",
+)
+async def issue_calendar_token(cluster_id: ClusterId, runtime: Runtime) -> CalendarTokenOut:
+    token = secrets.token_urlsafe(32)
+    async with runtime.unit_of_work() as uow:
+        await repository.set_feed_token(uow.session, cluster_id, _digest(token), runtime.clock.now())
+    return CalendarTokenOut(
+        cluster_id=cluster_id, token=token, path=f"/clusters/{cluster_id}/reviews.ics?token={token}"
+    )
+
+
+@router.delete(
+    "/clusters/{cluster_id}/calendar-token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["calendar feed"],
+    summary="Revoke the cluster's calendar feed",
+)
+async def revoke_calendar_token(cluster_id: ClusterId, runtime: Runtime) -> Response:
+    async with runtime.unit_of_work() as uow:
+        revoked = await repository.revoke_feed_token(uow.session, cluster_id)
+    if not revoked:
+        raise not_found("calendar feed of cluster", cluster_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/clusters/{cluster_id}/reviews.ics",
+    tags=["calendar feed"],
+    summary="The cluster's coming strategy reviews as an iCalendar feed (subscribe with the secret URL)",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, 403: {"description": "Unknown or revoked token"}},
+)
+async def calendar_feed(
+    cluster_id: ClusterId,
+    runtime: Runtime,
+    token: Annotated[str, Query(min_length=1, max_length=128, description="The feed's secret")],
+) -> Response:
+    settings = strategy_settings(runtime.settings)
+    async with runtime.db.sessions() as session:
+        stored = await repository.feed_token_sha256(session, cluster_id)
+        # Compare digests in constant time; an unknown cluster answers like a wrong token (nothing to probe).
+        if stored is None or not hmac.compare_digest(stored, _digest(token)):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="invalid or revoked calendar token")
+        now = runtime.clock.now()
+        reviews = await _feed_reviews(session, settings, cluster_id, now)
+    body = review_calendar(
+        cluster_id,
+        reviews,
+        now=now,
+        duration=timedelta(minutes=settings.calendar_event_minutes),
+        default_timezone=settings.default_timezone,
+    )
+    return Response(
+        content=body,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": 'inline; filename="strategy-reviews.ics"',
+            "Cache-Control": "private, max-age=300",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+async def _feed_reviews(
+    session: AsyncSession, settings: StrategySettings, cluster_id: str, now: datetime
+) -> list[FeedReview]:
+    """The next reviews of each active strategy; the first is the schedule's next date."""
+    strategies = await repository.list_strategies(session, cluster_id, include_archived=False)
+    schedules = await repository.schedules_of(session, [s.id for s in strategies])
+    counts = await repository.open_action_counts(session, [s.id for s in strategies])
+    out: list[FeedReview] = []
+    for strategy in strategies:
+        schedule = schedules.get(strategy.id)
+        if schedule is None:
+            continue
+        views = await presenters.kpi_today(session, settings, strategy, now)
+        details = [f"Phase: {strategy.phase}.", _kpi_line(views), f"Open proposed actions: {counts[strategy.id]}."]
+        if schedule.overdue_since is not None:
+            details.append(f"Overdue since {schedule.overdue_since:%Y-%m-%d}: the last review date passed unreviewed.")
+        dates = await asyncio.to_thread(
+            review_dates,
+            ReviewCadence.parse(schedule.cadence),
+            schedule.anchor_at,
+            schedule.next_due_at,
+            schedule.timezone,
+            settings.calendar_reviews,
+        )
+        for index, due in enumerate(dates):
+            out.append(
+                FeedReview(
+                    strategy_id=strategy.id,
+                    strategy_title=strategy.title,
+                    strategy_type=strategy.type,
+                    due_at=due,
+                    timezone=schedule.timezone,
+                    provisional=index > 0 and schedule.mode is AnchorMode.REVIEW_DATE,
+                    details=details,
+                )
+            )
+    return out
+
+
+def _kpi_line(views: list[overview.KpiView]) -> str:
+    if not views:
+        return "KPIs: none yet."
+    counts = Counter(view.assessment.status.value.replace("_", " ") for view in views)
+    return f"KPIs: {len(views)} ({', '.join(f'{n} {word}' for word, n in sorted(counts.items()))})."

@@ -287,3 +287,11 @@ def _check_byday(value: str, freq: str, *, has_weekno: bool) -> None:
 
 def _render(parts: dict[str, str]) -> str:
     return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def review_dates(cadence: ReviewCadence, anchor: datetime, first: datetime, tz: str, count: int) -> list[datetime]:
+    """``first`` (a review date of the series) and the ``count - 1`` dates that follow it, in UTC."""
+    dates = [first]
+    while len(dates) < count:
+        dates.append(next_due(cadence, anchor, dates[-1], tz))
+    return dates[:count]

@@ -1,0 +1,84 @@
+"""A strategy as a review sees it: KPI status today and the agenda of the next review (reads, no writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.events import AgendaGap, ReviewAgenda, ReviewKpi
+from trellis_strategy import repository
+from trellis_strategy.domain.agenda import summarise
+from trellis_strategy.domain.kpi import KpiAssessment, assess
+from trellis_strategy.settings import StrategySettings
+
+
+@dataclass(frozen=True)
+class KpiView:
+    kpi: repository.Kpi
+    assessment: KpiAssessment
+    measurements: list[repository.MeasurementRow]
+
+    def snapshot(self) -> ReviewKpi:
+        latest = self.assessment.latest
+        return ReviewKpi(
+            kpi_id=self.kpi.id,
+            name=self.kpi.name,
+            unit=self.kpi.unit,
+            baseline=self.kpi.baseline,
+            target=self.kpi.target,
+            target_date=self.kpi.target_date,
+            latest=latest.value if latest else None,
+            progress=round(self.assessment.progress, 4) if self.assessment.progress is not None else None,
+            status=self.assessment.status.value,
+        )
+
+
+def local_today(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
+
+
+async def kpi_views(
+    session: AsyncSession, strategy_ids: Sequence[str], today: date, tolerance: float
+) -> dict[str, list[KpiView]]:
+    """Each strategy's KPIs with their measurements and status on ``today``."""
+    by_strategy = await repository.kpis_of(session, strategy_ids)
+    measured = await repository.measurements_of(session, [k.id for items in by_strategy.values() for k in items])
+    return {
+        strategy_id: [
+            KpiView(
+                kpi,
+                assess(kpi.target_line, [m.measurement for m in measured[kpi.id]], today, tolerance),
+                measured[kpi.id],
+            )
+            for kpi in items
+        ]
+        for strategy_id, items in by_strategy.items()
+    }
+
+
+async def agenda(
+    session: AsyncSession,
+    settings: StrategySettings,
+    strategy: repository.Strategy,
+    schedule: repository.Schedule,
+    now: datetime,
+    zone: ZoneInfo,
+) -> ReviewAgenda:
+    """What the next review of ``strategy`` should discuss: news since its last review, KPIs, open actions."""
+    since = schedule.last_reviewed_at
+    runs, assessments = await repository.activity_since(session, strategy.cluster_id, since)
+    facts = summarise(strategy.strategy_type, runs, assessments, settings.agenda_top_gaps)
+    views = await kpi_views(session, [strategy.id], local_today(now, zone), settings.kpi_on_track_tolerance)
+    actions = await repository.open_action_texts(session, strategy.id, settings.agenda_max_actions)
+    return ReviewAgenda(
+        new_matches=facts.new_matches,
+        members_with_gaps=facts.members_with_gaps,
+        proposed_actions=actions,
+        since=since,
+        top_gaps=[AgendaGap(skill_code=code, members=count) for code, count in facts.top_gaps],
+        kpis=[view.snapshot() for view in views[strategy.id]],
+    )
