@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel
@@ -123,6 +126,12 @@ def create_app(
         response.headers[CORRELATION_HEADER] = request_id
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input; an input of NaN or Infinity cannot be written as JSON and
+        # would turn the caller's mistake into a 500. Spell such values as text.
+        return JSONResponse({"detail": jsonable_encoder(_printable(list(exc.errors())))}, status_code=422)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never a stack trace to the caller; the log has it, keyed by the correlation id.
@@ -130,6 +139,16 @@ def create_app(
         return JSONResponse({"detail": "internal error; the operators have the details in the logs"}, status_code=500)
 
     return app
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    return value
 
 
 def not_found(what: str, ident: str) -> HTTPException:

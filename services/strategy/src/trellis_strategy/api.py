@@ -22,7 +22,6 @@ from trellis_strategy.domain.reminders import AnchorMode
 from trellis_strategy.domain.schedule import ScheduleFields
 from trellis_strategy.domain.strategy import DEFAULT_TITLES
 from trellis_strategy.ical import FeedReview, review_calendar
-from trellis_strategy.routing import FiniteInputRoute
 from trellis_strategy.schemas import (
     ActionPage,
     CalendarTokenOut,
@@ -36,7 +35,7 @@ from trellis_strategy.schemas import (
 )
 from trellis_strategy.settings import StrategySettings, strategy_settings
 
-router = APIRouter(route_class=FiniteInputRoute)
+router = APIRouter()
 ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 

@@ -17,7 +17,6 @@ from trellis_strategy.domain.kpi import KpiTarget
 from trellis_strategy.domain.reminders import AnchorMode, ReviewClock, record_review
 from trellis_strategy.domain.schedule import series
 from trellis_strategy.domain.strategy import InvalidPhaseChange, StrategyType, check_phase_change
-from trellis_strategy.routing import FiniteInputRoute
 from trellis_strategy.schemas import (
     KpiIn,
     KpiOut,
@@ -36,7 +35,7 @@ from trellis_strategy.schemas import (
 )
 from trellis_strategy.settings import strategy_settings
 
-router = APIRouter(route_class=FiniteInputRoute)
+router = APIRouter()
 StrategyId = Annotated[str, Path(min_length=1, max_length=128, description="The strategy's id")]
 ItemId = Annotated[str, Path(min_length=1, max_length=36)]
 # A review recorded "now" by a client whose clock runs a little ahead is still now.
