@@ -314,3 +314,38 @@ async def test_commit_for_a_revoked_partition_is_skipped_not_fatal(kafka_bootstr
 
 async def _assigned(consumer) -> bool:  # type: ignore[no-untyped-def]
     return bool(consumer.assigned())
+
+
+async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_flows(
+    kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
+):
+    runtime = runtime_for(
+        SKILLS,
+        database_url=await new_database("skills"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        consume=False,
+    )
+    await runtime.start()
+    try:
+        huge = _gaps("m-1", "a-huge").model_copy(update={"response_id": "x" * 1_200_000})  # over the 1 MiB limit
+        async with runtime.unit_of_work() as uow:
+            uow.emit(_gaps("m-1", "a-0001"))
+            uow.emit(huge)
+            uow.emit(_gaps("m-1", "a-0002"))
+        async def both_published() -> list[str] | None:
+            records = await read_all(kafka_bootstrap, GAPS.topic(topic_prefix))
+            ids = sorted({GapsAssessed.model_validate(json.loads(r.value)).assessment_id for r in records})
+            return ids if len(ids) == 2 else None
+
+        # The first event may go out twice (before and after the refusal is isolated); consumers dedupe.
+        assert await eventually(both_published, what="the two normal events") == ["a-0001", "a-0002"]
+        async with runtime.db.sessions() as session:
+            refused = (await session.execute(text("SELECT error FROM outbox WHERE failed_at IS NOT NULL"))).all()
+            pending = await session.scalar(
+                text("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+            )
+        assert len(refused) == 1 and "MessageSizeTooLarge" in refused[0][0]
+        assert pending == 0
+    finally:
+        await runtime.stop()

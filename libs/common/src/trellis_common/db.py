@@ -75,6 +75,9 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True, index=True),
+    # Set when the broker refuses the row for good (e.g. too large): set aside for an operator, not retried.
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
 )
 
 inbox = Table(

@@ -19,6 +19,11 @@ HANDLER_SECONDS = Histogram(
 CONSUMER_LAG = Gauge("trellis_consumer_lag", "Messages behind the partition end", ["service", "topic", "partition"])
 OUTBOX_BACKLOG = Gauge("trellis_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("trellis_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
+OUTBOX_FAILED = Counter(
+    "trellis_outbox_failed_total",
+    "Outbox rows the broker refused for good, set aside for an operator",
+    ["service", "type"],
+)
 DLQ_TOTAL = Counter("trellis_dlq_total", "Events sent to a dead-letter topic", ["service", "topic"])
 EMAILS = Counter(
     "trellis_emails_total", "Emails by outcome (sent, failed, retried, resent_after_crash)", ["service", "outcome"]

@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.bus import EventBus, OutgoingMessage
 from trellis_common.clock import Clock
 from trellis_common.db import Database, outbox
-from trellis_common.errors import is_transient
+from trellis_common.errors import PermanentError, is_transient
 from trellis_common.failpoints import RELAY_AFTER_PUBLISH, Failpoints
 from trellis_common.logging import get_logger
-from trellis_common.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from trellis_common.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_FAILED, OUTBOX_OLDEST_AGE
 
 log = get_logger(__name__)
 _RELAY_LOCK_KEY = 0x7472656C6C6973  # "trellis": one lock per service database
 _SENT_ROW_RETENTION = timedelta(days=1)
+
+
+def _message(row: Any) -> OutgoingMessage:
+    return OutgoingMessage(row.topic, row.key, row.payload, [(n, v.encode()) for n, v in row.headers])
 
 
 class OutboxRelay:
@@ -63,13 +70,14 @@ class OutboxRelay:
                 await session.execute(
                     select(
                         outbox.c.id,
+                        outbox.c.event_id,
                         outbox.c.event_type,
                         outbox.c.topic,
                         outbox.c.key,
                         outbox.c.headers,
                         outbox.c.payload,
                     )
-                    .where(outbox.c.sent_at.is_(None))
+                    .where(outbox.c.sent_at.is_(None), outbox.c.failed_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
@@ -77,9 +85,10 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self.bus.publish(
-                [OutgoingMessage(r.topic, r.key, r.payload, [(n, v.encode()) for n, v in r.headers]) for r in rows]
-            )
+            try:
+                await self.bus.publish([_message(r) for r in rows])
+            except PermanentError:
+                rows = await self._publish_one_by_one(session, rows)
             self.failpoints.hit(RELAY_AFTER_PUBLISH)
             await session.execute(
                 update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(sent_at=self.clock.now())
@@ -87,6 +96,21 @@ class OutboxRelay:
         for r in rows:
             EVENTS_PRODUCED.labels(self.service, r.event_type).inc()
         return len(rows)
+
+    async def _publish_one_by_one(self, session: AsyncSession, rows: Sequence[Any]) -> list[Any]:
+        """Find the rows the broker refuses for good, set them aside, and return the ones that went out."""
+        published = []
+        for row in rows:
+            try:
+                await self.bus.publish([_message(row)])
+                published.append(row)
+            except PermanentError as exc:
+                await session.execute(
+                    update(outbox).where(outbox.c.id == row.id).values(failed_at=self.clock.now(), error=str(exc))
+                )
+                OUTBOX_FAILED.labels(self.service, row.event_type).inc()
+                log.error("outbox_row_refused", event_id=row.event_id, event_type=row.event_type, error=str(exc))
+        return published
 
     async def drain(self) -> int:
         """Publish until the outbox is empty (used at shutdown and by tests)."""
@@ -99,7 +123,9 @@ class OutboxRelay:
         async with self.db.transaction() as session:
             backlog, oldest = (
                 await session.execute(
-                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.sent_at.is_(None), outbox.c.failed_at.is_(None)
+                    )
                 )
             ).one()
             await session.execute(delete(outbox).where(outbox.c.sent_at < self.clock.now() - _SENT_ROW_RETENTION))
