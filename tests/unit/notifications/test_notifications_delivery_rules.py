@@ -10,13 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from trellis_common.events import ContactRole, ReminderKind
 from trellis_notifications.domain.deliveries import (
     Audience,
     AudienceKind,
     delivery_id_for,
     retry_delay,
 )
-from trellis_notifications.sender import Verdict, classify_smtp_error, describe, redact
+from trellis_notifications.handlers import is_escalation
+from trellis_notifications.samples import SAMPLE_REVIEW
+from trellis_notifications.sender import Verdict, classify_smtp_error, describe, is_hard_bounce, redact
 from trellis_notifications.settings import NotificationsSettings
 
 
@@ -138,3 +141,74 @@ def test_settings_sender_address() -> None:
     settings = NotificationsSettings(mail_from="Cluster Office <office@cluster.example>")
     assert settings.sender_address.addr_spec == "office@cluster.example"
     assert settings.sender_address.display_name == "Cluster Office"
+
+
+@pytest.mark.parametrize("environment", ["test", "prod"])
+def test_outside_dev_the_unsubscribe_secret_is_required(environment: str) -> None:
+    with pytest.raises(ValidationError, match="unsubscribe_secret must be set"):
+        NotificationsSettings(environment=environment)
+    with pytest.raises(ValidationError, match="unsubscribe_secret must be set"):
+        NotificationsSettings(environment=environment, unsubscribe_secret="")
+    settings = NotificationsSettings(environment=environment, unsubscribe_secret="s" * 32)
+    assert settings.signing_secret == "s" * 32
+
+
+def test_in_dev_a_fixed_development_secret_is_used() -> None:
+    assert NotificationsSettings(environment="dev").signing_secret
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        NotificationsSettings(unsubscribe_secret="s" * 31)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://trellis.example", "trellis.example", "https://trellis.example/?a=1", "https://x/#f", "https://a b"]
+)
+def test_the_public_base_url_must_be_a_plain_web_url(url: str) -> None:
+    with pytest.raises(ValidationError, match="public_base_url"):
+        NotificationsSettings(public_base_url=url)
+
+
+def test_the_public_base_url_loses_its_trailing_slash() -> None:
+    assert NotificationsSettings(public_base_url="https://t.example/notifications/").public_base_url == (
+        "https://t.example/notifications"
+    )
+
+
+def test_the_digest_time_zone_must_exist() -> None:
+    with pytest.raises(ValidationError, match="digest_timezone"):
+        NotificationsSettings(digest_timezone="Mars/Olympus_Mons")
+    assert NotificationsSettings(digest_timezone="Europe/Vienna").digest_zone.key == "Europe/Vienna"
+
+
+@pytest.mark.parametrize(
+    ("error", "bounce"),
+    [
+        (refused(550), True),
+        (refused(550, 553), True),
+        (refused(450), False),
+        (refused(550, 450), False),
+        (aiosmtplib.SMTPDataError(550, "5.7.1 spam"), False),  # refused the content, not the mailbox
+        (aiosmtplib.SMTPRecipientRefused(550, "no such user", "x@y.example"), True),
+        (TimeoutError(), False),
+    ],
+)
+def test_only_a_5xx_to_rcpt_is_a_hard_bounce(error: BaseException, bounce: bool) -> None:
+    assert is_hard_bounce(error) is bounce
+
+
+@pytest.mark.parametrize(
+    ("changes", "escalates"),
+    [
+        ({}, False),
+        ({"kind": ReminderKind.UPCOMING, "lead_days": 14}, False),
+        ({"kind": ReminderKind.OVERDUE}, True),  # a producer that only says "overdue"
+        ({"escalation": True}, True),
+        ({"recipients_role": ContactRole.BOARD_MEMBER}, True),
+        ({"recipients_role": ContactRole.CLUSTER_MANAGER}, False),
+    ],
+)
+def test_which_review_email_escalates_to_the_board(changes: dict[str, object], escalates: bool) -> None:
+    review = SAMPLE_REVIEW.model_copy(update={"kind": ReminderKind.DUE, **changes})
+    assert is_escalation(review) is escalates

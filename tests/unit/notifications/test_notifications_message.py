@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trellis_notifications.domain.deliveries import message_id_for
-from trellis_notifications.domain.message import OutgoingEmail, build_message, single_line
+from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message, single_line
 
 SENDER = Address(display_name="Trellis", addr_spec="notifications@trellis.example")
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -142,3 +142,115 @@ def test_single_line_has_no_line_breaks(value: str) -> None:
     line = single_line(value)
     assert not any(ch in line for ch in "\r\n\0\u2028\u2029\x85")
     assert line == line.strip()
+
+
+# ------------------------------------------------------------------ RFC 8058 headers and attachments
+
+UNSUBSCRIBE = (
+    "https://trellis.example.org/notifications/unsubscribe/"
+    "eyJjIjoiY29udGFjdC0xMjM0NTY3ODkwIiwiayI6Im1hdGNoZXMifQ.Z3xYAA.3q2-7wVu1gHk_Jr0aN9c4pM8Lx6yT2bQe5sWdFgHiJk"
+)
+ICS = Attachment(
+    "strategy-review.ics",
+    "text",
+    "calendar",
+    "BEGIN:VCALENDAR\r\nSUMMARY:Strategieüberprüfung\r\nEND:VCALENDAR\r\n".encode(),
+    (("method", "PUBLISH"), ("charset", "utf-8")),
+)
+
+
+def test_one_click_unsubscribe_headers_are_on_one_line_and_not_encoded() -> None:
+    raw = bytes(build_message(outgoing(unsubscribe_url=UNSUBSCRIBE)))
+    assert f"\r\nList-Unsubscribe: <{UNSUBSCRIBE}>\r\n".encode() in raw  # a long URL, still verbatim
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+    received = parsed(build_message(outgoing(unsubscribe_url=UNSUBSCRIBE)))
+    assert received["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
+
+
+def test_no_unsubscribe_headers_without_a_url() -> None:
+    received = parsed(build_message(outgoing()))
+    assert received["List-Unsubscribe"] is None and received["List-Unsubscribe-Post"] is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://trellis.example/u/x>\r\nBcc: victim@evil.example",
+        "https://trellis.example/u/x>, <mailto:victim@evil.example",
+        "javascript:alert(1)",
+        "https://trellis.example/u/ünï",
+        "https://trellis.example/u/" + "x" * 1000,
+    ],
+)
+def test_an_unsubscribe_url_that_could_inject_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="unsubscribe URL"):
+        build_message(outgoing(unsubscribe_url=url))
+
+
+def test_attachments_make_a_mixed_message_around_the_alternative() -> None:
+    received = parsed(build_message(outgoing(unsubscribe_url=UNSUBSCRIBE, attachments=(ICS,))))
+    assert received.get_content_type() == "multipart/mixed"
+    alternative, attachment = list(received.iter_parts())
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_filename() == "strategy-review.ics"
+    assert attachment.get_param("method") == "PUBLISH"
+    assert attachment.get_payload(decode=True) == ICS.content  # CRLF kept: base64 carries the bytes as they are
+    body = received.get_body(preferencelist=("plain",))
+    assert body is not None and body.get_content() == "Hello Anna,\n\nplain text.\n"
+
+
+def test_a_message_with_an_attachment_is_the_same_bytes_every_time() -> None:
+    first = bytes(build_message(outgoing(attachments=(ICS,))))
+    assert first == bytes(build_message(outgoing(attachments=(ICS,))))
+    assert b"=_trellis_mixed_" in first and b"=_trellis_alt_" in first
+
+
+def test_an_attachment_name_that_is_not_a_plain_file_name_is_refused() -> None:
+    hostile = Attachment('x"; name="evil.exe', "text", "calendar", b"x")
+    with pytest.raises(ValueError, match="file name"):
+        build_message(outgoing(attachments=(hostile,)))
+
+
+def test_attachments_survive_their_json_form() -> None:
+    assert Attachment.from_json(ICS.to_json()) == ICS
+
+
+@given(name=st.text(max_size=80), subject=st.text(max_size=200))
+def test_with_unsubscribe_headers_any_name_and_subject_give_exactly_the_expected_headers(
+    name: str, subject: str
+) -> None:
+    received = parsed(build_message(outgoing(to_name=name, subject=subject, unsubscribe_url=UNSUBSCRIBE)))
+    assert sorted(received.keys()) == sorted(
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Auto-Submitted",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "MIME-Version",
+            "Content-Type",
+        ]
+    )
+    assert received["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
+
+
+@given(
+    st.lists(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyzÄäöüß:,0123456789-", min_size=1, max_size=14), max_size=25
+    ).map(" ".join)
+)
+def test_subjects_of_words_read_back_exactly_without_a_leading_space(subject: str) -> None:
+    raw = bytes(build_message(outgoing(subject=subject)))
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n"))
+    assert parsed(build_message(outgoing(subject=subject)))["Subject"] == subject
+
+
+def test_a_subject_that_fits_a_line_of_its_own_stays_after_the_label() -> None:
+    subject = "Escalation: strategy review overdue since 31 March 2026: Aviation skills 2030"
+    raw = bytes(build_message(outgoing(subject=subject)))
+    assert b"\r\nSubject: Escalation: strategy" in raw
+    assert parsed(build_message(outgoing(subject=subject)))["Subject"] == subject

@@ -29,6 +29,7 @@ from trellis_notifications.domain.rendering import (
     choose_language,
     is_web_link,
 )
+from trellis_notifications.samples import sample_context
 
 RENDERER = TemplateRenderer()
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -97,12 +98,19 @@ INVITATION = InvitationRequested(
 
 
 def visible(markup: str) -> str:
-    """The words a reader sees in an HTML part."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", markup))).replace(" ,", ",").replace(" .", ".")
+    """The words a reader sees in an HTML part (no-break spaces read as spaces)."""
+    words = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", " ", markup, flags=re.S)))
+    return re.sub(r"\s+", " ", words).replace(" ,", ",").replace(" .", ".").replace(" :", ":").replace(" )", ")")
+
+
+def plain(text: str) -> str:
+    """A plain-text part as a reader sees it: no-break spaces read as spaces."""
+    return text.replace("\xa0", " ")
 
 
 def render(template: EmailTemplate, language: str, **context: object) -> RenderedEmail:
-    return RENDERER.render(template, language, recipient_name="Anna Schmidt", **context)
+    mail = RENDERER.render(template, language, recipient_name="Anna Schmidt", **context)
+    return RenderedEmail(subject=mail.subject, text=plain(mail.text), html=plain(mail.html).replace("&nbsp;", " "))
 
 
 def test_matches_in_english_lists_every_option_and_pool() -> None:
@@ -185,7 +193,8 @@ def test_survey_emails_carry_title_link_and_expiry(template: EmailTemplate, lang
     assert INVITATION.link in mail.text
     assert 'href="https://surveys.trellis.example/s/abc123?sig=xyz"' in mail.html.replace("&amp;", "&")
     expiry = "15 April 2026, 18:00 UTC" if language == "en" else "15. April 2026, 18:00 UTC"
-    assert expiry in mail.text and expiry in mail.html
+    assert expiry in visible(mail.html)
+    assert expiry in mail.text
     theme = "digital skills" if language == "en" else "digitale Kompetenzen"
     assert theme in mail.text
 
@@ -237,11 +246,11 @@ def test_unsupported_language_renders_english() -> None:
 @pytest.mark.parametrize("language", sorted(SUPPORTED_LANGUAGES))
 @pytest.mark.parametrize("template", list(EmailTemplate))
 def test_every_template_exists_in_every_language(template: EmailTemplate, language: str) -> None:
-    context = {"matched": MATCHED, "review": REVIEW, "invitation": INVITATION}
-    name = {EmailTemplate.MATCHES: "matched", EmailTemplate.REVIEW_REMINDER: "review"}.get(template, "invitation")
-    mail = render(template, language, **{name: context[name]})
+    mail = render(template, language, unsubscribe_url="https://trellis.test/unsubscribe/t", **sample_context(template))
     assert mail.subject and mail.text.endswith("\n") and "</html>" in mail.html
     assert "\n\n\n" not in mail.text  # readable: no runs of blank lines left by template tags
+    assert f'<html lang="{language}">' in mail.html
+    assert "{{" not in mail.text + mail.html and "{%" not in mail.text + mail.html
 
 
 @given(st.text(max_size=40))
@@ -263,3 +272,113 @@ def test_choose_language_always_picks_a_supported_one(preferred: str) -> None:
 )
 def test_only_web_links_are_allowed(link: str, ok: bool) -> None:
     assert is_web_link(link) is ok
+
+
+# ---------------------------------------------------------------- footer, inlined CSS, digest, escalation, KPIs
+
+UNSUBSCRIBE = "https://trellis.test/notifications/unsubscribe/abc.def.ghi"
+
+
+@pytest.mark.parametrize(
+    ("template", "language", "phrase"),
+    [
+        (EmailTemplate.MATCHES, "en", "Unsubscribe from partner proposals"),
+        (EmailTemplate.MATCHES, "de", "Partnervorschläge abbestellen"),
+        (EmailTemplate.SURVEY_INVITATION, "en", "Unsubscribe from survey invitations"),
+        (EmailTemplate.SURVEY_REMINDER, "de", "Umfrageerinnerungen abbestellen"),
+        (EmailTemplate.MATCHES_DIGEST, "en", "Unsubscribe from weekly digests of partner proposals"),
+    ],
+)
+def test_emails_one_can_unsubscribe_from_carry_the_link_in_both_parts(
+    template: EmailTemplate, language: str, phrase: str
+) -> None:
+    mail = render(template, language, unsubscribe_url=UNSUBSCRIBE, **sample_context(template))
+    assert UNSUBSCRIBE in mail.text and phrase in mail.text
+    assert f'href="{UNSUBSCRIBE}"' in mail.html and phrase in visible(mail.html)
+
+
+@pytest.mark.parametrize("template", [EmailTemplate.REVIEW_REMINDER, EmailTemplate.REVIEW_ESCALATION])
+def test_review_emails_explain_they_cannot_be_unsubscribed_but_redirected(template: EmailTemplate) -> None:
+    mail = render(template, "en", **sample_context(template))
+    assert "cannot be switched off" in mail.text and "colleague" in visible(mail.html)
+    assert "unsubscribe" not in mail.text.lower()
+    redirected = render(template, "de", on_behalf_of="Clara Manager", **sample_context(template))
+    assert "Clara Manager hat veranlasst" in redirected.text
+    assert "Clara Manager hat veranlasst" in visible(redirected.html)
+
+
+@pytest.mark.parametrize("template", list(EmailTemplate))
+def test_css_is_inlined_and_only_media_queries_stay_in_a_style_element(template: EmailTemplate) -> None:
+    mail = render(template, "en", unsubscribe_url=UNSUBSCRIBE, **sample_context(template))
+    styles = re.findall(r"<style>(.*?)</style>", mail.html, flags=re.S)
+    assert len(styles) == 1 and styles[0].strip().startswith("@media")
+    assert 'class="card"' in mail.html
+    assert re.search(r'class="card"[^>]*style="[^"]*max-width:600px', mail.html)
+    for tag in re.findall(r"<(?:p|li|h2|a)\b[^>]*>", mail.html):
+        assert "style=" in tag, tag  # every text element carries its style for clients that drop <style>
+
+
+def test_the_digest_lists_each_offer_once_best_first() -> None:
+    context = sample_context(EmailTemplate.MATCHES_DIGEST)
+    mail = render(EmailTemplate.MATCHES_DIGEST, "en", unsubscribe_url=UNSUBSCRIBE, **context)
+    assert mail.subject == "Your weekly digest: 4 partner proposals for your skill gaps"
+    text = mail.text
+    assert "in the week up to 9 March 2026" in text and "(2 needs assessments)" in text
+    order = ["1. Cyber security for SMEs", "2. Data-driven production", "3. Circular economy", "4. Programming basics"]
+    assert [text.index(line) for line in order] == sorted(text.index(line) for line in order)
+    assert text.count("Cyber security for SMEs") == 2  # the proposal and the pooled opportunity
+    assert "Match score: 90%" in text and "Proposed 2 times this week" in text
+    german = render(EmailTemplate.MATCHES_DIGEST, "de", **context)
+    assert german.subject == "Ihre Wochenübersicht: 4 Partnervorschläge zu Ihren Kompetenzlücken"
+    assert "2-mal vorgeschlagen" in visible(german.html)
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        ("en", "Escalation: strategy review overdue since 31 March 2026: Digital and green skills strategy 2026",
+         ["14 days overdue", "board member", "Share of SME members active internationally: 36.5%",
+          "target 42% by 31 December 2026", "on track", "digcomp:4.2 (12 members)"]),
+        ("de", "Eskalation: Strategieüberprüfung seit 31. März 2026 überfällig: Digital and green skills strategy 2026",
+         ["seit 14 Tagen überfällig", "Vorstands", "36,5 %", "Ziel 1.200 t bis 30. Juni 2027", "keine Daten"]),
+    ],
+)  # fmt: skip
+def test_the_escalation(language: str, subject: str, phrases: list[str]) -> None:
+    mail = render(EmailTemplate.REVIEW_ESCALATION, language, **sample_context(EmailTemplate.REVIEW_ESCALATION))
+    assert mail.subject == subject
+    for body in (mail.text, visible(mail.html)):
+        for phrase in phrases:
+            assert phrase in body, phrase
+
+
+def test_the_escalation_counts_missed_reviews() -> None:
+    review = sample_context(EmailTemplate.REVIEW_ESCALATION)["review"].model_copy(update={"missed_reviews": 2})
+    mail = render(EmailTemplate.REVIEW_ESCALATION, "en", review=review)
+    assert "2 review dates have passed without a recorded review" in mail.text
+
+
+@pytest.mark.parametrize(
+    ("lead_days", "phrase"), [(14, "2026 (in 14 days)."), (1, "2026 (tomorrow)."), (None, "2026.")]
+)
+def test_an_upcoming_review_says_how_soon(lead_days: int | None, phrase: str) -> None:
+    review = REVIEW.model_copy(update={"lead_days": lead_days})
+    mail = render(EmailTemplate.REVIEW_REMINDER, "en", review=review)
+    assert f"is due on 31 March {phrase}" in mail.text
+
+
+def test_the_calendar_entry_texts_follow_the_language() -> None:
+    summary, description = RENDERER.calendar_texts("de", review=REVIEW)
+    assert summary == "Strategieüberprüfung: Aviation skills 2030"
+    assert "fällig am 31. März 2026" in plain(description) and "Pool the cyber security training" in description
+    assert RENDERER.calendar_texts("fr", review=REVIEW)[0] == "Strategy review: Aviation skills 2030"
+
+
+def test_the_unsubscribe_page_in_both_languages() -> None:
+    confirm = RENDERER.render_page("unsubscribe", "en", state="confirm", category="matches", max_age_days=365)
+    assert '<form method="post">' in confirm and 'name="List-Unsubscribe" value="One-Click"' in confirm
+    assert "Unsubscribe from partner proposals?" in confirm and "<script" not in confirm
+    done = RENDERER.render_page("unsubscribe", "de", state="done", category="digests", max_age_days=365)
+    assert 'lang="de"' in done and "Wochenübersichten zu Partnervorschlägen abbestellt" in done
+    assert "<form" not in done
+    invalid = RENDERER.render_page("unsubscribe", "en", state="invalid", category=None, max_age_days=30)
+    assert "older than 30 days" in invalid

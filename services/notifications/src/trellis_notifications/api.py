@@ -1,32 +1,92 @@
-"""REST API of the notifications service: the delivery log and the contact directory projection."""
+"""REST API of the notifications service: delivery log, contact directory and preferences, suppression
+list, and template previews. The unsubscribe pages are in ``unsubscribe.py``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import EmailStr
 from sqlalchemy import func, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import Runtime, not_found
-from trellis_notifications.domain.deliveries import DeliveryStatus
-from trellis_notifications.models import contacts, deliveries
-from trellis_notifications.schemas import ContactOut, DeliveryDetail, DeliveryPage
+from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.events import ContactRole
+from trellis_notifications.composer import Recipient, compose
+from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate
+from trellis_notifications.domain.digest import next_digest_at
+from trellis_notifications.domain.ical import ICS_FILENAME
+from trellis_notifications.domain.preferences import (
+    TEMPLATE_CATEGORY,
+    Category,
+    MatchDelivery,
+    Preferences,
+    ReviewRedirect,
+    address_key,
+)
+from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, Language
+from trellis_notifications.models import contacts, deliveries, digest_items, suppressions
+from trellis_notifications.repository import preferences_of, save_preferences
+from trellis_notifications.samples import SAMPLE_NAME, sample_context
+from trellis_notifications.schemas import (
+    ContactOut,
+    DeliveryDetail,
+    DeliveryPage,
+    PreferencesOut,
+    PreferencesPatch,
+    SuppressionPage,
+    TemplateOut,
+)
+from trellis_notifications.settings import NotificationsSettings
 
 router = APIRouter()
 
 IdQuery = Annotated[str | None, Query(min_length=1, max_length=128)]
+_REVIEW_ROLES = {ContactRole.CLUSTER_MANAGER.value, ContactRole.BOARD_MEMBER.value}
+# The preview is an email rendered for a browser: no scripts, nothing fetched, never framed.
+_PREVIEW_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def settings_of(runtime: Runtime) -> NotificationsSettings:
+    settings = runtime.settings
+    if not isinstance(settings, NotificationsSettings):
+        raise TypeError("the notifications service runs with NotificationsSettings")
+    return settings
+
+
+def unprocessable(loc: list[str], message: str) -> HTTPException:
+    """A 422 in FastAPI's own shape, naming the field."""
+    return HTTPException(status_code=422, detail=[{"loc": loc, "msg": message, "type": "value_error"}])
+
+
+def _category_of(template: str) -> Category | None:
+    try:
+        return TEMPLATE_CATEGORY[EmailTemplate(template)]
+    except ValueError:
+        return None
+
+
+def _delivery_out(row: RowMapping) -> dict[str, Any]:
+    return {**row, "category": _category_of(row["template"])}
 
 
 @router.get(
     "/deliveries",
     response_model=DeliveryPage,
     tags=["deliveries"],
-    summary="The delivery log, newest first",
+    summary="The delivery log, newest first: every email's status, attempts and last error",
 )
 async def list_deliveries(
     runtime: Runtime,
     cluster_id: IdQuery = None,
     member_id: IdQuery = None,
+    contact_id: IdQuery = None,
+    template: Annotated[EmailTemplate | None, Query()] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -36,6 +96,10 @@ async def list_deliveries(
         where.append(deliveries.c.cluster_id == cluster_id)
     if member_id is not None:
         where.append(deliveries.c.member_id == member_id)
+    if contact_id is not None:
+        where.append(deliveries.c.contact_id == contact_id)
+    if template is not None:
+        where.append(deliveries.c.template == template.value)
     if status is not None:
         where.append(deliveries.c.status == status.value)
     async with runtime.db.sessions() as session:
@@ -49,7 +113,7 @@ async def list_deliveries(
                 .offset(offset)
             )
         ).mappings()
-        items = [dict(row) for row in rows]
+        items = [_delivery_out(row) for row in rows]
     return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
 
 
@@ -59,7 +123,11 @@ async def get_delivery(delivery_id: str, runtime: Runtime) -> dict[str, Any]:
         row = (await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))).mappings().first()
     if row is None:
         raise not_found("delivery", delivery_id)
-    return dict(row)
+    return {
+        **_delivery_out(row),
+        "list_unsubscribe": row["unsubscribe_url"],
+        "attachments": [str(a["filename"]) for a in row["attachments"] or ()],
+    }
 
 
 @router.get(
@@ -74,3 +142,195 @@ async def get_contact(contact_id: str, runtime: Runtime) -> dict[str, Any]:
     if row is None:
         raise not_found("contact", contact_id)
     return dict(row)
+
+
+async def _preferences_out(runtime: Runtime, contact_id: str, preferences: Preferences) -> dict[str, Any]:
+    settings = settings_of(runtime)
+    async with runtime.db.sessions() as session:
+        waiting = await session.scalar(
+            select(func.count())
+            .select_from(digest_items)
+            .where(digest_items.c.contact_id == contact_id, digest_items.c.digest_id.is_(None))
+        )
+    redirect = preferences.review_redirect
+    digesting = preferences.match_delivery is MatchDelivery.WEEKLY_DIGEST or bool(waiting)
+    return {
+        "contact_id": contact_id,
+        **{c.value: preferences.receives(c) for c in Category},
+        "match_delivery": preferences.match_delivery,
+        "review_redirect": None
+        if redirect is None
+        else {"contact_id": redirect.contact_id, "email": redirect.email, "name": redirect.name},
+        "next_digest_at": next_digest_at(
+            runtime.clock.now(), weekday=settings.digest_weekday, hour=settings.digest_hour, zone=settings.digest_zone
+        )
+        if digesting
+        else None,
+        "matches_waiting_for_digest": waiting or 0,
+    }
+
+
+@router.get(
+    "/contacts/{contact_id}/preferences",
+    response_model=PreferencesOut,
+    tags=["contacts"],
+    summary="What a contact receives: categories, match delivery, review redirect",
+)
+async def get_preferences(contact_id: str, runtime: Runtime) -> dict[str, Any]:
+    async with runtime.db.sessions() as session:
+        known = await session.scalar(select(contacts.c.contact_id).where(contacts.c.contact_id == contact_id))
+        if known is None:
+            raise not_found("contact", contact_id)
+        preferences = await preferences_of(session, contact_id)
+    return await _preferences_out(runtime, contact_id, preferences)
+
+
+@router.patch(
+    "/contacts/{contact_id}/preferences",
+    response_model=PreferencesOut,
+    tags=["contacts"],
+    summary="Change some of a contact's choices (fields left out stay as they are)",
+)
+async def patch_preferences(
+    contact_id: str, body: PreferencesPatch, runtime: Runtime, correlation: CorrelationId
+) -> dict[str, Any]:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        session = uow.session
+        contact = (
+            (await session.execute(select(contacts).where(contacts.c.contact_id == contact_id))).mappings().first()
+        )
+        if contact is None:
+            raise not_found("contact", contact_id)
+        current = await preferences_of(session, contact_id)
+        unsubscribed = set(current.unsubscribed)
+        for category in Category:
+            wanted = getattr(body, category.value)
+            if wanted is True:
+                unsubscribed.discard(category)
+            elif wanted is False:
+                unsubscribed.add(category)
+        redirect = current.review_redirect
+        if "review_redirect" in body.model_fields_set:
+            redirect = await _redirect(session, contact, body)
+        updated = Preferences(
+            unsubscribed=frozenset(unsubscribed),
+            match_delivery=body.match_delivery or current.match_delivery,
+            review_redirect=redirect,
+        )
+        await save_preferences(session, contact_id, updated, uow.now)
+    return await _preferences_out(runtime, contact_id, updated)
+
+
+async def _redirect(session: AsyncSession, contact: RowMapping, body: PreferencesPatch) -> ReviewRedirect | None:
+    wanted = body.review_redirect
+    if wanted is None:
+        return None
+    loc = ["body", "review_redirect"]
+    if contact["role"] not in _REVIEW_ROLES:
+        raise unprocessable(loc, "only cluster managers and board members receive strategy review emails")
+    if wanted.contact_id is not None:
+        if wanted.contact_id == contact["contact_id"]:
+            raise unprocessable([*loc, "contact_id"], "a contact cannot redirect to itself; send null to clear")
+        target = await session.scalar(select(contacts.c.contact_id).where(contacts.c.contact_id == wanted.contact_id))
+        if target is None:
+            raise unprocessable([*loc, "contact_id"], f"contact {wanted.contact_id!r} is not in the directory")
+        return ReviewRedirect(contact_id=wanted.contact_id)
+    return ReviewRedirect(email=str(wanted.email), name=wanted.name)
+
+
+@router.get(
+    "/suppressions",
+    response_model=SuppressionPage,
+    tags=["suppressions"],
+    summary="Addresses that bounced hard and get no more email (stored as hashes)",
+)
+async def list_suppressions(
+    runtime: Runtime,
+    address: Annotated[EmailStr | None, Query(description="Look up one address")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    where = [] if address is None else [suppressions.c.address_hash == address_key(str(address))]
+    async with runtime.db.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(suppressions).where(*where))
+        rows = await session.execute(
+            select(suppressions)
+            .where(*where)
+            .order_by(suppressions.c.created_at.desc(), suppressions.c.address_hash)
+            .limit(limit)
+            .offset(offset)
+        )
+        items = [dict(row) for row in rows.mappings()]
+    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+
+
+@router.delete(
+    "/suppressions",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["suppressions"],
+    summary="Allow an address again (e.g. the mailbox was set up since)",
+)
+async def delete_suppression(
+    runtime: Runtime, correlation: CorrelationId, address: Annotated[EmailStr, Query()]
+) -> Response:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        result = await uow.session.execute(
+            suppressions.delete().where(suppressions.c.address_hash == address_key(str(address)))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise not_found("suppressed address", str(address))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/templates", response_model=list[TemplateOut], tags=["templates"], summary="Every email template")
+async def list_templates() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": template,
+            "category": TEMPLATE_CATEGORY[template],
+            "languages": sorted(SUPPORTED_LANGUAGES),
+            "attachments": [ICS_FILENAME] if template is EmailTemplate.REVIEW_REMINDER else [],
+            "preview": f"/templates/{template.value}/preview?lang=en&format=html",
+        }
+        for template in EmailTemplate
+    ]
+
+
+@router.get(
+    "/templates/{name}/preview",
+    tags=["templates"],
+    summary="A template rendered with sample data, exactly as an email would carry it",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}, "text/plain": {}}}},
+)
+async def preview_template(
+    name: str,
+    runtime: Runtime,
+    lang: Annotated[Language, Query(description="Template language")] = Language.EN,
+    format: Annotated[Literal["html", "text"], Query(description="html part or plain-text part")] = "html",
+) -> Response:
+    try:
+        template = EmailTemplate(name)
+    except ValueError:
+        known = ", ".join(t.value for t in EmailTemplate)
+        raise HTTPException(status_code=404, detail=f"template {name!r} not found; templates: {known}") from None
+    recipient = Recipient(
+        contact_id="contact-sample",
+        member_id="member-sample",
+        cluster_id="cluster-sample",
+        name=SAMPLE_NAME,
+        email="maria.rossi@member.example",
+        language=lang.value,
+    )
+    context = sample_context(template)
+    content = compose(
+        settings_of(runtime),
+        template,
+        recipient,
+        next(iter(context.values())),
+        cause_event_id="preview",
+        now=runtime.clock.now(),
+    )
+    if format == "text":
+        return PlainTextResponse(f"Subject: {content['subject']}\n\n{content['text_body']}", headers=_PREVIEW_HEADERS)
+    return HTMLResponse(content["html_body"], headers=_PREVIEW_HEADERS)

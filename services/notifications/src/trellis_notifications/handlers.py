@@ -1,13 +1,16 @@
 """notifications consumes the contact directory, partner matches, review reminders and survey invitations.
 
 Handlers never talk to SMTP: they write delivery rows, rendered now, in the same transaction as the inbox
-row, and the sender worker sends them. Events from different topics arrive in no particular order, so an
-email whose recipients are not in the directory yet is *parked* and released by the surveys.member.changed
-that brings them.
+row, and the sender worker sends them. What each contact has chosen decides per recipient: send, collect
+for the weekly digest, or skip (unsubscribed, or the address bounced hard); skipped emails are kept in the
+delivery log with the reason. Events from different topics arrive in no particular order, so an email
+whose recipients are not in the directory yet is *parked* and released by the surveys.member.changed that
+brings them.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,10 +29,12 @@ from trellis_common.events import (
     InvitationRequested,
     MemberChanged,
     PartnersMatched,
+    ReminderKind,
     ReviewDue,
 )
 from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
+from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import (
     Audience,
     AudienceKind,
@@ -37,34 +42,38 @@ from trellis_notifications.domain.deliveries import (
     EmailTemplate,
     delivery_id_for,
 )
-from trellis_notifications.domain.rendering import RenderedEmail, default_renderer, is_web_link
-from trellis_notifications.models import contacts, deliveries
+from trellis_notifications.domain.preferences import (
+    DEFAULT_PREFERENCES,
+    REDIRECTABLE,
+    Route,
+    address_key,
+    decide,
+)
+from trellis_notifications.domain.rendering import is_web_link
+from trellis_notifications.models import contacts, deliveries, digest_items
+from trellis_notifications.repository import (
+    apply_redirects,
+    forget_contacts,
+    load_preferences,
+    suppressed_keys,
+)
+from trellis_notifications.settings import notifications_settings
 
 log = get_logger(__name__)
 
 _PAYLOAD_MODELS: dict[EmailTemplate, type[EventData]] = {
     EmailTemplate.MATCHES: PartnersMatched,
     EmailTemplate.REVIEW_REMINDER: ReviewDue,
+    EmailTemplate.REVIEW_ESCALATION: ReviewDue,
     EmailTemplate.SURVEY_INVITATION: InvitationRequested,
     EmailTemplate.SURVEY_REMINDER: InvitationRequested,
 }
-# The name each template knows its event by.
-_CONTEXT_NAMES: dict[EmailTemplate, str] = {
-    EmailTemplate.MATCHES: "matched",
-    EmailTemplate.REVIEW_REMINDER: "review",
-    EmailTemplate.SURVEY_INVITATION: "invitation",
-    EmailTemplate.SURVEY_REMINDER: "invitation",
+_AUDIENCE_ROLES: dict[AudienceKind, tuple[ContactRole, ...]] = {
+    AudienceKind.CLUSTER: (ContactRole.CLUSTER_MANAGER,),
+    AudienceKind.BOARD: (ContactRole.CLUSTER_MANAGER, ContactRole.BOARD_MEMBER),
 }
-
-
-@dataclass(frozen=True)
-class Recipient:
-    contact_id: str
-    member_id: str
-    cluster_id: str
-    name: str
-    email: str
-    language: str
+# Fixed forever: digest item ids derived from it must stay the same across releases.
+_DIGEST_ITEM_NAMESPACE = uuid.UUID("5f0b8d1e-2c4a-4e7b-9a61-3d8f2b7c0e14")
 
 
 @dataclass(frozen=True)
@@ -78,18 +87,15 @@ class Notice:
     correlation_id: str | None
     cluster_id: str
     member_id: str | None
+    also: tuple[str, ...] = ()  # contacts named by the event besides the audience (a strategy's owners)
 
 
-def render_for(notice: Notice, recipient: Recipient) -> RenderedEmail:
-    return default_renderer().render(
-        notice.template,
-        recipient.language,
-        recipient_name=recipient.name,
-        **{_CONTEXT_NAMES[notice.template]: notice.data},
-    )
+def named_contacts(data: EventData) -> tuple[str, ...]:
+    """Contacts an event names beyond its audience: the owners of a strategy get its review emails too."""
+    return tuple(data.owner_contact_ids) if isinstance(data, ReviewDue) else ()
 
 
-async def recipients_of(session: AsyncSession, audience: Audience) -> list[Recipient]:
+async def recipients_of(session: AsyncSession, audience: Audience, also: Sequence[str] = ()) -> list[Recipient]:
     query = select(
         contacts.c.contact_id,
         contacts.c.member_id,
@@ -99,22 +105,23 @@ async def recipients_of(session: AsyncSession, audience: Audience) -> list[Recip
         contacts.c.language,
     )
     if audience.kind is AudienceKind.MEMBER:
-        query = query.where(contacts.c.member_id == audience.ident)
-    elif audience.kind is AudienceKind.CLUSTER:
-        query = query.where(
-            contacts.c.cluster_id == audience.ident, contacts.c.role == ContactRole.CLUSTER_MANAGER.value
-        )
+        condition = contacts.c.member_id == audience.ident
+    elif audience.kind in _AUDIENCE_ROLES:
+        roles = [role.value for role in _AUDIENCE_ROLES[audience.kind]]
+        condition = (contacts.c.cluster_id == audience.ident) & contacts.c.role.in_(roles)
     else:
-        query = query.where(contacts.c.contact_id == audience.ident)
-    rows = await session.execute(query.order_by(contacts.c.contact_id))
+        condition = contacts.c.contact_id == audience.ident
+    if also:
+        condition = or_(condition, contacts.c.contact_id.in_(list(also)))
+    rows = await session.execute(query.where(condition).order_by(contacts.c.contact_id))
     return [Recipient(**row) for row in rows.mappings()]
 
 
 async def deliver_or_park(uow: UnitOfWork, notice: Notice) -> int:
     """Queue one delivery per recipient, or park the notice until its recipients are known."""
-    recipients = await recipients_of(uow.session, notice.audience)
+    recipients = await recipients_of(uow.session, notice.audience, notice.also)
     if recipients:
-        await _queue(uow.session, notice, recipients, uow.now)
+        await queue(uow, notice, recipients)
         log.info("emails_queued", template=notice.template.value, recipients=len(recipients))
     else:
         await _park(uow.session, notice, uow.now)
@@ -122,31 +129,74 @@ async def deliver_or_park(uow: UnitOfWork, notice: Notice) -> int:
     return len(recipients)
 
 
-async def _queue(session: AsyncSession, notice: Notice, recipients: Sequence[Recipient], now: datetime) -> None:
+def _row_base(notice: Notice, recipient: Recipient, now: datetime) -> dict[str, Any]:
+    return {
+        "id": delivery_id_for(notice.cause_event_id, recipient.contact_id, notice.template.value),
+        "cause_event_id": notice.cause_event_id,
+        "correlation_id": notice.correlation_id,
+        "contact_id": recipient.contact_id,
+        "member_id": recipient.member_id,
+        "cluster_id": notice.cluster_id,
+        "template": notice.template.value,
+        "to_address": recipient.email,
+        "to_name": recipient.name,
+        "attempts": 0,
+        "created_at": now,
+        # Every row carries every column, so one executemany inserts them all.
+        "subject": None,
+        "text_body": None,
+        "html_body": None,
+        "unsubscribe_url": None,
+        "attachments": None,
+        "message_id": None,
+        "next_attempt_at": None,
+        "last_error": None,
+    }
+
+
+async def queue(uow: UnitOfWork, notice: Notice, recipients: Sequence[Recipient]) -> None:
+    """One delivery row per recipient (pending, or skipped with its reason), or a digest item."""
+    session, now, settings = uow.session, uow.now, notifications_settings(uow)
+    if notice.template in REDIRECTABLE:
+        recipients = await apply_redirects(session, recipients)
+    chosen = await load_preferences(session, [r.contact_id for r in recipients])
+    suppressed = await suppressed_keys(session, [r.email for r in recipients])
     rows: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = []
     for recipient in recipients:
-        rendered = render_for(notice, recipient)
-        rows.append(
-            {
-                "id": delivery_id_for(notice.cause_event_id, recipient.contact_id, notice.template.value),
-                "cause_event_id": notice.cause_event_id,
-                "correlation_id": notice.correlation_id,
-                "contact_id": recipient.contact_id,
-                "member_id": recipient.member_id,
-                "cluster_id": notice.cluster_id,
-                "template": notice.template.value,
-                "to_address": recipient.email,
-                "to_name": recipient.name,
-                "subject": rendered.subject,
-                "text_body": rendered.text,
-                "html_body": rendered.html,
-                "status": DeliveryStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
-    await session.execute(insert_for(session, deliveries).on_conflict_do_nothing(), rows)
+        preferences = chosen.get(recipient.contact_id, DEFAULT_PREFERENCES)
+        decision = decide(notice.template, preferences, suppressed=address_key(recipient.email) in suppressed)
+        if decision.route is Route.DIGEST:
+            waiting.append(_digest_item(notice, recipient, now))
+            continue
+        row = _row_base(notice, recipient, now)
+        if decision.route is Route.SKIP:
+            row |= {"status": DeliveryStatus.SKIPPED.value, "last_error": decision.reason}
+            log.info("email_skipped", template=notice.template.value, reason=decision.reason)
+        else:
+            row |= compose(
+                settings, notice.template, recipient, notice.data, cause_event_id=notice.cause_event_id, now=now
+            )
+            row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now}
+        rows.append(row)
+    if rows:
+        await session.execute(insert_for(session, deliveries).on_conflict_do_nothing(), rows)
+    if waiting:
+        await session.execute(insert_for(session, digest_items).on_conflict_do_nothing(), waiting)
+        log.info("matches_kept_for_digest", contacts=len(waiting))
+
+
+def _digest_item(notice: Notice, recipient: Recipient, now: datetime) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid5(_DIGEST_ITEM_NAMESPACE, f"{notice.cause_event_id}|{recipient.contact_id}")),
+        "contact_id": recipient.contact_id,
+        "member_id": recipient.member_id,
+        "cluster_id": notice.cluster_id,
+        "cause_event_id": notice.cause_event_id,
+        "correlation_id": notice.correlation_id,
+        "payload": notice.data.model_dump(mode="json"),
+        "created_at": now,
+    }
 
 
 async def _park(session: AsyncSession, notice: Notice, now: datetime) -> None:
@@ -185,7 +235,7 @@ async def release_parked(uow: UnitOfWork, placeholders: Sequence[str]) -> int:
         template = EmailTemplate(row["template"])
         try:
             data = _PAYLOAD_MODELS[template].model_validate(row["payload"])
-        except ValidationError as exc:
+        except (ValidationError, KeyError) as exc:
             # A parked row we cannot read must not dead-letter the directory update that released it.
             await session.execute(
                 update(deliveries)
@@ -202,11 +252,12 @@ async def release_parked(uow: UnitOfWork, placeholders: Sequence[str]) -> int:
             correlation_id=row["correlation_id"],
             cluster_id=row["cluster_id"],
             member_id=row["member_id"],
+            also=named_contacts(data),
         )
-        recipients = await recipients_of(session, notice.audience)
+        recipients = await recipients_of(session, notice.audience, notice.also)
         if not recipients:
             continue
-        await _queue(session, notice, recipients, uow.now)
+        await queue(uow, notice, recipients)
         await session.execute(delete(deliveries).where(deliveries.c.id == row["id"]))
         released += 1
         log.info("parked_email_released", template=template.value, recipients=len(recipients))
@@ -242,6 +293,12 @@ async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
     contact_ids = [c.contact_id for c in changed.contacts]
     if len(set(contact_ids)) != len(contact_ids):
         raise PermanentError(f"member {changed.member_id} lists a contact more than once")
+    previous = set(
+        (await session.execute(select(contacts.c.contact_id).where(contacts.c.member_id == changed.member_id)))
+        .scalars()
+        .all()
+    )
+    await forget_contacts(session, sorted(previous - set(contact_ids)))
     await session.execute(
         delete(contacts).where(or_(contacts.c.member_id == changed.member_id, contacts.c.contact_id.in_(contact_ids)))
     )
@@ -264,14 +321,21 @@ async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
         )
     waiting = [Audience(AudienceKind.MEMBER, changed.member_id).placeholder]
     waiting += [Audience(AudienceKind.CONTACT, contact_id).placeholder for contact_id in contact_ids]
-    if any(c.role is ContactRole.CLUSTER_MANAGER for c in changed.contacts):
+    roles = {c.role for c in changed.contacts}
+    if ContactRole.CLUSTER_MANAGER in roles:
         waiting.append(Audience(AudienceKind.CLUSTER, changed.cluster_id).placeholder)
+    if roles & {ContactRole.CLUSTER_MANAGER, ContactRole.BOARD_MEMBER}:
+        waiting.append(Audience(AudienceKind.BOARD, changed.cluster_id).placeholder)
     await release_parked(uow, waiting)
 
 
 async def erase_member(uow: UnitOfWork, member_id: str) -> None:
-    """The member was deleted: forget its contacts, cancel what was not sent, blank personal data kept in logs."""
+    """The member was deleted: forget its contacts and their choices, cancel what was not sent, blank
+    personal data kept in logs."""
     session = uow.session
+    erased = (await session.execute(select(contacts.c.contact_id).where(contacts.c.member_id == member_id))).scalars()
+    await forget_contacts(session, list(erased))
+    await session.execute(delete(digest_items).where(digest_items.c.member_id == member_id))
     await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
     await session.execute(
         delete(deliveries).where(
@@ -293,13 +357,13 @@ async def erase_member(uow: UnitOfWork, member_id: str) -> None:
     await session.execute(
         update(deliveries)
         .where(deliveries.c.member_id == member_id)
-        .values(to_address=None, to_name=None, text_body=None, html_body=None)
+        .values(to_address=None, to_name=None, text_body=None, html_body=None, attachments=None)
     )
     log.info("member_erased", member_id=member_id)
 
 
 async def on_partners_matched(uow: UnitOfWork, incoming: Incoming) -> None:
-    """One "matches" email to every contact of the member."""
+    """One "matches" email to every contact of the member (or a digest item, as each contact chose)."""
     matched = incoming.require(PartnersMatched)
     if not matched.options:
         log.info("no_partner_options", member_id=matched.member_id)
@@ -318,19 +382,29 @@ async def on_partners_matched(uow: UnitOfWork, incoming: Incoming) -> None:
     )
 
 
+def is_escalation(review: ReviewDue) -> bool:
+    """An overdue review escalates to the board, whichever way the producer says so."""
+    return (
+        review.escalation or review.kind is ReminderKind.OVERDUE or review.recipients_role is ContactRole.BOARD_MEMBER
+    )
+
+
 async def on_review_due(uow: UnitOfWork, incoming: Incoming) -> None:
-    """One "review_reminder" email to every cluster manager of the cluster."""
+    """A review reminder to the cluster managers (and the strategy's owners); an overdue review escalates to
+    the board members as well."""
     review = incoming.require(ReviewDue)
+    escalate = is_escalation(review)
     await deliver_or_park(
         uow,
         Notice(
-            template=EmailTemplate.REVIEW_REMINDER,
-            audience=Audience(AudienceKind.CLUSTER, review.cluster_id),
+            template=EmailTemplate.REVIEW_ESCALATION if escalate else EmailTemplate.REVIEW_REMINDER,
+            audience=Audience(AudienceKind.BOARD if escalate else AudienceKind.CLUSTER, review.cluster_id),
             data=review,
             cause_event_id=incoming.envelope.id,
             correlation_id=_correlation(incoming),
             cluster_id=review.cluster_id,
             member_id=None,
+            also=named_contacts(review),
         ),
     )
 

@@ -14,11 +14,17 @@ At-least-once towards SMTP, never silently lost:
 
 A crash between 2 and 3 resends the email after the lease with the same Message-ID, so receiving systems can
 recognise the duplicate; such resends are counted in ``trellis_emails_total{outcome="resent_after_crash"}``.
+
+Towards the relay: one connection is reused across batches (checked with NOOP before reuse, closed after
+``smtp_idle_close_s`` without work), messages are paced by a token bucket (``smtp_rate_per_s``), and a hard
+bounce (5xx to RCPT) puts the address on the suppression list, which skips everything still queued for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -35,8 +41,11 @@ from trellis_common.logging import get_logger
 from trellis_common.metrics import EMAILS
 from trellis_common.runtime import ServiceRuntime
 from trellis_notifications.domain.deliveries import DeliveryStatus, message_id_for, retry_delay
-from trellis_notifications.domain.message import OutgoingEmail, build_message
+from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message
+from trellis_notifications.domain.preferences import address_key
+from trellis_notifications.domain.ratelimit import TokenBucket
 from trellis_notifications.models import deliveries
+from trellis_notifications.repository import suppress, suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
@@ -64,6 +73,14 @@ def classify_smtp_error(exc: BaseException) -> Verdict:
         # e.g. a non-ASCII address the relay cannot take (no SMTPUTF8): the same message fails every time
         return Verdict.PERMANENT
     return Verdict.TRANSIENT
+
+
+def is_hard_bounce(exc: BaseException) -> bool:
+    """The relay refused the recipient itself with a 5xx: the mailbox does not exist, suppress the address."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refusal.code for refusal in exc.recipients]
+        return bool(codes) and all(code >= 500 for code in codes)
+    return isinstance(exc, aiosmtplib.SMTPRecipientRefused) and exc.code >= 500
 
 
 def describe(exc: BaseException) -> str:
@@ -105,6 +122,8 @@ class ClaimedDelivery:
     message_id: str
     attempts: int  # including the attempt this claim is for
     created_at: datetime
+    unsubscribe_url: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
     def from_row(cls, row: RowMapping, *, message_id: str, attempts: int) -> ClaimedDelivery:
@@ -122,6 +141,8 @@ class ClaimedDelivery:
             message_id=message_id,
             attempts=attempts,
             created_at=row["created_at"],
+            unsubscribe_url=row["unsubscribe_url"],
+            attachments=tuple(Attachment.from_json(a) for a in row["attachments"] or ()),
         )
 
 
@@ -130,24 +151,45 @@ class EmailSender:
         self.runtime = runtime
         self.settings = settings
         self.service = settings.service_name
+        # Physical pacing, so real (monotonic) time, not the service clock that tests and demos move.
+        self.bucket = TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._last_used = 0.0
+        self._checked = False  # the open connection answered NOOP during this batch
 
     def _now(self) -> datetime:
         return self.runtime.clock.now()
 
     async def run(self, stop: asyncio.Event) -> None:
-        wakeup = self.runtime.worker_wakeup
-        while not stop.is_set():
-            wakeup.clear()
-            try:
-                claimed = await self.send_due(stop)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("email_sender_failed", error=repr(exc))
-                claimed = 0
-            if claimed >= self.settings.send_batch_size and not stop.is_set():
-                continue  # a full batch: more may be due
-            await _wait_for_either(stop, wakeup, self.settings.sender_poll_interval_s)
+        wakeup = self.runtime.wakeup_signal()  # its own: the digest scheduler clears another one
+        try:
+            while not stop.is_set():
+                wakeup.clear()
+                try:
+                    claimed = await self.send_due(stop)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    log.warning("email_sender_failed", error=repr(exc))
+                    claimed = 0
+                if claimed >= self.settings.send_batch_size and not stop.is_set():
+                    continue  # a full batch: more may be due
+                if claimed == 0 and time.monotonic() - self._last_used >= self.settings.smtp_idle_close_s:
+                    await self.close()
+                await _wait_for_either(stop, wakeup, self.settings.sender_poll_interval_s)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Say goodbye to the relay (QUIT), or just drop the connection if it is broken."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None or not smtp.is_connected:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await smtp.quit()
+        except Exception:
+            smtp.close()
 
     async def send_due(self, stop: asyncio.Event) -> int:
         """Claim one batch and send it; returns how many deliveries were claimed."""
@@ -172,7 +214,7 @@ class EmailSender:
         exhausted: list[ClaimedDelivery] = []
         resent = 0
         async with self.runtime.unit_of_work() as uow:
-            rows = (
+            result = (
                 await uow.session.execute(
                     select(deliveries)
                     .where(due)
@@ -181,7 +223,27 @@ class EmailSender:
                     .with_for_update(skip_locked=True)
                 )
             ).mappings()
-            for row in list(rows):
+            rows = list(result)
+            blocked = await suppressed_keys(uow.session, [row["to_address"] or "" for row in rows])
+            for row in rows:
+                if blocked and address_key(row["to_address"] or "") in blocked:
+                    # Queued before its address bounced hard: it must not go out any more.
+                    await uow.session.execute(
+                        update(deliveries)
+                        .where(
+                            deliveries.c.id == row["id"],
+                            deliveries.c.status == row["status"],
+                            deliveries.c.attempts == row["attempts"],
+                        )
+                        .values(
+                            status=DeliveryStatus.SKIPPED.value,
+                            last_error="address suppressed after a hard bounce",
+                            next_attempt_at=None,
+                        )
+                    )
+                    continue
+                # Handlers set the Message-ID when they write the row; rows queued by the first release of
+                # this service have none yet and get the same deterministic one here.
                 message_id = row["message_id"] or message_id_for(
                     row["cause_event_id"], row["contact_id"], row["template"], self.settings.mail_domain
                 )
@@ -223,12 +285,42 @@ class EmailSender:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             use_tls=settings.smtp_use_tls,
             start_tls=settings.smtp_starttls,
+            validate_certs=settings.smtp_validate_certs,
             timeout=settings.smtp_timeout_s,
             # Not socket.getfqdn(): it can block on DNS for seconds inside containers.
             local_hostname=settings.mail_domain,
         )
         await smtp.connect()
         return smtp
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        """The open connection, or a new one. A connection kept from an earlier batch is checked with NOOP
+        first: relays drop idle clients, and a message must not fail for that."""
+        smtp = self._smtp
+        if smtp is not None and smtp.is_connected and not self._checked:
+            try:
+                await smtp.noop()
+            except Exception:
+                smtp.close()
+        if smtp is None or not smtp.is_connected:
+            self._smtp = smtp = await self._connect()
+        self._checked = True
+        self._last_used = time.monotonic()
+        return smtp
+
+    def _drop(self) -> None:
+        """The connection is in an unknown state (e.g. a timeout mid-exchange): never reuse it."""
+        if self._smtp is not None:
+            self._smtp.close()
+        self._smtp = None
+
+    async def _throttle(self, stop: asyncio.Event) -> bool:
+        """Wait for the rate limit's next slot; False if told to stop meanwhile."""
+        wait_s = self.bucket.take(time.monotonic())
+        if wait_s > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait_s)
+        return not stop.is_set()
 
     def _message(self, delivery: ClaimedDelivery) -> EmailMessage:
         return build_message(
@@ -242,6 +334,8 @@ class EmailSender:
                 message_id=delivery.message_id,
                 # The moment the email was composed: a resend is the same message, byte for byte.
                 date=delivery.created_at,
+                unsubscribe_url=delivery.unsubscribe_url,
+                attachments=delivery.attachments,
             )
         )
 
@@ -249,10 +343,17 @@ class EmailSender:
         # One message's whole SMTP exchange (reconnecting included) must end well inside the lease its claim
         # was just renewed for; otherwise another sender could take the row over while it is being sent.
         budget_s = self.settings.send_lease_s / 2
-        smtp: aiosmtplib.SMTP | None = None
+        self._checked = False
+        # The previous email's confirmation renewed this one's claim (True), found it gone (False), or did not
+        # try (None); a renewal older than a quarter of the lease (a long wait for the rate limit) is redone.
+        renewed: bool | None = None
+        renewed_at = 0.0
         try:
             for index, delivery in enumerate(batch):
-                if stop.is_set():
+                hint, renewed = renewed, None
+                if hint and time.monotonic() - renewed_at > self.settings.send_lease_s / 4:
+                    hint = None
+                if stop.is_set() or not await self._throttle(stop):
                     for rest in batch[index:]:
                         await self._release(rest)
                     return
@@ -261,37 +362,38 @@ class EmailSender:
                 except Exception as exc:  # a message that cannot be built never will be
                     await self._fail(delivery, f"message cannot be built: {describe(exc)}")
                     continue
-                if not await self._renew(delivery):
+                ours = hint if hint is not None else await self._renew(delivery)
+                if not ours:
                     continue  # taken over after our lease ran out, or cancelled meanwhile: not ours to send
-                connecting = smtp is None or not smtp.is_connected
+                connecting = True
                 try:
                     async with asyncio.timeout(budget_s):
-                        if smtp is None or not smtp.is_connected:
-                            smtp = await self._connect()
+                        smtp = await self._connection()
                         connecting = False
                         await smtp.send_message(
                             message, sender=self.settings.sender_address.addr_spec, recipients=[delivery.to_address]
                         )
                 except Exception as exc:
                     if connecting:  # relay unreachable, TLS or login refused: no message's fault
+                        self._drop()
                         error = f"cannot connect to the SMTP relay: {describe(exc)}"
                         for rest in batch[index:]:
                             await self._retry_later(rest, error)
                         return
-                    if smtp is not None and isinstance(exc, TimeoutError):
-                        smtp.close()  # mid-exchange: the connection is in an unknown state
+                    if isinstance(exc, TimeoutError | aiosmtplib.SMTPServerDisconnected | ConnectionError):
+                        self._drop()  # mid-exchange: the connection is in an unknown state
                     if classify_smtp_error(exc) is Verdict.PERMANENT:
-                        await self._fail(delivery, describe(exc))
+                        await self._fail(delivery, describe(exc), hard_bounce=is_hard_bounce(exc))
                     else:
                         await self._retry_later(delivery, describe(exc))
                     continue
-                await self._confirm_sent(delivery)
+                self._last_used = time.monotonic()
+                following = batch[index + 1] if index + 1 < len(batch) else None
+                renewed = await self._confirm_sent(delivery, then=following)
+                renewed_at = time.monotonic()
         finally:
-            if smtp is not None and smtp.is_connected:
-                try:
-                    await smtp.quit()
-                except Exception:
-                    smtp.close()
+            if self.settings.smtp_idle_close_s == 0:
+                await self.close()
 
     async def _renew(self, delivery: ClaimedDelivery) -> bool:
         """Extend our claim right before sending; False when the row is no longer ours."""
@@ -306,13 +408,20 @@ class EmailSender:
             deliveries.c.attempts == delivery.attempts,
         )
 
-    async def _confirm_sent(self, delivery: ClaimedDelivery) -> None:
+    async def _confirm_sent(self, delivery: ClaimedDelivery, then: ClaimedDelivery | None = None) -> bool | None:
+        """Record the email as sent (with its EmailDelivered event) and, in the same transaction, renew the
+        claim of the batch's next email: one commit per email instead of two. Returns whether ``then`` is
+        still ours (None without a ``then``)."""
         now = self._now()
+        next_is_ours: bool | None = None
         async with self.runtime.unit_of_work(correlation_id=delivery.correlation_id) as uow:
             result = await uow.session.execute(
                 self._fenced(delivery).values(status=DeliveryStatus.SENT.value, sent_at=now, last_error=None)
             )
             recorded = _affected(result) == 1
+            if then is not None:
+                renewed = await uow.session.execute(self._fenced(then).values(claimed_at=now))
+                next_is_ours = _affected(renewed) == 1
             if recorded:
                 uow.emit(
                     EmailDelivered(
@@ -330,10 +439,12 @@ class EmailSender:
             log.info("email_sent", delivery_id=delivery.id, template=delivery.template, attempts=delivery.attempts)
         else:
             log.warning("email_sent_outcome_superseded", delivery_id=delivery.id)
+        return next_is_ours
 
-    async def _fail(self, delivery: ClaimedDelivery, error: str) -> None:
+    async def _fail(self, delivery: ClaimedDelivery, error: str, *, hard_bounce: bool = False) -> None:
         now = self._now()
         error = redact(error, delivery.to_address)[:_MAX_ERROR_CHARS]
+        skipped = 0
         async with self.runtime.unit_of_work(correlation_id=delivery.correlation_id) as uow:
             result = await uow.session.execute(
                 self._fenced(delivery).values(
@@ -341,6 +452,8 @@ class EmailSender:
                 )
             )
             recorded = _affected(result) == 1
+            if recorded and hard_bounce and delivery.to_address:
+                skipped = await suppress(uow.session, delivery.to_address, error, delivery.id, now)
             if recorded:
                 uow.emit(
                     EmailFailed(
@@ -357,6 +470,9 @@ class EmailSender:
         if recorded:
             EMAILS.labels(self.service, "failed").inc()
             log.warning("email_failed", delivery_id=delivery.id, template=delivery.template, error=error)
+            if hard_bounce:
+                EMAILS.labels(self.service, "suppressed").inc()
+                log.warning("address_suppressed", delivery_id=delivery.id, queued_emails_skipped=skipped)
 
     async def _retry_later(self, delivery: ClaimedDelivery, error: str) -> None:
         if delivery.attempts >= self.settings.max_attempts:
@@ -394,7 +510,7 @@ async def _wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: 
 
 
 async def send_emails(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
-    """Worker: send due emails until ``stop`` is set (polls, and wakes early on ``runtime.worker_wakeup``)."""
+    """Worker: send due emails until ``stop`` is set (polls, and wakes early on ``runtime.wake_workers()``)."""
     settings = runtime.settings
     if not isinstance(settings, NotificationsSettings):
         raise TypeError("the notifications service runs with NotificationsSettings")

@@ -6,6 +6,7 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import InvitationRequested, MemberChanged, PartnersMatched, ReviewDue
 from trellis_common.runtime import ServiceDefinition
 from trellis_notifications.api import router
+from trellis_notifications.digests import send_digests
 from trellis_notifications.handlers import (
     on_invitation_requested,
     on_member_changed,
@@ -15,23 +16,26 @@ from trellis_notifications.handlers import (
 from trellis_notifications.models import metadata
 from trellis_notifications.sender import send_emails
 from trellis_notifications.settings import NotificationsSettings
+from trellis_notifications.unsubscribe import router as unsubscribe_router
 
 DEFINITION = ServiceDefinition(
     name="notifications",
     title="Trellis notifications",
     description="Contact directory projection (from surveys.member.changed) and crash-safe email deliveries: "
-    "partner proposals, strategy review reminders and survey invitations. Consumes surveys.member.changed, "
-    "surveys.invitation.requested, matchmaking.partners.matched and strategy.review.due; publishes "
-    "notifications.email.delivered and notifications.email.failed.",
+    "survey invitations and reminders, partner proposals (one by one or as a weekly digest), strategy review "
+    "reminders (with an .ics) and overdue escalations, in the contact's language. Preferences per category, "
+    "RFC 8058 one-click unsubscribe, a suppression list for hard bounces, template previews. Consumes "
+    "surveys.member.changed, surveys.invitation.requested, matchmaking.partners.matched and strategy.review.due; "
+    "publishes notifications.email.delivered and notifications.email.failed.",
     metadata=metadata,
     migrations="trellis_notifications:migrations",
-    routers=[router],
+    routers=[router, unsubscribe_router],
     handlers={
         spec_for_model(MemberChanged).type: on_member_changed,
         spec_for_model(PartnersMatched).type: on_partners_matched,
         spec_for_model(ReviewDue).type: on_review_due,
         spec_for_model(InvitationRequested).type: on_invitation_requested,
     },
-    workers=[send_emails],
+    workers=[send_emails, send_digests],
     settings_class=NotificationsSettings,
 )

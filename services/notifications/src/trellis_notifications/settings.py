@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from trellis_common.settings import ServiceSettings
+from trellis_common.unit_of_work import UnitOfWork
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# Used only when environment=dev and no secret is set, so a newcomer's embedded run works out of the box.
+_DEV_UNSUBSCRIBE_SECRET = "trellis-dev-only-unsubscribe-secret"  # noqa: S105 - refused outside dev
+_MIN_SECRET_CHARS = 32
 
 
 class NotificationsSettings(ServiceSettings):
@@ -21,6 +28,14 @@ class NotificationsSettings(ServiceSettings):
     smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS (submission port 587)")
     smtp_use_tls: bool = Field(False, description="Implicit TLS from the first byte (port 465)")
     smtp_timeout_s: float = Field(30.0, gt=0, description="Timeout of each SMTP command, connecting included")
+    smtp_validate_certs: bool = Field(True, description="Verify the relay's TLS certificate (turn off only for tests)")
+    smtp_rate_per_s: float = Field(
+        10.0, ge=0, description="Messages per second per sender process (token bucket); 0 = no limit"
+    )
+    smtp_rate_burst: int = Field(10, ge=1, description="Messages that may go out at once before the rate applies")
+    smtp_idle_close_s: float = Field(
+        30.0, ge=0, description="Keep an idle SMTP connection open this long for reuse; 0 = close after each batch"
+    )
     mail_from: str = Field(
         "Trellis <notifications@trellis.example>", description="From header and envelope sender: 'Name <address>'"
     )
@@ -33,6 +48,19 @@ class NotificationsSettings(ServiceSettings):
         60.0, gt=0, description="A claimed email still unconfirmed after this long is taken to be lost in a crash"
     )
     sender_poll_interval_s: float = Field(1.0, gt=0, description="How often the sender looks for due emails")
+    public_base_url: str = Field(
+        "http://localhost:8000",
+        description="Public URL of this service's API for links in emails (one-click unsubscribe); https in production",
+    )
+    unsubscribe_secret: SecretStr | None = Field(
+        None, description="Signs unsubscribe links (32+ characters); must be set outside environment=dev"
+    )
+    unsubscribe_link_max_age_days: int = Field(
+        365, ge=1, description="How long the unsubscribe link of an email keeps working"
+    )
+    digest_weekday: int = Field(0, ge=0, le=6, description="Day of the weekly match digest (0 = Monday)")
+    digest_hour: int = Field(8, ge=0, le=23, description="Hour of the weekly match digest, in digest_timezone")
+    digest_timezone: str = Field("Europe/Brussels", description="IANA time zone of the weekly digest hour")
 
     @field_validator("mail_from")
     @classmethod
@@ -51,13 +79,70 @@ class NotificationsSettings(ServiceSettings):
             raise ValueError("must be a host name such as 'trellis.example.org'")
         return value
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url_is_a_web_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.netloc
+            or parts.query
+            or parts.fragment
+            or not value.isascii()
+            or any(ch.isspace() or ch in '<>"' for ch in value)
+        ):
+            raise ValueError("must be an http(s) URL without query or fragment, e.g. 'https://trellis.example.org'")
+        return value.rstrip("/")
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _digest_timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Vienna'") from exc
+        return value
+
     @model_validator(mode="after")
     def _one_tls_mode(self) -> NotificationsSettings:
         if self.smtp_starttls and self.smtp_use_tls:
             raise ValueError("smtp_starttls and smtp_use_tls exclude each other: choose one")
         return self
 
+    @model_validator(mode="after")
+    def _unsubscribe_secret_outside_dev(self) -> NotificationsSettings:
+        secret = self.unsubscribe_secret.get_secret_value() if self.unsubscribe_secret else ""
+        if secret and len(secret) < _MIN_SECRET_CHARS:
+            raise ValueError(f"unsubscribe_secret must have at least {_MIN_SECRET_CHARS} characters")
+        if not secret and self.environment != "dev":
+            raise ValueError(
+                "unsubscribe_secret must be set outside environment=dev: it signs the unsubscribe links in emails"
+            )
+        return self
+
+    @property
+    def signing_secret(self) -> str:
+        if self.unsubscribe_secret is not None and self.unsubscribe_secret.get_secret_value():
+            return self.unsubscribe_secret.get_secret_value()
+        return _DEV_UNSUBSCRIBE_SECRET
+
+    @property
+    def unsubscribe_link_max_age(self) -> timedelta:
+        return timedelta(days=self.unsubscribe_link_max_age_days)
+
+    @property
+    def digest_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.digest_timezone)
+
     @property
     def sender_address(self) -> Address:
         name, address = parseaddr(self.mail_from)
         return Address(display_name=name, addr_spec=address)
+
+
+def notifications_settings(uow: UnitOfWork) -> NotificationsSettings:
+    """The settings a handler runs with (``uow.settings`` is typed as the common base class)."""
+    settings = uow.settings
+    if not isinstance(settings, NotificationsSettings):
+        raise TypeError("the notifications service runs with NotificationsSettings")
+    return settings

@@ -16,11 +16,14 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # rejected permanently, or given up after max_attempts
     PARKED = "parked"  # the event came before its recipients were known; waits for surveys.member.changed
     CANCELLED = "cancelled"  # never to be sent, e.g. the recipient's personal data was erased
+    SKIPPED = "skipped"  # not sent by rule: the contact unsubscribed, or the address is suppressed
 
 
 class EmailTemplate(StrEnum):
     MATCHES = "matches"
-    REVIEW_REMINDER = "review_reminder"
+    MATCHES_DIGEST = "matches_digest"  # a week of matches in one email
+    REVIEW_REMINDER = "review_reminder"  # ahead of and on the due date, with an .ics attachment
+    REVIEW_ESCALATION = "review_escalation"  # the review is overdue: the board is told as well
     SURVEY_INVITATION = "survey_invitation"
     SURVEY_REMINDER = "survey_reminder"
 
@@ -55,6 +58,7 @@ def retry_delay(attempts: int, base_s: float, max_s: float) -> timedelta:
 class AudienceKind(StrEnum):
     MEMBER = "member"  # every contact of a member organisation
     CLUSTER = "cluster"  # the cluster managers of a cluster
+    BOARD = "board"  # the cluster managers and board members of a cluster (escalations)
     CONTACT = "contact"  # one named contact
 
 

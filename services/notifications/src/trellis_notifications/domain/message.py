@@ -1,4 +1,5 @@
-"""Builds the MIME message for one delivery: headers that cannot be injected, a text and an HTML part."""
+"""Builds the MIME message for one delivery: headers that cannot be injected, a text and an HTML part,
+optional attachments, and the RFC 8058 one-click unsubscribe headers."""
 
 from __future__ import annotations
 
@@ -7,18 +8,105 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
+from email.header import Header
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
+from typing import Any
 
 # Characters that end a header line somewhere along the mail chain, or that no header may carry.
 _LINE_BREAKING = re.compile(r"[\r\n\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
+# What may appear inside <…> of List-Unsubscribe: printable ASCII URL characters, nothing that ends the bracket.
+_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def single_line(value: str) -> str:
     """Header text on one line: line breaks become spaces, so nothing can start a header of its own."""
     return _SPACES.sub(" ", _LINE_BREAKING.sub(" ", value)).strip()
+
+
+class _UrlListHeader(UnstructuredHeader, BaseHeader):
+    """``List-Unsubscribe: <https://…>`` kept as it is.
+
+    The default folding turns a URL longer than a line into RFC 2047 encoded words, which no mail provider
+    reads back as a URL. The value is a validated ASCII URL well under the 998-character line limit.
+    """
+
+    max_count = 1
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+class _SubjectHeader(UnstructuredHeader, BaseHeader):
+    """The subject, folded so that it reads back exactly as it was written.
+
+    The default folding has two faults: it moves a subject that fits on a line of its own to the next line
+    (parsers then read a leading space), and when it splits non-ASCII text into several RFC 2047 encoded
+    words it can leave a space *between* two of them, where decoders drop it. ASCII subjects are folded
+    between words after the label; anything else becomes encoded words that carry their spaces inside.
+    """
+
+    max_count = 1
+
+    def fold(self, *, policy: Policy) -> str:
+        value = str(self)
+        limit = policy.max_line_length or 78
+        words = value.split(" ")
+        if not value.isascii() or "=?" in value or any(len(word) > limit - 2 for word in words):
+            encoded = Header(value, "utf-8", header_name=self.name).encode(linesep=policy.linesep, maxlinelen=limit)
+            return f"{self.name}: {encoded}{policy.linesep}"
+        lines, current = [], f"{self.name}:"
+        for word in words:
+            if len(current) + 1 + len(word) > limit and current != f"{self.name}:":
+                lines.append(current)
+                current = ""
+            current = f"{current} {word}"
+        lines.append(current)
+        return policy.linesep.join(lines) + policy.linesep
+
+
+def _policy() -> Policy:
+    registry = HeaderRegistry()
+    registry.map_to_type("list-unsubscribe", _UrlListHeader)
+    registry.map_to_type("subject", _SubjectHeader)
+    policy: Policy = email.policy.SMTP.clone(header_factory=registry)
+    return policy
+
+
+_POLICY = _policy()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    content: bytes
+    params: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "content_type": f"{self.maintype}/{self.subtype}",
+            "params": [list(p) for p in self.params],
+            "content": self.content.decode("utf-8"),
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Attachment:
+        maintype, _, subtype = str(value["content_type"]).partition("/")
+        return cls(
+            filename=str(value["filename"]),
+            maintype=maintype,
+            subtype=subtype,
+            content=str(value["content"]).encode("utf-8"),
+            params=tuple((str(k), str(v)) for k, v in value.get("params", [])),
+        )
 
 
 @dataclass(frozen=True)
@@ -31,10 +119,18 @@ class OutgoingEmail:
     html_body: str
     message_id: str
     date: datetime
+    unsubscribe_url: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+def _boundary(seed: str, level: str, *bodies: str) -> str:
+    digest = hashlib.sha256("\0".join((seed, level, *bodies)).encode()).hexdigest()
+    return f"=_trellis_{level}_{digest[:36]}"
 
 
 def build_message(mail: OutgoingEmail) -> EmailMessage:
-    """A multipart/alternative message (plain text first, HTML preferred by capable clients).
+    """A multipart/alternative message (plain text first, HTML preferred by capable clients), wrapped in
+    multipart/mixed when there are attachments.
 
     Addresses are set as ``Address`` objects rather than ``formataddr`` strings: the string form is parsed
     again by the header registry, and a non-ASCII display name such as ``Ünï <x@evil.example>`` comes back
@@ -42,18 +138,39 @@ def build_message(mail: OutgoingEmail) -> EmailMessage:
     """
     if _LINE_BREAKING.search(mail.to_address) or _LINE_BREAKING.search(mail.message_id):
         raise ValueError("recipient address and Message-ID must be single-line")
-    message = EmailMessage(policy=email.policy.SMTP)
+    url = mail.unsubscribe_url
+    if url is not None and (len(url) > 900 or not _URL.fullmatch(url)):
+        raise ValueError("the unsubscribe URL must be a single http(s) URL of printable ASCII")
+    message = EmailMessage(policy=_POLICY)
     message["From"] = mail.sender
     message["To"] = Address(display_name=single_line(mail.to_name), addr_spec=mail.to_address)
     message["Subject"] = single_line(mail.subject)
     message["Date"] = format_datetime(mail.date)
     message["Message-ID"] = mail.message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders must not answer
+    if url is not None:
+        message["List-Unsubscribe"] = f"<{url}>"
+        message["List-Unsubscribe-Post"] = ONE_CLICK  # RFC 8058: a POST to the URL unsubscribes, no page needed
     message.set_content(mail.text_body)
     message.add_alternative(mail.html_body, subtype="html")
-    # A boundary derived from the content instead of a random one: a resend is the same bytes.
-    digest = hashlib.sha256("\0".join((mail.message_id, mail.text_body, mail.html_body)).encode()).hexdigest()
-    boundary = f"=_trellis_{digest[:40]}"
-    if boundary not in mail.text_body and boundary not in mail.html_body:
-        message.set_boundary(boundary)
+    bodies = (mail.text_body, mail.html_body)
+    for attachment in mail.attachments:
+        if not _FILENAME.fullmatch(attachment.filename):
+            raise ValueError(f"attachment file name {attachment.filename!r} is not a plain file name")
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+            params=dict(attachment.params),
+        )
+    # Boundaries derived from the content instead of random ones: a resend is the same bytes.
+    texts = (*bodies, *(a.content.decode("utf-8", "replace") for a in mail.attachments))
+    alternative = next(iter(message.iter_parts())) if mail.attachments else message
+    for part, level in ((alternative, "alt"), (message, "mixed")):
+        if level == "mixed" and not mail.attachments:
+            continue
+        boundary = _boundary(mail.message_id, level, *texts)
+        if not any(boundary in text for text in texts):
+            part.set_boundary(boundary)
     return message

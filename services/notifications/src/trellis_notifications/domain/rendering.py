@@ -3,6 +3,11 @@
 Templates live in ``trellis_notifications/templates/<language>/<template>.{subject.txt,txt,html}``. HTML is
 autoescaped; plain text and subjects are not (they are never interpreted as markup). Undefined variables
 are errors, so a template that names a field the event lacks fails loudly instead of mailing a blank.
+
+The HTML is written with classes and one stylesheet (``_layout.html``) and its CSS is inlined into
+``style`` attributes after rendering, because many mail clients drop ``<style>`` blocks; only the media
+queries for narrow screens stay in a ``<style>`` element (clients that drop it still get a readable,
+fluid single-column layout).
 """
 
 from __future__ import annotations
@@ -11,16 +16,29 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trellis_notifications.domain.deliveries import EmailTemplate
+from trellis_notifications.domain.ical import ICS_FILENAME
 from trellis_notifications.domain.message import single_line
+from trellis_notifications.domain.preferences import TEMPLATE_CATEGORY, Category
 
-DEFAULT_LANGUAGE = "en"
-SUPPORTED_LANGUAGES = frozenset({"en", "de"})
+
+class Language(StrEnum):
+    """Languages with a full set of templates."""
+
+    EN = "en"
+    DE = "de"
+
+
+DEFAULT_LANGUAGE = Language.EN.value
+NBSP = "\u00a0"  # between a number and its unit, a day and its month: never split across lines
+SUPPORTED_LANGUAGES = frozenset(language.value for language in Language)
 
 _MONTHS = {
     "en": (
@@ -33,7 +51,7 @@ _MONTHS = {
     ),
 }  # fmt: skip
 
-# Display names of the codes events carry (offer formats, delivery modes, survey themes).
+# Display names of the codes events carry (offer formats, delivery modes, survey themes, categories).
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
         "training": "training",
@@ -50,6 +68,15 @@ _LABELS: dict[str, dict[str, str]] = {
         "green": "green transition",
         "digital": "digital skills",
         "internationalisation": "internationalisation",
+        "invitations": "survey invitations",
+        "reminders": "survey reminders",
+        "matches": "partner proposals",
+        "digests": "weekly digests of partner proposals",
+        "achieved": "achieved",
+        "on_track": "on track",
+        "behind": "behind",
+        "missed": "missed",
+        "no_data": "no data",
     },
     "de": {
         "training": "Schulung",
@@ -66,6 +93,15 @@ _LABELS: dict[str, dict[str, str]] = {
         "green": "grüner Wandel",
         "digital": "digitale Kompetenzen",
         "internationalisation": "Internationalisierung",
+        "invitations": "Umfrageeinladungen",
+        "reminders": "Umfrageerinnerungen",
+        "matches": "Partnervorschläge",
+        "digests": "Wochenübersichten zu Partnervorschlägen",
+        "achieved": "erreicht",
+        "on_track": "auf Kurs",
+        "behind": "im Rückstand",
+        "missed": "verfehlt",
+        "no_data": "keine Daten",
     },
 }
 
@@ -87,9 +123,12 @@ def _day(language: str) -> Callable[[date], str]:
     months = _MONTHS[language]
 
     def day(value: date) -> str:
+        if isinstance(value, datetime):
+            value = (value.astimezone(UTC) if value.tzinfo else value).date()
+        # A no-break space keeps day and month together on narrow screens.
         if language == "de":
-            return f"{value.day}. {months[value.month - 1]} {value.year}"
-        return f"{value.day} {months[value.month - 1]} {value.year}"
+            return f"{value.day}.{NBSP}{months[value.month - 1]} {value.year}"
+        return f"{value.day}{NBSP}{months[value.month - 1]} {value.year}"
 
     return day
 
@@ -116,9 +155,33 @@ def _label(language: str) -> Callable[[str], str]:
 def _percent(language: str) -> Callable[[float], str]:
     def percent(score: float) -> str:
         value = round(score * 100)
-        return f"{value} %" if language == "de" else f"{value}%"
+        return f"{value}{NBSP}%" if language == "de" else f"{value}%"
 
     return percent
+
+
+def _amount(language: str) -> Callable[[float, str], str]:
+    def amount(value: float, unit: str) -> str:
+        number = f"{value:,.2f}".rstrip("0").rstrip(".")  # 42 → "42", 12.5 → "12.5", 1234.25 → "1,234.25"
+        if language == "de":
+            number = number.replace(",", " ").replace(".", ",").replace(" ", ".")
+        if not unit:
+            return number
+        if unit == "%" and language != "de":
+            return f"{number}%"
+        return f"{number}{NBSP}{unit}"
+
+    return amount
+
+
+def days_overdue(due: date, fired_at: datetime) -> int:
+    """Whole days between the due date and the moment the escalation fired (at least 1: it is overdue)."""
+    fired_day = (fired_at.astimezone(UTC) if fired_at.tzinfo else fired_at).date()
+    return max(1, (fired_day - due).days)
+
+
+# Inlines the stylesheet; keeps @media rules (they cannot be inlined) and never fetches anything remote.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
 
 
 class TemplateRenderer:
@@ -132,21 +195,60 @@ class TemplateRenderer:
             keep_trailing_newline=True,
         )
 
-    def render(self, template: EmailTemplate, language: str | None, **context: Any) -> RenderedEmail:
-        lang = choose_language(language)
-        helpers = {
+    def helpers(self, lang: str) -> dict[str, Any]:
+        return {
             "lang": lang,
             "day": _day(lang),
             "moment": _moment(lang),
             "label": _label(lang),
             "percent": _percent(lang),
+            "amount": _amount(lang),
+            "days_overdue": days_overdue,
+            "ics_filename": ICS_FILENAME,
         }
-        values = {**context, **helpers}
+
+    def render(
+        self,
+        template: EmailTemplate,
+        language: str | None,
+        *,
+        unsubscribe_url: str | None = None,
+        on_behalf_of: str | None = None,
+        **context: Any,
+    ) -> RenderedEmail:
+        """Subject, plain text and HTML (CSS inlined) of ``template`` in the contact's language.
+
+        ``unsubscribe_url`` goes into the footer of emails a contact can unsubscribe from; ``on_behalf_of``
+        names the manager whose strategy review emails were redirected to this recipient.
+        """
+        lang = choose_language(language)
+        category: Category | None = TEMPLATE_CATEGORY[template]
+        values = {
+            "recipient_name": "",
+            **context,
+            "template": template.value,
+            "category": category.value if category else None,
+            "unsubscribe_url": unsubscribe_url,
+            "on_behalf_of": on_behalf_of,
+            **self.helpers(lang),
+        }
         subject = single_line(self.environment.get_template(f"{lang}/{template.value}.subject.txt").render(values))
         values["subject"] = subject
         text = self.environment.get_template(f"{lang}/{template.value}.txt").render(values).strip() + "\n"
-        html = self.environment.get_template(f"{lang}/{template.value}.html").render(values)
+        html = _INLINER.inline(self.environment.get_template(f"{lang}/{template.value}.html").render(values))
         return RenderedEmail(subject=subject, text=text, html=html)
+
+    def calendar_texts(self, language: str | None, **context: Any) -> tuple[str, str]:
+        """Summary and description of the review's calendar entry, in the contact's language."""
+        lang = choose_language(language)
+        text = self.environment.get_template(f"{lang}/review_event.txt").render({**context, **self.helpers(lang)})
+        summary, _, description = text.strip().partition("\n")
+        return single_line(summary), description.strip()
+
+    def render_page(self, name: str, language: str | None, **context: Any) -> str:
+        """A small server-rendered page (the unsubscribe confirmation), in the contact's language."""
+        lang = choose_language(language)
+        return self.environment.get_template(f"pages/{lang}/{name}.html").render({**context, **self.helpers(lang)})
 
 
 @functools.cache

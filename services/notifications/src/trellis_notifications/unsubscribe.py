@@ -1,0 +1,104 @@
+"""One-click unsubscribe (RFC 8058) and its confirmation page.
+
+Every email one can unsubscribe from carries ``List-Unsubscribe: <…/unsubscribe/{token}>`` and
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click``. Mail providers POST to the URL when someone presses
+their "unsubscribe" button; people who follow the link in the footer GET a page that asks first (link
+scanners and prefetchers only ever GET, so a GET never changes anything) and whose button POSTs the same
+request. Both work without JavaScript or cookies. The token is signed for this purpose only and names the
+contact and the category; repeating the POST is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from trellis_common.app import Runtime
+from trellis_common.logging import get_logger
+from trellis_notifications.api import settings_of
+from trellis_notifications.composer import unsubscribe_signer
+from trellis_notifications.domain.preferences import Category
+from trellis_notifications.domain.rendering import default_renderer
+from trellis_notifications.domain.tokens import TokenError
+from trellis_notifications.models import contacts
+from trellis_notifications.repository import unsubscribe
+
+log = get_logger(__name__)
+router = APIRouter(tags=["unsubscribe"])
+
+# The token is in the URL: keep it out of caches, referrers and search engines.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+State = Literal["confirm", "done", "invalid"]
+
+
+def _read(runtime: Runtime, token: str) -> tuple[str, Category] | None:
+    settings = settings_of(runtime)
+    try:
+        payload = unsubscribe_signer(settings).loads(token, runtime.clock.now(), settings.unsubscribe_link_max_age)
+        return payload["c"], Category(payload["k"])
+    except (TokenError, KeyError, ValueError):
+        return None
+
+
+async def _language_of(runtime: Runtime, contact_id: str) -> str | None:
+    async with runtime.db.sessions() as session:
+        language: str | None = await session.scalar(
+            select(contacts.c.language).where(contacts.c.contact_id == contact_id)
+        )
+    return language
+
+
+def _page(runtime: Runtime, state: State, language: str | None, category: Category | None) -> HTMLResponse:
+    html = default_renderer().render_page(
+        "unsubscribe",
+        language,
+        state=state,
+        category=category.value if category else None,
+        max_age_days=settings_of(runtime).unsubscribe_link_max_age_days,
+    )
+    return HTMLResponse(html, status_code=400 if state == "invalid" else 200, headers=_PAGE_HEADERS)
+
+
+@router.get(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="The page behind an email's unsubscribe link: asks before it unsubscribes",
+    responses={400: {"description": "The link is not valid (tampered with, incomplete or too old)"}},
+)
+async def confirm_page(token: str, runtime: Runtime) -> HTMLResponse:
+    read = _read(runtime, token)
+    if read is None:
+        return _page(runtime, "invalid", None, None)
+    contact_id, category = read
+    return _page(runtime, "confirm", await _language_of(runtime, contact_id), category)
+
+
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="RFC 8058 one-click unsubscribe (body List-Unsubscribe=One-Click): stops the token's category",
+    responses={400: {"description": "The link is not valid (tampered with, incomplete or too old)"}},
+)
+async def one_click(token: str, runtime: Runtime) -> HTMLResponse:
+    read = _read(runtime, token)
+    if read is None:
+        log.info("unsubscribe_refused", reason="invalid token")
+        return _page(runtime, "invalid", None, None)
+    contact_id, category = read
+    async with runtime.unit_of_work() as uow:
+        known = await unsubscribe(uow.session, contact_id, category, uow.now)
+    # An unknown (erased) contact gets the same answer: nothing is sent to it anyway, and the page must not
+    # tell a stranger holding the link whether the person is in the directory.
+    log.info("unsubscribed", contact_id=contact_id, category=category.value, known=known)
+    return _page(runtime, "done", await _language_of(runtime, contact_id), category)
