@@ -348,8 +348,14 @@ class EmailSender:
         # try (None); a renewal older than a quarter of the lease (a long wait for the rate limit) is redone.
         renewed: bool | None = None
         renewed_at = 0.0
+        # The whole rest of the batch is renewed every quarter lease too: over a slow relay the batch's tail
+        # must not outlive its lease while earlier emails are being sent.
+        rest_renewed_at = time.monotonic()
         try:
             for index, delivery in enumerate(batch):
+                if time.monotonic() - rest_renewed_at > self.settings.send_lease_s / 4:
+                    await self._renew_rest(batch[index + 1 :])
+                    rest_renewed_at = time.monotonic()
                 hint, renewed = renewed, None
                 if hint and time.monotonic() - renewed_at > self.settings.send_lease_s / 4:
                     hint = None
@@ -394,6 +400,15 @@ class EmailSender:
         finally:
             if self.settings.smtp_idle_close_s == 0:
                 await self.close()
+
+    async def _renew_rest(self, rest: list[ClaimedDelivery]) -> None:
+        """Extend the claim of every still-unsent email of the batch (each fenced like a single renewal)."""
+        if not rest:
+            return
+        now = self._now()
+        async with self.runtime.unit_of_work() as uow:
+            for delivery in rest:
+                await uow.session.execute(self._fenced(delivery).values(claimed_at=now))
 
     async def _renew(self, delivery: ClaimedDelivery) -> bool:
         """Extend our claim right before sending; False when the row is no longer ours."""
