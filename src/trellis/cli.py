@@ -1,4 +1,4 @@
-"""``trellis``: run everything embedded, run the demo, manage Kafka topics."""
+"""``trellis``: run everything embedded, run the demo, manage Kafka topics, integrate other systems."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import uvicorn
 
 from trellis.demo import render, run_demo
 from trellis.embedded import SERVICES, build_embedded
+from trellis.integrator import register as register_integrator_commands
 from trellis.settings_doc import render_into
 from trellis_common.logging import configure_logging
 from trellis_common.topics import app as topics_app
 
 app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+register_integrator_commands(app)
 
 
 def _free_port() -> int:

@@ -333,6 +333,7 @@ async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_flows(
             uow.emit(_gaps("m-1", "a-0001"))
             uow.emit(huge)
             uow.emit(_gaps("m-1", "a-0002"))
+
         async def both_published() -> list[str] | None:
             records = await read_all(kafka_bootstrap, GAPS.topic(topic_prefix))
             ids = sorted({GapsAssessed.model_validate(json.loads(r.value)).assessment_id for r in records})

@@ -1,0 +1,301 @@
+"""Integrator commands: validate a file of events, emit it to Kafka, tail a topic, list and replay DLQs.
+
+Files hold structured-mode CloudEvents (the committed ``contracts/examples/*.json`` are such events), as a
+JSON array, one JSON object, or JSON lines. ``emit`` sends them in binary mode, as Trellis itself does: the
+attributes as ``ce_`` headers, the data as the value, the catalogue's key field as the record key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeAlias
+
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from rich.progress import Progress
+
+from trellis_common.catalogue import EventSpec, spec_for_type
+from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary
+from trellis_common.errors import ContractError
+
+KafkaRecord: TypeAlias = "ConsumerRecord[bytes, bytes]"
+# Headers the consumer adds when it dead-letters a record; a replay removes them so the record is as it was.
+DLQ_HEADER_PREFIXES = ("trellis_error", "trellis_original_", "trellis_consumer", "trellis_value_dropped")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One event of a file: where it is, and either the parsed event or what is wrong with it."""
+
+    position: str
+    event: CloudEvent | None = None
+    spec: EventSpec | None = None
+    errors: tuple[str, ...] = ()
+
+
+def _data_errors(exc: ValidationError) -> tuple[str, ...]:
+    return tuple(
+        f"data.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" if err["loc"] else f"data: {err['msg']}"
+        for err in exc.errors(include_url=False)
+    )
+
+
+def check_event(body: Any, position: str) -> Checked:
+    """Validate one structured-mode CloudEvent: envelope, known type, data against the type's model."""
+    if not isinstance(body, dict):
+        return Checked(position, errors=("a structured CloudEvent must be a JSON object",))
+    try:
+        event = from_kafka([("content-type", STRUCTURED_JSON.encode())], json.dumps(body).encode())
+    except ContractError as exc:
+        return Checked(position, errors=(str(exc),))
+    spec = spec_for_type(event.type)
+    if spec is None:
+        return Checked(position, event, errors=(f"type: unknown event type {event.type!r}",))
+    if event.data is None:
+        if spec.compacted:
+            return Checked(position, event, spec)
+        return Checked(position, event, spec, (f"data: {event.type} must carry data",))
+    try:
+        spec.model.model_validate(event.data)
+    except ValidationError as exc:
+        return Checked(position, event, spec, _data_errors(exc))
+    return Checked(position, event, spec)
+
+
+def check_text(text: str) -> list[Checked]:
+    """Every event of a JSON array, a single JSON object, or JSON lines; blank lines are skipped."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            return [Checked("file", errors=(f"not valid JSON: {exc}",))]
+        return [check_event(item, f"event {index}") for index, item in enumerate(items, 1)]
+    try:
+        return [check_event(json.loads(stripped), "event 1" if "\n" in stripped else "line 1")]
+    except json.JSONDecodeError:
+        pass  # not one JSON document: read it as JSON lines
+    checked: list[Checked] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            checked.append(check_event(json.loads(line), f"line {number}"))
+        except json.JSONDecodeError as exc:
+            checked.append(Checked(f"line {number}", errors=(f"not valid JSON: {exc.msg} at column {exc.colno}",)))
+    return checked
+
+
+@dataclass(frozen=True)
+class Sent:
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    event_id: str
+
+
+async def emit(bootstrap: str, events: list[Checked], prefix: str = "") -> list[Sent]:
+    """Publish valid events in binary mode to their topics, in file order, keyed by the catalogue's key."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    sent: list[Sent] = []
+    try:
+        for item in events:
+            if item.errors or item.event is None or item.spec is None:
+                raise ValueError(f"{item.position} is invalid; validate the file first")
+            data = item.event.data or {}
+            key = str(data.get(item.spec.key_field) or item.event.subject or "")
+            if not key:
+                raise ValueError(f"{item.position}: no {item.spec.key_field} in data and no subject to key by")
+            headers, value = to_binary(item.event)
+            meta = await producer.send_and_wait(item.spec.topic(prefix), value, key=key.encode(), headers=headers)
+            sent.append(Sent(meta.topic, meta.partition, meta.offset, key, item.event.id))
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def read_topic(bootstrap: str, topic: str, *, limit: int | None = None) -> list[KafkaRecord]:
+    """Every record currently in ``topic`` (all partitions, from the beginning), up to ``limit``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            raise ValueError(f"topic {topic} does not exist")
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[KafkaRecord] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(*partitions, timeout_ms=1000)
+            for messages in batch.values():
+                records.extend(m for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])
+            if limit is not None and len(records) >= limit:
+                break
+        records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
+        return records[:limit] if limit is not None else records
+    finally:
+        await consumer.stop()
+
+
+def _headers(record: KafkaRecord) -> dict[str, str]:
+    return {name: (value or b"").decode(errors="replace") for name, value in record.headers}
+
+
+def describe(record: KafkaRecord) -> dict[str, Any]:
+    """A record as a JSON-friendly dict: coordinates, key, the CloudEvent (or why it is not one), DLQ reason."""
+    out: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "key": record.key.decode(errors="replace") if record.key is not None else None,
+    }
+    try:
+        event = from_kafka(record.headers, record.value)
+        out["event"] = {**event.attributes(), "data": event.data}
+    except ContractError as exc:
+        out["not_a_cloudevent"] = str(exc)
+        out["value"] = record.value.decode(errors="replace") if record.value is not None else None
+    dlq = {name: value for name, value in _headers(record).items() if name.startswith(DLQ_HEADER_PREFIXES)}
+    if dlq:
+        out["dead_letter"] = dlq
+    return out
+
+
+def original_topic(record: KafkaRecord) -> str:
+    named = _headers(record).get("trellis_original_topic")
+    if named:
+        return named
+    topic = str(record.topic)
+    if not topic.endswith(".dlq"):
+        raise ValueError(f"{topic} is not a dead-letter topic")
+    return topic.removesuffix(".dlq")
+
+
+@dataclass(frozen=True)
+class Replayed:
+    replayed: int
+    skipped: list[str]
+
+
+async def replay(bootstrap: str, dlq_topic: str, *, on_progress: Callable[[int, int], None] | None = None) -> Replayed:
+    """Re-publish every DLQ record to its original topic with its original key, value and headers.
+
+    Consumers deduplicate on ``ce_id``, so replaying a record that was processed meanwhile is harmless.
+    Records whose value was dropped (too large for the DLQ) cannot be replayed and are listed as skipped.
+    """
+    records = await read_topic(bootstrap, dlq_topic)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    replayed, skipped = 0, []
+    try:
+        for done, record in enumerate(records, 1):
+            if "trellis_value_dropped" in _headers(record):
+                skipped.append(f"{record.topic}@{record.partition}:{record.offset} (value dropped)")
+            else:
+                headers = [(n, v) for n, v in record.headers if not n.startswith(DLQ_HEADER_PREFIXES)]
+                await producer.send_and_wait(original_topic(record), record.value, key=record.key, headers=headers)
+                replayed += 1
+            if on_progress:
+                on_progress(done, len(records))
+    finally:
+        await producer.stop()
+    return Replayed(replayed, skipped)
+
+
+# ---- typer commands ----------------------------------------------------------------------------------------
+
+Bootstrap = Annotated[str, typer.Option(envvar="TRELLIS_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")]
+Prefix = Annotated[str, typer.Option(envvar="TRELLIS_TOPIC_PREFIX", help="Topic name prefix of the deployment")]
+dlq_app = typer.Typer(help="Dead-letter topics: list and replay", no_args_is_help=True)
+
+
+def _checked_file(file: Path) -> list[Checked]:
+    checked = check_text(file.read_text("utf-8"))
+    bad = [item for item in checked if item.errors]
+    for item in checked:
+        if item.errors:
+            for error in item.errors:
+                typer.echo(f"{file}: {item.position}: {error}", err=True)
+        elif item.event is not None:
+            typer.echo(f"{file}: {item.position}: ok {item.event.type} id={item.event.id}")
+    typer.echo(f"{len(checked) - len(bad)} valid, {len(bad)} invalid")
+    if bad or not checked:
+        raise typer.Exit(1)
+    return checked
+
+
+def validate_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Validate structured CloudEvents (JSON array, object or lines); exit 1 if any is invalid."""
+    _checked_file(file)
+
+
+def emit_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    prefix: Prefix = "",
+) -> None:
+    """Validate, then publish every event in binary mode to its topic, keyed as the catalogue says."""
+    checked = _checked_file(file)
+    for sent in asyncio.run(emit(bootstrap, checked, prefix)):
+        typer.echo(f"sent {sent.event_id} to {sent.topic}[{sent.partition}]@{sent.offset} key={sent.key}")
+
+
+def tail_command(
+    topic: Annotated[str, typer.Argument(help="Full topic name, including any prefix")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+    limit: Annotated[int | None, typer.Option(help="Show at most this many records")] = None,
+) -> None:
+    """Print the records of a topic, from the beginning, as indented JSON."""
+    for record in asyncio.run(read_topic(bootstrap, topic, limit=limit)):
+        typer.echo(json.dumps(describe(record), indent=2, ensure_ascii=False, default=str))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[str, typer.Argument(help="The original topic or its .dlq topic")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+) -> None:
+    """One line per dead-lettered record: where it came from, its type and why it failed."""
+    dlq = topic if topic.endswith(".dlq") else f"{topic}.dlq"
+    records = asyncio.run(read_topic(bootstrap, dlq))
+    for record in records:
+        info = describe(record)
+        letter = info.get("dead_letter", {})
+        where = f"{letter.get('trellis_original_topic', '?')}@{letter.get('trellis_original_offset', '?')}"
+        kind = info.get("event", {}).get("type", "not a CloudEvent")
+        typer.echo(f"{record.offset:>6} {where} key={info['key']} {kind}: {letter.get('trellis_error', '')}")
+    typer.echo(f"{len(records)} record(s) in {dlq}")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="The original topic or its .dlq topic")],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+) -> None:
+    """Re-publish the DLQ's records to their original topic without the dead-letter headers."""
+    dlq = topic if topic.endswith(".dlq") else f"{topic}.dlq"
+    with Progress(transient=True) as progress:
+        task = progress.add_task(f"replaying {dlq}", total=None)
+        result = asyncio.run(
+            replay(bootstrap, dlq, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        )
+    typer.echo(f"replayed {result.replayed} record(s) from {dlq}")
+    for item in result.skipped:
+        typer.echo(f"skipped {item}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_command)
+    app.command("emit")(emit_command)
+    app.command("tail")(tail_command)
+    app.add_typer(dlq_app, name="dlq")
