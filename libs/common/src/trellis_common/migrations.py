@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from trellis_common.db import messaging_metadata
+from trellis_common.db import UTCDateTime, messaging_metadata
 
 if TYPE_CHECKING:
     from trellis_common.runtime import ServiceDefinition
@@ -52,3 +53,67 @@ def run_env(service_metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(online())
+
+
+# The messaging tables are the same in every service's database; each service's history calls these instead
+# of repeating the DDL. Their shape is checked against `messaging_metadata` by the migration tests.
+
+
+def create_messaging_tables() -> None:
+    """Outbox, inbox and schedule fires, as of each service's first revision."""
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=120), nullable=False),
+        sa.Column("event_id", sa.String(length=128), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("processed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_inbox")),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("topic", sa.String(length=255), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=True),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_sent_at"), ["sent_at"], unique=False)
+    op.create_table(
+        "schedule_fires",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("schedule_key", sa.String(length=255), nullable=False),
+        sa.Column("due_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fired_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("late", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_fires")),
+        sa.UniqueConstraint("schedule_key", "due_at", name=op.f("uq_schedule_fires_schedule_key_due_at")),
+    )
+
+
+def drop_messaging_tables() -> None:
+    op.drop_table("schedule_fires")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_sent_at"))
+    op.drop_table("outbox")
+    op.drop_table("inbox")
+
+
+def add_outbox_failure_columns() -> None:
+    """Rows the broker refuses for good are set aside (the relay's ``failed_at`` and ``error``)."""
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("failed_at", UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("error", sa.Text(), nullable=True))
+
+
+def drop_outbox_failure_columns() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("error")
+        batch_op.drop_column("failed_at")
