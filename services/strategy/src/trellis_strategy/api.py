@@ -92,14 +92,11 @@ async def put_schedule(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         title = body.strategy_title or settings.default_strategy_title
         strategy = await repository.ensure_overall_strategy(uow.session, cluster_id, title, now)
-        if body.strategy_title and body.strategy_title != strategy.title:
-            await repository.update_strategy(uow.session, strategy.id, now, title=body.strategy_title)
-        created = await planning.apply_schedule(uow.session, strategy, fields, now)
-        renamed = await repository.get_strategy(uow.session, strategy.id)
-        schedule = await repository.schedule_of(uow.session, strategy.id)
-    assert renamed is not None and schedule is not None
+        created, strategy, schedule = await planning.save_schedule(
+            uow.session, strategy, body.strategy_title, fields, now
+        )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return presenters.schedule_out(schedule, renamed, now, settings.calendar_reviews)
+    return presenters.schedule_out(schedule, strategy, now, settings.calendar_reviews)
 
 
 @router.get(

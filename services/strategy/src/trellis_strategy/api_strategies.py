@@ -156,12 +156,9 @@ async def put_strategy_schedule(
     fields = await plan_or_422(planning.ScheduleRequest(body, current, settings, now), ["body"])
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         strategy = await _strategy(uow.session, strategy_id, lock=True)
-        if body.strategy_title and body.strategy_title != strategy.title:
-            await repository.update_strategy(uow.session, strategy.id, now, title=body.strategy_title)
-        created = await planning.apply_schedule(uow.session, strategy, fields, now)
-        strategy = await _strategy(uow.session, strategy_id)
-        schedule = await repository.schedule_of(uow.session, strategy_id)
-    assert schedule is not None
+        created, strategy, schedule = await planning.save_schedule(
+            uow.session, strategy, body.strategy_title, fields, now
+        )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return presenters.schedule_out(schedule, strategy, now, settings.calendar_reviews)
 

@@ -135,3 +135,16 @@ async def apply_schedule(
         **repository.clock_values(clock, fields.policy, zone, active=strategy.archived_at is None),
     )
     return False
+
+
+async def save_schedule(
+    session: AsyncSession, strategy: repository.Strategy, title: str | None, fields: ScheduleFields, now: datetime
+) -> tuple[bool, repository.Strategy, repository.Schedule]:
+    """Rename the strategy when asked, store its planned schedule; returns (created, strategy, schedule)."""
+    if title and title != strategy.title:
+        await repository.update_strategy(session, strategy.id, now, title=title)
+    created = await apply_schedule(session, strategy, fields, now)
+    stored = await repository.get_strategy(session, strategy.id)
+    schedule = await repository.schedule_of(session, strategy.id)
+    assert stored is not None and schedule is not None
+    return created, stored, schedule
