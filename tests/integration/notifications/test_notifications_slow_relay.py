@@ -70,6 +70,14 @@ async def test_a_batch_slower_than_the_lease_is_not_taken_over(tmp_path: Path, s
         await eventually(projected, what="the contacts to be projected")
         await _publish(broker, matched())
         await eventually(lambda: _received(smtp, PEOPLE), timeout=30, what=f"{PEOPLE} emails")
+
+        async def settled() -> bool:
+            # The SMTP server has the last message a moment before the sender records it as sent.
+            async with first.db.sessions() as session:
+                statuses = (await session.execute(select(deliveries.c.status))).scalars().all()
+            return all(status not in ("pending", "sending") for status in statuses)
+
+        await eventually(settled, what="every delivery to reach a final status")
         async with first.db.sessions() as session:
             rows = (await session.execute(select(deliveries.c.status, deliveries.c.attempts))).all()
         assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * PEOPLE, "no row was taken over"
