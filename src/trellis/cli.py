@@ -12,8 +12,9 @@ import httpx
 import typer
 import uvicorn
 
+from trellis.auth_cli import auth_app
 from trellis.demo import render, run_demo
-from trellis.embedded import SERVICES, build_embedded
+from trellis.embedded import AUTH_DIR, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
 from trellis.settings_doc import render_into
 from trellis_common.logging import configure_logging
@@ -21,6 +22,7 @@ from trellis_common.topics import app as topics_app
 
 app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(auth_app, name="auth")
 register_integrator_commands(app)
 
 
@@ -48,6 +50,8 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
             typer.echo(render(report, base_url))
         else:
             typer.echo(f"Trellis embedded at {base_url} (mail sink SMTP on 127.0.0.1:{platform.mail.port})")
+            keys = data_dir / AUTH_DIR
+            typer.echo(f"Bearer tokens: trellis auth token --keys {keys} --role integration --cluster '*'")
         if stay:
             typer.echo("\nPress Ctrl+C to stop.")
             await serving
@@ -58,14 +62,14 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
 
 @app.command()
 def embedded(
-    port: Annotated[int, typer.Option(help="HTTP port for all five APIs")] = 8000,
+    port: Annotated[int, typer.Option(help="HTTP port for all six APIs")] = 8000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="Where the SQLite files live")] = Path(".embedded"),
     smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink (0 = any free port)")] = 0,
     demo: Annotated[bool, typer.Option(help="Seed demo data and print what happened")] = True,
     reset: Annotated[bool, typer.Option(help="Start from empty databases")] = True,
 ) -> None:
-    """Run all five services in one process (SQLite, in-process bus, mail sink) and keep serving."""
+    """Run all six services in one process (SQLite, in-process bus, mail sink) and keep serving."""
     configure_logging("WARNING")
     if reset:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Embedded mode: all five services in one process, with SQLite files, the in-process bus and a mail sink.
+"""Embedded mode: all six services in one process, with SQLite files, the in-process bus and a mail sink.
 
 The services run exactly the code they run in production (outbox, relay, inbox, consumers, workers); only
 the bus and the database differ. Each service's API is mounted under its own path, with its own docs.
@@ -16,17 +16,20 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from trellis.mailsink import MailSink
+from trellis_common import auth_local
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_common.settings import ServiceSettings
+from trellis_ingress.service import DEFINITION as INGRESS
 from trellis_matchmaking.service import DEFINITION as MATCHMAKING
 from trellis_notifications.service import DEFINITION as NOTIFICATIONS
 from trellis_skills.service import DEFINITION as SKILLS
 from trellis_strategy.service import DEFINITION as STRATEGY
 from trellis_surveys.service import DEFINITION as SURVEYS
 
-SERVICES: tuple[ServiceDefinition, ...] = (SURVEYS, SKILLS, MATCHMAKING, STRATEGY, NOTIFICATIONS)
+SERVICES: tuple[ServiceDefinition, ...] = (SURVEYS, SKILLS, MATCHMAKING, STRATEGY, NOTIFICATIONS, INGRESS)
+AUTH_DIR = "auth"  # under the data directory: the local token issuer's keys (trellis auth token)
 
 
 @dataclass
@@ -35,6 +38,7 @@ class EmbeddedPlatform:
     runtimes: dict[str, ServiceRuntime]
     mail: MailSink
     broker: InMemoryBroker
+    auth_keys: auth_local.LocalKeys
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +59,9 @@ def embedded_settings(
         "relay_poll_interval_s": 0.05,
         "scheduler_interval_s": 0.2 if fast else 30.0,
         "migrate_on_start": True,
+        # Tokens of the local issuer: `trellis auth token --keys <data dir>/auth ...` mints them.
+        "auth_issuer": auth_local.LOCAL_ISSUER,
+        "auth_jwks_file": str(data_dir / AUTH_DIR / auth_local.JWKS_FILE),
     }
     if "public_base_url" in definition.settings_class.model_fields:
         overrides["public_base_url"] = f"{public_url}/{definition.name}"  # links members click (survey, unsubscribe)
@@ -72,6 +79,7 @@ def build_embedded(
     public_url: str = "http://127.0.0.1:8000",
 ) -> EmbeddedPlatform:
     data_dir.mkdir(parents=True, exist_ok=True)
+    auth_keys = auth_local.load_or_generate(data_dir / AUTH_DIR)
     mail = MailSink(port=smtp_port)
     mail.start()  # started now so its port is known to the notifications settings
     broker = InMemoryBroker()
@@ -111,4 +119,4 @@ def build_embedded(
 
     for name, app in apps.items():
         host.mount(f"/{name}", app)
-    return EmbeddedPlatform(host, runtimes, mail, broker)
+    return EmbeddedPlatform(host, runtimes, mail, broker, auth_keys)

@@ -1,4 +1,4 @@
-"""Integrator commands: validate a file of events, emit it to Kafka, tail a topic, list and replay DLQs.
+"""Integrator commands: validate a file of events, emit it (Kafka or HTTP ingress), tail a topic, list and replay DLQs.
 
 Files hold structured-mode CloudEvents (the committed ``contracts/examples/*.json`` are such events), as a
 JSON array, one JSON object, or JSON lines. ``emit`` sends them in binary mode, as Trellis itself does: the
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeAlias
 
+import httpx
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 
 from trellis_common.catalogue import EventSpec, spec_for_type
-from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary
+from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary, to_structured
 from trellis_common.errors import ContractError
 
 KafkaRecord: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -120,6 +121,42 @@ async def emit(bootstrap: str, events: list[Checked], prefix: str = "") -> list[
     finally:
         await producer.stop()
     return sent
+
+
+@dataclass(frozen=True)
+class Posted:
+    event_id: str
+    status: str  # accepted | duplicate
+    topic: str
+
+
+class IngressRefused(Exception):
+    def __init__(self, position: str, status: int, detail: Any) -> None:
+        super().__init__(f"{position}: HTTP {status}: {json.dumps(detail, ensure_ascii=False)}")
+
+
+async def post_to_ingress(url: str, token: str, events: list[Checked]) -> list[Posted]:
+    """POST valid events, structured mode, to the HTTP ingress; stops at the first refusal."""
+    posted: list[Posted] = []
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30) as client:
+        for item in events:
+            if item.errors or item.event is None:
+                raise ValueError(f"{item.position} is invalid; validate the file first")
+            headers, body = to_structured(item.event)
+            response = await client.post(
+                "/events",
+                content=body,
+                headers={**{k: v.decode() for k, v in headers}, "Authorization": f"Bearer {token}"},
+            )
+            if response.status_code not in (200, 202):
+                try:
+                    detail = response.json().get("detail", response.text)
+                except ValueError:
+                    detail = response.text
+                raise IngressRefused(item.position, response.status_code, detail)
+            answer = response.json()
+            posted.append(Posted(answer["id"], answer["status"], answer["topic"]))
+    return posted
 
 
 async def read_topic(bootstrap: str, topic: str, *, limit: int | None = None) -> list[KafkaRecord]:
@@ -243,9 +280,26 @@ def emit_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     bootstrap: Bootstrap = "127.0.0.1:9092",
     prefix: Prefix = "",
+    ingress: Annotated[
+        str | None, typer.Option(help="Post to this HTTP ingress (its base URL) instead of Kafka")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="TRELLIS_TOKEN", help="Bearer token for the ingress", show_default=False)
+    ] = None,
 ) -> None:
-    """Validate, then publish every event in binary mode to its topic, keyed as the catalogue says."""
+    """Validate, then publish every event in binary mode to its topic (or post it to the HTTP ingress)."""
     checked = _checked_file(file)
+    if ingress is not None:
+        if not token:
+            typer.echo("the ingress needs a bearer token: --token or TRELLIS_TOKEN", err=True)
+            raise typer.Exit(2)
+        try:
+            for posted in asyncio.run(post_to_ingress(ingress, token, checked)):
+                typer.echo(f"{posted.status} {posted.event_id} for {posted.topic}")
+        except (IngressRefused, httpx.HTTPError) as exc:
+            typer.echo(f"refused: {exc}", err=True)
+            raise typer.Exit(1) from None
+        return
     for sent in asyncio.run(emit(bootstrap, checked, prefix)):
         typer.echo(f"sent {sent.event_id} to {sent.topic}[{sent.partition}]@{sent.offset} key={sent.key}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import uuid
@@ -18,6 +19,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel
 
+from trellis_common import asyncapi
+from trellis_common.auth import TokenVerifier
 from trellis_common.clock import ManualClock
 from trellis_common.logging import get_logger
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
@@ -60,6 +63,10 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
+    @router.get("/asyncapi.json", summary="The AsyncAPI 3.0 document of every Trellis event (the event contract)")
+    async def asyncapi_document() -> dict[str, Any]:
+        return _asyncapi_document()
+
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -78,6 +85,11 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
             return {"now": clock.now()}
 
     return router
+
+
+@functools.cache
+def _asyncapi_document() -> dict[str, Any]:
+    return asyncapi.document()
 
 
 def create_app(
@@ -102,6 +114,8 @@ def create_app(
 
     app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    # Routes that need a caller (Depends(authenticate)) answer 503 until an issuer is configured.
+    app.state.verifier = TokenVerifier(runtime.settings) if runtime.settings.auth_issuer else None
     app.include_router(_ops_router(runtime))
     for router in definition.routers:
         app.include_router(router)

@@ -24,6 +24,8 @@ class EventSpec:
     compacted: bool = False
     partitions: int = 3
     retention_ms: int = 7 * DAY_MS
+    # Other systems may post it through the HTTP ingress (trellis-ingress); the rest only their owner publishes.
+    ingress: bool = False
 
     @property
     def type(self) -> str:
@@ -77,6 +79,7 @@ CATALOGUE: tuple[EventSpec, ...] = (
         ev.ResponseCompleted,
         "member_id",
         "A member completed a needs-assessment survey",
+        ingress=True,
     ),
     EventSpec(
         "skills",
@@ -95,6 +98,7 @@ CATALOGUE: tuple[EventSpec, ...] = (
         ev.SupplyReported,
         "scope_id",
         "Skills supply figures for a cluster or a region, posted by another system or through the skills API",
+        ingress=True,
     ),
     EventSpec(
         "matchmaking",
@@ -130,6 +134,9 @@ CATALOGUE: tuple[EventSpec, ...] = (
 
 BY_TYPE: dict[str, EventSpec] = {spec.type: spec for spec in CATALOGUE}
 BY_MODEL: dict[type[ev.EventData], EventSpec] = {spec.model: spec for spec in CATALOGUE}
+
+
+INGRESS: tuple[EventSpec, ...] = tuple(spec for spec in CATALOGUE if spec.ingress)
 
 
 def spec_for_type(event_type: str) -> EventSpec | None:

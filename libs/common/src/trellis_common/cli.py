@@ -5,12 +5,26 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from pydantic import ValidationError
 import uvicorn
 
 from trellis_common.app import create_app
 from trellis_common.logging import configure_logging
 from trellis_common.migrations import upgrade
 from trellis_common.runtime import ServiceDefinition
+from trellis_common.settings import ServiceSettings
+
+
+def load_settings(definition: ServiceDefinition) -> ServiceSettings:
+    """The service's settings, or a one-line-per-problem message naming the variables and exit status 2."""
+    try:
+        return definition.settings_class(service_name=definition.name)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(part) for part in error["loc"])
+            name = f"TRELLIS_{field.upper()}" if field else "settings"
+            typer.echo(f"{definition.name}: {name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 def service_cli(definition: ServiceDefinition) -> typer.Typer:
@@ -19,7 +33,7 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
     @app.command()
     def serve() -> None:
         """Run the HTTP API with the event consumer, outbox relay and workers."""
-        settings = definition.settings_class(service_name=definition.name)
+        settings = load_settings(definition)
         configure_logging(settings.log_level, json=settings.log_json)
         api = create_app(definition, settings)
         # uvicorn turns SIGTERM into a graceful lifespan shutdown: consumer, relay and workers stop cleanly.
@@ -28,7 +42,7 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
     @app.command()
     def migrate() -> None:
         """Apply this service's database migrations (run once per release, e.g. as a Kubernetes Job)."""
-        settings = definition.settings_class(service_name=definition.name)
+        settings = load_settings(definition)
         configure_logging(settings.log_level, json=settings.log_json)
         asyncio.run(upgrade(definition, settings.database_url))
         typer.echo(f"{definition.name}: migrations applied")

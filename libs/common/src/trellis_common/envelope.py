@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,6 +22,7 @@ from trellis_common.errors import ContractError
 SPEC_VERSION = "1.0"
 JSON = "application/json"
 STRUCTURED_JSON = "application/cloudevents+json"
+BATCH_JSON = "application/cloudevents-batch+json"
 # Attributes with a dedicated field; every other ce_* header is kept as an extension.
 _CORE = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema")
 _OURS = ("correlationid", "causationid", "traceparent")
@@ -90,11 +92,29 @@ def from_kafka(headers: Headers | None, value: bytes | None) -> CloudEvent:
     return _from_binary(header_map, content_type, value)
 
 
-def _from_binary(header_map: dict[str, str], content_type: str, value: bytes | None) -> CloudEvent:
+def from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+    """The CloudEvents HTTP binding: structured mode by content type, else binary mode (``ce-*`` headers)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    content_type = lowered.get("content-type", "")
+    if content_type.startswith(BATCH_JSON):
+        raise ContractError("batched mode is not accepted: post one event per request")
+    if content_type.startswith(STRUCTURED_JSON):
+        return _from_structured(body)
+    # Header values are percent-encoded in the HTTP binding (non-ASCII, quotes, percent signs).
+    attributes = {f"ce_{name[3:]}": unquote(value) for name, value in lowered.items() if name.startswith("ce-")}
+    if not body:
+        raise ContractError("the request has no body: binary mode carries the event data as the body")
+    return _from_binary(attributes, content_type, body, header_prefix="ce-")
+
+
+def _from_binary(
+    header_map: dict[str, str], content_type: str, value: bytes | None, *, header_prefix: str = "ce_"
+) -> CloudEvent:
     attrs = {name[3:]: v for name, v in header_map.items() if name.startswith("ce_")}
     missing = [a for a in ("id", "source", "type", "specversion") if not attrs.get(a)]
     if missing:
-        raise ContractError(f"not a CloudEvent: missing header(s) {', '.join('ce_' + m for m in missing)}")
+        named = ", ".join(header_prefix + m for m in missing)
+        raise ContractError(f"not a CloudEvent: missing header(s) {named}")
     data = None
     if value is not None:
         if content_type and not content_type.startswith(JSON) and "+json" not in content_type:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
 class ServiceSettings(BaseSettings):
@@ -48,9 +50,36 @@ class ServiceSettings(BaseSettings):
     shutdown_timeout_s: float = Field(
         45.0, gt=0, description="Graceful stop: how long in-flight work (a handler, an SMTP exchange) may finish"
     )
+    auth_issuer: str | None = Field(
+        None, description="OIDC issuer whose bearer tokens the API accepts (the token's iss must equal it)"
+    )
+    auth_audience: str = Field("trellis", description="Audience (aud) the bearer tokens must name")
+    auth_jwks_url: str | None = Field(
+        None,
+        description="The issuer's JWKS endpoint; defaults to the jwks_uri of <issuer>/.well-known/openid-configuration",
+    )
+    auth_jwks_file: str | None = Field(
+        None, description="A local JWKS file instead of the issuer's endpoint (dev: written by `trellis auth keygen`)"
+    )
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="Signature algorithms accepted (never 'none' or HS*)"
+    )
+    auth_roles_claim: str = Field("roles", description="Claim holding the caller's roles (dotted path allowed)")
+    auth_clusters_claim: str = Field(
+        "clusters", description="Claim holding the cluster ids the caller's roles apply to"
+    )
     migrate_on_start: bool = Field(
         True, description="Apply database migrations at start-up; deployments set false and run the migrate command"
     )
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def asymmetric_algorithms_only(cls, algorithms: list[str]) -> list[str]:
+        # 'none' accepts forgeries and an HMAC algorithm would let anyone holding the public key sign tokens.
+        refused = [name for name in algorithms if name not in ASYMMETRIC_ALGORITHMS]
+        if refused or not algorithms:
+            raise ValueError(f"refused {refused or 'an empty list'}: choose from {', '.join(ASYMMETRIC_ALGORITHMS)}")
+        return algorithms
 
     @property
     def source(self) -> str:

@@ -51,6 +51,13 @@ class UnitOfWork:
             raise ValueError(f"{spec.name} is not a compacted topic; tombstones make no sense there")
         return self._queue(spec, key, None, subject or key)
 
+    def forward(self, event: CloudEvent, spec: EventSpec, key: str) -> CloudEvent:
+        """Queue an event another system produced, keeping its id, source and time (the HTTP ingress)."""
+        if event.correlationid is None:
+            event = event.model_copy(update={"correlationid": event.id})
+        self._append(event, spec, key)
+        return event
+
     def _queue(self, spec: EventSpec, key: str, data: dict[str, object] | None, subject: str) -> CloudEvent:
         event_id = str(uuid.uuid4())
         correlation = self.correlation_id or (self.cause.correlationid if self.cause else None) or event_id
@@ -65,6 +72,10 @@ class UnitOfWork:
             traceparent=self.cause.traceparent if self.cause else None,
             data=data,
         )
+        self._append(event, spec, key)
+        return event
+
+    def _append(self, event: CloudEvent, spec: EventSpec, key: str) -> None:
         headers, payload = to_binary(event)
         self._rows.append(
             {
@@ -78,7 +89,6 @@ class UnitOfWork:
             }
         )
         self.emitted.append(event)
-        return event
 
     async def flush_outbox(self) -> None:
         if self._rows:

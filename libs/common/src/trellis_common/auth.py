@@ -1,0 +1,206 @@
+"""Who is calling: OAuth2/OIDC bearer tokens checked against the issuer's JWKS (PyJWT does the cryptography).
+
+A cluster plugs in Keycloak, Entra ID or any OIDC provider by naming its issuer; development uses a local key
+written by ``trellis auth keygen``. A token carries roles and the cluster ids they apply to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Depends, HTTPException, Request
+
+from trellis_common.logging import get_logger
+from trellis_common.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+ALL_CLUSTERS = "*"
+LEEWAY_S = 30  # clock skew between the issuer and us
+JWKS_TTL_S = 600.0
+JWKS_MIN_REFRESH_S = 30.0  # an unknown kid refetches the keys, but not more often than this
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform-admin"
+    CLUSTER_MANAGER = "cluster-manager"
+    CLUSTER_VIEWER = "cluster-viewer"
+    INTEGRATION = "integration"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[Role]
+    clusters: frozenset[str]
+
+    def may(self, role: Role, cluster_id: str | None = None) -> bool:
+        """Whether the caller holds ``role`` for ``cluster_id`` (``None``: for the whole platform)."""
+        if Role.PLATFORM_ADMIN in self.roles:
+            return True
+        if role not in self.roles:
+            return False
+        if ALL_CLUSTERS in self.clusters:
+            return True
+        return cluster_id is not None and cluster_id in self.clusters
+
+
+class AuthError(Exception):
+    """The token is missing or not acceptable; the message says why (it goes to the caller)."""
+
+
+class KeySource:
+    """The issuer's signing keys: from a JWKS URL (cached, refetched on an unknown kid) or a local file."""
+
+    def __init__(self, *, url: str | None = None, file: str | None = None, issuer: str | None = None) -> None:
+        self._url, self._file, self._issuer = url, file, issuer
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key_for(self, kid: str | None) -> jwt.PyJWK:
+        if not self._keys or time.monotonic() - self._fetched_at > JWKS_TTL_S:
+            await self._refresh()
+        key = self._pick(kid)
+        if key is None and time.monotonic() - self._fetched_at > JWKS_MIN_REFRESH_S:
+            await self._refresh()  # the issuer may have rotated its keys
+            key = self._pick(kid)
+        if key is None:
+            raise AuthError(f"token signed with an unknown key (kid {kid!r})")
+        return key
+
+    def _pick(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:
+            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            try:
+                document = await self._load()
+                keys = jwt.PyJWKSet.from_dict(document).keys
+            except (OSError, ValueError, httpx.HTTPError, jwt.PyJWKSetError) as exc:
+                log.warning("jwks_unavailable", error=str(exc))
+                if not self._keys:
+                    raise AuthError("the token issuer's keys cannot be loaded; try again later") from exc
+                return
+            self._keys = {key.key_id or str(index): key for index, key in enumerate(keys)}
+            self._fetched_at = time.monotonic()
+
+    async def _load(self) -> dict[str, Any]:
+        if self._file:
+            text = await asyncio.to_thread(Path(self._file).read_text, "utf-8")
+            loaded: dict[str, Any] = json.loads(text)
+            return loaded
+        async with httpx.AsyncClient(timeout=10) as client:
+            url = self._url
+            if url is None:
+                discovery = f"{(self._issuer or '').rstrip('/')}/.well-known/openid-configuration"
+                url = str((await _get_json(client, discovery))["jwks_uri"])
+            return await _get_json(client, url)
+
+
+async def _get_json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    response = await client.get(url)
+    response.raise_for_status()
+    document: dict[str, Any] = response.json()
+    return document
+
+
+class TokenVerifier:
+    def __init__(self, settings: ServiceSettings) -> None:
+        if not settings.auth_issuer:
+            raise ValueError("authentication needs TRELLIS_AUTH_ISSUER (and a JWKS URL, file or OIDC discovery)")
+        self.issuer = settings.auth_issuer
+        self.audience = settings.auth_audience
+        self.algorithms = list(settings.auth_algorithms)
+        self.roles_claim = settings.auth_roles_claim
+        self.clusters_claim = settings.auth_clusters_claim
+        self.keys = KeySource(url=settings.auth_jwks_url, file=settings.auth_jwks_file, issuer=settings.auth_issuer)
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError("malformed bearer token") from exc
+        algorithm = header.get("alg")
+        if algorithm not in self.algorithms:  # never 'none', never an HMAC keyed with a public key
+            raise AuthError(f"token algorithm {algorithm!r} is not accepted")
+        key = await self.keys.key_for(header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise AuthError(f"token is not for this audience (expected {self.audience!r})") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise AuthError("token is from another issuer") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        return self.principal(claims)
+
+    def principal(self, claims: Mapping[str, Any]) -> Principal:
+        roles = frozenset(Role(name) for name in _strings(_claim(claims, self.roles_claim)) if name in set(Role))
+        return Principal(str(claims["sub"]), roles, frozenset(_strings(_claim(claims, self.clusters_claim))))
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by dotted path, e.g. Keycloak's ``realm_access.roles``."""
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return []
+
+
+def _unauthorised(reason: str) -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail=reason,
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
+    )
+
+
+async def authenticate(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller, or 401."""
+    verifier: TokenVerifier | None = getattr(request.app.state, "verifier", None)
+    if verifier is None:
+        raise HTTPException(status_code=503, detail="authentication is not configured on this service")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            status_code=401,
+            detail="a bearer token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return await verifier.verify(token.strip())
+    except AuthError as exc:
+        raise _unauthorised(str(exc)) from exc
+
+
+Caller = Annotated[Principal, Depends(authenticate)]

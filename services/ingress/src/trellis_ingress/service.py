@@ -1,0 +1,21 @@
+"""The ingress service: the CloudEvents HTTP binding for systems that cannot reach Kafka."""
+
+from __future__ import annotations
+
+from trellis_common.catalogue import INGRESS
+from trellis_common.runtime import ServiceDefinition
+from trellis_ingress.api import router
+from trellis_ingress.models import metadata
+from trellis_ingress.settings import IngressSettings
+
+DEFINITION = ServiceDefinition(
+    name="ingress",
+    title="Trellis ingress",
+    description="POST /events accepts a CloudEvent over HTTP (binary or structured mode) from an authenticated "
+    "system, validates it against the event catalogue, and publishes it to its Kafka topic through the outbox; "
+    "a repeated event id is answered as before. Accepts: " + ", ".join(spec.type for spec in INGRESS) + ".",
+    metadata=metadata,
+    migrations="trellis_ingress:migrations",
+    routers=[router],
+    settings_class=IngressSettings,
+)
