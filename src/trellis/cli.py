@@ -45,7 +45,7 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     try:
         if demo:
-            async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=platform.admin_headers()) as client:
                 report = await run_demo(client)
             typer.echo(render(report, base_url))
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ class EmbeddedPlatform:
     broker: InMemoryBroker
     auth_keys: auth_local.LocalKeys
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def admin_headers(self) -> dict[str, str]:
+        """A platform admin's bearer token from the local issuer, for the demo and the embedded tests."""
+        token = self.auth_keys.mint(subject="embedded-admin", roles=["platform-admin"], ttl=timedelta(hours=12))
+        return {"Authorization": f"Bearer {token}"}
 
 
 def embedded_settings(

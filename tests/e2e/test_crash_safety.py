@@ -15,6 +15,7 @@ import httpx
 
 from tests.conftest import NewDatabase, asyncpg_dsn
 from tests.e2e.scenario import MEMBER_EMAIL, Platform, seed, submit_response, to, wait_for_mail
+from tests.support import auth
 from tests.support.distributed import Distributed, start_services
 from tests.support.kafka import header, read_all
 from tests.support.polling import eventually
@@ -44,7 +45,9 @@ def consumed(metrics: str, outcome: str, event_type: str) -> float:
 
 
 async def platform_for(distributed: Distributed, smtp_sink: MailSink) -> Platform:
-    clients = {s: httpx.AsyncClient(base_url=p.url, timeout=10) for s, p in distributed.processes.items()}
+    clients = {
+        s: httpx.AsyncClient(headers=auth.admin(), base_url=p.url, timeout=10) for s, p in distributed.processes.items()
+    }
     return Platform(clients, lambda: smtp_sink.messages)
 
 
@@ -65,7 +68,7 @@ async def test_consumer_killed_between_db_commit_and_offset_commit(
     await skills.wait_ready()
     await wait_for_mail(platform, MEMBER_EMAIL)
 
-    async with httpx.AsyncClient(base_url=skills.url) as client:
+    async with httpx.AsyncClient(headers=auth.admin(), base_url=skills.url) as client:
         metrics = await eventually(
             lambda: _metrics_with(client, "duplicate"), what="the redelivered event to be recognised"
         )

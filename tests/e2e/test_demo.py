@@ -16,7 +16,9 @@ async def test_demo_sends_emails_and_schedules_a_review(tmp_path: Path) -> None:
     embedded = build_embedded(tmp_path)
     async with LifespanManager(embedded.app, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=embedded.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://trellis") as client:
+        async with httpx.AsyncClient(
+            headers=embedded.admin_headers(), transport=transport, base_url="http://trellis"
+        ) as client:
             report = await run_demo(client)
             mail = (await client.get("/mail")).json()
     assert report.emails_sent >= len(RESPONSES)

@@ -8,6 +8,7 @@ import httpx
 
 from tests.conftest import NewDatabase
 from tests.e2e.scenario import CORRELATION_ID, Platform, run_loop
+from tests.support import auth
 from tests.support.distributed import Distributed, start_services
 from trellis.mailsink import MailSink
 
@@ -16,7 +17,9 @@ async def test_survey_response_to_match_email_and_review_reminder(
     distributed: Distributed, new_database: NewDatabase, smtp_sink: MailSink
 ) -> None:
     await start_services(distributed, new_database)
-    clients = {s: httpx.AsyncClient(base_url=p.url, timeout=10) for s, p in distributed.processes.items()}
+    clients = {
+        s: httpx.AsyncClient(headers=auth.admin(), base_url=p.url, timeout=10) for s, p in distributed.processes.items()
+    }
     for service, client in clients.items():  # the operations surface of every service
         assert (await client.get("/healthz")).json() == {"status": "ok", "service": service}
         assert (await client.get("/readyz")).json()["ready"] is True

@@ -16,7 +16,9 @@ async def test_survey_response_to_match_email_and_review_reminder_embedded(tmp_p
     async with LifespanManager(embedded.app, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=embedded.app)
         clients = {
-            name: httpx.AsyncClient(transport=transport, base_url=f"http://trellis/{name}")
+            name: httpx.AsyncClient(
+                headers=embedded.admin_headers(), transport=transport, base_url=f"http://trellis/{name}"
+            )
             for name in embedded.runtimes
         }
         try:

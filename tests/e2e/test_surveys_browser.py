@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from tests.conftest import NewDatabase
+from tests.support import auth
 from tests.support.kafka import read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
@@ -98,7 +99,7 @@ async def fill_skill(
 async def test_a_member_answers_a_skill_matrix_survey_in_the_browser(
     browser: Browser, surveys_process: ServiceProcess, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=surveys_process.url, timeout=10) as api:
+    async with httpx.AsyncClient(headers=auth.admin(), base_url=surveys_process.url, timeout=10) as api:
         cluster = (await api.post("/clusters", json={"name": "Browser cluster", "country": "AT"})).json()
         member = (
             await api.post(
@@ -185,6 +186,6 @@ async def test_a_member_answers_a_skill_matrix_survey_in_the_browser(
             "importance": 5,
         },
     ]
-    async with httpx.AsyncClient(base_url=surveys_process.url, timeout=10) as api:
+    async with httpx.AsyncClient(headers=auth.admin(), base_url=surveys_process.url, timeout=10) as api:
         progress = (await api.get(f"/campaigns/{campaign['id']}")).json()["progress"]
     assert progress["invited"] == progress["opened"] == progress["started"] == progress["completed"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import NewDatabase
+from tests.support.auth import auth_env
 from tests.support.processes import ServiceProcess
 from trellis.mailsink import MailSink
 
@@ -26,6 +27,7 @@ def service_env(
         "TRELLIS_RETRY_INITIAL_BACKOFF_S": "0.1",
         "TRELLIS_RETRY_MAX_BACKOFF_S": "1",
         "TRELLIS_LOG_LEVEL": "INFO",
+        **auth_env(),
     }
     if service == "strategy":
         env["TRELLIS_CLOCK"] = "manual"

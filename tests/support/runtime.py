@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.auth import auth_settings
 from trellis_common.bus import EventBus
 from trellis_common.events import EventData
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
@@ -18,18 +19,20 @@ def runtime_for(
     bus: EventBus | None = None,
     **overrides: Any,
 ) -> ServiceRuntime:
-    settings = definition.settings_class(
-        service_name=definition.name,
-        database_url=database_url,
-        bus="kafka" if kafka_bootstrap else "memory",
-        kafka_bootstrap_servers=kafka_bootstrap or "unused:9092",
-        topic_prefix=topic_prefix,
-        relay_poll_interval_s=0.05,
-        scheduler_interval_s=0.1,
-        retry_initial_backoff_s=0.05,
-        retry_max_backoff_s=0.5,
+    values: dict[str, Any] = {
+        **auth_settings(),  # the session's token issuer; a test may override any auth_* setting
+        "service_name": definition.name,
+        "database_url": database_url,
+        "bus": "kafka" if kafka_bootstrap else "memory",
+        "kafka_bootstrap_servers": kafka_bootstrap or "unused:9092",
+        "topic_prefix": topic_prefix,
+        "relay_poll_interval_s": 0.05,
+        "scheduler_interval_s": 0.1,
+        "retry_initial_backoff_s": 0.05,
+        "retry_max_backoff_s": 0.5,
         **overrides,
-    )
+    }
+    settings = definition.settings_class(**values)
     return ServiceRuntime(definition, settings, bus=bus)
 
 

@@ -10,6 +10,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select, text
 
 from tests.conftest import NewDatabase
+from tests.support import auth
 from tests.support.fixtures import completed_response
 from tests.support.kafka import header, produce, read_all
 from tests.support.polling import eventually
@@ -206,7 +207,9 @@ async def test_readyz_reports_unreachable_database_and_kafka(
     app = create_app(SKILLS, runtime=runtime)
     async with (
         LifespanManager(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as client,
+        httpx.AsyncClient(
+            headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://skills"
+        ) as client,
     ):
 
         async def ready() -> bool:
@@ -233,7 +236,9 @@ async def test_readyz_reports_unreachable_database_and_kafka(
     app = create_app(SKILLS, runtime=no_kafka)
     async with (
         LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as client,
+        httpx.AsyncClient(
+            headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://skills"
+        ) as client,
     ):
         response = await client.get("/readyz")
         assert response.status_code == 503

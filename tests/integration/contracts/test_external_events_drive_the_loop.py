@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from tests.conftest import NewDatabase
 from tests.e2e.scenario import MEMBER_EMAIL, OFFER_TITLE, OTHER_EMAIL, Platform, seed, wait_for_mail
+from tests.support import auth
 from tests.support.distributed import Distributed, start_services
 from trellis.integrator import check_text, emit
 from trellis.mailsink import MailSink
@@ -50,7 +51,9 @@ async def test_structured_and_binary_events_from_outside_reach_members_as_match_
     distributed: Distributed, new_database: NewDatabase, smtp_sink: MailSink, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     await start_services(distributed, new_database)
-    clients = {s: httpx.AsyncClient(base_url=p.url, timeout=10) for s, p in distributed.processes.items()}
+    clients = {
+        s: httpx.AsyncClient(headers=auth.admin(), base_url=p.url, timeout=10) for s, p in distributed.processes.items()
+    }
     try:
         platform = Platform(clients, lambda: smtp_sink.messages)
         await seed(platform)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBus
@@ -113,7 +114,9 @@ async def matchmaking(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
 @pytest.fixture
 async def api(matchmaking: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(DEFINITION, runtime=matchmaking, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://matchmaking") as client:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://matchmaking"
+    ) as client:
         yield client
 
 

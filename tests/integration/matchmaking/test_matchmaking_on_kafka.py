@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from tests.conftest import NewDatabase
 from tests.integration.matchmaking.conftest import gaps_assessed, offer, partner, skill_gap
+from tests.support import auth
 from tests.support.kafka import produce, read_all
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
@@ -119,7 +120,9 @@ async def test_gaps_events_become_ranked_explained_matches_with_one_pool(
     service: ServiceRuntime, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     app = create_app(DEFINITION, runtime=service, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://matchmaking") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://matchmaking"
+    ) as api:
         for body in PARTNERS:
             assert (await api.post("/partners", json=body)).status_code == 201
 

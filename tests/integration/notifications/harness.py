@@ -28,6 +28,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from tests.support import auth
 from tests.support.polling import eventually as poll
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
@@ -271,7 +272,7 @@ class Harness:
     def api(self, base_url: str = "http://notifications") -> httpx.AsyncClient:
         """An HTTP client on the service's API, in-process."""
         app = create_app(DEFINITION, runtime=self.runtime, manage_runtime=False)
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+        return httpx.AsyncClient(headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url=base_url)
 
     @property
     def settings(self) -> NotificationsSettings:

@@ -25,6 +25,7 @@ from tests.integration.notifications.harness import (
     ready,
     review_due,
 )
+from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
@@ -298,7 +299,9 @@ async def test_an_invitation_with_a_non_web_link_is_dead_lettered(service: Harne
 
 async def test_a_tombstone_erases_the_member(service: Harness) -> None:
     app = create_app(DEFINITION, runtime=service.runtime, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://notifications"
+    ) as api:
         await service.publish(member(people=TWO_CONTACTS))
         await service.all_consumed()
         response = await api.get("/contacts/contact-1")
@@ -380,7 +383,9 @@ async def test_a_send_interrupted_by_a_crash_is_resent_after_the_lease(service: 
 
 async def test_the_delivery_log_api(service: Harness) -> None:
     app = create_app(DEFINITION, runtime=service.runtime, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notifications") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://notifications"
+    ) as api:
         await service.publish(member(people=TWO_CONTACTS))
         await service.publish(
             member(

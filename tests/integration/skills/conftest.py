@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import NewDatabase
+from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.bus import OutgoingMessage
@@ -129,5 +130,7 @@ async def skills(database_url: str, broker: InMemoryBroker, overrides: dict[str,
 @pytest.fixture
 async def api(skills: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(SKILLS, runtime=skills, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as client:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://skills"
+    ) as client:
         yield client

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import NewDatabase
 from tests.integration.skills.conftest import T0, envelope, response, skill
+from tests.support import auth
 from tests.support.kafka import header, produce, read_all
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
@@ -140,7 +141,9 @@ async def test_completed_responses_in_gaps_events_out_as_computed_by_hand(
     await skills.relay.drain()
     assert len(await read_all(kafka_bootstrap, GAPS.topic(topic_prefix))) == 2, "the same response: one event"
     app = create_app(SKILLS, runtime=skills, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://skills"
+    ) as api:
         history = (await api.get("/members/m-k1/assessments")).json()
     assert [a["response_id"] for a in history] == [second.response_id, first.response_id]
 
@@ -243,7 +246,9 @@ async def test_supply_figures_from_other_systems_are_consumed_once(
     assert "figures.0.skill_code: unknown skill code 'digcomp:6.1'" in reasons[unknown]
 
     app = create_app(SKILLS, runtime=skills, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://skills") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://skills"
+    ) as api:
 
         async def programming() -> dict[str, Any] | None:
             answer = await api.get("/clusters/c-k/profile")

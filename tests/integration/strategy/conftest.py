@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.bus import OutgoingMessage
@@ -191,7 +192,9 @@ async def strategy(tmp_path: Path, broker: InMemoryBroker) -> AsyncIterator[Serv
 @pytest.fixture
 async def api(strategy: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(DEFINITION, runtime=strategy, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://strategy") as client:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://strategy"
+    ) as client:
         yield client
 
 
@@ -204,7 +207,9 @@ async def refusing_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     await runtime.start()
     app = create_app(DEFINITION, runtime=runtime, manage_runtime=False)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://strategy") as client:
+        async with httpx.AsyncClient(
+            headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://strategy"
+        ) as client:
             yield client
     finally:
         await runtime.stop()

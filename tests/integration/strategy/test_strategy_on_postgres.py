@@ -28,6 +28,7 @@ from tests.integration.strategy.conftest import (
     strategy_runtime,
     tick,
 )
+from tests.support import auth
 from tests.support.polling import eventually
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker
@@ -92,7 +93,9 @@ async def test_two_replicas_send_each_reminder_exactly_once(
     ]
     sent = 0
     per_replica: Counter[str] = Counter()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://strategy") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://strategy"
+    ) as api:
         for moment, expected in steps:
             if moment == FIRST_DUE + timedelta(days=14):
                 move_clock(first, FIRST_DUE + timedelta(days=2), wake=False)
@@ -138,7 +141,9 @@ async def test_a_nine_month_outage_sends_one_late_reminder_per_strategy(
     await publish(broker, partners_matched(cluster_id="c-2"))
     await eventually(lambda: schedule_of(first, "c-2"), timeout=20, what="the second cluster's schedule")
     app = create_app(DEFINITION, runtime=first, manage_runtime=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://strategy") as api:
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://strategy"
+    ) as api:
         for kind in ("green_action_plan", "digital_skills_plan"):
             await ok(await api.post("/clusters/c-1/strategies", json={"type": kind}), 201)
 

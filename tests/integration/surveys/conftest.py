@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import auth
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
@@ -90,7 +91,9 @@ async def start_surveys(database_url: str, **overrides: Any) -> AsyncIterator[Su
     app = create_app(DEFINITION, runtime=runtime, manage_runtime=False)
     transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://surveys.test") as client:
+        async with httpx.AsyncClient(
+            headers=auth.admin(), transport=transport, base_url="http://surveys.test"
+        ) as client:
             yield Surveys(runtime, broker, client)
     finally:
         await runtime.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import httpx
 import jwt
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import ColumnElement, false, true
 
 from trellis_common.logging import get_logger
 from trellis_common.settings import ServiceSettings
@@ -52,6 +53,55 @@ class Principal:
         if ALL_CLUSTERS in self.clusters:
             return True
         return cluster_id is not None and cluster_id in self.clusters
+
+
+READ_ROLES = (Role.CLUSTER_VIEWER, Role.CLUSTER_MANAGER, Role.INTEGRATION)
+WRITE_ROLES = (Role.CLUSTER_MANAGER,)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The clusters a request may touch: ``clusters is None`` means all of them (platform-wide callers).
+
+    Repositories take a scope and filter every query by it, so a route cannot forget to: an object outside the
+    scope is simply not found (404), which also keeps other clusters' ids from being probed.
+    """
+
+    subject: str
+    clusters: frozenset[str] | None
+
+    @classmethod
+    def everything(cls, subject: str = "system") -> Scope:
+        """For work the service does on its own (event handlers, schedules), never for a request."""
+        return cls(subject, None)
+
+    @classmethod
+    def of(cls, principal: Principal, roles: tuple[Role, ...]) -> Scope:
+        if Role.PLATFORM_ADMIN in principal.roles:
+            return cls(principal.subject, None)
+        if not principal.roles.intersection(roles):
+            return cls(principal.subject, frozenset())
+        if ALL_CLUSTERS in principal.clusters:
+            return cls(principal.subject, None)
+        return cls(principal.subject, principal.clusters - {ALL_CLUSTERS})
+
+    @property
+    def platform_wide(self) -> bool:
+        return self.clusters is None
+
+    def allows(self, cluster_id: str | None) -> bool:
+        """``None`` stands for platform-wide data (e.g. the partner directory): only platform-wide scopes."""
+        if self.clusters is None:
+            return True
+        return cluster_id is not None and cluster_id in self.clusters
+
+    def clause(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
+        """A WHERE condition keeping rows of the scope's clusters."""
+        if self.clusters is None:
+            return true()
+        if not self.clusters:
+            return false()
+        return column.in_(sorted(self.clusters))
 
 
 class AuthError(Exception):
@@ -204,3 +254,44 @@ async def authenticate(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
+
+
+async def read_scope(caller: Caller) -> Scope:
+    """FastAPI dependency: the clusters the caller may read; 403 when it may read none."""
+    scope = Scope.of(caller, READ_ROLES)
+    if scope.clusters is not None and not scope.clusters:
+        raise HTTPException(status_code=403, detail="reading needs a viewer, manager or integration role on a cluster")
+    return scope
+
+
+async def write_scope(caller: Caller) -> Scope:
+    """FastAPI dependency: the clusters the caller may change; 403 when it manages none (e.g. a viewer)."""
+    scope = Scope.of(caller, WRITE_ROLES)
+    if scope.clusters is not None and not scope.clusters:
+        raise HTTPException(status_code=403, detail="changes need the cluster-manager role")
+    return scope
+
+
+async def admin_scope(caller: Caller) -> Scope:
+    """FastAPI dependency: platform-wide changes (e.g. the partner directory) are for platform admins only."""
+    if Role.PLATFORM_ADMIN not in caller.roles:
+        raise HTTPException(status_code=403, detail="this change needs the platform-admin role")
+    return Scope(caller.subject, None)
+
+
+def scope_for(*roles: Role) -> Callable[[Principal], Awaitable[Scope]]:
+    """A dependency for a route other roles may use too, e.g. ``Depends(scope_for(CLUSTER_MANAGER, INTEGRATION))``
+    for figures a manager or an integrating system may post."""
+
+    async def dependency(caller: Caller) -> Scope:
+        scope = Scope.of(caller, roles)
+        if scope.clusters is not None and not scope.clusters:
+            raise HTTPException(status_code=403, detail=f"this needs one of the roles {', '.join(roles)}")
+        return scope
+
+    return dependency
+
+
+Reader = Annotated[Scope, Depends(read_scope)]
+Writer = Annotated[Scope, Depends(write_scope)]
+Admin = Annotated[Scope, Depends(admin_scope)]
