@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from pydantic import ValidationError
 import uvicorn
+from pydantic import ValidationError
 
 from trellis_common.app import create_app
 from trellis_common.logging import configure_logging
