@@ -6,16 +6,27 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+
+from tests.conftest import NewDatabase
+from tests.support import auth
+from tests.support.distributed import service_env
 from tests.support.kafka import read_all
-from trellis_common.envelope import from_kafka
+from tests.support.polling import eventually
+from tests.support.processes import ServiceProcess
+from trellis_common.envelope import CloudEvent, from_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "integrating.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.S | re.M)
+EXAMPLES = ROOT / "contracts" / "examples"
+RESPONSES = "surveys.response.completed.v1"
 
 
 def _blocks(language: str) -> list[str]:
@@ -33,14 +44,41 @@ def _env(kafka_bootstrap: str, topic_prefix: str) -> dict[str, str]:
 
 
 def _sessions(block: str) -> list[tuple[str, list[str]]]:
-    """(command, expected output lines) for each ``$ `` line of a console block."""
+    """(command, expected output lines) for each ``$ `` line of a console block.
+
+    A command line ending in a backslash continues on the next line, as in the shell.
+    """
     sessions: list[tuple[str, list[str]]] = []
+    continued = False
     for line in block.splitlines():
-        if line.startswith("$ "):
-            sessions.append((line[2:], []))
+        if line.startswith("$ ") or continued:
+            if continued:
+                command, _ = sessions.pop()
+                sessions.append((f"{command}\n{line}", []))
+            else:
+                sessions.append((line[2:], []))
+            continued = line.endswith("\\")
         elif sessions:
             sessions[-1][1].append(line)
     return sessions
+
+
+def _java_partition(key: bytes | None, partitions: int) -> int:
+    """The partition Trellis' own producers (murmur2, as the Java client) choose for ``key``."""
+    assert key is not None, "Trellis' events are keyed"
+    every = list(range(partitions))
+    return int(DefaultPartitioner()(key, every, every))
+
+
+async def _records(kafka_bootstrap: str, topic: str) -> list[tuple[int, bytes | None, CloudEvent]]:
+    """(partition, key, event as Trellis decodes it) of every record in ``topic``."""
+    records = await read_all(kafka_bootstrap, topic)
+    return [(r.partition, r.key, from_kafka(r.headers, r.value)) for r in records]
+
+
+def test_console_sessions_are_parsed_with_continuation_lines() -> None:
+    block = "$ kcat -P \\\n    -k m-1 file.json\n$ echo hi\nhi\n"
+    assert _sessions(block) == [("kcat -P \\\n    -k m-1 file.json", []), ("echo hi", ["hi"])]
 
 
 def test_the_golden_example_shown_is_the_committed_one() -> None:
@@ -49,27 +87,47 @@ def test_the_golden_example_shown_is_the_committed_one() -> None:
     assert shown == [committed]
 
 
+def _console(*, ingress: bool) -> list[tuple[str, list[str]]]:
+    """The console sessions of the guide: those against the HTTP ingress, or all the others."""
+    sessions = [session for block in _blocks("console") for session in _sessions(block)]
+    return [(command, out) for command, out in sessions if ("TRELLIS_INGRESS_URL" in command) == ingress]
+
+
+def _run(command: str, expected: list[str], env: dict[str, str], topic_prefix: str) -> str:
+    script = command.replace("python -m", f"{sys.executable} -m", 1)
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    printed = done.stdout.splitlines()
+    for line in expected:
+        assert line.replace("${TRELLIS_TOPIC_PREFIX}", topic_prefix) in printed, (command, done.stdout)
+    return done.stdout
+
+
 def test_console_examples_print_what_the_doc_shows(kafka_bootstrap: str, topic_prefix: str) -> None:
     env = _env(kafka_bootstrap, topic_prefix)
-    commands = [session for block in _blocks("console") for session in _sessions(block)]
-    assert len(commands) >= 6
-    python = f"{sys.executable} -m"
+    commands = _console(ingress=False)
+    assert len(commands) >= 8
+    if any(command.startswith("kcat ") for command, _ in commands) and shutil.which("kcat") is None:
+        pytest.fail("the guide's kcat examples need kcat: scripts/ensure-kcat installs Debian's 'kcat' package")
     for command, expected in commands:
-        script = command.replace("python -m", python, 1)
-        done = subprocess.run(
-            ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-        printed = done.stdout.splitlines()
-        for line in expected:
-            assert line.replace("${TRELLIS_TOPIC_PREFIX}", topic_prefix) in printed, (command, done.stdout)
+        printed = _run(command, expected, env, topic_prefix)
         if command.startswith("trellis tail"):
-            assert json.loads(done.stdout)["event"]["id"] == "e9b3d2f8-6a41-4c07-9e5d-3b8f1a2c6d90"
+            assert json.loads(printed)["event"]["id"] == "e9b3d2f8-6a41-4c07-9e5d-3b8f1a2c6d90"
+    # What kcat sent (structured mode) is the golden example, as Trellis reads it, on the key's partition.
+    golden = json.loads((EXAMPLES / f"{RESPONSES}.json").read_text())
+    ((partition, key, event),) = asyncio.run(_records(kafka_bootstrap, f"{topic_prefix}{RESPONSES}"))
+    assert (event.type, event.id, event.data) == (golden["type"], golden["id"], golden["data"])
+    assert event.correlationid == golden["correlationid"]
+    assert key == golden["data"]["member_id"].encode()
+    assert partition == _java_partition(key, 2)
 
 
 def test_python_examples_publish_events_trellis_reads(kafka_bootstrap: str, topic_prefix: str) -> None:
     blocks = _blocks("python")
-    assert len(blocks) == 2
+    assert len(blocks) == 3
+    printed: list[str] = []
     for block in blocks:
         done = subprocess.run(
             [sys.executable, "-c", block],
@@ -81,7 +139,53 @@ def test_python_examples_publish_events_trellis_reads(kafka_bootstrap: str, topi
             check=False,
         )
         assert done.returncode == 0, done.stderr
+        printed.extend(done.stdout.splitlines())
     records = asyncio.run(read_all(kafka_bootstrap, f"{topic_prefix}skills.supply.reported.v1"))
     events = [from_kafka(r.headers, r.value) for r in records]
     assert sorted(e.data["report_id"] for e in events if e.data) == ["ams-noe-2026-02", "ams-noe-2026-03"]
     assert all(r.key == b"AT12" for r in records)
+    # The confluent-kafka example (binary mode) says where its event went; Trellis reads it from there.
+    ((partition, key, event),) = asyncio.run(_records(kafka_bootstrap, f"{topic_prefix}{RESPONSES}"))
+    assert f"sent {event.id} to {topic_prefix}{RESPONSES}[{partition}]@0" in printed, printed
+    assert event.type == f"eu.trellis.{RESPONSES}"
+    assert event.source == "/survey-tools/cluster-survey"
+    assert event.data is not None and event.data["response_id"] == "ext-2026-03-0048"
+    assert key == b"m-0048"
+    assert partition == _java_partition(key, 2), "the example hashes keys as Trellis does"
+
+
+async def test_ingress_examples_print_what_the_doc_shows_and_publish_the_events(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
+) -> None:
+    commands = _console(ingress=True)
+    assert len(commands) >= 4
+    env = {
+        **service_env("ingress", await new_database("ingress"), kafka_bootstrap, topic_prefix, smtp=None),
+        "TRELLIS_RELAY_POLL_INTERVAL_S": "0.05",
+    }
+    ingress = ServiceProcess("ingress", env, tmp_path).start()
+    try:
+        await ingress.wait_ready()
+        shell = {
+            **_env(kafka_bootstrap, topic_prefix),
+            "TRELLIS_INGRESS_URL": ingress.url,
+            "TRELLIS_TOKEN": auth.token("integration", clusters=("*",), subject="regional-agency"),
+        }
+        for command, expected in commands:
+            await asyncio.to_thread(_run, command, expected, shell, topic_prefix)
+
+        async def published() -> list[tuple[int, bytes | None, CloudEvent]] | None:
+            responses = await _records(kafka_bootstrap, f"{topic_prefix}{RESPONSES}")
+            supply = await _records(kafka_bootstrap, f"{topic_prefix}skills.supply.reported.v1")
+            return responses + supply if len(responses) + len(supply) >= 2 else None
+
+        records = await eventually(published, what="the posted events on their topics")
+    finally:
+        ingress.stop()
+    golden = json.loads((EXAMPLES / f"{RESPONSES}.json").read_text())
+    assert [(key, event.id) for _, key, event in records] == [
+        (golden["data"]["member_id"].encode(), golden["id"]),  # once, though posted three times
+        (b"AT12", "ams-noe-2026-04-report"),
+    ]
+    assert records[0][2].data == golden["data"]
+    assert all(partition == _java_partition(key, 2) for partition, key, _ in records)

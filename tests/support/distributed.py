@@ -13,7 +13,7 @@ SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
 
 
 def service_env(
-    service: str, database_url: str, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink
+    service: str, database_url: str, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink | None
 ) -> dict[str, str]:
     env = {
         "TRELLIS_SERVICE_NAME": service,
@@ -32,6 +32,7 @@ def service_env(
     if service == "strategy":
         env["TRELLIS_CLOCK"] = "manual"
     if service == "notifications":
+        assert smtp is not None, "notifications needs an SMTP server"
         env.update(
             TRELLIS_SMTP_HOST="127.0.0.1",
             TRELLIS_SMTP_PORT=str(smtp.port),
@@ -61,10 +62,12 @@ class Distributed:
             proc.stop()
 
 
-async def start_services(platform: Distributed, new_database: NewDatabase, **failpoints: str) -> dict[str, str]:
-    """Start every service process; returns their database URLs."""
-    urls = {service: await new_database(service) for service in SERVICES}
-    for service in SERVICES:
+async def start_services(
+    platform: Distributed, new_database: NewDatabase, services: tuple[str, ...] = SERVICES, **failpoints: str
+) -> dict[str, str]:
+    """Start the service processes (the five domain services by default); returns their database URLs."""
+    urls = {service: await new_database(service) for service in services}
+    for service in services:
         extra = {"TRELLIS_FAILPOINTS": failpoints[service]} if service in failpoints else {}
         platform.process(service, urls[service]).start(**extra)
     for proc in platform.processes.values():

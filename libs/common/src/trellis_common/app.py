@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, BaseModel
 from trellis_common import asyncapi
 from trellis_common.auth import TokenVerifier
 from trellis_common.clock import ManualClock
+from trellis_common.http_guards import SecurityHeaders
 from trellis_common.logging import get_logger
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_common.settings import ServiceSettings
@@ -112,7 +113,13 @@ def create_app(
             if manage_runtime:
                 await runtime.stop()
 
-    app = FastAPI(title=definition.title, description=definition.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        max_body_size=runtime.settings.http_max_body_bytes,  # 413 before any route reads a larger body
+    )
     app.state.runtime = runtime
     # Routes that need a caller (Depends(authenticate)) answer 503 until an issuer is configured.
     app.state.verifier = TokenVerifier(runtime.settings) if runtime.settings.auth_issuer else None
@@ -139,6 +146,8 @@ def create_app(
             structlog.contextvars.unbind_contextvars("correlation_id", "service")
         response.headers[CORRELATION_HEADER] = request_id
         return response
+
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

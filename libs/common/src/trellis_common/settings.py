@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
@@ -32,6 +34,9 @@ class ServiceSettings(BaseSettings):
     event_source: str | None = Field(None, description="CloudEvents source; defaults to /trellis/<service>")
     http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
     http_port: int = 8000
+    http_max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body any route accepts (413 above); some routes less"
+    )
     log_level: str = "INFO"
     log_json: bool = True
     relay_poll_interval_s: float = Field(0.5, gt=0, description="Outbox relay poll when idle")
@@ -71,6 +76,28 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = Field(
         True, description="Apply database migrations at start-up; deployments set false and run the migrate command"
     )
+
+    secrets_dir: str | None = Field(
+        None,
+        description="A directory of secret files named like the variables (e.g. a Kubernetes Secret mounted with "
+        "keys TRELLIS_DATABASE_URL, TRELLIS_SURVEY_LINK_SECRET); environment variables win over files",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        directory = os.environ.get("TRELLIS_SECRETS_DIR")
+        if not directory:
+            return init_settings, env_settings, dotenv_settings
+        if not Path(directory).is_dir():
+            raise ValueError(f"TRELLIS_SECRETS_DIR={directory} is not a directory")
+        return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, secrets_dir=directory)
 
     @field_validator("auth_algorithms")
     @classmethod
