@@ -24,10 +24,16 @@ from rich.progress import Progress
 from trellis_common.catalogue import EventSpec, spec_for_type
 from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary, to_structured
 from trellis_common.errors import ContractError
+from trellis_common.kafka_security import KafkaSecurity
 
 KafkaRecord: TypeAlias = "ConsumerRecord[bytes, bytes]"
 # Headers the consumer adds when it dead-letters a record; a replay removes them so the record is as it was.
 DLQ_HEADER_PREFIXES = ("trellis_error", "trellis_original_", "trellis_consumer", "trellis_value_dropped")
+
+
+def _security() -> dict[str, Any]:
+    """TLS and SASL options from TRELLIS_KAFKA_SECURITY_PROTOCOL, _SASL_* and _SSL_CAFILE, as the services use."""
+    return KafkaSecurity().client_options()
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ class Sent:
 
 async def emit(bootstrap: str, events: list[Checked], prefix: str = "") -> list[Sent]:
     """Publish valid events in binary mode to their topics, in file order, keyed by the catalogue's key."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **_security())
     await producer.start()
     sent: list[Sent] = []
     try:
@@ -162,7 +168,12 @@ async def post_to_ingress(url: str, token: str, events: list[Checked]) -> list[P
 async def read_topic(bootstrap: str, topic: str, *, limit: int | None = None) -> list[KafkaRecord]:
     """Every record currently in ``topic`` (all partitions, from the beginning), up to ``limit``."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **_security(),
     )
     await consumer.start()
     try:
@@ -231,7 +242,7 @@ async def replay(bootstrap: str, dlq_topic: str, *, on_progress: Callable[[int, 
     Records whose value was dropped (too large for the DLQ) cannot be replayed and are listed as skipped.
     """
     records = await read_topic(bootstrap, dlq_topic)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **_security())
     await producer.start()
     replayed, skipped = 0, []
     try:

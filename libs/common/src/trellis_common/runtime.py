@@ -54,6 +54,7 @@ def make_bus(settings: ServiceSettings) -> EventBus:
         settings.kafka_bootstrap_servers,
         settings.kafka_client_id or f"trellis-{settings.service_name}",
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        security=settings.client_options(),
     )
 
 

@@ -9,10 +9,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
+from trellis_common.kafka_security import KafkaSecurity
+
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(KafkaSecurity):
     """Configuration shared by all services; a service subclasses it to add its own fields."""
 
     model_config = SettingsConfigDict(env_prefix="TRELLIS_", env_file=".env", extra="ignore")

@@ -7,13 +7,14 @@ Kubernetes deployment all run this command (or the equivalent Strimzi KafkaTopic
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
+from trellis_common.kafka_security import KafkaSecurity
 
 app = typer.Typer(help="Trellis Kafka topics", no_args_is_help=True)
 
@@ -35,10 +36,14 @@ def planned_topics(prefix: str, partitions: int | None, replication: int) -> lis
 
 
 async def create_topics(
-    bootstrap: str, prefix: str = "", partitions: int | None = None, replication: int = 1
+    bootstrap: str,
+    prefix: str = "",
+    partitions: int | None = None,
+    replication: int = 1,
+    security: dict[str, Any] | None = None,
 ) -> list[str]:
     """Create missing topics; returns the names that were created (existing ones are left as they are)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000, **(security or {}))
     await admin.start()
     created: list[str] = []
     try:
@@ -63,7 +68,8 @@ def create(
     replication_factor: Annotated[int, typer.Option(envvar="TRELLIS_TOPIC_REPLICATION_FACTOR")] = 1,
 ) -> None:
     """Create the catalogue's topics and their DLQs; safe to run again."""
-    created = asyncio.run(create_topics(bootstrap, prefix, partitions, replication_factor))
+    security = KafkaSecurity().client_options()  # TRELLIS_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_CAFILE
+    created = asyncio.run(create_topics(bootstrap, prefix, partitions, replication_factor, security))
     total = len(planned_topics(prefix, partitions, replication_factor))
     typer.echo(f"created {len(created)} topic(s), {total - len(created)} already existed")
     for name in created:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
@@ -31,10 +32,18 @@ _PERMANENT_PUBLISH_ERRORS = (
 
 
 class KafkaBus:
-    def __init__(self, bootstrap_servers: str, client_id: str, *, session_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        *,
+        session_timeout_ms: int = 10_000,
+        security: dict[str, Any] | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.session_timeout_ms = session_timeout_ms
+        self.security = security or {}  # KafkaSecurity.client_options()
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -57,6 +66,7 @@ class KafkaBus:
                 acks="all",
                 linger_ms=5,
                 request_timeout_ms=15000,
+                **self.security,
             )
             try:
                 await producer.start()
@@ -87,7 +97,9 @@ class KafkaBus:
             raise TransientError(f"Kafka publish failed: {exc!r}") from exc
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaBusConsumer:
-        return KafkaBusConsumer(self.bootstrap_servers, self.client_id, group, list(topics), self.session_timeout_ms)
+        return KafkaBusConsumer(
+            self.bootstrap_servers, self.client_id, group, list(topics), self.session_timeout_ms, self.security
+        )
 
     async def ping(self) -> None:
         producer = await self._ensure_producer()
@@ -99,7 +111,13 @@ class KafkaBus:
 
 class KafkaBusConsumer:
     def __init__(
-        self, bootstrap_servers: str, client_id: str, group: str, topics: list[str], session_timeout_ms: int
+        self,
+        bootstrap_servers: str,
+        client_id: str,
+        group: str,
+        topics: list[str],
+        session_timeout_ms: int,
+        security: dict[str, Any],
     ) -> None:
         self._topics = topics
         self._consumer = AIOKafkaConsumer(
@@ -113,6 +131,7 @@ class KafkaBusConsumer:
             max_poll_interval_ms=300_000,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(1000, session_timeout_ms // 3),
+            **security,
         )
 
     async def start(self) -> None:
