@@ -79,6 +79,16 @@ class ServiceSettings(KafkaSecurity):
         True, description="Apply database migrations at start-up; deployments set false and run the migrate command"
     )
 
+    public_rate_per_minute: int = Field(
+        30,
+        ge=0,
+        description="Requests per minute one client may make to a public page (form, unsubscribe, feed); 0 = off",
+    )
+    email_trigger_rate_per_hour: int = Field(
+        30,
+        ge=0,
+        description="Requests per hour one caller may make to routes that send email (e.g. invitations); 0 = off",
+    )
     secrets_dir: str | None = Field(
         None,
         description="A directory of secret files named like the variables (e.g. a Kubernetes Secret mounted with "
