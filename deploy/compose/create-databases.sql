@@ -4,3 +4,4 @@ CREATE DATABASE skills;
 CREATE DATABASE matchmaking;
 CREATE DATABASE strategy;
 CREATE DATABASE notifications;
+CREATE DATABASE ingress;
