@@ -19,7 +19,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel
 
-from trellis_common import asyncapi
+from trellis_common import asyncapi, audit
+from trellis_common.audit import audit_router
 from trellis_common.auth import TokenVerifier
 from trellis_common.clock import ManualClock
 from trellis_common.http_guards import SecurityHeaders
@@ -124,6 +125,7 @@ def create_app(
     # Routes that need a caller (Depends(authenticate)) answer 503 until an issuer is configured.
     app.state.verifier = TokenVerifier(runtime.settings) if runtime.settings.auth_issuer else None
     app.include_router(_ops_router(runtime))
+    app.include_router(audit_router(runtime))
     for router in definition.routers:
         app.include_router(router)
 
@@ -134,6 +136,7 @@ def create_app(
         started = time.perf_counter()
         try:
             response = await call_next(request)
+            await audit.record(runtime, request, response.status_code, request_id)
             if request.url.path not in _QUIET_PATHS:
                 log.info(
                     "http_request",

@@ -248,9 +248,11 @@ async def authenticate(request: Request) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return await verifier.verify(token.strip())
+        principal = await verifier.verify(token.strip())
     except AuthError as exc:
         raise _unauthorised(str(exc)) from exc
+    request.state.principal = principal  # for the audit log
+    return principal
 
 
 Caller = Annotated[Principal, Depends(authenticate)]

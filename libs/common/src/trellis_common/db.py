@@ -89,6 +89,20 @@ inbox = Table(
     Column("processed_at", UTCDateTime, nullable=False),
 )
 
+# Administrative actions: every successful change made through a service's API, by whom and when.
+audit_log = Table(
+    "audit_log",
+    messaging_metadata,
+    Column("id", BigIntId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(256), nullable=False, index=True),
+    Column("roles", String(200), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("correlation_id", String(128), nullable=True),
+)
+
 schedule_fires = Table(
     "schedule_fires",
     messaging_metadata,

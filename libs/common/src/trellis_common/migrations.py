@@ -117,3 +117,29 @@ def drop_outbox_failure_columns() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("error")
         batch_op.drop_column("failed_at")
+
+
+def create_audit_log_table() -> None:
+    """The audit log of administrative actions (who changed what, when)."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=256), nullable=False),
+        sa.Column("roles", sa.String(length=200), nullable=False),
+        sa.Column("method", sa.String(length=10), nullable=False),
+        sa.Column("path", sa.String(length=500), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("correlation_id", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_actor"), ["actor"], unique=False)
+
+
+def drop_audit_log_table() -> None:
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_actor"))
+        batch_op.drop_index(batch_op.f("ix_audit_log_at"))
+    op.drop_table("audit_log")
