@@ -67,6 +67,7 @@ async def surveys_process(
         "TRELLIS_TOPIC_PREFIX": topic_prefix,
         "TRELLIS_RELAY_POLL_INTERVAL_S": "0.05",
         "TRELLIS_RETRY_MAX_BACKOFF_S": "1",
+        **auth.auth_env(),
     }
     process = ServiceProcess("surveys", env, tmp_path)
     process.start(TRELLIS_PUBLIC_BASE_URL=process.url)

@@ -18,8 +18,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select, update
 
 from trellis_common.app import Runtime
+from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
 from trellis_surveys.campaigns import signer
+from trellis_surveys.directory import load_member
 from trellis_surveys.domain.links import BadLink, LinkProblem, form_token, form_token_valid
 from trellis_surveys.domain.templates import (
     LIKERT_LABELS,
@@ -31,11 +33,13 @@ from trellis_surveys.domain.templates import (
     validate_response,
 )
 from trellis_surveys.models import campaigns, invitations
-from trellis_surveys.recording import load_member, record_response
+from trellis_surveys.recording import record_response
 from trellis_surveys.settings import SurveysSettings, surveys_settings
 from trellis_surveys.template_store import get_template
 
 router = APIRouter(tags=["answering"], include_in_schema=False)
+# No bearer token here: the signed link is the credential, and it names one invitation (hence one cluster).
+LINK_SCOPE = Scope.everything("survey-link")
 log = get_logger(__name__)
 Draft = dict[str, list[str]]
 
@@ -162,7 +166,7 @@ async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
             .mappings()
             .one()
         )
-        stored = await get_template(session, campaign["template_id"], campaign["template_version"])
+        stored = await get_template(session, LINK_SCOPE, campaign["template_id"], campaign["template_version"])
     assert stored is not None
     language = invitation["language"] if invitation["language"] in UI else "en"
     if now >= campaign["closes_at"]:
@@ -404,7 +408,7 @@ async def answer_submit(token: str, request: Request, runtime: Runtime) -> HTMLR
         context = _form_context(opened, settings, token, draft, shown, listed, None)
         return _page("form.html", 422, **context)
     async with runtime.unit_of_work() as uow:
-        member = await load_member(uow.session, inv["member_id"])
+        member = await load_member(uow.session, LINK_SCOPE, inv["member_id"])
         if member is None:
             return _message(opened.language, "forged", status.HTTP_404_NOT_FOUND)
         now: datetime = uow.now

@@ -1,21 +1,27 @@
-"""REST API of the surveys service: the cluster directory (with CSV import) and completed responses."""
+"""REST API of the surveys service: the cluster directory (with CSV import) and completed responses.
+
+Creating a cluster is platform-wide (platform admins); everything else belongs to a cluster: its readers read
+it, its managers change it, and external survey tools (integration role) or managers record responses.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, func, insert, select, update
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Admin, Reader, Role, Scope, Writer, scope_for
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import MemberChanged, MemberType, SizeClass
 from trellis_common.unit_of_work import UnitOfWork
+from trellis_surveys.directory import find_cluster, load_member, member_cluster, require_cluster
 from trellis_surveys.domain.member_import import CsvLayoutError, check_rows, read_rows
 from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
 from trellis_surveys.models import clusters, contacts, members
-from trellis_surveys.recording import load_member, member_changed, new_id, record_response
+from trellis_surveys.recording import member_changed, new_id, record_response
 from trellis_surveys.schemas import (
     ClusterIn,
     ClusterOut,
@@ -32,6 +38,9 @@ from trellis_surveys.template_store import get_template
 
 router = APIRouter()
 
+# Completed responses come from external survey tools (integration tokens) or a cluster's manager.
+Responder = Annotated[Scope, Depends(scope_for(Role.CLUSTER_MANAGER, Role.INTEGRATION))]
+
 
 def unprocessable(errors: list[AnswerError]) -> HTTPException:
     """A 422 in FastAPI's own shape, so clients read template errors like any other validation error."""
@@ -47,7 +56,7 @@ def _path(field: str) -> list[str | int]:
 
 
 @router.post("/clusters", status_code=status.HTTP_201_CREATED, response_model=ClusterOut, tags=["directory"])
-async def create_cluster(body: ClusterIn, runtime: Runtime) -> dict[str, Any]:
+async def create_cluster(body: ClusterIn, runtime: Runtime, _scope: Admin) -> dict[str, Any]:
     row = {"id": new_id(), **body.model_dump(), "created_at": runtime.clock.now()}
     async with runtime.unit_of_work() as uow:
         await uow.session.execute(insert(clusters).values(row))
@@ -55,24 +64,33 @@ async def create_cluster(body: ClusterIn, runtime: Runtime) -> dict[str, Any]:
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut, tags=["directory"])
-async def get_cluster(cluster_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_cluster(cluster_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        row = (await session.execute(select(clusters).where(clusters.c.id == cluster_id))).mappings().first()
+        row = await find_cluster(session, scope, cluster_id)
     if row is None:
         raise not_found("cluster", cluster_id)
-    return dict(row)
+    return row
 
 
 def _member_row(body: MemberIn) -> dict[str, Any]:
     return body.model_dump(mode="json", exclude={"contacts"})
 
 
-async def _write_member(uow: UnitOfWork, member_id: str, cluster_id: str, body: MemberIn) -> dict[str, Any]:
+async def _write_member(
+    uow: UnitOfWork, scope: Scope, member_id: str, cluster_id: str, body: MemberIn
+) -> dict[str, Any]:
+    """Create or replace a member of ``cluster_id``; the route has checked the cluster is in ``scope``."""
+    if not scope.allows(cluster_id):
+        raise PermissionError(f"cluster {cluster_id!r} is outside the caller's scope")
     fields = _member_row(body)
     now = uow.now
-    exists = await uow.session.scalar(select(members.c.id).where(members.c.id == member_id))
+    exists = await member_cluster(uow.session, scope, member_id)
     if exists:
-        await uow.session.execute(update(members).where(members.c.id == member_id).values(**fields, updated_at=now))
+        await uow.session.execute(
+            update(members)
+            .where(members.c.id == member_id, scope.clause(members.c.cluster_id))
+            .values(**fields, updated_at=now)
+        )
         await uow.session.execute(delete(contacts).where(contacts.c.member_id == member_id))
     else:
         await uow.session.execute(
@@ -81,7 +99,7 @@ async def _write_member(uow: UnitOfWork, member_id: str, cluster_id: str, body: 
     people = [{"id": new_id(), "member_id": member_id, **c.model_dump(mode="json")} for c in body.contacts]
     if people:
         await uow.session.execute(insert(contacts), people)
-    member = await load_member(uow.session, member_id)
+    member = await load_member(uow.session, scope, member_id)
     assert member is not None
     uow.emit(member_changed(member))
     return _with_card(member)
@@ -100,12 +118,11 @@ def _with_card(member: dict[str, Any]) -> dict[str, Any]:
     summary="Register a member organisation with its contacts (publishes surveys.member.changed)",
 )
 async def create_member(
-    cluster_id: str, body: MemberIn, runtime: Runtime, correlation: CorrelationId
+    cluster_id: str, body: MemberIn, runtime: Runtime, scope: Writer, correlation: CorrelationId
 ) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        if not await uow.session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
-            raise not_found("cluster", cluster_id)
-        return await _write_member(uow, new_id(), cluster_id, body)
+        await require_cluster(uow.session, scope, cluster_id)
+        return await _write_member(uow, scope, new_id(), cluster_id, body)
 
 
 @router.post(
@@ -116,7 +133,9 @@ async def create_member(
     summary="Import a member list from CSV: all rows or none, with a per-row error report",
     responses={422: {"model": ImportReport, "description": "Nothing imported; the rows to fix and why"}},
 )
-async def import_members(cluster_id: str, file: UploadFile, runtime: Runtime, correlation: CorrelationId) -> Any:
+async def import_members(
+    cluster_id: str, file: UploadFile, runtime: Runtime, scope: Writer, correlation: CorrelationId
+) -> Any:
     settings = surveys_settings(runtime.settings)
     content = await file.read(settings.import_max_bytes + 1)
     if len(content) > settings.import_max_bytes:
@@ -129,15 +148,16 @@ async def import_members(cluster_id: str, file: UploadFile, runtime: Runtime, co
     except CsvLayoutError as exc:
         raise HTTPException(422, detail=f"file: {exc}") from None
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        if not await uow.session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
-            raise not_found("cluster", cluster_id)
-        names = await uow.session.scalars(select(members.c.name).where(members.c.cluster_id == cluster_id))
+        await require_cluster(uow.session, scope, cluster_id)
+        names = await uow.session.scalars(
+            select(members.c.name).where(members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id))
+        )
         check = check_rows(rows, MemberIn, {n.casefold() for n in names}, lambda m: m.name)
         if check.errors:
             errors = [ImportRowError(row=e.row, field=e.field, message=e.message) for e in check.errors]
             report = ImportReport(imported=0, rows_checked=len(rows), bad_rows=check.bad_rows, errors=errors)
             return JSONResponse(report.model_dump(), status_code=422)
-        ids = [(await _write_member(uow, new_id(), cluster_id, member))["id"] for member in check.members]
+        ids = [(await _write_member(uow, scope, new_id(), cluster_id, member))["id"] for member in check.members]
     return ImportReport(imported=len(ids), member_ids=ids, rows_checked=len(rows))
 
 
@@ -145,6 +165,7 @@ async def import_members(cluster_id: str, file: UploadFile, runtime: Runtime, co
 async def list_members(
     cluster_id: str,
     runtime: Runtime,
+    scope: Reader,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
@@ -154,7 +175,7 @@ async def list_members(
     region: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the member's name")] = None,
 ) -> dict[str, Any]:
-    where = [members.c.cluster_id == cluster_id]
+    where = [members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id)]
     if country:
         where.append(members.c.country == country)
     if member_type:
@@ -168,20 +189,21 @@ async def list_members(
     if q:
         where.append(func.lower(members.c.name).contains(q.lower(), autoescape=True))
     async with runtime.db.sessions() as session:
+        await require_cluster(session, scope, cluster_id)
         total = await session.scalar(select(func.count()).select_from(members).where(*where))
         ids = (
             await session.scalars(
                 select(members.c.id).where(*where).order_by(members.c.name, members.c.id).limit(limit).offset(offset)
             )
         ).all()
-        items = [await load_member(session, member_id) for member_id in ids]
+        items = [await load_member(session, scope, member_id) for member_id in ids]
     return {"items": [_with_card(m) for m in items if m], "total": total or 0, "limit": limit, "offset": offset}
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, tags=["directory"])
-async def get_member(member_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_member(member_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        member = await load_member(session, member_id)
+        member = await load_member(session, scope, member_id)
     if member is None:
         raise not_found("member", member_id)
     return _with_card(member)
@@ -189,13 +211,13 @@ async def get_member(member_id: str, runtime: Runtime) -> dict[str, Any]:
 
 @router.put("/members/{member_id}", response_model=MemberOut, tags=["directory"])
 async def replace_member(
-    member_id: str, body: MemberIn, runtime: Runtime, correlation: CorrelationId
+    member_id: str, body: MemberIn, runtime: Runtime, scope: Writer, correlation: CorrelationId
 ) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        cluster_id = await uow.session.scalar(select(members.c.cluster_id).where(members.c.id == member_id))
+        cluster_id = await member_cluster(uow.session, scope, member_id)
         if cluster_id is None:
             raise not_found("member", member_id)
-        return await _write_member(uow, member_id, cluster_id, body)
+        return await _write_member(uow, scope, member_id, cluster_id, body)
 
 
 @router.delete(
@@ -204,9 +226,11 @@ async def replace_member(
     tags=["directory"],
     summary="Delete a member and its contacts (publishes a tombstone)",
 )
-async def delete_member(member_id: str, runtime: Runtime, correlation: CorrelationId) -> None:
+async def delete_member(member_id: str, runtime: Runtime, scope: Writer, correlation: CorrelationId) -> None:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        deleted = await uow.session.execute(delete(members).where(members.c.id == member_id))
+        deleted = await uow.session.execute(
+            delete(members).where(members.c.id == member_id, scope.clause(members.c.cluster_id))
+        )
         if deleted.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("member", member_id)
         await uow.session.execute(delete(contacts).where(contacts.c.member_id == member_id))
@@ -220,9 +244,11 @@ async def delete_member(member_id: str, runtime: Runtime, correlation: Correlati
     tags=["responses"],
     summary="Record a completed response, checked against its template (publishes surveys.response.completed)",
 )
-async def submit_response(body: ResponseIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+async def submit_response(
+    body: ResponseIn, runtime: Runtime, scope: Responder, correlation: CorrelationId
+) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        stored = await get_template(uow.session, body.template_id, body.template_version)
+        stored = await get_template(uow.session, scope, body.template_id, body.template_version)
         if stored is None or stored.status is not TemplateStatus.PUBLISHED:
             raise unprocessable(
                 [
@@ -238,7 +264,7 @@ async def submit_response(body: ResponseIn, runtime: Runtime, correlation: Corre
         validated, errors = validate_response(template, body.answers, [s.model_dump() for s in body.skills])
         if validated is None:
             raise unprocessable(errors)
-        member = await load_member(uow.session, body.member_id)
+        member = await load_member(uow.session, scope, body.member_id)
         if member is None:
             raise not_found("member", body.member_id)
         if stored.cluster_id is not None and stored.cluster_id != member["cluster_id"]:

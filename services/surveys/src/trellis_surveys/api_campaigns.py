@@ -1,4 +1,7 @@
-"""Campaigns: launch a published template to members, follow progress, read the results."""
+"""Campaigns: launch a published template to members, follow progress, read the results.
+
+A campaign belongs to its cluster: the cluster's readers follow it, its managers launch it.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Reader, Scope, Writer
 from trellis_surveys.campaigns import invitation_event, progress
+from trellis_surveys.directory import require_cluster
 from trellis_surveys.domain.results import question_counts
 from trellis_surveys.domain.templates import TemplateStatus
-from trellis_surveys.models import campaigns, clusters, contacts, invitations, members, responses
+from trellis_surveys.models import campaigns, contacts, invitations, members, responses
 from trellis_surveys.recording import new_id
 from trellis_surveys.schemas import CampaignIn, CampaignOut
 from trellis_surveys.settings import surveys_settings
@@ -25,16 +30,25 @@ from trellis_surveys.template_store import get_template
 router = APIRouter(tags=["campaigns"])
 
 
-async def _campaign_out(session: AsyncSession, row: dict[str, Any]) -> dict[str, Any]:
+async def _campaign_out(session: AsyncSession, scope: Scope, row: dict[str, Any]) -> dict[str, Any]:
     return {
         **row,
         "reminder_after_hours": row["reminder_after_s"] / 3600,
-        "progress": await progress(session, row["id"]),
+        "progress": await progress(session, scope, row["id"]),
     }
 
 
-async def _campaign(session: AsyncSession, campaign_id: str) -> dict[str, Any]:
-    row = (await session.execute(select(campaigns).where(campaigns.c.id == campaign_id))).mappings().first()
+async def _campaign(session: AsyncSession, scope: Scope, campaign_id: str) -> dict[str, Any]:
+    """A campaign in scope, or the 404 of an unknown id."""
+    row = (
+        (
+            await session.execute(
+                select(campaigns).where(campaigns.c.id == campaign_id, scope.clause(campaigns.c.cluster_id))
+            )
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise not_found("campaign", campaign_id)
     return dict(row)
@@ -47,16 +61,15 @@ async def _campaign(session: AsyncSession, campaign_id: str) -> dict[str, Any]:
     summary="Launch a survey: one surveys.invitation.requested per contact of the selected members",
 )
 async def launch_campaign(
-    cluster_id: str, body: CampaignIn, runtime: Runtime, correlation: CorrelationId
+    cluster_id: str, body: CampaignIn, runtime: Runtime, scope: Writer, correlation: CorrelationId
 ) -> dict[str, Any]:
     settings = surveys_settings(runtime.settings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         session, now = uow.session, uow.now
-        if not await session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
-            raise not_found("cluster", cluster_id)
-        stored = await get_template(session, body.template_id, body.template_version)
+        await require_cluster(session, scope, cluster_id)
+        stored = await get_template(session, scope, body.template_id, body.template_version)
         if stored is not None and body.template_version is None and stored.status is not TemplateStatus.PUBLISHED:
-            stored = await get_template(session, body.template_id, published=True) or stored
+            stored = await get_template(session, scope, body.template_id, published=True) or stored
         if stored is None or (stored.cluster_id not in (None, cluster_id)):
             raise HTTPException(422, detail=f"template_id: no template {body.template_id!r} for this cluster")
         if stored.status is not TemplateStatus.PUBLISHED:
@@ -64,7 +77,7 @@ async def launch_campaign(
         closes_at = body.closes_at or now + timedelta(days=settings.campaign_days)
         if closes_at <= now:
             raise HTTPException(422, detail="closes_at: must be in the future")
-        where = [members.c.cluster_id == cluster_id]
+        where = [members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id)]
         if body.member_ids is not None:
             where.append(members.c.id.in_(body.member_ids))
         if body.member_type is not None:
@@ -125,32 +138,33 @@ async def launch_campaign(
         await session.execute(insert(invitations), rows)
         for row in rows:
             uow.emit(invitation_event(settings, campaign, row, 0))
-        out = await _campaign_out(session, campaign)
+        out = await _campaign_out(session, scope, campaign)
     runtime.wake_workers()
     return out
 
 
 @router.get("/clusters/{cluster_id}/campaigns", response_model=list[CampaignOut])
-async def list_campaigns(cluster_id: str, runtime: Runtime) -> list[dict[str, Any]]:
+async def list_campaigns(cluster_id: str, runtime: Runtime, scope: Reader) -> list[dict[str, Any]]:
     async with runtime.db.sessions() as session:
+        await require_cluster(session, scope, cluster_id)
         rows = (
             (
                 await session.execute(
                     select(campaigns)
-                    .where(campaigns.c.cluster_id == cluster_id)
+                    .where(campaigns.c.cluster_id == cluster_id, scope.clause(campaigns.c.cluster_id))
                     .order_by(campaigns.c.launched_at.desc())
                 )
             )
             .mappings()
             .all()
         )
-        return [await _campaign_out(session, dict(r)) for r in rows]
+        return [await _campaign_out(session, scope, dict(r)) for r in rows]
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, summary="A campaign with its progress")
-async def get_campaign(campaign_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_campaign(campaign_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        return await _campaign_out(session, await _campaign(session, campaign_id))
+        return await _campaign_out(session, scope, await _campaign(session, scope, campaign_id))
 
 
 @router.get(
@@ -161,18 +175,19 @@ async def get_campaign(campaign_id: str, runtime: Runtime) -> dict[str, Any]:
 async def campaign_results(
     campaign_id: str,
     runtime: Runtime,
+    scope: Reader,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> dict[str, Any] | Response:
     async with runtime.db.sessions() as session:
-        campaign = await _campaign(session, campaign_id)
-        stored = await get_template(session, campaign["template_id"], campaign["template_version"])
+        campaign = await _campaign(session, scope, campaign_id)
+        stored = await get_template(session, scope, campaign["template_id"], campaign["template_version"])
         assert stored is not None
         rows = (
             (
                 await session.execute(
                     select(responses, members.c.name.label("member_name"))
                     .join(members, members.c.id == responses.c.member_id)
-                    .where(responses.c.campaign_id == campaign_id)
+                    .where(responses.c.campaign_id == campaign_id, scope.clause(responses.c.cluster_id))
                     .order_by(members.c.name)
                 )
             )

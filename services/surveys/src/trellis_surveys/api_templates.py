@@ -1,4 +1,8 @@
-"""Templates: the built-in themes, and a cluster's copies it adapts and publishes (published = immutable)."""
+"""Templates: the built-in themes, and a cluster's copies it adapts and publishes (published = immutable).
+
+Built-in templates are reference data any reader sees; a cluster's templates are read by its readers and
+changed by its managers.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from trellis_common.app import Runtime, not_found
+from trellis_common.auth import Reader, Writer
+from trellis_surveys.directory import require_cluster
 from trellis_surveys.domain.templates import SurveyTemplate, TemplateStatus, adapt
-from trellis_surveys.models import clusters
 from trellis_surveys.schemas import TemplateCopyIn
 from trellis_surveys.template_store import (
-    builtin_ids,
     get_template,
     list_templates,
     next_version,
     publish,
     save_draft,
+    template_id_taken,
 )
 
 router = APIRouter(tags=["templates"])
@@ -39,18 +43,23 @@ def _invalid(exc: ValidationError) -> HTTPException:
     )
 
 
-@router.get("/templates", summary="Built-in templates, and a cluster's own when cluster_id is given")
-async def templates_index(runtime: Runtime, cluster_id: str | None = None) -> list[dict[str, Any]]:
+@router.get(
+    "/templates",
+    summary="Built-in templates, and a cluster's own when cluster_id is given (404 for a cluster out of reach)",
+)
+async def templates_index(runtime: Runtime, scope: Reader, cluster_id: str | None = None) -> list[dict[str, Any]]:
     async with runtime.db.sessions() as session:
-        return [t.summary() for t in await list_templates(session, cluster_id)]
+        if cluster_id is not None:
+            await require_cluster(session, scope, cluster_id)
+        return [t.summary() for t in await list_templates(session, scope, cluster_id)]
 
 
 @router.get("/templates/{template_id}", summary="A template version with its questions (the newest by default)")
 async def template_detail(
-    template_id: str, runtime: Runtime, version: Annotated[int | None, Query(ge=1)] = None
+    template_id: str, runtime: Runtime, scope: Reader, version: Annotated[int | None, Query(ge=1)] = None
 ) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        stored = await get_template(session, template_id, version)
+        stored = await get_template(session, scope, template_id, version)
     if stored is None:
         raise not_found("template", template_id if version is None else f"{template_id}@{version}")
     return _as_json(stored.template, stored.status, stored.cluster_id)
@@ -61,17 +70,16 @@ async def template_detail(
     status_code=status.HTTP_201_CREATED,
     summary="Copy a template into the cluster as a draft to adapt",
 )
-async def copy_template(cluster_id: str, body: TemplateCopyIn, runtime: Runtime) -> dict[str, Any]:
+async def copy_template(cluster_id: str, body: TemplateCopyIn, runtime: Runtime, scope: Writer) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
-        if not await uow.session.scalar(select(clusters.c.id).where(clusters.c.id == cluster_id)):
-            raise not_found("cluster", cluster_id)
-        source = await get_template(uow.session, body.source_template_id, body.source_version)
+        await require_cluster(uow.session, scope, cluster_id)
+        source = await get_template(uow.session, scope, body.source_template_id, body.source_version)
         if source is None:
             raise not_found("template", body.source_template_id)
-        if body.template_id in builtin_ids() or await get_template(uow.session, body.template_id) is not None:
+        if await template_id_taken(uow.session, body.template_id):
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"template_id: {body.template_id!r} is taken")
         copy = adapt(source.template, new_id=body.template_id, title=body.title)
-        await save_draft(uow.session, copy, cluster_id, uow.now)
+        await save_draft(uow.session, scope, copy, cluster_id, uow.now)
     return _as_json(copy, TemplateStatus.DRAFT, cluster_id)
 
 
@@ -80,10 +88,14 @@ async def copy_template(cluster_id: str, body: TemplateCopyIn, runtime: Runtime)
     summary="Adapt a cluster template: edits its draft, or starts a new draft version when the newest is published",
 )
 async def adapt_template(
-    cluster_id: str, template_id: str, runtime: Runtime, definition: Annotated[dict[str, Any], Body()]
+    cluster_id: str,
+    template_id: str,
+    runtime: Runtime,
+    scope: Writer,
+    definition: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
-        current = await get_template(uow.session, template_id)
+        current = await get_template(uow.session, scope, template_id)
         if current is None or current.cluster_id != cluster_id:
             raise not_found("cluster template", template_id)
         version = current.template.version
@@ -100,7 +112,7 @@ async def adapt_template(
             raise _invalid(exc) from None
         # A copy keeps pointing at what it was first based on.
         changed = changed.model_copy(update={"based_on": current.template.based_on})
-        await save_draft(uow.session, changed, cluster_id, uow.now)
+        await save_draft(uow.session, scope, changed, cluster_id, uow.now)
     return _as_json(changed, TemplateStatus.DRAFT, cluster_id)
 
 
@@ -108,12 +120,14 @@ async def adapt_template(
     "/clusters/{cluster_id}/templates/{template_id}/versions/{version}/publish",
     summary="Publish a draft version; from then on it never changes and campaigns can use it",
 )
-async def publish_template(cluster_id: str, template_id: str, version: int, runtime: Runtime) -> dict[str, Any]:
+async def publish_template(
+    cluster_id: str, template_id: str, version: int, runtime: Runtime, scope: Writer
+) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
-        stored = await get_template(uow.session, template_id, version)
+        stored = await get_template(uow.session, scope, template_id, version)
         if stored is None or stored.cluster_id != cluster_id:
             raise not_found("cluster template", f"{template_id}@{version}")
         if stored.status is TemplateStatus.PUBLISHED:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{template_id}@{version} is already published")
-        await publish(uow.session, template_id, version, uow.now)
+        await publish(uow.session, scope, template_id, version, uow.now)
     return _as_json(stored.template, TemplateStatus.PUBLISHED, cluster_id)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.events import InvitationRequested, SurveyTheme
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
@@ -56,8 +57,9 @@ def reminder_key(invitation_id: str, number: int) -> str:
     return f"survey-reminder:{invitation_id}:{number}"
 
 
-async def progress(session: AsyncSession, campaign_id: str) -> dict[str, Any]:
+async def progress(session: AsyncSession, scope: Scope, campaign_id: str) -> dict[str, Any]:
     c = invitations.c
+    in_scope = scope.clause(c.cluster_id)
     row = (
         await session.execute(
             select(
@@ -67,11 +69,13 @@ async def progress(session: AsyncSession, campaign_id: str) -> dict[str, Any]:
                 func.count(c.completed_at),
                 func.count(func.distinct(c.member_id)),
                 func.coalesce(func.sum(c.reminders_sent), 0),
-            ).where(c.campaign_id == campaign_id)
+            ).where(c.campaign_id == campaign_id, in_scope)
         )
     ).one()
     done = await session.scalar(
-        select(func.count(func.distinct(c.member_id))).where(c.campaign_id == campaign_id, c.completed_at.is_not(None))
+        select(func.count(func.distinct(c.member_id))).where(
+            c.campaign_id == campaign_id, c.completed_at.is_not(None), in_scope
+        )
     )
     invited, opened, started, completed, members_invited, reminders = (int(v or 0) for v in row)
     members_completed = int(done or 0)

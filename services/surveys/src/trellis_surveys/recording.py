@@ -9,28 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.events import Contact, MemberChanged, MemberContext, ResponseCompleted, SkillAnswer
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.domain.templates import SurveyTemplate, ValidatedResponse
-from trellis_surveys.models import contacts, invitations, members, responses
+from trellis_surveys.models import invitations, responses
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-async def load_member(session: AsyncSession, member_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(members).where(members.c.id == member_id))).mappings().first()
-    if row is None:
-        return None
-    people = (
-        (await session.execute(select(contacts).where(contacts.c.member_id == member_id).order_by(contacts.c.name)))
-        .mappings()
-        .all()
-    )
-    return {**row, "contacts": [dict(c) for c in people]}
 
 
 def member_context(member: dict[str, Any]) -> MemberContext:

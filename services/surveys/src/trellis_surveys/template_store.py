@@ -1,4 +1,8 @@
-"""Where templates live: the built-in themes as package data, a cluster's adapted copies in its tables."""
+"""Where templates live: the built-in themes as package data, a cluster's adapted copies in its tables.
+
+Built-in templates are reference data every caller may read; a cluster's templates are found only within the
+caller's ``Scope`` (outside it they do not exist, as for any other object of another cluster).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_surveys.domain.templates import SurveyTemplate, TemplateStatus
 from trellis_surveys.models import survey_templates
 
@@ -52,7 +57,7 @@ class StoredTemplate:
 
 
 async def get_template(
-    session: AsyncSession, template_id: str, version: int | None = None, *, published: bool = False
+    session: AsyncSession, scope: Scope, template_id: str, version: int | None = None, *, published: bool = False
 ) -> StoredTemplate | None:
     """A template version (the newest, or newest published, when ``version`` is None)."""
     shipped = builtin_templates()
@@ -60,7 +65,9 @@ async def get_template(
         wanted = version or max(v for t, v in shipped if t == template_id)
         found = shipped.get((template_id, wanted))
         return StoredTemplate(found, TemplateStatus.PUBLISHED, None) if found else None
-    query = select(survey_templates).where(survey_templates.c.id == template_id)
+    query = select(survey_templates).where(
+        survey_templates.c.id == template_id, scope.clause(survey_templates.c.cluster_id)
+    )
     if version is not None:
         query = query.where(survey_templates.c.version == version)
     if published:
@@ -73,13 +80,14 @@ async def get_template(
     )
 
 
-async def list_templates(session: AsyncSession, cluster_id: str | None) -> list[StoredTemplate]:
+async def list_templates(session: AsyncSession, scope: Scope, cluster_id: str | None) -> list[StoredTemplate]:
+    """The built-in templates, and the cluster's own when ``cluster_id`` is given (and in scope)."""
     listed = [StoredTemplate(t, TemplateStatus.PUBLISHED, None) for t in builtin_templates().values()]
     if cluster_id is not None:
         rows = (
             await session.execute(
                 select(survey_templates)
-                .where(survey_templates.c.cluster_id == cluster_id)
+                .where(survey_templates.c.cluster_id == cluster_id, scope.clause(survey_templates.c.cluster_id))
                 .order_by(survey_templates.c.id, survey_templates.c.version)
             )
         ).mappings()
@@ -90,6 +98,13 @@ async def list_templates(session: AsyncSession, cluster_id: str | None) -> list[
     return listed
 
 
+async def template_id_taken(session: AsyncSession, template_id: str) -> bool:
+    """Template ids are global (built-in and every cluster's), so a new id is checked across all clusters."""
+    if template_id in builtin_ids():
+        return True
+    return await session.scalar(select(survey_templates.c.id).where(survey_templates.c.id == template_id)) is not None
+
+
 async def next_version(session: AsyncSession, template_id: str) -> int:
     latest = await session.scalar(
         select(func.max(survey_templates.c.version)).where(survey_templates.c.id == template_id)
@@ -97,8 +112,12 @@ async def next_version(session: AsyncSession, template_id: str) -> int:
     return int(latest or 0) + 1
 
 
-async def save_draft(session: AsyncSession, template: SurveyTemplate, cluster_id: str, now: datetime) -> None:
+async def save_draft(
+    session: AsyncSession, scope: Scope, template: SurveyTemplate, cluster_id: str, now: datetime
+) -> None:
     """Write a draft: replaces the draft of that version, or adds the version (published rows never change)."""
+    if not scope.allows(cluster_id):
+        raise PermissionError(f"cluster {cluster_id!r} is outside the caller's scope")
     exists = await session.scalar(
         select(survey_templates.c.status).where(
             survey_templates.c.id == template.id, survey_templates.c.version == template.version
@@ -125,18 +144,20 @@ async def save_draft(session: AsyncSession, template: SurveyTemplate, cluster_id
             survey_templates.c.id == template.id,
             survey_templates.c.version == template.version,
             survey_templates.c.status == TemplateStatus.DRAFT,
+            survey_templates.c.cluster_id == cluster_id,
         )
         .values(definition=definition)
     )
 
 
-async def publish(session: AsyncSession, template_id: str, version: int, now: datetime) -> bool:
+async def publish(session: AsyncSession, scope: Scope, template_id: str, version: int, now: datetime) -> bool:
     result = await session.execute(
         update(survey_templates)
         .where(
             survey_templates.c.id == template_id,
             survey_templates.c.version == version,
             survey_templates.c.status == TemplateStatus.DRAFT,
+            scope.clause(survey_templates.c.cluster_id),
         )
         .values(status=TemplateStatus.PUBLISHED, published_at=now)
     )
