@@ -1,4 +1,9 @@
-"""REST API of the matchmaking service: the partner registry, matches and their outcomes, pools, re-matching."""
+"""REST API of the matchmaking service: the partner registry, matches and their outcomes, pools, re-matching.
+
+Access: the partner directory is platform-wide (any caller holding a role reads it, platform admins change it);
+matches, runs, pools and figures belong to clusters and are read and changed through the caller's scope, so
+another cluster's objects answer 404 like ids that do not exist.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import (
     CONFIRMED,
@@ -26,7 +32,7 @@ from trellis_matchmaking.domain.outcomes import (
 from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.domain.pooling import find_pools
 from trellis_matchmaking.matching import Reason, current_period, release_unfit, run_round, supersede_other_periods
-from trellis_matchmaking.models import match_runs, matches, member_needs, offers, partners
+from trellis_matchmaking.models import matches, offers, partners
 from trellis_matchmaking.partner_csv import CsvLayoutError, check_partners, read_rows
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
@@ -53,6 +59,17 @@ router = APIRouter()
 PERIOD = r"^\d{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$"
 Period = Annotated[str | None, Query(pattern=PERIOD, description="Seat period, e.g. 2026-Q1; default: the current")]
 Ident = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+async def directory_reader(caller: Caller) -> Principal:
+    """The partner directory is platform-wide reference data: any caller holding a Trellis role may read it,
+    whatever its clusters. No scope comes of it, so it cannot open cluster data by mistake."""
+    if not caller.roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="reading the partner directory needs a Trellis role")
+    return caller
+
+
+Directory = Annotated[Principal, Depends(directory_reader)]
 
 
 def _now_period(runtime: Runtime) -> str:
@@ -111,7 +128,7 @@ async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> s
 
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
-async def create_partner(body: PartnerIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+async def create_partner(body: PartnerIn, runtime: Runtime, correlation: CorrelationId, _: Admin) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         partner_id = await _insert_partner(uow.session, body, uow.now)
     return await _partner(runtime, partner_id)
@@ -128,7 +145,7 @@ async def create_partner(body: PartnerIn, runtime: Runtime, correlation: Correla
         413: {"description": "The file is larger than the import allows"},
     },
 )
-async def import_partners(file: UploadFile, runtime: Runtime, correlation: CorrelationId) -> Any:
+async def import_partners(file: UploadFile, runtime: Runtime, correlation: CorrelationId, _: Admin) -> Any:
     settings = matchmaking_settings(runtime.settings)
     content = await file.read(settings.partner_import_max_bytes + 1)
     if len(content) > settings.partner_import_max_bytes:
@@ -161,13 +178,14 @@ async def import_partners(file: UploadFile, runtime: Runtime, correlation: Corre
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut, tags=["partners"])
-async def get_partner(partner_id: Ident, runtime: Runtime) -> dict[str, Any]:
+async def get_partner(partner_id: Ident, runtime: Runtime, _: Directory) -> dict[str, Any]:
     return await _partner(runtime, partner_id)
 
 
 @router.get("/partners", response_model=PartnerPage, tags=["partners"])
 async def list_partners(
     runtime: Runtime,
+    _: Directory,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     partner_type: PartnerType | None = None,
@@ -196,7 +214,7 @@ async def list_partners(
     summary="Change a partner; proposals its offers can no longer honour are released (re-match to place them)",
 )
 async def patch_partner(
-    partner_id: Ident, body: PartnerPatch, runtime: Runtime, correlation: CorrelationId
+    partner_id: Ident, body: PartnerPatch, runtime: Runtime, correlation: CorrelationId, scope: Admin
 ) -> dict[str, Any]:
     changes = body.model_dump(mode="json", exclude_unset=True)
     if "name" in changes and changes["name"] is None:
@@ -212,7 +230,7 @@ async def patch_partner(
         if done.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("partner", partner_id)
         offer_ids = await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id))
-        await release_unfit(uow, list(offer_ids))
+        await release_unfit(uow, scope, list(offer_ids))
     return await _partner(runtime, partner_id)
 
 
@@ -222,14 +240,14 @@ async def patch_partner(
     tags=["partners"],
     summary="Remove a partner and its offers; their open proposals are released (accepted matches stay on record)",
 )
-async def delete_partner(partner_id: Ident, runtime: Runtime, correlation: CorrelationId) -> Response:
+async def delete_partner(partner_id: Ident, runtime: Runtime, correlation: CorrelationId, scope: Admin) -> Response:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         offer_ids = list(await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id)))
         await uow.session.execute(delete(offers).where(offers.c.partner_id == partner_id))
         done = await uow.session.execute(delete(partners).where(partners.c.id == partner_id))
         if done.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("partner", partner_id)
-        await release_unfit(uow, offer_ids)
+        await release_unfit(uow, scope, offer_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -245,7 +263,9 @@ async def _offer_view(runtime: Runtime, offer_id: str) -> dict[str, Any]:
 @router.post(
     "/partners/{partner_id}/offers", status_code=status.HTTP_201_CREATED, response_model=OfferOut, tags=["offers"]
 )
-async def add_offer(partner_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+async def add_offer(
+    partner_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId, _: Admin
+) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         if not await uow.session.scalar(select(partners.c.id).where(partners.c.id == partner_id)):
             raise not_found("partner", partner_id)
@@ -255,7 +275,7 @@ async def add_offer(partner_id: Ident, body: OfferIn, runtime: Runtime, correlat
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
-async def get_offer(offer_id: Ident, runtime: Runtime) -> dict[str, Any]:
+async def get_offer(offer_id: Ident, runtime: Runtime, _: Directory) -> dict[str, Any]:
     return await _offer_view(runtime, offer_id)
 
 
@@ -266,7 +286,9 @@ async def get_offer(offer_id: Ident, runtime: Runtime) -> dict[str, Any]:
     summary="Replace an offer; proposals it can no longer honour are released, the mildest gaps first",
     responses={409: {"description": "Fewer seats than members have already accepted in the current period"}},
 )
-async def replace_offer(offer_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId) -> dict[str, Any]:
+async def replace_offer(
+    offer_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId, scope: Admin
+) -> dict[str, Any]:
     period = _now_period(runtime)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         row = (await uow.session.execute(select(offers).where(offers.c.id == offer_id).with_for_update())).first()
@@ -287,17 +309,17 @@ async def replace_offer(offer_id: Ident, body: OfferIn, runtime: Runtime, correl
         await uow.session.execute(
             update(offers).where(offers.c.id == offer_id).values(_offer_row(row.partner_id, body, offer_id))
         )
-        await release_unfit(uow, [offer_id])
+        await release_unfit(uow, scope, [offer_id])
     return await _offer_view(runtime, offer_id)
 
 
 @router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["offers"])
-async def delete_offer(offer_id: Ident, runtime: Runtime, correlation: CorrelationId) -> Response:
+async def delete_offer(offer_id: Ident, runtime: Runtime, correlation: CorrelationId, scope: Admin) -> Response:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         done = await uow.session.execute(delete(offers).where(offers.c.id == offer_id))
         if done.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("offer", offer_id)
-        await release_unfit(uow, [offer_id])
+        await release_unfit(uow, scope, [offer_id])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -306,24 +328,18 @@ async def delete_offer(offer_id: Ident, runtime: Runtime, correlation: Correlati
 
 @router.get("/members/{member_id}/matches", response_model=list[MatchRunOut], tags=["matches"])
 async def member_matches(
-    member_id: Ident, runtime: Runtime, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    member_id: Ident, runtime: Runtime, scope: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[dict[str, Any]]:
-    """The member's match runs, newest first: what each ``matchmaking.partners.matched`` event said."""
+    """The member's match runs, newest first: what each ``matchmaking.partners.matched`` event said (an empty
+    list for a member without runs in the caller's clusters, as for one not matched yet)."""
     async with runtime.db.sessions() as session:
-        rows = (
-            await session.execute(
-                select(match_runs)
-                .where(match_runs.c.member_id == member_id)
-                .order_by(match_runs.c.matched_at.desc(), match_runs.c.id)
-                .limit(limit)
-            )
-        ).mappings()
-        return [dict(r) for r in rows]
+        return await repository.member_runs(session, scope, member_id, limit)
 
 
 @router.get("/matches", response_model=MatchPage, tags=["matches"], summary="Seat reservations and their outcomes")
 async def list_matches(
     runtime: Runtime,
+    scope: Reader,
     cluster_id: str | None = None,
     member_id: str | None = None,
     offer_id: str | None = None,
@@ -333,6 +349,7 @@ async def list_matches(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
+    """Only the caller's clusters: filtering by another cluster gives an empty page, as an unknown one does."""
     filters = {
         matches.c.cluster_id: cluster_id,
         matches.c.member_id: member_id,
@@ -341,28 +358,23 @@ async def list_matches(
         matches.c.period: period,
         matches.c.skill_code: skill_code,
     }
-    where = [column == value for column, value in filters.items() if value is not None]
+    where: list[ColumnElement[bool]] = [column == value for column, value in filters.items() if value is not None]
     async with runtime.db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(matches).where(*where))
-        rows = (
-            await session.execute(
-                select(matches)
-                .where(*where)
-                .order_by(matches.c.created_at.desc(), matches.c.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).mappings()
-        return {"items": [dict(r) for r in rows], "total": total or 0}
+        total, items = await repository.match_page(session, scope, where, limit=limit, offset=offset)
+    return {"items": items, "total": total}
+
+
+async def _match(runtime: Runtime, scope: Scope, match_id: str) -> dict[str, Any]:
+    async with runtime.db.sessions() as session:
+        row = await repository.match_row(session, scope, match_id)
+    if row is None:
+        raise not_found("match", match_id)
+    return dict(row._mapping)
 
 
 @router.get("/matches/{match_id}", response_model=MatchOut, tags=["matches"])
-async def get_match(match_id: Ident, runtime: Runtime) -> dict[str, Any]:
-    async with runtime.db.sessions() as session:
-        row = (await session.execute(select(matches).where(matches.c.id == match_id))).mappings().first()
-    if row is None:
-        raise not_found("match", match_id)
-    return dict(row)
+async def get_match(match_id: Ident, runtime: Runtime, scope: Reader) -> dict[str, Any]:
+    return await _match(runtime, scope, match_id)
 
 
 @router.post(
@@ -372,11 +384,13 @@ async def get_match(match_id: Ident, runtime: Runtime) -> dict[str, Any]:
     summary="Record that the member accepted, declined or completed the match",
     responses={409: {"description": "The outcome does not follow from the match's status"}},
 )
-async def record_outcome(match_id: Ident, body: OutcomeIn, runtime: Runtime, correlation: CorrelationId) -> Any:
+async def record_outcome(
+    match_id: Ident, body: OutcomeIn, runtime: Runtime, correlation: CorrelationId, scope: Writer
+) -> Any:
     """Accepting confirms the seat; declining frees it, and the offer is not proposed for this gap again (a
     re-match proposes another); completing records that the member took part."""
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        row = (await uow.session.execute(select(matches).where(matches.c.id == match_id).with_for_update())).first()
+        row = await repository.match_row(uow.session, scope, match_id, lock=True)
         if row is None:
             raise not_found("match", match_id)
         try:
@@ -384,18 +398,19 @@ async def record_outcome(match_id: Ident, body: OutcomeIn, runtime: Runtime, cor
         except OutcomeNotAllowed as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"outcome: {exc}") from None
         if after.value != row.status:
-            await uow.session.execute(
-                update(matches)
-                .where(matches.c.id == match_id)
-                .values(
-                    status=after.value,
-                    outcome_at=uow.now,
-                    outcome_by=body.recorded_by.value,
-                    outcome_note=body.note,
-                    updated_at=uow.now,
-                )
+            await repository.update_match(
+                uow.session,
+                scope,
+                match_id,
+                {
+                    "status": after.value,
+                    "outcome_at": uow.now,
+                    "outcome_by": body.recorded_by.value,
+                    "outcome_note": body.note,
+                    "updated_at": uow.now,
+                },
             )
-    return await get_match(match_id, runtime)
+    return await _match(runtime, scope, match_id)
 
 
 @router.get(
@@ -405,18 +420,15 @@ async def record_outcome(match_id: Ident, body: OutcomeIn, runtime: Runtime, cor
     summary="How many proposals became agreements, next to the ECCP's matchmaking figure",
 )
 async def conversion_rate(
-    runtime: Runtime, cluster_id: Annotated[str | None, Query(max_length=128)] = None, period: Period = None
+    runtime: Runtime,
+    scope: Reader,
+    cluster_id: Annotated[str | None, Query(max_length=128)] = None,
+    period: Period = None,
 ) -> dict[str, Any]:
-    where = []
-    if cluster_id:
-        where.append(matches.c.cluster_id == cluster_id)
-    if period:
-        where.append(matches.c.period == period)
+    """Counts the caller's clusters only (another cluster's id counts nothing, as an unknown one)."""
     async with runtime.db.sessions() as session:
-        rows = (
-            await session.execute(select(matches.c.status, func.count()).where(*where).group_by(matches.c.status))
-        ).all()
-    figures = conversion({MatchStatus(s): int(n) for s, n in rows})
+        counts = await repository.status_counts(session, scope, cluster_id=cluster_id, period=period)
+    figures = conversion(counts)
     result = {k: v for k, v in vars(figures).items() if k not in ("rate", "eccp_rate")}
     return {
         **result,
@@ -438,11 +450,13 @@ async def conversion_rate(
     tags=["pools"],
     summary="Pooled opportunities: members of the cluster placed in the same group offer for the same gap",
 )
-async def cluster_pools(cluster_id: Ident, runtime: Runtime, period: Period = None) -> list[PoolOut]:
+async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, period: Period = None) -> list[PoolOut]:
+    if not scope.allows(cluster_id):
+        raise not_found("cluster", cluster_id)
     settings = matchmaking_settings(runtime.settings)
     period = period or _now_period(runtime)
     async with runtime.db.sessions() as session:
-        rows = [r for r in await repository.seat_rows(session, period) if r.cluster_id == cluster_id]
+        rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
     by_offer = {r.offer_id: r for r in rows}
     accepted = Counter((r.skill_code, r.offer_id) for r in rows if MatchStatus(r.status) in CONFIRMED)
     return [
@@ -473,11 +487,13 @@ async def cluster_pools(cluster_id: Ident, runtime: Runtime, period: Period = No
     tags=["re-matching"],
     summary="Place every open gap of the current period again, e.g. after seats or partners changed",
 )
-async def rematch(runtime: Runtime, correlation: CorrelationId) -> RematchOut:
+async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) -> RematchOut:
+    """Platform admins only: seats are shared by every cluster, so the round re-solves all clusters' gaps (and may
+    move other clusters' proposals); it follows the directory changes only admins make."""
     settings = matchmaking_settings(runtime.settings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         result = await run_round(uow, settings, current_period(settings, uow.now), {})
-    return RematchOut(**{**vars(result), "notified_members": list(result.notified_members)})
+    return RematchOut(**result.seen_by(scope))
 
 
 @router.post(
@@ -486,15 +502,14 @@ async def rematch(runtime: Runtime, correlation: CorrelationId) -> RematchOut:
     tags=["re-matching"],
     summary="Match the member's latest gaps again in the current period (it always gets a new matched event)",
 )
-async def rematch_member(member_id: Ident, runtime: Runtime, correlation: CorrelationId) -> RematchOut:
+async def rematch_member(member_id: Ident, runtime: Runtime, correlation: CorrelationId, scope: Writer) -> RematchOut:
+    """The member must be in the caller's clusters. The round is the same as when the member's gaps arrive (it may
+    move other clusters' milder proposals); the answer counts only the caller's clusters."""
     settings = matchmaking_settings(runtime.settings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         period = current_period(settings, uow.now)
-        moved = await uow.session.execute(
-            update(member_needs).where(member_needs.c.member_id == member_id).values(period=period, updated_at=uow.now)
-        )
-        if moved.rowcount == 0:  # type: ignore[attr-defined]
+        if not await repository.move_needs(uow.session, scope, member_id, period, uow.now):
             raise not_found("gaps of member", member_id)
-        await supersede_other_periods(uow.session, member_id, period, uow.now)
+        await supersede_other_periods(uow.session, scope, member_id, period, uow.now)
         result = await run_round(uow, settings, period, {member_id: Reason.REMATCH})
-    return RematchOut(**{**vars(result), "notified_members": list(result.notified_members)})
+    return RematchOut(**result.seen_by(scope))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
+from trellis_common.auth import Scope
 from trellis_common.consumer import Incoming
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed
@@ -24,7 +25,7 @@ async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
     twice = sorted({c for c in codes if codes.count(c) > 1})
     if twice:  # one gap per skill is what a seat is given to; two would be two answers to one question
         raise PermanentError(f"gaps: skill(s) {', '.join(twice)} appear more than once")
-    session = uow.session
+    session, everything = uow.session, Scope.everything()  # the service's own work: every cluster
     # The same assessment re-sent under a new event id is matched once (runs before re-matching have no reason).
     seen = await session.scalar(
         select(match_runs.c.id).where(
@@ -35,7 +36,7 @@ async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
     if seen:
         log.info("assessment_already_matched", assessment_id=assessed.assessment_id)
         return
-    known = await repository.need_row(session, assessed.member_id)
+    known = await repository.need_row(session, everything, assessed.member_id)
     if known is not None and known.assessed_at > assessed.assessed_at:
         log.info("assessment_superseded", assessment_id=assessed.assessment_id, latest=known.assessment_id)
         return
@@ -43,6 +44,7 @@ async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
     period = current_period(settings, uow.now)
     await repository.save_need(
         session,
+        everything,
         {
             "member_id": assessed.member_id,
             "cluster_id": assessed.cluster_id,
@@ -54,5 +56,5 @@ async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
             "updated_at": uow.now,
         },
     )
-    await supersede_other_periods(session, assessed.member_id, period, uow.now)
+    await supersede_other_periods(session, everything, assessed.member_id, period, uow.now)
     await run_round(uow, settings, period, {assessed.member_id: Reason.ASSESSMENT})

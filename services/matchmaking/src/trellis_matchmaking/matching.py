@@ -5,6 +5,9 @@ changes). It re-solves the whole period, because a more severe gap may take a se
 holds as a proposal; accepted and completed matches keep their seats and their gaps are not placed again.
 Members whose proposals changed get a new ``matchmaking.partners.matched`` event (reason ``rematch``);
 the member whose gaps started the round always gets one.
+
+Offers' seats are shared by every cluster, so a round always solves the whole period (``Scope.everything()``);
+what it reports back to a caller is cut down to the caller's clusters (``RoundResult.seen_by``).
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import functools
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity, ScoreComponent
 from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
@@ -45,12 +49,25 @@ class Reason:
 @dataclass(frozen=True)
 class RoundResult:
     period: str
-    gaps: int  # open gaps placed in this round
-    proposals_made: int
-    proposals_kept: int
-    proposals_released: int
-    unserved_gaps: int
-    notified_members: tuple[str, ...]
+    # Per cluster: gaps (open gaps placed in this round), proposals_made, proposals_kept, proposals_released,
+    # unserved_gaps; kept per cluster so a caller is told only about its own clusters.
+    counts: Mapping[str, Counter[str]] = field(default_factory=dict)
+    notified: Mapping[str, str] = field(default_factory=dict)  # member id -> its cluster
+
+    def seen_by(self, scope: Scope) -> dict[str, Any]:
+        """The round's figures and notified members in the scope's clusters."""
+        total: Counter[str] = Counter()
+        for cluster_id, counts in self.counts.items():
+            if scope.allows(cluster_id):
+                total.update(counts)
+        return {
+            "period": self.period,
+            **{name: total[name] for name in FIGURES},
+            "notified_members": sorted(m for m, c in self.notified.items() if scope.allows(c)),
+        }
+
+
+FIGURES = ("gaps", "proposals_made", "proposals_kept", "proposals_released", "unserved_gaps")
 
 
 def current_period(settings: MatchmakingSettings, now: datetime) -> str:
@@ -61,11 +78,11 @@ async def run_round(
     uow: UnitOfWork, settings: MatchmakingSettings, period: str, notify: Mapping[str, str]
 ) -> RoundResult:
     """Place every open gap of ``period``; ``notify``: members who get an event in any case, with its reason."""
-    session, now = uow.session, uow.now
+    session, now, everything = uow.session, uow.now, Scope.everything()
     await repository.lock_period(session, period, now)
-    need_rows = {row.member_id: row for row in await repository.need_rows(session, period)}
+    need_rows = {row.member_id: row for row in await repository.need_rows(session, everything, period)}
     needs_by_member = {member_id: repository.to_needs(row) for member_id, row in need_rows.items()}
-    seats = await repository.seat_rows(session, period)
+    seats = await repository.seat_rows(session, everything, period)
     confirmed = repository.confirmed(seats)
     served = {(r.member_id, r.skill_code) for r in confirmed}
     held = {(r.member_id, r.skill_code): r for r in seats if r.status == MatchStatus.PROPOSED}
@@ -81,7 +98,7 @@ async def run_round(
             demand,
             catalogue,
             held={key: row.offer_id for key, row in held.items()},
-            declined=await repository.declined(session, period),
+            declined=await repository.declined(session, everything, period),
             shared_by=sharing(all_needs),
             options_per_gap=settings.options_per_gap,
             pool_min_members=settings.pool_min_members,
@@ -90,31 +107,40 @@ async def run_round(
 
     changed: set[str] = set()
     match_ids: dict[tuple[str, str], str] = {}
-    made = kept = released = 0
+    counts: dict[str, Counter[str]] = {}
+
+    def count(cluster_id: str, figure: str, n: int = 1) -> None:
+        counts.setdefault(cluster_id, Counter())[figure] += n
+
+    for need in demand:
+        count(need.cluster_id, "gaps")
     for index, need in enumerate(plan.needs):
+        if plan.seated[index] is None:
+            count(need.cluster_id, "unserved_gaps")
         proposal = plan.proposal_for(index)
         old = held.pop(need.key, None)
         if old is not None and proposal is not None and old.offer_id == proposal.offer.offer_id:
             if old.explanation != _explanation_json(proposal) or old.priority != need.gap.priority:
                 await _refresh(session, old.id, need, proposal, now)
             match_ids[need.key] = old.id
-            kept += 1
+            count(need.cluster_id, "proposals_kept")
             continue
         if old is not None:
             await _release(session, [old.id], now)
-            released += 1
+            count(need.cluster_id, "proposals_released")
             changed.add(need.member_id)
         if proposal is not None:
             assessment_id = need_rows[need.member_id].assessment_id
             match_ids[need.key] = await _propose(session, period, assessment_id, need, proposal, now)
-            made += 1
+            count(need.cluster_id, "proposals_made")
             changed.add(need.member_id)
     if held:  # proposals whose gap closed, was re-assessed away, or was accepted elsewhere
         await _release(session, [row.id for row in held.values()], now)
-        released += len(held)
+        for row in held.values():
+            count(row.cluster_id, "proposals_released")
         changed.update(row.member_id for row in held.values())
 
-    holders = await repository.seat_rows(session, period)
+    holders = await repository.seat_rows(session, everything, period)
     pools = find_pools(repository.seat_holders(holders), period=period, min_members=settings.pool_min_members)
     notified = sorted((changed | set(notify)) & set(needs_by_member))
     for member_id in notified:
@@ -131,19 +157,20 @@ async def run_round(
             holders=holders,
         )
     await repository.finish_round(session, period, now)
-    unserved = sum(1 for seat in plan.seated if seat is None)
+    result = RoundResult(period, counts, {m: need_rows[m].cluster_id for m in notified})
+    totals = result.seen_by(everything)
     log.info(
         "matching_round",
         period=period,
-        gaps=len(demand),
+        gaps=totals["gaps"],
         candidates=plan.candidates,
-        made=made,
-        kept=kept,
-        released=released,
-        unserved=unserved,
+        made=totals["proposals_made"],
+        kept=totals["proposals_kept"],
+        released=totals["proposals_released"],
+        unserved=totals["unserved_gaps"],
         notified=len(notified),
     )
-    return RoundResult(period, len(demand), made, kept, released, unserved, tuple(notified))
+    return result
 
 
 def _explanation_json(proposal: Proposal) -> list[dict[str, Any]]:
@@ -322,11 +349,14 @@ async def _announce(
     )
 
 
-async def supersede_other_periods(session: AsyncSession, member_id: str, period: str, now: datetime) -> None:
+async def supersede_other_periods(
+    session: AsyncSession, scope: Scope, member_id: str, period: str, now: datetime
+) -> None:
     """The member's gaps now live in ``period``: its open proposals from other periods lapse."""
     await session.execute(
         update(matches)
         .where(
+            scope.clause(matches.c.cluster_id),
             matches.c.member_id == member_id,
             matches.c.period != period,
             matches.c.status == MatchStatus.PROPOSED.value,
@@ -335,7 +365,7 @@ async def supersede_other_periods(session: AsyncSession, member_id: str, period:
     )
 
 
-async def release_unfit(uow: UnitOfWork, offer_ids: Iterable[str]) -> list[str]:
+async def release_unfit(uow: UnitOfWork, scope: Scope, offer_ids: Iterable[str]) -> list[str]:
     """After an offer or its partner changed: release the proposals it can no longer honour (the partner or
     offer is gone, the gap no longer fits the offer, or seats were cut: the mildest gaps go first).
 
@@ -346,7 +376,11 @@ async def release_unfit(uow: UnitOfWork, offer_ids: Iterable[str]) -> list[str]:
     proposed = (
         await session.execute(
             select(matches)
-            .where(matches.c.offer_id.in_(ids), matches.c.status == MatchStatus.PROPOSED.value)
+            .where(
+                scope.clause(matches.c.cluster_id),
+                matches.c.offer_id.in_(ids),
+                matches.c.status == MatchStatus.PROPOSED.value,
+            )
             .order_by(matches.c.priority.desc(), matches.c.score.desc(), matches.c.created_at, matches.c.id)
         )
     ).all()
@@ -355,7 +389,7 @@ async def release_unfit(uow: UnitOfWork, offer_ids: Iterable[str]) -> list[str]:
     rows = {row.id: row for row in await repository.offer_rows(session, ids)}
     needs: dict[tuple[str, str], MemberNeed] = {}
     for member_id in {r.member_id for r in proposed}:
-        need_row = await repository.need_row(session, member_id)
+        need_row = await repository.need_row(session, scope, member_id)
         if need_row is not None:
             needs.update((n.key, n) for n in repository.to_needs(need_row))
     release: list[Row[Any]] = []

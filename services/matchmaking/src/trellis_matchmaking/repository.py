@@ -1,4 +1,9 @@
-"""Reads and writes of the matchmaking tables, and their translation to the domain's types."""
+"""Reads and writes of the matchmaking tables, and their translation to the domain's types.
+
+Matches, members' needs and match runs belong to a cluster: every function reading or changing them takes the
+caller's ``Scope`` and filters by it, so a row of another cluster is simply not found. Partners and offers are
+a platform-wide directory and carry no cluster.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import MemberContext, SkillGap
 from trellis_matchmaking.domain.outcomes import CONFIRMED, HOLDS_SEAT, MatchStatus
@@ -23,7 +29,7 @@ from trellis_matchmaking.domain.partners import (
     codes,
 )
 from trellis_matchmaking.domain.pooling import SeatHolder
-from trellis_matchmaking.models import match_periods, matches, member_needs, offers, partners
+from trellis_matchmaking.models import match_periods, match_runs, matches, member_needs, offers, partners
 
 
 async def lock_period(session: AsyncSession, period: str, now: datetime) -> None:
@@ -80,7 +86,11 @@ def to_offer(row: Row[Any], seats_left: int) -> Offer:
 
 
 async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str] | None = None) -> Counter[str]:
-    """Seats taken per offer in the period: proposals, acceptances and completions."""
+    """Seats taken per offer in the period: proposals, acceptances and completions.
+
+    Not scoped on purpose: an offer's seats are shared by every cluster, so its free seats count them all
+    (a number per offer, no cluster's rows).
+    """
     query = (
         select(matches.c.offer_id, func.count())
         .where(matches.c.period == period, matches.c.status.in_([s.value for s in HOLDS_SEAT]))
@@ -91,15 +101,18 @@ async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str
     return Counter({offer_id: int(count) for offer_id, count in (await session.execute(query)).all()})
 
 
-async def seat_rows(session: AsyncSession, period: str) -> Sequence[Row[Any]]:
+async def seat_rows(
+    session: AsyncSession, scope: Scope, period: str, *, cluster_id: str | None = None
+) -> Sequence[Row[Any]]:
     """Every match of the period that holds a seat, in a stable order."""
-    return (
-        await session.execute(
-            select(matches)
-            .where(matches.c.period == period, matches.c.status.in_([s.value for s in HOLDS_SEAT]))
-            .order_by(matches.c.created_at, matches.c.id)
-        )
-    ).all()
+    query = select(matches).where(
+        scope.clause(matches.c.cluster_id),
+        matches.c.period == period,
+        matches.c.status.in_([s.value for s in HOLDS_SEAT]),
+    )
+    if cluster_id is not None:
+        query = query.where(matches.c.cluster_id == cluster_id)
+    return (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
 
 
 def seat_holders(rows: Iterable[Row[Any]]) -> list[SeatHolder]:
@@ -113,25 +126,25 @@ def confirmed(rows: Iterable[Row[Any]]) -> list[Row[Any]]:
     return [r for r in rows if MatchStatus(r.status) in CONFIRMED]
 
 
-async def declined(session: AsyncSession, period: str) -> set[tuple[str, str, str]]:
+async def declined(session: AsyncSession, scope: Scope, period: str) -> set[tuple[str, str, str]]:
     rows = await session.execute(
         select(matches.c.member_id, matches.c.skill_code, matches.c.offer_id).where(
-            matches.c.period == period, matches.c.status == MatchStatus.DECLINED.value
+            scope.clause(matches.c.cluster_id),
+            matches.c.period == period,
+            matches.c.status == MatchStatus.DECLINED.value,
         )
     )
     return {(r.member_id, r.skill_code, r.offer_id) for r in rows}
 
 
-async def need_rows(session: AsyncSession, period: str) -> Sequence[Row[Any]]:
-    return (
-        await session.execute(
-            select(member_needs).where(member_needs.c.period == period).order_by(member_needs.c.member_id)
-        )
-    ).all()
+async def need_rows(session: AsyncSession, scope: Scope, period: str) -> Sequence[Row[Any]]:
+    query = select(member_needs).where(scope.clause(member_needs.c.cluster_id), member_needs.c.period == period)
+    return (await session.execute(query.order_by(member_needs.c.member_id))).all()
 
 
-async def need_row(session: AsyncSession, member_id: str) -> Row[Any] | None:
-    return (await session.execute(select(member_needs).where(member_needs.c.member_id == member_id))).first()
+async def need_row(session: AsyncSession, scope: Scope, member_id: str) -> Row[Any] | None:
+    query = select(member_needs).where(scope.clause(member_needs.c.cluster_id), member_needs.c.member_id == member_id)
+    return (await session.execute(query)).first()
 
 
 def to_needs(row: Row[Any]) -> list[MemberNeed]:
@@ -139,8 +152,10 @@ def to_needs(row: Row[Any]) -> list[MemberNeed]:
     return [MemberNeed(row.member_id, row.cluster_id, SkillGap.model_validate(gap), profile) for gap in row.gaps]
 
 
-async def save_need(session: AsyncSession, values: Mapping[str, Any]) -> None:
+async def save_need(session: AsyncSession, scope: Scope, values: Mapping[str, Any]) -> None:
     """Replace the member's needs with those of its latest assessment."""
+    if not scope.allows(values["cluster_id"]):
+        raise PermissionError(f"cluster {values['cluster_id']!r} is outside the scope of {scope.subject!r}")
     statement = insert_for(session, member_needs).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
@@ -148,3 +163,62 @@ async def save_need(session: AsyncSession, values: Mapping[str, Any]) -> None:
             set_={k: statement.excluded[k] for k in values if k != "member_id"},
         )
     )
+
+
+async def move_needs(session: AsyncSession, scope: Scope, member_id: str, period: str, now: datetime) -> bool:
+    """The member's latest gaps become demand of ``period``; False when the scope knows no gaps of the member."""
+    moved = await session.execute(
+        update(member_needs)
+        .where(scope.clause(member_needs.c.cluster_id), member_needs.c.member_id == member_id)
+        .values(period=period, updated_at=now)
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
+# --- matches and match runs as the API shows them -------------------------------------------------------------
+
+
+async def match_page(
+    session: AsyncSession, scope: Scope, where: Sequence[ColumnElement[bool]], *, limit: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Matches meeting ``where`` in the scope, newest first, and how many there are in all."""
+    where = [scope.clause(matches.c.cluster_id), *where]
+    total = await session.scalar(select(func.count()).select_from(matches).where(*where))
+    query = select(matches).where(*where).order_by(matches.c.created_at.desc(), matches.c.id)
+    rows = (await session.execute(query.limit(limit).offset(offset))).mappings()
+    return total or 0, [dict(r) for r in rows]
+
+
+async def match_row(session: AsyncSession, scope: Scope, match_id: str, *, lock: bool = False) -> Row[Any] | None:
+    query = select(matches).where(scope.clause(matches.c.cluster_id), matches.c.id == match_id)
+    return (await session.execute(query.with_for_update() if lock else query)).first()
+
+
+async def update_match(session: AsyncSession, scope: Scope, match_id: str, values: Mapping[str, Any]) -> None:
+    await session.execute(
+        update(matches).where(scope.clause(matches.c.cluster_id), matches.c.id == match_id).values(**values)
+    )
+
+
+async def status_counts(
+    session: AsyncSession, scope: Scope, *, cluster_id: str | None, period: str | None
+) -> dict[MatchStatus, int]:
+    """Matches per status in the scope, of one cluster and period when given (for the conversion figures)."""
+    where = [scope.clause(matches.c.cluster_id)]
+    if cluster_id:
+        where.append(matches.c.cluster_id == cluster_id)
+    if period:
+        where.append(matches.c.period == period)
+    rows = await session.execute(select(matches.c.status, func.count()).where(*where).group_by(matches.c.status))
+    return {MatchStatus(s): int(n) for s, n in rows.all()}
+
+
+async def member_runs(session: AsyncSession, scope: Scope, member_id: str, limit: int) -> list[dict[str, Any]]:
+    """The member's match runs in the scope, newest first."""
+    query = (
+        select(match_runs)
+        .where(scope.clause(match_runs.c.cluster_id), match_runs.c.member_id == member_id)
+        .order_by(match_runs.c.matched_at.desc(), match_runs.c.id)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await session.execute(query)).mappings()]
