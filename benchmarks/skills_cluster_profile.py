@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import insert, text
 
+from trellis_common.auth import Scope
 from trellis_common.db import Database
 from trellis_common.events import SkillAnswer
 from trellis_common.migrations import upgrade
@@ -172,16 +173,16 @@ async def on_database(url: str, rows: list[tuple[str, str, SkillAnswer]], skills
 
         async def profile() -> None:
             async with db.sessions() as session:
-                result = await repository.cluster_profile(session, CLUSTER, rules)
+                result = await repository.cluster_profile(session, Scope.everything(), CLUSTER, rules)
             assert result is not None and len(result.skills) == skills
 
         async def totals() -> None:
             async with db.sessions() as session:
-                await repository.cluster_totals(session, CLUSTER)
+                await repository.cluster_totals(session, Scope.everything(), CLUSTER)
 
         async def heatmap() -> None:
             async with db.sessions() as session:
-                data = await repository.heatmap_data(session, CLUSTER, HeatmapAxis.MEMBER, 60)
+                data = await repository.heatmap_data(session, Scope.everything(), CLUSTER, HeatmapAxis.MEMBER, 60)
             assert len(data.columns) == 60
 
         print(f"  cluster profile (GET /clusters/{{id}}/profile): {await timed_async(profile, runs) * 1000:.0f} ms")

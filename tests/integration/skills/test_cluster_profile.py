@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tests.integration.skills.conftest import T0, publish, response, skill, until_assessed
 from tests.support.polling import eventually
+from trellis_common.auth import Scope
 from trellis_common.bus.memory import InMemoryBroker
 from trellis_common.catalogue import spec_for_model
 from trellis_common.db import inbox
@@ -145,7 +146,7 @@ async def test_database_totals_equal_the_domain_totals(skills: ServiceRuntime, b
     await publish(broker, *responses)
     await eventually(until_assessed(skills, 25), timeout=10, what="25 assessments")
     async with skills.db.sessions() as session:
-        from_database = await repository.cluster_totals(session, "c-1")
+        from_database = await repository.cluster_totals(session, Scope.everything(), "c-1")
     assert from_database == aggregate(a for r in responses for a in r.skills)
 
 

@@ -1,21 +1,25 @@
 """REST API of the skills service: the taxonomy, members' assessments, the cluster's skills profile and
-heatmap, and supply figures reported by other systems."""
+heatmap, and supply figures reported by other systems.
+
+Access (docs/skills.md): the taxonomy for any role; reads for readers, filtered by their scope in the repository
+(another cluster's objects answer 404 like unknown ones); supply reports from managers and integrations.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from sqlalchemy import select
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
 from trellis_skills import repository
+from trellis_skills.access import Reporter, RoleHolder, check_may_report
 from trellis_skills.domain.imbalance import ImbalanceType
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
 from trellis_skills.heatmap import Heatmap, HeatmapRow, render_png, render_svg, sorted_rows
-from trellis_skills.models import assessments
 from trellis_skills.repository import HeatmapAxis
 from trellis_skills.schemas import (
     AssessmentOut,
@@ -37,6 +41,7 @@ ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The c
 
 @router.get("/taxonomy", response_model=TaxonomyOut, tags=["taxonomy"])
 async def list_taxonomy(
+    _: RoleHolder,
     q: Annotated[str | None, Query(max_length=100, description="Text to look for in code, label or area")] = None,
     framework: Framework | None = None,
 ) -> dict[str, Any]:
@@ -46,42 +51,43 @@ async def list_taxonomy(
 
 
 @router.get("/taxonomy/{code}", response_model=SkillOut, tags=["taxonomy"])
-async def get_skill(code: str) -> dict[str, Any]:
+async def get_skill(code: str, _: RoleHolder) -> dict[str, Any]:
     entry = load_taxonomy().get(code)
     if entry is None:
         raise not_found("skill", code)
     return vars(entry)
 
 
-@router.get("/members/{member_id}/assessments", response_model=list[AssessmentOut], tags=["assessments"])
+@router.get(
+    "/members/{member_id}/assessments",
+    response_model=list[AssessmentOut],
+    tags=["assessments"],
+    summary="The member's assessments, newest first (404 when none is in the caller's clusters)",
+)
 async def member_assessments(
-    member_id: str, runtime: Runtime, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    member_id: str, runtime: Runtime, scope: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[dict[str, Any]]:
     async with runtime.db.sessions() as session:
-        rows = (
-            await session.execute(
-                select(assessments)
-                .where(assessments.c.member_id == member_id)
-                .order_by(assessments.c.assessed_at.desc())
-                .limit(limit)
-            )
-        ).mappings()
-        return [dict(r) for r in rows]
+        found = await repository.member_assessments(session, scope, member_id, limit)
+    if not found:
+        # The same answer for an unknown member and for one assessed only in other clusters: no probing.
+        raise not_found("member", member_id)
+    return found
 
 
 @router.get("/assessments/{assessment_id}", response_model=AssessmentOut, tags=["assessments"])
-async def get_assessment(assessment_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_assessment(assessment_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        row = (await session.execute(select(assessments).where(assessments.c.id == assessment_id))).mappings().first()
+        row = await repository.get_assessment(session, scope, assessment_id)
     if row is None:
         raise not_found("assessment", assessment_id)
-    return dict(row)
+    return row
 
 
-async def _profile(runtime: Runtime, cluster_id: str) -> repository.ClusterProfile:
+async def _profile(runtime: Runtime, scope: Scope, cluster_id: str) -> repository.ClusterProfile:
     rules = skills_settings(runtime.settings).imbalance_rules()
     async with runtime.db.sessions() as session:
-        profile = await repository.cluster_profile(session, cluster_id, rules)
+        profile = await repository.cluster_profile(session, scope, cluster_id, rules)
     if profile is None:
         raise HTTPException(404, f"nothing is known about cluster {cluster_id!r} yet: no completed responses")
     return profile
@@ -96,10 +102,11 @@ async def _profile(runtime: Runtime, cluster_id: str) -> repository.ClusterProfi
 async def cluster_profile(
     cluster_id: ClusterId,
     runtime: Runtime,
+    scope: Reader,
     framework: Framework | None = None,
     imbalance: Annotated[list[ImbalanceType] | None, Query(description="Only these types (repeatable)")] = None,
 ) -> ClusterProfileOut:
-    profile = await _profile(runtime, cluster_id)
+    profile = await _profile(runtime, scope, cluster_id)
     settings = skills_settings(runtime.settings)
     rules = settings.imbalance_rules()
     taxonomy = load_taxonomy()
@@ -136,12 +143,12 @@ _PLURALS = {HeatmapAxis.SIZE_CLASS: "size classes", HeatmapAxis.COUNTRY: "countr
 
 
 async def _heatmap(
-    runtime: Runtime, cluster_id: str, by: HeatmapAxis, framework: Framework | None, limit: int | None
+    runtime: Runtime, scope: Scope, cluster_id: str, by: HeatmapAxis, framework: Framework | None, limit: int | None
 ) -> Heatmap:
-    profile = await _profile(runtime, cluster_id)
+    profile = await _profile(runtime, scope, cluster_id)
     settings = skills_settings(runtime.settings)
     async with runtime.db.sessions() as session:
-        data = await repository.heatmap_data(session, cluster_id, by, limit or settings.heatmap_max_columns)
+        data = await repository.heatmap_data(session, scope, cluster_id, by, limit or settings.heatmap_max_columns)
     taxonomy = load_taxonomy()
     rows = []
     for balance in profile.skills:
@@ -185,11 +192,12 @@ HeatmapLimit = Annotated[
 async def heatmap_svg(
     cluster_id: ClusterId,
     runtime: Runtime,
+    scope: Reader,
     by: HeatmapBy = HeatmapAxis.MEMBER,
     framework: Framework | None = None,
     limit: HeatmapLimit = None,
 ) -> Response:
-    heatmap = await _heatmap(runtime, cluster_id, by, framework, limit)
+    heatmap = await _heatmap(runtime, scope, cluster_id, by, framework, limit)
     return Response(render_svg(heatmap), media_type="image/svg+xml; charset=utf-8", headers=_IMAGE_HEADERS)
 
 
@@ -203,11 +211,12 @@ async def heatmap_svg(
 async def heatmap_png(
     cluster_id: ClusterId,
     runtime: Runtime,
+    scope: Reader,
     by: HeatmapBy = HeatmapAxis.MEMBER,
     framework: Framework | None = None,
     limit: HeatmapLimit = None,
 ) -> Response:
-    heatmap = await _heatmap(runtime, cluster_id, by, framework, limit)
+    heatmap = await _heatmap(runtime, scope, cluster_id, by, framework, limit)
     return Response(render_png(heatmap), media_type="image/png", headers=_IMAGE_HEADERS)
 
 
@@ -217,17 +226,21 @@ async def heatmap_png(
     status_code=status.HTTP_201_CREATED,
     tags=["supply"],
     summary="Record supply figures for a cluster or region (200 when the same report was recorded before)",
+    description="For cluster managers and integrating systems, for their clusters; region figures count for "
+    "every cluster with a member in the region and need a platform-wide caller.",
     responses={
         200: {"model": SupplyReportOut, "description": "The same report was recorded before"},
+        403: {"description": "The caller may not report figures for this cluster or region"},
         409: {"description": "The report id was recorded with other figures"},
     },
 )
 async def post_supply_report(
-    body: SupplyReportIn, runtime: Runtime, correlation: CorrelationId, response: Response
+    body: SupplyReportIn, runtime: Runtime, correlation: CorrelationId, response: Response, scope: Reporter
 ) -> dict[str, Any]:
     settings = skills_settings(runtime.settings)
     now = runtime.clock.now()
     report = SupplyReported.model_validate({**body.model_dump(), "reported_at": now})
+    check_may_report(scope, report)
     problems = report_problems(report, load_taxonomy(), settings.max_headcount, now.date())
     if problems:
         raise HTTPException(
@@ -235,11 +248,11 @@ async def post_supply_report(
             detail=[{"type": "value_error", "loc": ["body", *p.loc], "msg": p.message} for p in problems],
         )
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        outcome = await repository.record_supply_report(uow.session, report, via="api", now=now)
+        outcome = await repository.record_supply_report(uow.session, scope, report, via="api", now=now)
         if outcome == "created":
             # One log of every report, whoever sent it; our own consumer recognises it and does nothing.
             uow.emit(report)
-        stored = await repository.get_supply_report(uow.session, report.report_id)
+        stored = await repository.get_supply_report(uow.session, scope, report.report_id)
     if outcome == "conflict":
         raise HTTPException(
             409, f"supply report {report.report_id!r} was recorded with other figures; use a new report_id"
@@ -250,9 +263,15 @@ async def post_supply_report(
     return stored
 
 
-@router.get("/supply-reports", response_model=SupplyReportPage, tags=["supply"], summary="Reports, newest first")
+@router.get(
+    "/supply-reports",
+    response_model=SupplyReportPage,
+    tags=["supply"],
+    summary="Reports of the caller's clusters and region reports, newest first",
+)
 async def list_supply_reports(
     runtime: Runtime,
+    visible: Reader,
     scope: SupplyScope | None = None,
     scope_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -260,15 +279,15 @@ async def list_supply_reports(
 ) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
         items, total = await repository.list_supply_reports(
-            session, scope=scope, scope_id=scope_id, limit=limit, offset=offset
+            session, visible, kind=scope, scope_id=scope_id, limit=limit, offset=offset
         )
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/supply-reports/{report_id}", response_model=SupplyReportOut, tags=["supply"])
-async def get_supply_report(report_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_supply_report(report_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        stored = await repository.get_supply_report(session, report_id)
+        stored = await repository.get_supply_report(session, scope, report_id)
     if stored is None:
         raise not_found("supply report", report_id)
     return stored

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import insert, select
-
+from trellis_common.auth import Scope
 from trellis_common.consumer import Incoming
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported
@@ -15,16 +14,16 @@ from trellis_skills import repository
 from trellis_skills.domain.gaps import answer_problems, assess_gaps, severity
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
-from trellis_skills.models import assessments
 from trellis_skills.settings import skills_settings
 
 log = get_logger(__name__)
+EVERYTHING = Scope.everything("skills-consumer")  # events come from the platform, for any cluster
 
 
 async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
     response = incoming.require(ResponseCompleted)
     # The same response re-sent under a new event id is still one assessment and one event.
-    if await uow.session.scalar(select(assessments.c.id).where(assessments.c.response_id == response.response_id)):
+    if await repository.assessment_id_for_response(uow.session, EVERYTHING, response.response_id):
         log.info("response_already_assessed", response_id=response.response_id)
         return
     taxonomy = load_taxonomy()
@@ -33,7 +32,7 @@ async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
         raise PermanentError("; ".join(problems))
 
     codes = [s.skill_code for s in response.skills]
-    stored = await repository.stored_answers(uow.session, response.cluster_id, response.member_id, codes)
+    stored = await repository.stored_answers(uow.session, EVERYTHING, response.cluster_id, response.member_id, codes)
     gaps = assess_gaps(response.skills, taxonomy, {code: s.severity for code, s in stored.items()})
 
     now = uow.now
@@ -43,19 +42,21 @@ async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
         )
         for s in response.skills
     }
-    await repository.save_member_answers(uow.session, response, severities, now)
+    await repository.save_member_answers(uow.session, EVERYTHING, response, severities, now)
     assessment_id = str(uuid.uuid4())
-    await uow.session.execute(
-        insert(assessments).values(
-            id=assessment_id,
-            response_id=response.response_id,
-            cluster_id=response.cluster_id,
-            member_id=response.member_id,
-            theme=response.theme,
-            member_context=response.member_context.model_dump(mode="json"),
-            gaps=[g.model_dump(mode="json") for g in gaps],
-            assessed_at=now,
-        )
+    await repository.insert_assessment(
+        uow.session,
+        EVERYTHING,
+        {
+            "id": assessment_id,
+            "response_id": response.response_id,
+            "cluster_id": response.cluster_id,
+            "member_id": response.member_id,
+            "theme": response.theme,
+            "member_context": response.member_context.model_dump(mode="json"),
+            "gaps": [g.model_dump(mode="json") for g in gaps],
+            "assessed_at": now,
+        },
     )
     uow.emit(
         GapsAssessed(
@@ -78,7 +79,7 @@ async def on_supply_reported(uow: UnitOfWork, incoming: Incoming) -> None:
     problems = report_problems(report, load_taxonomy(), settings.max_headcount, uow.now.date())
     if problems:
         raise PermanentError(f"supply report {report.report_id}: " + "; ".join(map(str, problems)))
-    outcome = await repository.record_supply_report(uow.session, report, via="event", now=uow.now)
+    outcome = await repository.record_supply_report(uow.session, EVERYTHING, report, via="event", now=uow.now)
     if outcome == "conflict":
         raise PermanentError(
             f"supply report {report.report_id} was already recorded with other figures; send new figures "

@@ -1,4 +1,8 @@
-"""Reading and writing the skills tables (SQLAlchemy Core; PostgreSQL and SQLite alike)."""
+"""Reading and writing the skills tables (SQLAlchemy Core; PostgreSQL and SQLite alike).
+
+Every function that touches a cluster's rows takes the caller's ``Scope`` and filters by it, so a route cannot
+forget to: rows of other clusters are simply not found. Event handlers pass ``Scope.everything()``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import ResponseCompleted, SupplyReported, SupplyScope
 from trellis_skills.domain.imbalance import (
@@ -21,10 +26,50 @@ from trellis_skills.domain.imbalance import (
     classify_totals,
 )
 from trellis_skills.domain.supply import fingerprint, scope_key
-from trellis_skills.models import cluster_members, member_skill_profiles, supply_figures, supply_reports
+from trellis_skills.models import assessments, cluster_members, member_skill_profiles, supply_figures, supply_reports
 
 P = member_skill_profiles.c
 M = cluster_members.c
+A = assessments.c
+
+
+class OutOfScope(Exception):
+    """A change to a cluster the scope does not cover (routes check first; this is the last line)."""
+
+
+def _require(scope: Scope, cluster_id: str) -> None:
+    if not scope.allows(cluster_id):
+        raise OutOfScope(f"cluster {cluster_id!r} is outside the scope of {scope.subject}")
+
+
+async def assessment_id_for_response(session: AsyncSession, scope: Scope, response_id: str) -> str | None:
+    found = await session.scalar(select(A.id).where(A.response_id == response_id, scope.clause(A.cluster_id)))
+    return str(found) if found is not None else None
+
+
+async def insert_assessment(session: AsyncSession, scope: Scope, row: Mapping[str, Any]) -> None:
+    _require(scope, str(row["cluster_id"]))
+    await session.execute(assessments.insert().values(dict(row)))
+
+
+async def member_assessments(session: AsyncSession, scope: Scope, member_id: str, limit: int) -> list[dict[str, Any]]:
+    """The member's assessments in the scope's clusters, newest first (a member may be in several clusters)."""
+    rows = await session.execute(
+        select(assessments)
+        .where(A.member_id == member_id, scope.clause(A.cluster_id))
+        .order_by(A.assessed_at.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def get_assessment(session: AsyncSession, scope: Scope, assessment_id: str) -> dict[str, Any] | None:
+    row = (
+        (await session.execute(select(assessments).where(A.id == assessment_id, scope.clause(A.cluster_id))))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -35,25 +80,26 @@ class StoredAnswer:
 
 
 async def stored_answers(
-    session: AsyncSession, cluster_id: str, member_id: str, codes: Sequence[str]
+    session: AsyncSession, scope: Scope, cluster_id: str, member_id: str, codes: Sequence[str]
 ) -> dict[str, StoredAnswer]:
     if not codes:
         return {}
     rows = await session.execute(
         select(P.skill_code, P.severity, P.answered_at).where(
-            P.cluster_id == cluster_id, P.member_id == member_id, P.skill_code.in_(codes)
+            P.cluster_id == cluster_id, scope.clause(P.cluster_id), P.member_id == member_id, P.skill_code.in_(codes)
         )
     )
     return {r.skill_code: StoredAnswer(r.skill_code, r.severity, r.answered_at) for r in rows}
 
 
 async def save_member_answers(
-    session: AsyncSession, response: ResponseCompleted, severities: Mapping[str, float], now: datetime
+    session: AsyncSession, scope: Scope, response: ResponseCompleted, severities: Mapping[str, float], now: datetime
 ) -> None:
     """Keep the response as the member's latest answer per skill, and its context, unless a newer one is stored.
 
     Responses can arrive out of order (a replayed DLQ, a late producer): ``answered_at`` decides, not arrival.
     """
+    _require(scope, response.cluster_id)
     context = response.member_context
     member_row = {
         "cluster_id": response.cluster_id,
@@ -105,7 +151,7 @@ async def save_member_answers(
     )
 
 
-async def cluster_totals(session: AsyncSession, cluster_id: str) -> dict[str, SkillTotals]:
+async def cluster_totals(session: AsyncSession, scope: Scope, cluster_id: str) -> dict[str, SkillTotals]:
     """``domain.imbalance.aggregate`` of the cluster's latest answers, computed by the database."""
     held = case((P.current_level > 0, P.headcount_needed), else_=0)
     shortfall = case((P.required_level > P.current_level, P.required_level - P.current_level), else_=0)
@@ -123,27 +169,30 @@ async def cluster_totals(session: AsyncSession, cluster_id: str) -> dict[str, Sk
             func.sum(P.current_level * held),
             func.sum(shortfall * held),
         )
-        .where(P.cluster_id == cluster_id)
+        .where(P.cluster_id == cluster_id, scope.clause(P.cluster_id))
         .group_by(P.skill_code)
     )
     return {row[0]: SkillTotals(*(int(v or 0) for v in row[1:])) for row in await session.execute(stmt)}
 
 
-async def member_count(session: AsyncSession, cluster_id: str) -> int:
-    return int(
-        await session.scalar(select(func.count()).select_from(cluster_members).where(M.cluster_id == cluster_id)) or 0
+async def member_count(session: AsyncSession, scope: Scope, cluster_id: str) -> int:
+    members = select(func.count()).select_from(cluster_members)
+    return int(await session.scalar(members.where(M.cluster_id == cluster_id, scope.clause(M.cluster_id))) or 0)
+
+
+async def member_regions(session: AsyncSession, scope: Scope, cluster_id: str) -> list[str]:
+    rows = await session.execute(
+        select(M.region).where(M.cluster_id == cluster_id, scope.clause(M.cluster_id), M.region.is_not(None)).distinct()
     )
-
-
-async def member_regions(session: AsyncSession, cluster_id: str) -> list[str]:
-    rows = await session.execute(select(M.region).where(M.cluster_id == cluster_id, M.region.is_not(None)).distinct())
     return sorted({scope_key(SupplyScope.REGION, r.region) for r in rows})
 
 
-async def external_figures(session: AsyncSession, cluster_id: str, regions: Sequence[str]) -> list[ExternalFigure]:
-    """The figures in force for the cluster itself and for the regions its members are in."""
+async def external_figures(
+    session: AsyncSession, scope: Scope, cluster_id: str, regions: Sequence[str]
+) -> list[ExternalFigure]:
+    """The figures in force for the cluster itself and for the regions its members are in (platform-wide data)."""
     F = supply_figures.c
-    where = and_(F.scope == SupplyScope.CLUSTER.value, F.scope_key == cluster_id)
+    where = and_(F.scope == SupplyScope.CLUSTER.value, F.scope_key == cluster_id, scope.clause(F.scope_key))
     if regions:
         where = or_(where, and_(F.scope == SupplyScope.REGION.value, F.scope_key.in_(regions)))
     rows = await session.execute(select(supply_figures).where(where))
@@ -157,26 +206,50 @@ class ClusterProfile:
     skills: list[SkillBalance]
 
 
-async def cluster_profile(session: AsyncSession, cluster_id: str, rules: ImbalanceRules) -> ClusterProfile | None:
-    """Demand and supply per skill, classified; None when nothing is known about the cluster."""
-    totals = await cluster_totals(session, cluster_id)
-    figures = await external_figures(session, cluster_id, await member_regions(session, cluster_id))
+async def cluster_profile(
+    session: AsyncSession, scope: Scope, cluster_id: str, rules: ImbalanceRules
+) -> ClusterProfile | None:
+    """Demand and supply per skill, classified; None when nothing is known about the cluster (or it is out of scope)."""
+    if not scope.allows(cluster_id):
+        return None  # region figures alone must not make another cluster's profile appear
+    totals = await cluster_totals(session, scope, cluster_id)
+    figures = await external_figures(session, scope, cluster_id, await member_regions(session, scope, cluster_id))
     if not totals and not figures:
         return None
-    return ClusterProfile(cluster_id, await member_count(session, cluster_id), classify_totals(totals, figures, rules))
+    members = await member_count(session, scope, cluster_id)
+    return ClusterProfile(cluster_id, members, classify_totals(totals, figures, rules))
 
 
 SupplyOutcome = Literal["created", "duplicate", "conflict"]
+R = supply_reports.c
+
+
+def may_report(scope: Scope, report: SupplyReported) -> bool:
+    """Cluster figures for a cluster of the scope; region figures (they count for every cluster with a member in
+    the region) only for a platform-wide scope."""
+    if report.scope is SupplyScope.REGION:
+        return scope.platform_wide
+    return scope.allows(report.scope_id)
+
+
+def visible_reports(scope: Scope) -> ColumnElement[bool]:
+    """Reports of the scope's clusters, and region reports, which every reader may see: they are platform-wide
+    figures that already show in the profile of every cluster with a member in the region."""
+    return or_(
+        R.scope == SupplyScope.REGION.value, and_(R.scope == SupplyScope.CLUSTER.value, scope.clause(R.scope_id))
+    )
 
 
 async def record_supply_report(
-    session: AsyncSession, report: SupplyReported, *, via: Literal["api", "event"], now: datetime
+    session: AsyncSession, scope: Scope, report: SupplyReported, *, via: Literal["api", "event"], now: datetime
 ) -> SupplyOutcome:
     """Store a report once; put its figures in force where they are newer than what is stored.
 
     Newer means a later ``as_of``, then a later ``reported_at``, then a greater ``report_id``, so the figures in
     force do not depend on the order reports arrive in.
     """
+    if not may_report(scope, report):
+        raise OutOfScope(f"{report.scope} {report.scope_id!r} is outside the scope of {scope.subject}")
     digest = fingerprint(report)
     insert = insert_for(session, supply_reports)
     result = await session.execute(
@@ -234,9 +307,9 @@ async def record_supply_report(
     return "created"
 
 
-async def get_supply_report(session: AsyncSession, report_id: str) -> dict[str, Any] | None:
+async def get_supply_report(session: AsyncSession, scope: Scope, report_id: str) -> dict[str, Any] | None:
     row = (
-        (await session.execute(select(supply_reports).where(supply_reports.c.report_id == report_id)))
+        (await session.execute(select(supply_reports).where(R.report_id == report_id, visible_reports(scope))))
         .mappings()
         .first()
     )
@@ -244,12 +317,19 @@ async def get_supply_report(session: AsyncSession, report_id: str) -> dict[str, 
 
 
 async def list_supply_reports(
-    session: AsyncSession, *, scope: SupplyScope | None, scope_id: str | None, limit: int, offset: int
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    kind: SupplyScope | None,
+    scope_id: str | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    R = supply_reports.c
-    where = []
-    if scope is not None:
-        where.append(R.scope == scope.value)
+    """A page of the reports the scope may see; filtering by a cluster outside it gives an empty page, as an
+    unknown cluster does."""
+    where = [visible_reports(scope)]
+    if kind is not None:
+        where.append(R.scope == kind.value)
     if scope_id is not None:
         where.append(R.scope_id == scope_id)
     total = int(await session.scalar(select(func.count()).select_from(supply_reports).where(*where)) or 0)
@@ -287,7 +367,9 @@ class HeatmapData:
 UNKNOWN_AREA = "(unknown)"
 
 
-async def heatmap_data(session: AsyncSession, cluster_id: str, axis: HeatmapAxis, limit: int) -> HeatmapData:
+async def heatmap_data(
+    session: AsyncSession, scope: Scope, cluster_id: str, axis: HeatmapAxis, limit: int
+) -> HeatmapData:
     if axis is HeatmapAxis.MEMBER:
         column: Any = P.member_id
         source: Any = member_skill_profiles
@@ -298,7 +380,12 @@ async def heatmap_data(session: AsyncSession, cluster_id: str, axis: HeatmapAxis
         )
     label = column.label("col")
     total = func.sum(P.severity).label("total")
-    ranked = (select(label, total).select_from(source).where(P.cluster_id == cluster_id).group_by(label)).subquery()
+    ranked = (
+        select(label, total)
+        .select_from(source)
+        .where(P.cluster_id == cluster_id, scope.clause(P.cluster_id))
+        .group_by(label)
+    ).subquery()
     total_columns = int(await session.scalar(select(func.count()).select_from(ranked)) or 0)
     top = [
         r.col
@@ -309,7 +396,7 @@ async def heatmap_data(session: AsyncSession, cluster_id: str, axis: HeatmapAxis
         rows = await session.execute(
             select(P.skill_code, label, func.sum(P.severity), func.count())
             .select_from(source)
-            .where(P.cluster_id == cluster_id, column.in_(top))
+            .where(P.cluster_id == cluster_id, scope.clause(P.cluster_id), column.in_(top))
             .group_by(P.skill_code, label)
         )
         for code, col, severity_sum, count in rows:
