@@ -1,18 +1,24 @@
 """REST API of the notifications service: delivery log, contact directory and preferences, suppression
-list, and template previews. The unsubscribe pages are in ``unsubscribe.py``."""
+list, and template previews. The unsubscribe pages are in ``unsubscribe.py``.
+
+Access: reads need a reader of the row's cluster (``Reader``), preference changes a manager (``Writer``); the
+suppression list belongs to no cluster and is for platform admins only (``Admin``); the template catalogue
+is reference data for anyone holding a role. Rows outside the caller's scope are filtered out in SQL
+(``queries``/``repository``), so they are "not found" like ids that do not exist.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import EmailStr
-from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_common.events import ContactRole
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate
@@ -24,11 +30,16 @@ from trellis_notifications.domain.preferences import (
     MatchDelivery,
     Preferences,
     ReviewRedirect,
-    address_key,
 )
 from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, Language
-from trellis_notifications.models import contacts, deliveries, digest_items, suppressions
-from trellis_notifications.repository import preferences_of, save_preferences
+from trellis_notifications.queries import (
+    DeliveryFilter,
+    delivery_page,
+    find_delivery,
+    suppression_page,
+    waiting_for_digest,
+)
+from trellis_notifications.repository import find_contact, preferences_of, save_preferences, unsuppress
 from trellis_notifications.samples import SAMPLE_NAME, sample_context
 from trellis_notifications.schemas import (
     ContactOut,
@@ -50,6 +61,16 @@ _PREVIEW_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+async def any_role(caller: Caller) -> Principal:
+    """The template catalogue is reference data without cluster data: any caller holding a role may read it."""
+    if not caller.roles:
+        raise HTTPException(status_code=403, detail="reading the template catalogue needs a Trellis role")
+    return caller
+
+
+Catalogue = Annotated[Principal, Depends(any_role)]
 
 
 def settings_of(runtime: Runtime) -> NotificationsSettings:
@@ -83,6 +104,7 @@ def _delivery_out(row: RowMapping) -> dict[str, Any]:
 )
 async def list_deliveries(
     runtime: Runtime,
+    scope: Reader,
     cluster_id: IdQuery = None,
     member_id: IdQuery = None,
     contact_id: IdQuery = None,
@@ -91,36 +113,22 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    where = []
-    if cluster_id is not None:
-        where.append(deliveries.c.cluster_id == cluster_id)
-    if member_id is not None:
-        where.append(deliveries.c.member_id == member_id)
-    if contact_id is not None:
-        where.append(deliveries.c.contact_id == contact_id)
-    if template is not None:
-        where.append(deliveries.c.template == template.value)
-    if status is not None:
-        where.append(deliveries.c.status == status.value)
+    where = DeliveryFilter(
+        cluster_id=cluster_id,
+        member_id=member_id,
+        contact_id=contact_id,
+        template=template.value if template is not None else None,
+        status=status.value if status is not None else None,
+    )
     async with runtime.db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(deliveries).where(*where))
-        rows = (
-            await session.execute(
-                select(deliveries)
-                .where(*where)
-                .order_by(deliveries.c.created_at.desc(), deliveries.c.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).mappings()
-        items = [_delivery_out(row) for row in rows]
-    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+        rows, total = await delivery_page(session, scope, where, limit, offset)
+    return {"items": [_delivery_out(row) for row in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, tags=["deliveries"])
-async def get_delivery(delivery_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_delivery(delivery_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        row = (await session.execute(select(deliveries).where(deliveries.c.id == delivery_id))).mappings().first()
+        row = await find_delivery(session, scope, delivery_id)
     if row is None:
         raise not_found("delivery", delivery_id)
     return {
@@ -136,22 +144,18 @@ async def get_delivery(delivery_id: str, runtime: Runtime) -> dict[str, Any]:
     tags=["contacts"],
     summary="A contact as projected from surveys.member.changed",
 )
-async def get_contact(contact_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_contact(contact_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        row = (await session.execute(select(contacts).where(contacts.c.contact_id == contact_id))).mappings().first()
+        row = await find_contact(session, scope, contact_id)
     if row is None:
         raise not_found("contact", contact_id)
     return dict(row)
 
 
-async def _preferences_out(runtime: Runtime, contact_id: str, preferences: Preferences) -> dict[str, Any]:
+async def _preferences_out(runtime: Runtime, scope: Scope, contact_id: str, preferences: Preferences) -> dict[str, Any]:
     settings = settings_of(runtime)
     async with runtime.db.sessions() as session:
-        waiting = await session.scalar(
-            select(func.count())
-            .select_from(digest_items)
-            .where(digest_items.c.contact_id == contact_id, digest_items.c.digest_id.is_(None))
-        )
+        waiting = await waiting_for_digest(session, scope, contact_id)
     redirect = preferences.review_redirect
     digesting = preferences.match_delivery is MatchDelivery.WEEKLY_DIGEST or bool(waiting)
     return {
@@ -166,7 +170,7 @@ async def _preferences_out(runtime: Runtime, contact_id: str, preferences: Prefe
         )
         if digesting
         else None,
-        "matches_waiting_for_digest": waiting or 0,
+        "matches_waiting_for_digest": waiting,
     }
 
 
@@ -176,13 +180,12 @@ async def _preferences_out(runtime: Runtime, contact_id: str, preferences: Prefe
     tags=["contacts"],
     summary="What a contact receives: categories, match delivery, review redirect",
 )
-async def get_preferences(contact_id: str, runtime: Runtime) -> dict[str, Any]:
+async def get_preferences(contact_id: str, runtime: Runtime, scope: Reader) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        known = await session.scalar(select(contacts.c.contact_id).where(contacts.c.contact_id == contact_id))
-        if known is None:
+        if await find_contact(session, scope, contact_id) is None:
             raise not_found("contact", contact_id)
-        preferences = await preferences_of(session, contact_id)
-    return await _preferences_out(runtime, contact_id, preferences)
+        preferences = await preferences_of(session, scope, contact_id)
+    return await _preferences_out(runtime, scope, contact_id, preferences)
 
 
 @router.patch(
@@ -192,16 +195,14 @@ async def get_preferences(contact_id: str, runtime: Runtime) -> dict[str, Any]:
     summary="Change some of a contact's choices (fields left out stay as they are)",
 )
 async def patch_preferences(
-    contact_id: str, body: PreferencesPatch, runtime: Runtime, correlation: CorrelationId
+    contact_id: str, body: PreferencesPatch, runtime: Runtime, scope: Writer, correlation: CorrelationId
 ) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         session = uow.session
-        contact = (
-            (await session.execute(select(contacts).where(contacts.c.contact_id == contact_id))).mappings().first()
-        )
+        contact = await find_contact(session, scope, contact_id)
         if contact is None:
             raise not_found("contact", contact_id)
-        current = await preferences_of(session, contact_id)
+        current = await preferences_of(session, scope, contact_id)
         unsubscribed = set(current.unsubscribed)
         for category in Category:
             wanted = getattr(body, category.value)
@@ -211,17 +212,19 @@ async def patch_preferences(
                 unsubscribed.add(category)
         redirect = current.review_redirect
         if "review_redirect" in body.model_fields_set:
-            redirect = await _redirect(session, contact, body)
+            redirect = await _redirect(session, scope, contact, body)
         updated = Preferences(
             unsubscribed=frozenset(unsubscribed),
             match_delivery=body.match_delivery or current.match_delivery,
             review_redirect=redirect,
         )
-        await save_preferences(session, contact_id, updated, uow.now)
-    return await _preferences_out(runtime, contact_id, updated)
+        await save_preferences(session, scope, contact_id, updated, uow.now)
+    return await _preferences_out(runtime, scope, contact_id, updated)
 
 
-async def _redirect(session: AsyncSession, contact: RowMapping, body: PreferencesPatch) -> ReviewRedirect | None:
+async def _redirect(
+    session: AsyncSession, scope: Scope, contact: RowMapping, body: PreferencesPatch
+) -> ReviewRedirect | None:
     wanted = body.review_redirect
     if wanted is None:
         return None
@@ -231,8 +234,8 @@ async def _redirect(session: AsyncSession, contact: RowMapping, body: Preference
     if wanted.contact_id is not None:
         if wanted.contact_id == contact["contact_id"]:
             raise unprocessable([*loc, "contact_id"], "a contact cannot redirect to itself; send null to clear")
-        target = await session.scalar(select(contacts.c.contact_id).where(contacts.c.contact_id == wanted.contact_id))
-        if target is None:
+        # A contact of a cluster the caller does not manage is "not in the directory", like an unknown one.
+        if await find_contact(session, scope, wanted.contact_id) is None:
             raise unprocessable([*loc, "contact_id"], f"contact {wanted.contact_id!r} is not in the directory")
         return ReviewRedirect(contact_id=wanted.contact_id)
     return ReviewRedirect(email=str(wanted.email), name=wanted.name)
@@ -246,22 +249,14 @@ async def _redirect(session: AsyncSession, contact: RowMapping, body: Preference
 )
 async def list_suppressions(
     runtime: Runtime,
+    scope: Admin,
     address: Annotated[EmailStr | None, Query(description="Look up one address")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    where = [] if address is None else [suppressions.c.address_hash == address_key(str(address))]
     async with runtime.db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(suppressions).where(*where))
-        rows = await session.execute(
-            select(suppressions)
-            .where(*where)
-            .order_by(suppressions.c.created_at.desc(), suppressions.c.address_hash)
-            .limit(limit)
-            .offset(offset)
-        )
-        items = [dict(row) for row in rows.mappings()]
-    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+        items, total = await suppression_page(session, scope, None if address is None else str(address), limit, offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.delete(
@@ -271,19 +266,16 @@ async def list_suppressions(
     summary="Allow an address again (e.g. the mailbox was set up since)",
 )
 async def delete_suppression(
-    runtime: Runtime, correlation: CorrelationId, address: Annotated[EmailStr, Query()]
+    runtime: Runtime, scope: Admin, correlation: CorrelationId, address: Annotated[EmailStr, Query()]
 ) -> Response:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        result = await uow.session.execute(
-            suppressions.delete().where(suppressions.c.address_hash == address_key(str(address)))
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not await unsuppress(uow.session, scope, str(address)):
             raise not_found("suppressed address", str(address))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/templates", response_model=list[TemplateOut], tags=["templates"], summary="Every email template")
-async def list_templates() -> list[dict[str, Any]]:
+async def list_templates(caller: Catalogue) -> list[dict[str, Any]]:
     return [
         {
             "name": template,
@@ -306,6 +298,7 @@ async def list_templates() -> list[dict[str, Any]]:
 async def preview_template(
     name: str,
     runtime: Runtime,
+    caller: Catalogue,
     lang: Annotated[Language, Query(description="Template language")] = Language.EN,
     format: Annotated[Literal["html", "text"], Query(description="html part or plain-text part")] = "html",
 ) -> Response:

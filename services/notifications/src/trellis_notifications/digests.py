@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from trellis_common.auth import Scope
 from trellis_common.events import PartnersMatched
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
@@ -30,6 +31,7 @@ from trellis_notifications.repository import preferences_of, suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
+SERVICE = Scope.everything("notifications-digests")  # the weekly schedule runs for every cluster
 LATE_AFTER = timedelta(hours=1)
 # Fixed forever: digest ids derived from it must stay the same across releases.
 _DIGEST_NAMESPACE = uuid.UUID("c2a9e3f4-7d15-4b8e-a0c6-91e5d4f3b2a7")
@@ -126,7 +128,7 @@ class WeeklyDigestJob:
             }
             suppressed = address_key(recipient.email) in await suppressed_keys(session, [recipient.email])
             decision = decide(
-                EmailTemplate.MATCHES_DIGEST, await preferences_of(session, contact_id), suppressed=suppressed
+                EmailTemplate.MATCHES_DIGEST, await preferences_of(session, SERVICE, contact_id), suppressed=suppressed
             )
             if decision.route is not Route.SEND or not runs:
                 reason = decision.reason or "no readable matches"

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.consumer import Incoming
 from trellis_common.db import insert_for
 from trellis_common.errors import ContractError, PermanentError
@@ -60,6 +61,7 @@ from trellis_notifications.repository import (
 from trellis_notifications.settings import notifications_settings
 
 log = get_logger(__name__)
+SERVICE = Scope.everything("notifications-handlers")  # event handlers act for every cluster
 
 _PAYLOAD_MODELS: dict[EmailTemplate, type[EventData]] = {
     EmailTemplate.MATCHES: PartnersMatched,
@@ -158,8 +160,8 @@ async def queue(uow: UnitOfWork, notice: Notice, recipients: Sequence[Recipient]
     """One delivery row per recipient (pending, or skipped with its reason), or a digest item."""
     session, now, settings = uow.session, uow.now, notifications_settings(uow)
     if notice.template in REDIRECTABLE:
-        recipients = await apply_redirects(session, recipients)
-    chosen = await load_preferences(session, [r.contact_id for r in recipients])
+        recipients = await apply_redirects(session, SERVICE, recipients)
+    chosen = await load_preferences(session, SERVICE, [r.contact_id for r in recipients])
     suppressed = await suppressed_keys(session, [r.email for r in recipients])
     rows: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
@@ -298,7 +300,7 @@ async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
         .scalars()
         .all()
     )
-    await forget_contacts(session, sorted(previous - set(contact_ids)))
+    await forget_contacts(session, SERVICE, sorted(previous - set(contact_ids)))
     await session.execute(
         delete(contacts).where(or_(contacts.c.member_id == changed.member_id, contacts.c.contact_id.in_(contact_ids)))
     )
@@ -334,7 +336,7 @@ async def erase_member(uow: UnitOfWork, member_id: str) -> None:
     personal data kept in logs."""
     session = uow.session
     erased = (await session.execute(select(contacts.c.contact_id).where(contacts.c.member_id == member_id))).scalars()
-    await forget_contacts(session, list(erased))
+    await forget_contacts(session, SERVICE, list(erased))
     await session.execute(delete(digest_items).where(digest_items.c.member_id == member_id))
     await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
     await session.execute(

@@ -1,6 +1,8 @@
 """Reads and writes of people's choices and of the suppression list, shared by handlers, API and workers.
 
-Every function works inside the caller's transaction.
+Every function works inside the caller's transaction. Functions touching a cluster's rows take the
+``Scope`` of who is asking: a request's (only its clusters) or ``Scope.everything()`` for the service's own
+work (event handlers, workers). Preferences carry no cluster column: they belong to their contact's cluster.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_notifications.composer import Recipient
 from trellis_notifications.domain.deliveries import DeliveryStatus
@@ -30,6 +33,23 @@ from trellis_notifications.models import contact_preferences, contacts, deliveri
 _OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
 
 
+def contacts_in(scope: Scope, column: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A WHERE condition keeping rows whose contact id (``column``) is a contact of the scope's clusters.
+
+    Platform-wide scopes need no lookup, so the service's own work behaves exactly as before, including on
+    rows of contacts that are just being erased.
+    """
+    if scope.platform_wide:
+        return true()
+    return column.in_(select(contacts.c.contact_id).where(scope.clause(contacts.c.cluster_id)))
+
+
+async def find_contact(session: AsyncSession, scope: Scope, contact_id: str) -> RowMapping | None:
+    """A contact of the directory, or None when it is unknown or outside the scope (the same to the caller)."""
+    query = select(contacts).where(contacts.c.contact_id == contact_id, scope.clause(contacts.c.cluster_id))
+    return (await session.execute(query)).mappings().first()
+
+
 def preferences_from_row(row: RowMapping | dict[str, Any]) -> Preferences:
     redirect = None
     if row["review_redirect_contact_id"] or row["review_redirect_email"]:
@@ -45,20 +65,29 @@ def preferences_from_row(row: RowMapping | dict[str, Any]) -> Preferences:
     )
 
 
-async def load_preferences(session: AsyncSession, contact_ids: Iterable[str]) -> dict[str, Preferences]:
-    """Each contact's preferences; contacts without a row are left out (they have the defaults)."""
+async def load_preferences(session: AsyncSession, scope: Scope, contact_ids: Iterable[str]) -> dict[str, Preferences]:
+    """Each contact's preferences; contacts without a row (or outside the scope) are left out: the defaults."""
     ids = sorted(set(contact_ids))
     if not ids:
         return {}
-    rows = await session.execute(select(contact_preferences).where(contact_preferences.c.contact_id.in_(ids)))
+    rows = await session.execute(
+        select(contact_preferences).where(
+            contact_preferences.c.contact_id.in_(ids), contacts_in(scope, contact_preferences.c.contact_id)
+        )
+    )
     return {row["contact_id"]: preferences_from_row(row) for row in rows.mappings()}
 
 
-async def preferences_of(session: AsyncSession, contact_id: str) -> Preferences:
-    return (await load_preferences(session, [contact_id])).get(contact_id, DEFAULT_PREFERENCES)
+async def preferences_of(session: AsyncSession, scope: Scope, contact_id: str) -> Preferences:
+    return (await load_preferences(session, scope, [contact_id])).get(contact_id, DEFAULT_PREFERENCES)
 
 
-async def save_preferences(session: AsyncSession, contact_id: str, preferences: Preferences, now: datetime) -> None:
+async def save_preferences(
+    session: AsyncSession, scope: Scope, contact_id: str, preferences: Preferences, now: datetime
+) -> bool:
+    """Store a contact's choices; False (nothing written) for a contact outside the scope."""
+    if not scope.platform_wide and await find_contact(session, scope, contact_id) is None:
+        return False
     redirect = preferences.review_redirect
     values: dict[str, Any] = {c.value: preferences.receives(c) for c in Category}
     values |= {
@@ -70,24 +99,25 @@ async def save_preferences(session: AsyncSession, contact_id: str, preferences: 
     }
     stmt = insert_for(session, contact_preferences).values(contact_id=contact_id, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["contact_id"], set_=values))
+    return True
 
 
-async def unsubscribe(session: AsyncSession, contact_id: str, category: Category, now: datetime) -> bool:
+async def unsubscribe(session: AsyncSession, scope: Scope, contact_id: str, category: Category, now: datetime) -> bool:
     """Switch ``category`` off for a contact and skip what is still queued of it; False for an unknown contact.
 
     Idempotent: the one-click POST may come more than once (mail providers retry, people click twice).
     """
-    known = await session.scalar(select(contacts.c.contact_id).where(contacts.c.contact_id == contact_id))
-    if known is None:
+    contact = await find_contact(session, scope, contact_id)
+    if contact is None:
         return False
-    current = await preferences_of(session, contact_id)
+    current = await preferences_of(session, scope, contact_id)
     if current.receives(category):
         updated = Preferences(
             unsubscribed=current.unsubscribed | {category},
             match_delivery=current.match_delivery,
             review_redirect=current.review_redirect,
         )
-        await save_preferences(session, contact_id, updated, now)
+        await save_preferences(session, scope, contact_id, updated, now)
     reason = f"unsubscribed from {category.value}"
     await session.execute(
         update(deliveries)
@@ -95,17 +125,23 @@ async def unsubscribe(session: AsyncSession, contact_id: str, category: Category
             deliveries.c.contact_id == contact_id,
             deliveries.c.template.in_([t.value for t in templates_of(category)]),
             deliveries.c.status.in_(_OPEN),
+            scope.clause(deliveries.c.cluster_id),
         )
         .values(status=DeliveryStatus.SKIPPED.value, last_error=reason, next_attempt_at=None)
     )
     if category in (Category.MATCHES, Category.DIGESTS):
         await session.execute(
-            delete(digest_items).where(digest_items.c.contact_id == contact_id, digest_items.c.digest_id.is_(None))
+            delete(digest_items).where(
+                digest_items.c.contact_id == contact_id,
+                digest_items.c.digest_id.is_(None),
+                scope.clause(digest_items.c.cluster_id),
+            )
         )
     return True
 
 
 async def suppressed_keys(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses are suppressed; for the service's own decisions (the list is platform-wide)."""
     keys = sorted({address_key(a) for a in addresses if a})
     if not keys:
         return set()
@@ -113,11 +149,15 @@ async def suppressed_keys(session: AsyncSession, addresses: Iterable[str]) -> se
     return set(rows.scalars())
 
 
-async def suppress(session: AsyncSession, address: str, reason: str, delivery_id: str | None, now: datetime) -> int:
+async def suppress(
+    session: AsyncSession, scope: Scope, address: str, reason: str, delivery_id: str | None, now: datetime
+) -> int:
     """Put an address that bounced hard on the suppression list and skip everything still queued for it.
 
-    Returns how many queued deliveries were skipped.
+    The list is platform-wide (an address may be a contact in several clusters): only a platform-wide scope
+    may add to it. Returns how many queued deliveries were skipped.
     """
+    require_platform_wide(scope)
     await session.execute(
         insert_for(session, suppressions)
         .values(address_hash=address_key(address), reason=reason, delivery_id=delivery_id, created_at=now)
@@ -138,17 +178,26 @@ async def suppress(session: AsyncSession, address: str, reason: str, delivery_id
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def apply_redirects(session: AsyncSession, recipients: Sequence[Recipient]) -> list[Recipient]:
+async def unsuppress(session: AsyncSession, scope: Scope, address: str) -> bool:
+    """Take an address off the suppression list; False when it was not on it."""
+    require_platform_wide(scope)
+    result = await session.execute(delete(suppressions).where(suppressions.c.address_hash == address_key(address)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def apply_redirects(session: AsyncSession, scope: Scope, recipients: Sequence[Recipient]) -> list[Recipient]:
     """Strategy review emails go where each manager asked them to go; one email per address.
 
     A redirect to a contact who has since left the directory falls back to the manager.
     """
-    chosen = await load_preferences(session, [r.contact_id for r in recipients])
+    chosen = await load_preferences(session, scope, [r.contact_id for r in recipients])
     redirects = [p.review_redirect for p in chosen.values() if p.review_redirect is not None]
     target_ids = [r.contact_id for r in redirects if r.contact_id is not None]
     targets: dict[str, RowMapping] = {}
     if target_ids:
-        rows = await session.execute(select(contacts).where(contacts.c.contact_id.in_(target_ids)))
+        rows = await session.execute(
+            select(contacts).where(contacts.c.contact_id.in_(target_ids), scope.clause(contacts.c.cluster_id))
+        )
         targets = {row["contact_id"]: row for row in rows.mappings()}
     routed: list[Recipient] = []
     for recipient in recipients:
@@ -194,11 +243,25 @@ async def apply_redirects(session: AsyncSession, recipients: Sequence[Recipient]
     return unique
 
 
-async def forget_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> None:
+async def forget_contacts(session: AsyncSession, scope: Scope, contact_ids: Sequence[str]) -> None:
     """A contact left the directory: its choices and the matches waiting for its digest go too."""
     if not contact_ids:
         return
-    await session.execute(delete(contact_preferences).where(contact_preferences.c.contact_id.in_(contact_ids)))
     await session.execute(
-        delete(digest_items).where(digest_items.c.contact_id.in_(contact_ids), digest_items.c.digest_id.is_(None))
+        delete(contact_preferences).where(
+            contact_preferences.c.contact_id.in_(contact_ids), contacts_in(scope, contact_preferences.c.contact_id)
+        )
     )
+    await session.execute(
+        delete(digest_items).where(
+            digest_items.c.contact_id.in_(contact_ids),
+            digest_items.c.digest_id.is_(None),
+            scope.clause(digest_items.c.cluster_id),
+        )
+    )
+
+
+def require_platform_wide(scope: Scope) -> None:
+    """The suppression list belongs to no cluster: reading or changing it is platform-wide work only."""
+    if not scope.allows(None):
+        raise PermissionError(f"{scope.subject} may not use the platform-wide suppression list")

@@ -35,6 +35,7 @@ import aiosmtplib
 from sqlalchemy import Update, and_, or_, select, update
 from sqlalchemy.engine import Result, RowMapping
 
+from trellis_common.auth import Scope
 from trellis_common.errors import is_transient
 from trellis_common.events import EmailDelivered, EmailFailed
 from trellis_common.logging import get_logger
@@ -49,6 +50,7 @@ from trellis_notifications.repository import suppress, suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
+SERVICE = Scope.everything("notifications-sender")  # the sender works for every cluster
 _MAX_ERROR_CHARS = 1000
 
 
@@ -468,7 +470,7 @@ class EmailSender:
             )
             recorded = _affected(result) == 1
             if recorded and hard_bounce and delivery.to_address:
-                skipped = await suppress(uow.session, delivery.to_address, error, delivery.id, now)
+                skipped = await suppress(uow.session, SERVICE, delivery.to_address, error, delivery.id, now)
             if recorded:
                 uow.emit(
                     EmailFailed(

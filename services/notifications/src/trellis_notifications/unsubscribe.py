@@ -6,25 +6,28 @@ their "unsubscribe" button; people who follow the link in the footer GET a page 
 scanners and prefetchers only ever GET, so a GET never changes anything) and whose button POSTs the same
 request. Both work without JavaScript or cookies. The token is signed for this purpose only and names the
 contact and the category; repeating the POST is harmless.
+
+These pages need no bearer token: the signed token is the authorisation, and it reaches exactly one contact
+(every query below is keyed by the contact it names), whichever cluster that contact is in.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from trellis_common.app import Runtime
+from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
+from trellis_common.rate_limit import PublicLimit, rate_limited
 from trellis_notifications.api import settings_of
 from trellis_notifications.composer import unsubscribe_signer
 from trellis_notifications.domain.preferences import Category
 from trellis_notifications.domain.rendering import default_renderer
 from trellis_notifications.domain.tokens import TokenError
-from trellis_notifications.models import contacts
-from trellis_notifications.repository import unsubscribe
+from trellis_notifications.repository import find_contact, unsubscribe
 
 log = get_logger(__name__)
 router = APIRouter(tags=["unsubscribe"])
@@ -42,6 +45,11 @@ _PAGE_HEADERS = {
 State = Literal["confirm", "done", "invalid"]
 
 
+def _link_scope(contact_id: str) -> Scope:
+    """What a valid link may touch: the rows of the contact it names, in whatever cluster they are."""
+    return Scope.everything(f"unsubscribe-link:{contact_id}")
+
+
 def _read(runtime: Runtime, token: str) -> tuple[str, Category] | None:
     settings = settings_of(runtime)
     try:
@@ -53,10 +61,8 @@ def _read(runtime: Runtime, token: str) -> tuple[str, Category] | None:
 
 async def _language_of(runtime: Runtime, contact_id: str) -> str | None:
     async with runtime.db.sessions() as session:
-        language: str | None = await session.scalar(
-            select(contacts.c.language).where(contacts.c.contact_id == contact_id)
-        )
-    return language
+        contact = await find_contact(session, _link_scope(contact_id), contact_id)
+    return None if contact is None else str(contact["language"])
 
 
 def _page(runtime: Runtime, state: State, language: str | None, category: Category | None) -> HTMLResponse:
@@ -70,13 +76,17 @@ def _page(runtime: Runtime, state: State, language: str | None, category: Catego
     return HTMLResponse(html, status_code=400 if state == "invalid" else 200, headers=_PAGE_HEADERS)
 
 
+# Mail providers send one-click unsubscribes for many people from few addresses: limit per link, not per client.
+_per_link = rate_limited("unsubscribe-link", "public_rate_per_minute", 60, key=lambda request: request.url.path)
+
+
 @router.get(
     "/unsubscribe/{token}",
     response_class=HTMLResponse,
     summary="The page behind an email's unsubscribe link: asks before it unsubscribes",
     responses={400: {"description": "The link is not valid (tampered with, incomplete or too old)"}},
 )
-async def confirm_page(token: str, runtime: Runtime) -> HTMLResponse:
+async def confirm_page(token: str, runtime: Runtime, _limit: PublicLimit) -> HTMLResponse:
     read = _read(runtime, token)
     if read is None:
         return _page(runtime, "invalid", None, None)
@@ -90,14 +100,14 @@ async def confirm_page(token: str, runtime: Runtime) -> HTMLResponse:
     summary="RFC 8058 one-click unsubscribe (body List-Unsubscribe=One-Click): stops the token's category",
     responses={400: {"description": "The link is not valid (tampered with, incomplete or too old)"}},
 )
-async def one_click(token: str, runtime: Runtime) -> HTMLResponse:
+async def one_click(token: str, runtime: Runtime, _limit: Annotated[None, Depends(_per_link)]) -> HTMLResponse:
     read = _read(runtime, token)
     if read is None:
         log.info("unsubscribe_refused", reason="invalid token")
         return _page(runtime, "invalid", None, None)
     contact_id, category = read
     async with runtime.unit_of_work() as uow:
-        known = await unsubscribe(uow.session, contact_id, category, uow.now)
+        known = await unsubscribe(uow.session, _link_scope(contact_id), contact_id, category, uow.now)
     # An unknown (erased) contact gets the same answer: nothing is sent to it anyway, and the page must not
     # tell a stranger holding the link whether the person is in the directory.
     log.info("unsubscribed", contact_id=contact_id, category=category.value, known=known)
