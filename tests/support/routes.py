@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-OPERATIONS = ("/healthz", "/readyz", "/metrics", "/asyncapi.json")
+OPERATIONS = ("/healthz", "/readyz", "/metrics", "/asyncapi.json", "/admin/clock")
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = re.compile(r"{([^}]+)}")
 

@@ -277,7 +277,7 @@ async def write_scope(caller: Caller) -> Scope:
 async def admin_scope(caller: Caller) -> Scope:
     """FastAPI dependency: platform-wide changes (e.g. the partner directory) are for platform admins only."""
     if Role.PLATFORM_ADMIN not in caller.roles:
-        raise HTTPException(status_code=403, detail="this change needs the platform-admin role")
+        raise HTTPException(status_code=403, detail="this needs the platform-admin role")
     return Scope(caller.subject, None)
 
 

@@ -13,8 +13,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 MAX_TRACKED = 10_000
 
@@ -78,3 +79,16 @@ def rate_limited(
             )
 
     return dependency
+
+
+def caller_key(request: Request) -> str:
+    """The authenticated caller (declare the limit after the route's scope so authentication ran first)."""
+    principal = getattr(request.state, "principal", None)
+    return f"sub:{principal.subject}" if principal is not None else f"ip:{client_key(request)}"
+
+
+# One budget per client across a service's public pages, and per caller for routes that send email.
+public_pages = rate_limited("public", "public_rate_per_minute", 60)
+email_triggers = rate_limited("email", "email_trigger_rate_per_hour", 3600, key=caller_key)
+PublicLimit = Annotated[None, Depends(public_pages)]
+EmailLimit = Annotated[None, Depends(email_triggers)]

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from trellis_common.app import Runtime
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
+from trellis_common.rate_limit import PublicLimit
 from trellis_surveys.campaigns import signer
 from trellis_surveys.directory import load_member
 from trellis_surveys.domain.links import BadLink, LinkProblem, form_token, form_token_valid
@@ -343,7 +344,7 @@ async def _form_values(request: Request) -> Draft:
 
 
 @router.get("/answer/{token}", response_class=HTMLResponse)
-async def answer_form(token: str, runtime: Runtime) -> HTMLResponse:
+async def answer_form(token: str, runtime: Runtime, _limit: PublicLimit) -> HTMLResponse:
     opened = await _open(runtime, token)
     if isinstance(opened, HTMLResponse):
         return opened
@@ -361,7 +362,7 @@ async def answer_form(token: str, runtime: Runtime) -> HTMLResponse:
 
 
 @router.post("/answer/{token}", response_class=HTMLResponse)
-async def answer_submit(token: str, request: Request, runtime: Runtime) -> HTMLResponse:
+async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: PublicLimit) -> HTMLResponse:
     opened = await _open(runtime, token)
     if isinstance(opened, HTMLResponse):
         return opened

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope, Writer
+from trellis_common.rate_limit import EmailLimit
 from trellis_surveys.campaigns import invitation_event, progress
 from trellis_surveys.directory import require_cluster
 from trellis_surveys.domain.results import question_counts
@@ -61,7 +62,12 @@ async def _campaign(session: AsyncSession, scope: Scope, campaign_id: str) -> di
     summary="Launch a survey: one surveys.invitation.requested per contact of the selected members",
 )
 async def launch_campaign(
-    cluster_id: str, body: CampaignIn, runtime: Runtime, scope: Writer, correlation: CorrelationId
+    cluster_id: str,
+    body: CampaignIn,
+    runtime: Runtime,
+    scope: Writer,
+    correlation: CorrelationId,
+    _limit: EmailLimit,  # after the scope: authentication has run, the limit is per caller
 ) -> dict[str, Any]:
     settings = surveys_settings(runtime.settings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:

@@ -117,7 +117,7 @@ class KafkaBusConsumer:
         group: str,
         topics: list[str],
         session_timeout_ms: int,
-        security: dict[str, Any],
+        security: dict[str, Any] | None = None,
     ) -> None:
         self._topics = topics
         self._consumer = AIOKafkaConsumer(
@@ -131,7 +131,7 @@ class KafkaBusConsumer:
             max_poll_interval_ms=300_000,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(1000, session_timeout_ms // 3),
-            **security,
+            **(security or {}),
         )
 
     async def start(self) -> None:
