@@ -179,3 +179,15 @@ def _printable(value: Any) -> Any:
 
 def not_found(what: str, ident: str) -> HTTPException:
     return HTTPException(status_code=404, detail=f"{what} {ident!r} not found")
+
+
+def invalid(field: str, message: str) -> HTTPException:
+    """A 422 in FastAPI's own shape naming the body field at fault (``a.b`` for nested fields), so clients
+    read a rule the schema cannot express like any other validation error."""
+    return HTTPException(422, detail=[{"type": "value_error", "loc": ["body", *field.split(".")], "msg": message}])
+
+
+def report_or_invalid(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """OpenAPI of a 422 that is either the route's own report (e.g. rows to fix) or a validation error."""
+    schemas = [{"$ref": f"#/components/schemas/{model.__name__}"}, {"$ref": "#/components/schemas/HTTPValidationError"}]
+    return {"description": description, "content": {"application/json": {"schema": {"anyOf": schemas}}}}

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.app import CorrelationId, Runtime, not_found, report_or_invalid
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import (
@@ -141,7 +141,7 @@ async def create_partner(body: PartnerIn, runtime: Runtime, correlation: Correla
     tags=["partners"],
     summary="Import partners and offers from CSV: all rows or none, with a per-row error report",
     responses={
-        422: {"model": ImportReport, "description": "Nothing imported; the rows to fix, their columns and why"},
+        422: report_or_invalid(ImportReport, "Nothing imported; the rows to fix, their columns and why"),
         413: {"description": "The file is larger than the import allows"},
     },
 )

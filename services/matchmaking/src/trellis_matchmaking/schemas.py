@@ -77,11 +77,18 @@ class OfferIn(Body):
     @field_validator("skill_codes", "funding", mode="before")
     @classmethod
     def distinct(cls, value: Any) -> Any:
-        return (
-            list(dict.fromkeys(v.strip() if isinstance(v, str) else v for v in value))
-            if isinstance(value, list)
-            else value
-        )
+        if not isinstance(value, list):
+            return value
+        seen: set[str] = set()
+        kept: list[Any] = []
+        for item in value:  # anything but a string is left for the type check to refuse (422)
+            item = item.strip() if isinstance(item, str) else item
+            if isinstance(item, str) and item in seen:
+                continue
+            if isinstance(item, str):
+                seen.add(item)
+            kept.append(item)
+        return kept
 
     @field_validator("countries")
     @classmethod

@@ -17,7 +17,9 @@ class SkillOut(BaseModel):
     area: str
     label: str
     esco_uri: str | None
-    levels: tuple[int, int] | None = Field(None, description="Proficiency levels, e.g. [1, 8] for DigComp 2.2")
+    levels: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="Lowest and highest level, e.g. [1, 8] for DigComp 2.2"
+    )
 
 
 class TaxonomyOut(BaseModel):

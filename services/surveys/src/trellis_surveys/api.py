@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, func, insert, select, update
 
-from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.app import CorrelationId, Runtime, invalid, not_found, report_or_invalid
 from trellis_common.auth import Admin, Reader, Role, Scope, Writer, scope_for
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import MemberChanged, MemberType, SizeClass
@@ -131,7 +131,7 @@ async def create_member(
     status_code=status.HTTP_201_CREATED,
     tags=["directory"],
     summary="Import a member list from CSV: all rows or none, with a per-row error report",
-    responses={422: {"model": ImportReport, "description": "Nothing imported; the rows to fix and why"}},
+    responses={422: report_or_invalid(ImportReport, "Nothing imported; the rows to fix and why")},
 )
 async def import_members(
     cluster_id: str, file: UploadFile, runtime: Runtime, scope: Writer, correlation: CorrelationId
@@ -146,7 +146,7 @@ async def import_members(
     try:
         rows = read_rows(content, settings.import_max_rows)
     except CsvLayoutError as exc:
-        raise HTTPException(422, detail=f"file: {exc}") from None
+        raise invalid("file", str(exc)) from None
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await require_cluster(uow.session, scope, cluster_id)
         names = await uow.session.scalars(

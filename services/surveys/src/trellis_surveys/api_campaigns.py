@@ -10,12 +10,12 @@ import io
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.app import CorrelationId, Runtime, invalid, not_found
 from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import EmailLimit
 from trellis_surveys.campaigns import invitation_event, progress
@@ -77,12 +77,12 @@ async def launch_campaign(
         if stored is not None and body.template_version is None and stored.status is not TemplateStatus.PUBLISHED:
             stored = await get_template(session, scope, body.template_id, published=True) or stored
         if stored is None or (stored.cluster_id not in (None, cluster_id)):
-            raise HTTPException(422, detail=f"template_id: no template {body.template_id!r} for this cluster")
+            raise invalid("template_id", f"no template {body.template_id!r} for this cluster")
         if stored.status is not TemplateStatus.PUBLISHED:
-            raise HTTPException(422, detail=f"template_id: {stored.template.key} is a draft; publish it first")
+            raise invalid("template_id", f"{stored.template.key} is a draft; publish it first")
         closes_at = body.closes_at or now + timedelta(days=settings.campaign_days)
         if closes_at <= now:
-            raise HTTPException(422, detail="closes_at: must be in the future")
+            raise invalid("closes_at", "must be in the future")
         where = [members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id)]
         if body.member_ids is not None:
             where.append(members.c.id.in_(body.member_ids))
@@ -102,12 +102,9 @@ async def launch_campaign(
             found = {m for _, m, _ in selected}
             missing = [m for m in body.member_ids if m not in found]
             if missing:
-                raise HTTPException(
-                    422,
-                    detail=f"member_ids: not members of this cluster with a contact: {missing[:10]}",
-                )
+                raise invalid("member_ids", f"not members of this cluster with a contact: {missing[:10]}")
         if not selected:
-            raise HTTPException(422, detail="member_ids: no contacts to invite")
+            raise invalid("member_ids", "no contacts to invite")
         reminder_after = (
             timedelta(hours=body.reminder_after_hours) if body.reminder_after_hours else settings.reminder_after
         )
