@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
+from trellis_common.auth import Scope
 from trellis_common.bus import OutgoingMessage
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.catalogue import spec_for_model
@@ -48,6 +49,8 @@ THIRD_DUE = datetime(2025, 10, 31, 9, 0, tzinfo=UTC)  # 10:00 CET again
 MATCHED = spec_for_model(PartnersMatched)
 GAPS = spec_for_model(GapsAssessed)
 REVIEW_DUE = spec_for_model(ReviewDue)
+# What tests read the database with, behind the API (like the service's own work, never a request).
+EVERYTHING = Scope.everything("tests")
 
 
 def partners_matched(
@@ -228,18 +231,18 @@ def problem(response: httpx.Response) -> str:
 
 async def schedule_of(runtime: ServiceRuntime, cluster_id: str) -> repository.Schedule | None:
     async with runtime.db.sessions() as session:
-        return await repository.get_schedule(session, cluster_id)
+        return await repository.get_schedule(session, EVERYTHING, cluster_id)
 
 
 async def overall_of(runtime: ServiceRuntime, cluster_id: str) -> repository.Strategy | None:
     async with runtime.db.sessions() as session:
-        return await repository.overall_strategy(session, cluster_id)
+        return await repository.overall_strategy(session, EVERYTHING, cluster_id)
 
 
 async def open_actions(runtime: ServiceRuntime, cluster_id: str) -> list[str]:
     async with runtime.db.sessions() as session:
         items, _total = await repository.list_actions(
-            session, cluster_id, strategy_id=None, include_reviewed=False, limit=200, offset=0
+            session, EVERYTHING, cluster_id, strategy_id=None, include_reviewed=False, limit=200, offset=0
         )
     return [item["text"] for item in items]
 

@@ -1,5 +1,9 @@
 """REST API of the strategy service, cluster level: the cluster's strategies, its default review schedule (that of
-its overall strategy), the actions proposed for its reviews, and its calendar feed."""
+its overall strategy), the actions proposed for its reviews, and its calendar feed.
+
+Reads need a reader of the cluster, changes a manager; a cluster outside the caller's scope answers 404 like one
+that does not exist. The calendar feed is the exception: its secret token, not a bearer token, opens it.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Reader, Scope, Writer
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.kpi import KpiTarget
@@ -37,6 +42,12 @@ from trellis_strategy.settings import StrategySettings, strategy_settings
 
 router = APIRouter()
 ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
+
+
+def in_scope(scope: Scope, cluster_id: str) -> None:
+    """A cluster outside the caller's scope is not found (404, never 403, so other clusters cannot be probed)."""
+    if not scope.allows(cluster_id):
+        raise not_found("cluster", cluster_id)
 
 
 def unprocessable(loc: list[str | int], message: str) -> HTTPException:
@@ -63,11 +74,11 @@ async def plan_or_422(request: planning.ScheduleRequest, loc: list[str | int]) -
     tags=["review schedule"],
     summary="The review schedule of the cluster's overall strategy",
 )
-async def get_schedule(cluster_id: ClusterId, runtime: Runtime) -> ScheduleOut:
+async def get_schedule(cluster_id: ClusterId, scope: Reader, runtime: Runtime) -> ScheduleOut:
     settings = strategy_settings(runtime.settings)
     async with runtime.db.sessions() as session:
-        strategy = await repository.overall_strategy(session, cluster_id)
-        schedule = await repository.schedule_of(session, strategy.id) if strategy else None
+        strategy = await repository.overall_strategy(session, scope, cluster_id)
+        schedule = await repository.schedule_of(session, scope, strategy.id) if strategy else None
     if strategy is None or schedule is None:
         raise not_found("review schedule of cluster", cluster_id)
     return presenters.schedule_out(schedule, strategy, runtime.clock.now(), settings.calendar_reviews)
@@ -81,19 +92,25 @@ async def get_schedule(cluster_id: ClusterId, runtime: Runtime) -> ScheduleOut:
     responses={201: {"model": ScheduleOut, "description": "Schedule created"}},
 )
 async def put_schedule(
-    cluster_id: ClusterId, body: ScheduleIn, runtime: Runtime, correlation: CorrelationId, response: Response
+    cluster_id: ClusterId,
+    body: ScheduleIn,
+    scope: Writer,
+    runtime: Runtime,
+    correlation: CorrelationId,
+    response: Response,
 ) -> ScheduleOut:
+    in_scope(scope, cluster_id)
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
-        strategy = await repository.overall_strategy(session, cluster_id)
-        current = await repository.schedule_of(session, strategy.id) if strategy else None
+        strategy = await repository.overall_strategy(session, scope, cluster_id)
+        current = await repository.schedule_of(session, scope, strategy.id) if strategy else None
     fields = await plan_or_422(planning.ScheduleRequest(body, current, settings, now), ["body"])
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         title = body.strategy_title or settings.default_strategy_title
-        strategy = await repository.ensure_overall_strategy(uow.session, cluster_id, title, now)
+        strategy = await repository.ensure_overall_strategy(uow.session, scope, cluster_id, title, now)
         created, strategy, schedule = await planning.save_schedule(
-            uow.session, strategy, body.strategy_title, fields, now
+            uow.session, scope, strategy, body.strategy_title, fields, now
         )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return presenters.schedule_out(schedule, strategy, now, settings.calendar_reviews)
@@ -107,15 +124,23 @@ async def put_schedule(
 )
 async def list_actions(
     cluster_id: ClusterId,
+    scope: Reader,
     runtime: Runtime,
     include_reviewed: Annotated[bool, Query(description="Also list actions a review has dealt with")] = False,
     strategy_id: Annotated[str | None, Query(max_length=128, description="Only this strategy's actions")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ActionPage:
+    in_scope(scope, cluster_id)
     async with runtime.db.sessions() as session:
         items, total = await repository.list_actions(
-            session, cluster_id, strategy_id=strategy_id, include_reviewed=include_reviewed, limit=limit, offset=offset
+            session,
+            scope,
+            cluster_id,
+            strategy_id=strategy_id,
+            include_reviewed=include_reviewed,
+            limit=limit,
+            offset=offset,
         )
     return ActionPage.model_validate(
         {"cluster_id": cluster_id, "items": items, "total": total, "limit": limit, "offset": offset}
@@ -133,14 +158,16 @@ async def list_actions(
 )
 async def list_strategies(
     cluster_id: ClusterId,
+    scope: Reader,
     runtime: Runtime,
     include_archived: Annotated[bool, Query(description="Also list archived strategies")] = False,
 ) -> StrategyList:
+    in_scope(scope, cluster_id)
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
-        found = await repository.list_strategies(session, cluster_id, include_archived=include_archived)
-        items = [await presenters.strategy_out(session, settings, strategy, now) for strategy in found]
+        found = await repository.list_strategies(session, scope, cluster_id, include_archived=include_archived)
+        items = [await presenters.strategy_out(session, scope, settings, strategy, now) for strategy in found]
     return StrategyList(cluster_id=cluster_id, items=items)
 
 
@@ -153,8 +180,9 @@ async def list_strategies(
     responses={409: {"description": "The cluster already has an overall strategy"}},
 )
 async def create_strategy(
-    cluster_id: ClusterId, body: StrategyIn, runtime: Runtime, correlation: CorrelationId
+    cluster_id: ClusterId, body: StrategyIn, scope: Writer, runtime: Runtime, correlation: CorrelationId
 ) -> StrategyOut:
+    in_scope(scope, cluster_id)
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     schedule_body = body.schedule or ScheduleIn(cadence=cadence_body(ReviewCadence.parse(settings.default_cadence)))
@@ -169,6 +197,7 @@ async def create_strategy(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         created = await repository.insert_strategy(
             uow.session,
+            scope,
             strategy_id=strategy_id,
             cluster_id=cluster_id,
             strategy_type=body.type,
@@ -179,28 +208,28 @@ async def create_strategy(
             now=now,
         )
         if not created:
-            existing = await repository.overall_strategy(uow.session, cluster_id)
+            existing = await repository.overall_strategy(uow.session, scope, cluster_id)
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 detail=f"type: cluster {cluster_id!r} already has an overall strategy "
                 f"({existing.id if existing else '?'}); change it with PATCH /strategies/{{id}}",
             )
-        strategy = await repository.get_strategy(uow.session, strategy_id)
+        strategy = await repository.get_strategy(uow.session, scope, strategy_id)
         assert strategy is not None
         for kpi, target in zip(body.kpis, kpi_targets, strict=True):
             await repository.insert_kpi(
-                uow.session, strategy_id, None, name=kpi.name, unit=kpi.unit, target=target, now=now
+                uow.session, scope, strategy, None, name=kpi.name, unit=kpi.unit, target=target, now=now
             )
         for objective, targets in zip(body.objectives, objective_targets, strict=True):
             objective_id = await repository.insert_objective(
-                uow.session, strategy_id, objective.title, objective.description, now
+                uow.session, scope, strategy, objective.title, objective.description, now
             )
             for kpi, target in zip(objective.kpis, targets, strict=True):
                 await repository.insert_kpi(
-                    uow.session, strategy_id, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
+                    uow.session, scope, strategy, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
                 )
-        await planning.apply_schedule(uow.session, strategy, fields, now)
-        return await presenters.strategy_out(uow.session, settings, strategy, now)
+        await planning.apply_schedule(uow.session, scope, strategy, fields, now)
+        return await presenters.strategy_out(uow.session, scope, settings, strategy, now)
 
 
 def _target_of(kpi: KpiIn, today: date, loc: list[str | int]) -> KpiTarget:
@@ -225,10 +254,11 @@ def _digest(token: str) -> str:
     tags=["calendar feed"],
     summary="Issue the secret of the cluster's review calendar feed (replaces the previous one)",
 )
-async def issue_calendar_token(cluster_id: ClusterId, runtime: Runtime) -> CalendarTokenOut:
+async def issue_calendar_token(cluster_id: ClusterId, scope: Writer, runtime: Runtime) -> CalendarTokenOut:
+    in_scope(scope, cluster_id)
     token = secrets.token_urlsafe(32)
     async with runtime.unit_of_work() as uow:
-        await repository.set_feed_token(uow.session, cluster_id, _digest(token), runtime.clock.now())
+        await repository.set_feed_token(uow.session, scope, cluster_id, _digest(token), runtime.clock.now())
     return CalendarTokenOut(
         cluster_id=cluster_id, token=token, path=f"/clusters/{cluster_id}/reviews.ics?token={token}"
     )
@@ -240,9 +270,10 @@ async def issue_calendar_token(cluster_id: ClusterId, runtime: Runtime) -> Calen
     tags=["calendar feed"],
     summary="Revoke the cluster's calendar feed",
 )
-async def revoke_calendar_token(cluster_id: ClusterId, runtime: Runtime) -> Response:
+async def revoke_calendar_token(cluster_id: ClusterId, scope: Writer, runtime: Runtime) -> Response:
     async with runtime.unit_of_work() as uow:
-        revoked = await repository.revoke_feed_token(uow.session, cluster_id)
+        # Out of scope, the feed is simply not found: the same 404 as a cluster without one.
+        revoked = await repository.revoke_feed_token(uow.session, scope, cluster_id)
     if not revoked:
         raise not_found("calendar feed of cluster", cluster_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -261,13 +292,15 @@ async def calendar_feed(
     token: Annotated[str, Query(min_length=1, max_length=128, description="The feed's secret")],
 ) -> Response:
     settings = strategy_settings(runtime.settings)
+    # No bearer token here: the secret opens this one cluster's feed, so the reads are scoped to that cluster.
+    feed = Scope(f"calendar-feed:{cluster_id}", frozenset({cluster_id}))
     async with runtime.db.sessions() as session:
-        stored = await repository.feed_token_sha256(session, cluster_id)
+        stored = await repository.feed_token_sha256(session, feed, cluster_id)
         # Compare digests in constant time; an unknown cluster answers like a wrong token (nothing to probe).
         if stored is None or not hmac.compare_digest(stored, _digest(token)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="invalid or revoked calendar token")
         now = runtime.clock.now()
-        reviews = await _feed_reviews(session, settings, cluster_id, now)
+        reviews = await _feed_reviews(session, feed, settings, cluster_id, now)
     body = review_calendar(
         cluster_id,
         reviews,
@@ -287,18 +320,18 @@ async def calendar_feed(
 
 
 async def _feed_reviews(
-    session: AsyncSession, settings: StrategySettings, cluster_id: str, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, cluster_id: str, now: datetime
 ) -> list[FeedReview]:
     """The next reviews of each active strategy; the first is the schedule's next date."""
-    strategies = await repository.list_strategies(session, cluster_id, include_archived=False)
-    schedules = await repository.schedules_of(session, [s.id for s in strategies])
-    counts = await repository.open_action_counts(session, [s.id for s in strategies])
+    strategies = await repository.list_strategies(session, scope, cluster_id, include_archived=False)
+    schedules = await repository.schedules_of(session, scope, [s.id for s in strategies])
+    counts = await repository.open_action_counts(session, scope, [s.id for s in strategies])
     out: list[FeedReview] = []
     for strategy in strategies:
         schedule = schedules.get(strategy.id)
         if schedule is None:
             continue
-        views = await presenters.kpi_today(session, settings, strategy, now)
+        views = await presenters.kpi_today(session, scope, settings, strategy, now)
         details = [f"Phase: {strategy.phase}.", _kpi_line(views), f"Open proposed actions: {counts[strategy.id]}."]
         if schedule.overdue_since is not None:
             details.append(f"Overdue since {schedule.overdue_since:%Y-%m-%d}: the last review date passed unreviewed.")

@@ -1,14 +1,19 @@
 """REST API of the strategy service, strategy level: a strategy, its objectives and KPIs, its review schedule, the
-reviews recorded against it, and its KPI progress chart."""
+reviews recorded against it, and its KPI progress chart.
+
+Reads need a reader of the strategy's cluster, changes a manager (KPI figures may also come from an integration);
+every lookup goes through the caller's scope, so another cluster's strategy, objective or KPI is not found (404).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.api import plan_or_422, unprocessable
 from trellis_strategy.chart import KpiBar, kpi_chart
@@ -38,12 +43,15 @@ from trellis_strategy.settings import strategy_settings
 router = APIRouter()
 StrategyId = Annotated[str, Path(min_length=1, max_length=128, description="The strategy's id")]
 ItemId = Annotated[str, Path(min_length=1, max_length=36)]
+# KPI figures may be fed by another system of the cluster (a CRM, a survey tool), as well as by its managers.
+FigureWriter = Annotated[Scope, Depends(scope_for(Role.CLUSTER_MANAGER, Role.INTEGRATION))]
 # A review recorded "now" by a client whose clock runs a little ahead is still now.
 _CLOCK_SKEW = timedelta(minutes=5)
 
 
-async def _strategy(session: Any, strategy_id: str, *, lock: bool = False) -> repository.Strategy:
-    strategy = await (repository.lock_strategy if lock else repository.get_strategy)(session, strategy_id)
+async def _strategy(session: Any, scope: Scope, strategy_id: str, *, lock: bool = False) -> repository.Strategy:
+    """The strategy, if it exists within the caller's scope; otherwise the same 404 either way."""
+    strategy = await (repository.lock_strategy if lock else repository.get_strategy)(session, scope, strategy_id)
     if strategy is None:
         raise not_found("strategy", strategy_id)
     return strategy
@@ -61,11 +69,11 @@ def _today(schedule: repository.Schedule | None, default_zone: str, now: datetim
 
 
 @router.get("/strategies/{strategy_id}", response_model=StrategyOut, tags=["strategies"], summary="A strategy")
-async def get_strategy(strategy_id: StrategyId, runtime: Runtime) -> StrategyOut:
+async def get_strategy(strategy_id: StrategyId, scope: Reader, runtime: Runtime) -> StrategyOut:
     settings = strategy_settings(runtime.settings)
     async with runtime.db.sessions() as session:
-        strategy = await _strategy(session, strategy_id)
-        return await presenters.strategy_out(session, settings, strategy, runtime.clock.now())
+        strategy = await _strategy(session, scope, strategy_id)
+        return await presenters.strategy_out(session, scope, settings, strategy, runtime.clock.now())
 
 
 @router.patch(
@@ -75,12 +83,12 @@ async def get_strategy(strategy_id: StrategyId, runtime: Runtime) -> StrategyOut
     summary="Rename, describe, move to another phase, change owners, archive or restore a strategy",
 )
 async def patch_strategy(
-    strategy_id: StrategyId, body: StrategyPatch, runtime: Runtime, correlation: CorrelationId
+    strategy_id: StrategyId, body: StrategyPatch, scope: Writer, runtime: Runtime, correlation: CorrelationId
 ) -> StrategyOut:
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        strategy = await _strategy(uow.session, strategy_id, lock=True)
+        strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
         values: dict[str, Any] = {}
         for name in ("title", "description"):
             if name in body.model_fields_set:
@@ -99,16 +107,18 @@ async def patch_strategy(
             if strategy.strategy_type is StrategyType.OVERALL:
                 raise _conflict("archived: the overall strategy holds the cluster's review schedule; it stays active")
             values["archived_at"] = now if body.archived else None
-            await _pause_or_resume(uow.session, strategy, archived=body.archived, now=now)
+            await _pause_or_resume(uow.session, scope, strategy, archived=body.archived, now=now)
         if values:
-            await repository.update_strategy(uow.session, strategy.id, now, **values)
-        updated = await _strategy(uow.session, strategy.id)
-        return await presenters.strategy_out(uow.session, settings, updated, now)
+            await repository.update_strategy(uow.session, scope, strategy.id, now, **values)
+        updated = await _strategy(uow.session, scope, strategy.id)
+        return await presenters.strategy_out(uow.session, scope, settings, updated, now)
 
 
-async def _pause_or_resume(session: Any, strategy: repository.Strategy, *, archived: bool, now: datetime) -> None:
+async def _pause_or_resume(
+    session: Any, scope: Scope, strategy: repository.Strategy, *, archived: bool, now: datetime
+) -> None:
     """Archiving stops the reminders; restoring resumes them from now on (nothing missed meanwhile is sent)."""
-    schedule = await repository.schedule_of(session, strategy.id, lock=True)
+    schedule = await repository.schedule_of(session, scope, strategy.id, lock=True)
     if schedule is None:
         return
     zone = time_zone(schedule.timezone)
@@ -118,7 +128,7 @@ async def _pause_or_resume(session: Any, strategy: repository.Strategy, *, archi
         next_due = schedule.next_due_at if schedule.next_due_at > now else following(now)
         clock = ReviewClock(next_due, max(clock.reminded_through, now))  # a fresh start: no overdue spell
     await repository.update_schedule(
-        session, schedule.id, now, **repository.clock_values(clock, schedule.policy, zone, active=not archived)
+        session, scope, schedule.id, now, **repository.clock_values(clock, schedule.policy, zone, active=not archived)
     )
 
 
@@ -128,11 +138,11 @@ async def _pause_or_resume(session: Any, strategy: repository.Strategy, *, archi
 @router.get(
     "/strategies/{strategy_id}/schedule", response_model=ScheduleOut, tags=["review schedule"], summary="Its schedule"
 )
-async def get_strategy_schedule(strategy_id: StrategyId, runtime: Runtime) -> ScheduleOut:
+async def get_strategy_schedule(strategy_id: StrategyId, scope: Reader, runtime: Runtime) -> ScheduleOut:
     settings = strategy_settings(runtime.settings)
     async with runtime.db.sessions() as session:
-        strategy = await _strategy(session, strategy_id)
-        schedule = await repository.schedule_of(session, strategy_id)
+        strategy = await _strategy(session, scope, strategy_id)
+        schedule = await repository.schedule_of(session, scope, strategy_id)
     if schedule is None:
         raise not_found("review schedule of strategy", strategy_id)
     return presenters.schedule_out(schedule, strategy, runtime.clock.now(), settings.calendar_reviews)
@@ -146,18 +156,23 @@ async def get_strategy_schedule(strategy_id: StrategyId, runtime: Runtime) -> Sc
     responses={201: {"model": ScheduleOut, "description": "Schedule created"}},
 )
 async def put_strategy_schedule(
-    strategy_id: StrategyId, body: ScheduleIn, runtime: Runtime, correlation: CorrelationId, response: Response
+    strategy_id: StrategyId,
+    body: ScheduleIn,
+    scope: Writer,
+    runtime: Runtime,
+    correlation: CorrelationId,
+    response: Response,
 ) -> ScheduleOut:
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
-        await _strategy(session, strategy_id)
-        current = await repository.schedule_of(session, strategy_id)
+        await _strategy(session, scope, strategy_id)
+        current = await repository.schedule_of(session, scope, strategy_id)
     fields = await plan_or_422(planning.ScheduleRequest(body, current, settings, now), ["body"])
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        strategy = await _strategy(uow.session, strategy_id, lock=True)
+        strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
         created, strategy, schedule = await planning.save_schedule(
-            uow.session, strategy, body.strategy_title, fields, now
+            uow.session, scope, strategy, body.strategy_title, fields, now
         )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return presenters.schedule_out(schedule, strategy, now, settings.calendar_reviews)
@@ -174,7 +189,7 @@ async def put_strategy_schedule(
     summary="Record a review: closes the period, snapshots the KPIs, sets the next review date",
 )
 async def record_strategy_review(
-    strategy_id: StrategyId, body: ReviewIn, runtime: Runtime, correlation: CorrelationId
+    strategy_id: StrategyId, body: ReviewIn, scope: Writer, runtime: Runtime, correlation: CorrelationId
 ) -> ReviewOut:
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
@@ -182,12 +197,12 @@ async def record_strategy_review(
         raise unprocessable(["body", "held_at"], "a review cannot be recorded before it is held (held_at is ahead)")
     held_at = min(body.held_at or now, now)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        strategy = await _strategy(uow.session, strategy_id, lock=True)
+        strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
         if strategy.archived_at is not None:
             raise _conflict("the strategy is archived; restore it (PATCH archived=false) before recording a review")
-        await planning.ensure_schedule(uow.session, settings, strategy, now)
+        await planning.ensure_schedule(uow.session, scope, settings, strategy, now)
         # Locked: a scheduler replica advancing this schedule right now finishes first, and we read its result.
-        schedule = await repository.schedule_of(uow.session, strategy.id, lock=True)
+        schedule = await repository.schedule_of(uow.session, scope, strategy.id, lock=True)
         assert schedule is not None
         if schedule.last_reviewed_at is not None and held_at < schedule.last_reviewed_at:
             raise unprocessable(
@@ -215,7 +230,7 @@ async def record_strategy_review(
             raise unprocessable(["body", "held_at"], f"no next review date from this review: {exc}") from exc
         zone = time_zone(schedule.timezone)
         views = await overview.kpi_views(
-            uow.session, [strategy.id], overview.local_today(now, zone), settings.kpi_on_track_tolerance
+            uow.session, scope, [strategy.id], overview.local_today(now, zone), settings.kpi_on_track_tolerance
         )
         review = repository.Review(
             id=repository.new_id(),
@@ -229,11 +244,12 @@ async def record_strategy_review(
             notes=body.notes,
             decisions=list(body.decisions),
             kpi_snapshot=[view.snapshot().model_dump(mode="json") for view in views[strategy.id]],
-            actions_reviewed=await repository.mark_actions_reviewed(uow.session, strategy.id, held_at, now),
+            actions_reviewed=await repository.mark_actions_reviewed(uow.session, scope, strategy.id, held_at, now),
         )
-        await repository.insert_review(uow.session, review)
+        await repository.insert_review(uow.session, scope, review)
         await repository.update_schedule(
             uow.session,
+            scope,
             schedule.id,
             now,
             anchor_at=anchor,
@@ -241,7 +257,7 @@ async def record_strategy_review(
             **repository.clock_values(clock, schedule.policy, zone, active=True),
         )
         if phase != strategy.strategy_phase:
-            await repository.update_strategy(uow.session, strategy.id, now, phase=phase.value)
+            await repository.update_strategy(uow.session, scope, strategy.id, now, phase=phase.value)
     return presenters.review_out(review)
 
 
@@ -250,13 +266,14 @@ async def record_strategy_review(
 )
 async def list_strategy_reviews(
     strategy_id: StrategyId,
+    scope: Reader,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ReviewPage:
     async with runtime.db.sessions() as session:
-        await _strategy(session, strategy_id)
-        items, total = await repository.list_reviews(session, strategy_id, limit=limit, offset=offset)
+        await _strategy(session, scope, strategy_id)
+        items, total = await repository.list_reviews(session, scope, strategy_id, limit=limit, offset=offset)
     return ReviewPage(
         strategy_id=strategy_id,
         items=[presenters.review_out(r) for r in items],
@@ -276,17 +293,19 @@ async def list_strategy_reviews(
     tags=["objectives and KPIs"],
     summary="Add an objective (with the KPIs that measure it)",
 )
-async def add_objective(strategy_id: StrategyId, body: ObjectiveIn, runtime: Runtime) -> ObjectiveOut:
+async def add_objective(strategy_id: StrategyId, body: ObjectiveIn, scope: Writer, runtime: Runtime) -> ObjectiveOut:
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        strategy = await _strategy(uow.session, strategy_id, lock=True)
-        today = _today(await repository.schedule_of(uow.session, strategy.id), settings.default_timezone, now)
+        strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
+        today = _today(await repository.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
         targets = [_target(kpi, today, ["body", "kpis", i]) for i, kpi in enumerate(body.kpis)]
-        objective_id = await repository.insert_objective(uow.session, strategy.id, body.title, body.description, now)
+        objective_id = await repository.insert_objective(
+            uow.session, scope, strategy, body.title, body.description, now
+        )
         kpi_ids = [
             await repository.insert_kpi(
-                uow.session, strategy.id, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
+                uow.session, scope, strategy, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
             )
             for kpi, target in zip(body.kpis, targets, strict=True)
         ]
@@ -300,20 +319,20 @@ async def add_objective(strategy_id: StrategyId, body: ObjectiveIn, runtime: Run
     summary="Change an objective",
 )
 async def patch_objective(
-    strategy_id: StrategyId, objective_id: ItemId, body: ObjectivePatch, runtime: Runtime
+    strategy_id: StrategyId, objective_id: ItemId, body: ObjectivePatch, scope: Writer, runtime: Runtime
 ) -> ObjectiveOut:
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        await _strategy(uow.session, strategy_id, lock=True)
-        if await repository.get_objective(uow.session, strategy_id, objective_id) is None:
+        await _strategy(uow.session, scope, strategy_id, lock=True)
+        if await repository.get_objective(uow.session, scope, strategy_id, objective_id) is None:
             raise not_found("objective", objective_id)
         values = {name: getattr(body, name) for name in body.model_fields_set}
         if "title" in values and values["title"] is None:
             raise unprocessable(["body", "title"], "an objective needs a title")
         if values:
-            await repository.update_objective(uow.session, objective_id, now, **values)
-        objective = await repository.get_objective(uow.session, strategy_id, objective_id)
-        kpis = (await repository.kpis_of(uow.session, [strategy_id]))[strategy_id]
+            await repository.update_objective(uow.session, scope, objective_id, now, **values)
+        objective = await repository.get_objective(uow.session, scope, strategy_id, objective_id)
+        kpis = (await repository.kpis_of(uow.session, scope, [strategy_id]))[strategy_id]
     assert objective is not None
     return ObjectiveOut(
         id=objective.id,
@@ -329,12 +348,12 @@ async def patch_objective(
     tags=["objectives and KPIs"],
     summary="Remove an objective (its KPIs stay with the strategy)",
 )
-async def delete_objective(strategy_id: StrategyId, objective_id: ItemId, runtime: Runtime) -> Response:
+async def delete_objective(strategy_id: StrategyId, objective_id: ItemId, scope: Writer, runtime: Runtime) -> Response:
     async with runtime.unit_of_work() as uow:
-        await _strategy(uow.session, strategy_id, lock=True)
-        if await repository.get_objective(uow.session, strategy_id, objective_id) is None:
+        await _strategy(uow.session, scope, strategy_id, lock=True)
+        if await repository.get_objective(uow.session, scope, strategy_id, objective_id) is None:
             raise not_found("objective", objective_id)
-        await repository.delete_objective(uow.session, objective_id, runtime.clock.now())
+        await repository.delete_objective(uow.session, scope, objective_id, runtime.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -348,8 +367,10 @@ def _target(kpi: KpiIn, today: date, loc: list[str | int]) -> KpiTarget:
         raise unprocessable(loc, str(exc)) from exc
 
 
-async def _kpi_out(session: Any, runtime: Runtime, strategy: repository.Strategy, kpi_id: str) -> KpiOut:
-    views = await presenters.kpi_today(session, strategy_settings(runtime.settings), strategy, runtime.clock.now())
+async def _kpi_out(session: Any, scope: Scope, runtime: Runtime, strategy: repository.Strategy, kpi_id: str) -> KpiOut:
+    views = await presenters.kpi_today(
+        session, scope, strategy_settings(runtime.settings), strategy, runtime.clock.now()
+    )
     for view in views:
         if view.kpi.id == kpi_id:
             return presenters.kpi_out(view)
@@ -363,22 +384,22 @@ async def _kpi_out(session: Any, runtime: Runtime, strategy: repository.Strategy
     tags=["objectives and KPIs"],
     summary="Add a KPI: unit, baseline, target and target date",
 )
-async def add_kpi(strategy_id: StrategyId, body: KpiIn, runtime: Runtime) -> KpiOut:
+async def add_kpi(strategy_id: StrategyId, body: KpiIn, scope: Writer, runtime: Runtime) -> KpiOut:
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        strategy = await _strategy(uow.session, strategy_id, lock=True)
+        strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
         if (
             body.objective_id is not None
-            and await repository.get_objective(uow.session, strategy_id, body.objective_id) is None
+            and await repository.get_objective(uow.session, scope, strategy_id, body.objective_id) is None
         ):
             raise unprocessable(["body", "objective_id"], f"the strategy has no objective {body.objective_id!r}")
-        today = _today(await repository.schedule_of(uow.session, strategy.id), settings.default_timezone, now)
+        today = _today(await repository.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
         target = _target(body, today, ["body"])
         kpi_id = await repository.insert_kpi(
-            uow.session, strategy.id, body.objective_id, name=body.name, unit=body.unit, target=target, now=now
+            uow.session, scope, strategy, body.objective_id, name=body.name, unit=body.unit, target=target, now=now
         )
-        return await _kpi_out(uow.session, runtime, strategy, kpi_id)
+        return await _kpi_out(uow.session, scope, runtime, strategy, kpi_id)
 
 
 @router.get(
@@ -387,10 +408,10 @@ async def add_kpi(strategy_id: StrategyId, body: KpiIn, runtime: Runtime) -> Kpi
     tags=["objectives and KPIs"],
     summary="A KPI with its measurements, progress and status",
 )
-async def get_kpi(strategy_id: StrategyId, kpi_id: ItemId, runtime: Runtime) -> KpiOut:
+async def get_kpi(strategy_id: StrategyId, kpi_id: ItemId, scope: Reader, runtime: Runtime) -> KpiOut:
     async with runtime.db.sessions() as session:
-        strategy = await _strategy(session, strategy_id)
-        return await _kpi_out(session, runtime, strategy, kpi_id)
+        strategy = await _strategy(session, scope, strategy_id)
+        return await _kpi_out(session, scope, runtime, strategy, kpi_id)
 
 
 @router.patch(
@@ -399,11 +420,11 @@ async def get_kpi(strategy_id: StrategyId, kpi_id: ItemId, runtime: Runtime) -> 
     tags=["objectives and KPIs"],
     summary="Change a KPI (its measurements stay)",
 )
-async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, runtime: Runtime) -> KpiOut:
+async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, scope: Writer, runtime: Runtime) -> KpiOut:
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        strategy = await _strategy(uow.session, strategy_id, lock=True)
-        kpi = await repository.get_kpi(uow.session, strategy_id, kpi_id)
+        strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
+        kpi = await repository.get_kpi(uow.session, scope, strategy_id, kpi_id)
         if kpi is None:
             raise not_found("KPI", kpi_id)
         values = {name: getattr(body, name) for name in body.model_fields_set}
@@ -412,7 +433,7 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, run
                 raise unprocessable(["body", required], f"{required} cannot be null")
         if (
             values.get("objective_id") is not None
-            and await repository.get_objective(uow.session, strategy_id, values["objective_id"]) is None
+            and await repository.get_objective(uow.session, scope, strategy_id, values["objective_id"]) is None
         ):
             raise unprocessable(["body", "objective_id"], f"the strategy has no objective {values['objective_id']!r}")
         merged = {**kpi.__dict__, **values}
@@ -421,8 +442,8 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, run
         except ValueError as exc:
             raise unprocessable(["body"], str(exc)) from exc
         if values:
-            await repository.update_kpi(uow.session, kpi_id, now, **values)
-        return await _kpi_out(uow.session, runtime, strategy, kpi_id)
+            await repository.update_kpi(uow.session, scope, kpi_id, now, **values)
+        return await _kpi_out(uow.session, scope, runtime, strategy, kpi_id)
 
 
 @router.delete(
@@ -431,12 +452,12 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, run
     tags=["objectives and KPIs"],
     summary="Remove a KPI and its measurements (past review snapshots keep their figures)",
 )
-async def delete_kpi(strategy_id: StrategyId, kpi_id: ItemId, runtime: Runtime) -> Response:
+async def delete_kpi(strategy_id: StrategyId, kpi_id: ItemId, scope: Writer, runtime: Runtime) -> Response:
     async with runtime.unit_of_work() as uow:
-        await _strategy(uow.session, strategy_id, lock=True)
-        if await repository.get_kpi(uow.session, strategy_id, kpi_id) is None:
+        await _strategy(uow.session, scope, strategy_id, lock=True)
+        if await repository.get_kpi(uow.session, scope, strategy_id, kpi_id) is None:
             raise not_found("KPI", kpi_id)
-        await repository.delete_kpi(uow.session, kpi_id)
+        await repository.delete_kpi(uow.session, scope, kpi_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -449,16 +470,21 @@ async def delete_kpi(strategy_id: StrategyId, kpi_id: ItemId, runtime: Runtime) 
     responses={200: {"model": KpiOut, "description": "The day's earlier value was corrected"}},
 )
 async def record_measurement(
-    strategy_id: StrategyId, kpi_id: ItemId, body: MeasurementIn, runtime: Runtime, response: Response
+    strategy_id: StrategyId,
+    kpi_id: ItemId,
+    body: MeasurementIn,
+    scope: FigureWriter,
+    runtime: Runtime,
+    response: Response,
 ) -> KpiOut:
     settings = strategy_settings(runtime.settings)
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        strategy = await _strategy(uow.session, strategy_id)
-        kpi = await repository.get_kpi(uow.session, strategy_id, kpi_id)
+        strategy = await _strategy(uow.session, scope, strategy_id)
+        kpi = await repository.get_kpi(uow.session, scope, strategy_id, kpi_id)
         if kpi is None:
             raise not_found("KPI", kpi_id)
-        today = _today(await repository.schedule_of(uow.session, strategy.id), settings.default_timezone, now)
+        today = _today(await repository.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
         measured_on = body.measured_on or today
         if measured_on > today:
             raise unprocessable(["body", "measured_on"], f"measured_on {measured_on} is in the future (today {today})")
@@ -466,9 +492,9 @@ async def record_measurement(
             raise unprocessable(
                 ["body", "measured_on"], f"measured_on {measured_on} is before the baseline date {kpi.baseline_date}"
             )
-        new = await repository.record_measurement(uow.session, kpi_id, measured_on, body.value, body.note, now)
+        new = await repository.record_measurement(uow.session, scope, kpi_id, measured_on, body.value, body.note, now)
         response.status_code = status.HTTP_201_CREATED if new else status.HTTP_200_OK
-        return await _kpi_out(uow.session, runtime, strategy, kpi_id)
+        return await _kpi_out(uow.session, scope, runtime, strategy, kpi_id)
 
 
 @router.delete(
@@ -477,12 +503,14 @@ async def record_measurement(
     tags=["objectives and KPIs"],
     summary="Remove the value recorded for a day",
 )
-async def delete_measurement(strategy_id: StrategyId, kpi_id: ItemId, measured_on: date, runtime: Runtime) -> Response:
+async def delete_measurement(
+    strategy_id: StrategyId, kpi_id: ItemId, measured_on: date, scope: FigureWriter, runtime: Runtime
+) -> Response:
     async with runtime.unit_of_work() as uow:
-        await _strategy(uow.session, strategy_id)
-        if await repository.get_kpi(uow.session, strategy_id, kpi_id) is None:
+        await _strategy(uow.session, scope, strategy_id)
+        if await repository.get_kpi(uow.session, scope, strategy_id, kpi_id) is None:
             raise not_found("KPI", kpi_id)
-        if not await repository.delete_measurement(uow.session, kpi_id, measured_on):
+        if not await repository.delete_measurement(uow.session, scope, kpi_id, measured_on):
             raise not_found("measurement of", f"{kpi_id} on {measured_on}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -497,11 +525,11 @@ async def delete_measurement(strategy_id: StrategyId, kpi_id: ItemId, measured_o
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
-async def kpi_progress_chart(strategy_id: StrategyId, runtime: Runtime) -> Response:
+async def kpi_progress_chart(strategy_id: StrategyId, scope: Reader, runtime: Runtime) -> Response:
     settings = strategy_settings(runtime.settings)
     async with runtime.db.sessions() as session:
-        strategy = await _strategy(session, strategy_id)
-        views = await presenters.kpi_today(session, settings, strategy, runtime.clock.now())
+        strategy = await _strategy(session, scope, strategy_id)
+        views = await presenters.kpi_today(session, scope, settings, strategy, runtime.clock.now())
     bars = [
         KpiBar(
             name=view.kpi.name,

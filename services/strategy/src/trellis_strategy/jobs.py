@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from trellis_common.auth import Scope
 from trellis_common.events import ContactRole, ReminderKind, ReviewDue
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
@@ -27,6 +28,8 @@ from trellis_strategy.settings import StrategySettings, strategy_settings
 log = get_logger(__name__)
 # A schedule whose stored cadence can no longer be read is looked at again a day later, not on every tick.
 _UNUSABLE_RETRY = timedelta(days=1)
+# The scheduler is the service's own work: it keeps every cluster's schedules.
+_ALL = Scope.everything("strategy-scheduler")
 
 
 def fire_key(schedule_id: str, reminder: PlannedReminder) -> str:
@@ -56,7 +59,7 @@ class ReviewDueJob:
     ) -> tuple[list[bool], int]:
         lateness: list[bool] = []
         async with runtime.unit_of_work() as uow:
-            due = await repository.due_schedules(uow.session, now, settings.review_batch_size)
+            due = await repository.due_schedules(uow.session, _ALL, now, settings.review_batch_size)
             for schedule in due:
                 late = await self._step(uow, settings, schedule, now)
                 if late is not None:
@@ -79,9 +82,11 @@ class ReviewDueJob:
                 timezone=schedule.timezone,
                 error=str(exc),
             )
-            await repository.update_schedule(uow.session, schedule.id, now, next_reminder_at=now + _UNUSABLE_RETRY)
+            await repository.update_schedule(
+                uow.session, _ALL, schedule.id, now, next_reminder_at=now + _UNUSABLE_RETRY
+            )
             return None
-        strategy = await repository.get_strategy(uow.session, schedule.strategy_id)
+        strategy = await repository.get_strategy(uow.session, _ALL, schedule.strategy_id)
         active = strategy is not None and strategy.archived_at is None
         values = repository.clock_values(step.clock, schedule.policy, zone, active=active)
         reminder = step.reminder
@@ -101,7 +106,7 @@ class ReviewDueJob:
             )
         )
         if not claimed or reminder is None or strategy is None:
-            await repository.update_schedule(uow.session, schedule.id, now, **values)
+            await repository.update_schedule(uow.session, _ALL, schedule.id, now, **values)
             return None
         escalation = reminder.kind is ReminderKind.OVERDUE
         overdue_since, missed = _overdue_before(reminder, step.clock.overdue_since, step.clock.missed_reviews)
@@ -116,7 +121,7 @@ class ReviewDueJob:
                 kind=reminder.kind,
                 late=late,
                 fired_at=now,
-                agenda=await overview.agenda(uow.session, settings, strategy, schedule, now, zone),
+                agenda=await overview.agenda(uow.session, _ALL, settings, strategy, schedule, now, zone),
                 strategy_type=strategy.type,
                 lead_days=reminder.lead_days,
                 escalation=escalation,
@@ -127,7 +132,7 @@ class ReviewDueJob:
             )
         )
         await repository.update_schedule(
-            uow.session, schedule.id, now, **values, last_fired_due_at=reminder.due_at, last_fired_at=now
+            uow.session, _ALL, schedule.id, now, **values, last_fired_due_at=reminder.due_at, last_fired_at=now
         )
         log.info(
             "review_reminder_fired",

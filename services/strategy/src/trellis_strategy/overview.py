@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.events import AgendaGap, ReviewAgenda, ReviewKpi
 from trellis_strategy import repository
 from trellis_strategy.domain.agenda import summarise
@@ -42,11 +43,11 @@ def local_today(now: datetime, zone: ZoneInfo) -> date:
 
 
 async def kpi_views(
-    session: AsyncSession, strategy_ids: Sequence[str], today: date, tolerance: float
+    session: AsyncSession, scope: Scope, strategy_ids: Sequence[str], today: date, tolerance: float
 ) -> dict[str, list[KpiView]]:
     """Each strategy's KPIs with their measurements and status on ``today``."""
-    by_strategy = await repository.kpis_of(session, strategy_ids)
-    measured = await repository.measurements_of(session, [k.id for items in by_strategy.values() for k in items])
+    by_strategy = await repository.kpis_of(session, scope, strategy_ids)
+    measured = await repository.measurements_of(session, scope, [k.id for items in by_strategy.values() for k in items])
     return {
         strategy_id: [
             KpiView(
@@ -62,6 +63,7 @@ async def kpi_views(
 
 async def agenda(
     session: AsyncSession,
+    scope: Scope,
     settings: StrategySettings,
     strategy: repository.Strategy,
     schedule: repository.Schedule,
@@ -70,10 +72,10 @@ async def agenda(
 ) -> ReviewAgenda:
     """What the next review of ``strategy`` should discuss: news since its last review, KPIs, open actions."""
     since = schedule.last_reviewed_at
-    runs, assessments = await repository.activity_since(session, strategy.cluster_id, since)
+    runs, assessments = await repository.activity_since(session, scope, strategy.cluster_id, since)
     facts = summarise(strategy.strategy_type, runs, assessments, settings.agenda_top_gaps)
-    views = await kpi_views(session, [strategy.id], local_today(now, zone), settings.kpi_on_track_tolerance)
-    actions = await repository.open_action_texts(session, strategy.id, settings.agenda_max_actions)
+    views = await kpi_views(session, scope, [strategy.id], local_today(now, zone), settings.kpi_on_track_tolerance)
+    actions = await repository.open_action_texts(session, scope, strategy.id, settings.agenda_max_actions)
     return ReviewAgenda(
         new_matches=facts.new_matches,
         members_with_gaps=facts.members_with_gaps,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_strategy import repository
 from trellis_strategy.domain.cadence import ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.reminders import ReminderPolicy, reschedule
@@ -28,24 +29,26 @@ def default_fields(settings: StrategySettings, now: datetime) -> ScheduleFields:
 
 
 async def ensure_schedule(
-    session: AsyncSession, settings: StrategySettings, strategy: repository.Strategy, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: repository.Strategy, now: datetime
 ) -> repository.Schedule:
     """The strategy's schedule, created with the defaults if it has none."""
-    schedule = await repository.schedule_of(session, strategy.id)
+    schedule = await repository.schedule_of(session, scope, strategy.id)
     if schedule is None:
         fields = default_fields(settings, now)
-        await repository.create_schedule(session, strategy, fields, time_zone(fields.timezone), now)
-        schedule = await repository.schedule_of(session, strategy.id)
+        await repository.create_schedule(session, scope, strategy, fields, time_zone(fields.timezone), now)
+        schedule = await repository.schedule_of(session, scope, strategy.id)
         assert schedule is not None
     return schedule
 
 
 async def ensure_overall(
-    session: AsyncSession, settings: StrategySettings, cluster_id: str, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, cluster_id: str, now: datetime
 ) -> tuple[repository.Strategy, repository.Schedule]:
     """The cluster's overall strategy and its schedule, created with the defaults if missing."""
-    strategy = await repository.ensure_overall_strategy(session, cluster_id, settings.default_strategy_title, now)
-    return strategy, await ensure_schedule(session, settings, strategy, now)
+    strategy = await repository.ensure_overall_strategy(
+        session, scope, cluster_id, settings.default_strategy_title, now
+    )
+    return strategy, await ensure_schedule(session, scope, settings, strategy, now)
 
 
 class ScheduleRequest:
@@ -102,6 +105,7 @@ _GAP_SAMPLE = 13
 
 async def apply_schedule(
     session: AsyncSession,
+    scope: Scope,
     strategy: repository.Strategy,
     fields: ScheduleFields,
     now: datetime,
@@ -112,9 +116,9 @@ async def apply_schedule(
     review is recorded. Reminders and anchoring may change without moving a date that is due but not yet fired.
     """
     zone = time_zone(fields.timezone)
-    if await repository.create_schedule(session, strategy, fields, zone, now):
+    if await repository.create_schedule(session, scope, strategy, fields, zone, now):
         return True
-    existing = await repository.schedule_of(session, strategy.id, lock=True)
+    existing = await repository.schedule_of(session, scope, strategy.id, lock=True)
     assert existing is not None
     same_series = (existing.cadence, existing.timezone, existing.anchor_at) == (
         fields.cadence,
@@ -124,6 +128,7 @@ async def apply_schedule(
     clock = existing.clock if same_series else reschedule(existing.clock, fields.next_due_at, now)
     await repository.update_schedule(
         session,
+        scope,
         existing.id,
         now,
         cadence=fields.cadence,
@@ -138,13 +143,18 @@ async def apply_schedule(
 
 
 async def save_schedule(
-    session: AsyncSession, strategy: repository.Strategy, title: str | None, fields: ScheduleFields, now: datetime
+    session: AsyncSession,
+    scope: Scope,
+    strategy: repository.Strategy,
+    title: str | None,
+    fields: ScheduleFields,
+    now: datetime,
 ) -> tuple[bool, repository.Strategy, repository.Schedule]:
     """Rename the strategy when asked, store its planned schedule; returns (created, strategy, schedule)."""
     if title and title != strategy.title:
-        await repository.update_strategy(session, strategy.id, now, title=title)
-    created = await apply_schedule(session, strategy, fields, now)
-    stored = await repository.get_strategy(session, strategy.id)
-    schedule = await repository.schedule_of(session, strategy.id)
+        await repository.update_strategy(session, scope, strategy.id, now, title=title)
+    created = await apply_schedule(session, scope, strategy, fields, now)
+    stored = await repository.get_strategy(session, scope, strategy.id)
+    schedule = await repository.schedule_of(session, scope, strategy.id)
     assert stored is not None and schedule is not None
     return created, stored, schedule

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_strategy import overview, repository
 from trellis_strategy.domain.cadence import InvalidCadence, InvalidTimeZone, ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.strategy import StrategyPhase
@@ -105,25 +106,25 @@ def review_out(review: repository.Review) -> ReviewOut:
 
 
 async def kpi_today(
-    session: AsyncSession, settings: StrategySettings, strategy: repository.Strategy, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: repository.Strategy, now: datetime
 ) -> list[overview.KpiView]:
     """The strategy's KPIs assessed on today's date in the strategy's time zone."""
-    schedule = await repository.schedule_of(session, strategy.id)
+    schedule = await repository.schedule_of(session, scope, strategy.id)
     zone = time_zone(schedule.timezone if schedule else settings.default_timezone)
     views = await overview.kpi_views(
-        session, [strategy.id], overview.local_today(now, zone), settings.kpi_on_track_tolerance
+        session, scope, [strategy.id], overview.local_today(now, zone), settings.kpi_on_track_tolerance
     )
     return views[strategy.id]
 
 
 async def strategy_out(
-    session: AsyncSession, settings: StrategySettings, strategy: repository.Strategy, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: repository.Strategy, now: datetime
 ) -> StrategyOut:
-    schedule = await repository.schedule_of(session, strategy.id)
-    views = await kpi_today(session, settings, strategy, now)
-    objectives = await repository.list_objectives(session, strategy.id)
-    last = await repository.last_review(session, strategy.id)
-    open_actions = (await repository.open_action_counts(session, [strategy.id]))[strategy.id]
+    schedule = await repository.schedule_of(session, scope, strategy.id)
+    views = await kpi_today(session, scope, settings, strategy, now)
+    objectives = await repository.list_objectives(session, scope, strategy.id)
+    last = await repository.last_review(session, scope, strategy.id)
+    open_actions = (await repository.open_action_counts(session, scope, [strategy.id]))[strategy.id]
     return StrategyOut(
         id=strategy.id,
         cluster_id=strategy.cluster_id,

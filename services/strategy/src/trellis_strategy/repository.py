@@ -1,4 +1,9 @@
-"""Reading and writing the strategy tables (SQLAlchemy Core; PostgreSQL and SQLite alike)."""
+"""Reading and writing the strategy tables (SQLAlchemy Core; PostgreSQL and SQLite alike).
+
+Every function on a cluster's rows takes the caller's ``Scope`` and filters by it: a row of another cluster is
+simply not found, and a write naming another cluster raises ``OutOfScope``. Objectives and KPIs carry no cluster
+id of their own; they are kept through their strategy (measurements through their KPI's strategy).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import ColumnElement, case, delete, func, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import GapsAssessed, PartnersMatched, ReminderKind
 from trellis_strategy.domain.agenda import ActionKind, Activity, ProposedAction
@@ -57,6 +63,29 @@ def _from_row(cls: type[Any], row: RowMapping) -> Any:
     return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 
+class OutOfScope(LookupError):
+    """A write naming a cluster outside the scope; routes answer 404 before one gets here."""
+
+
+def _require(scope: Scope, cluster_id: str) -> None:
+    if not scope.allows(cluster_id):
+        raise OutOfScope(f"cluster {cluster_id!r} is outside the scope of {scope.subject!r}")
+
+
+def _via_strategy(scope: Scope, strategy_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Rows of a table without a cluster id (objectives, KPIs), kept when their strategy is in the scope."""
+    if scope.platform_wide:
+        return true()
+    return strategy_id.in_(select(strategies.c.id).where(scope.clause(strategies.c.cluster_id)))
+
+
+def _via_kpi(scope: Scope, kpi_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Measurements, kept when their KPI's strategy is in the scope."""
+    if scope.platform_wide:
+        return true()
+    return kpi_id.in_(select(kpis.c.id).where(_via_strategy(scope, kpis.c.strategy_id)))
+
+
 # --- strategies ----------------------------------------------------------------------------------------------
 
 
@@ -86,23 +115,25 @@ class Strategy:
         return [owner["contact_id"] for owner in self.owners]
 
 
-async def get_strategy(session: AsyncSession, strategy_id: str) -> Strategy | None:
-    row = (await session.execute(select(strategies).where(strategies.c.id == strategy_id))).mappings().first()
+def _strategy_query(scope: Scope, strategy_id: str) -> Any:
+    return select(strategies).where(strategies.c.id == strategy_id, scope.clause(strategies.c.cluster_id))
+
+
+async def get_strategy(session: AsyncSession, scope: Scope, strategy_id: str) -> Strategy | None:
+    row = (await session.execute(_strategy_query(scope, strategy_id))).mappings().first()
     return _from_row(Strategy, row) if row is not None else None
 
 
-async def lock_strategy(session: AsyncSession, strategy_id: str) -> Strategy | None:
+async def lock_strategy(session: AsyncSession, scope: Scope, strategy_id: str) -> Strategy | None:
     """The strategy, locked for this transaction (concurrent reviews of one strategy take turns)."""
-    row = (
-        (await session.execute(select(strategies).where(strategies.c.id == strategy_id).with_for_update()))
-        .mappings()
-        .first()
-    )
+    row = (await session.execute(_strategy_query(scope, strategy_id).with_for_update())).mappings().first()
     return _from_row(Strategy, row) if row is not None else None
 
 
-async def list_strategies(session: AsyncSession, cluster_id: str, *, include_archived: bool) -> list[Strategy]:
-    query = select(strategies).where(strategies.c.cluster_id == cluster_id)
+async def list_strategies(
+    session: AsyncSession, scope: Scope, cluster_id: str, *, include_archived: bool
+) -> list[Strategy]:
+    query = select(strategies).where(strategies.c.cluster_id == cluster_id, scope.clause(strategies.c.cluster_id))
     if not include_archived:
         query = query.where(strategies.c.archived_at.is_(None))
     # The overall strategy first, then the thematic plans in the order they were made.
@@ -111,12 +142,14 @@ async def list_strategies(session: AsyncSession, cluster_id: str, *, include_arc
     return [_from_row(Strategy, row) for row in rows]
 
 
-async def overall_strategy(session: AsyncSession, cluster_id: str) -> Strategy | None:
+async def overall_strategy(session: AsyncSession, scope: Scope, cluster_id: str) -> Strategy | None:
     row = (
         (
             await session.execute(
                 select(strategies).where(
-                    strategies.c.cluster_id == cluster_id, strategies.c.type == StrategyType.OVERALL.value
+                    strategies.c.cluster_id == cluster_id,
+                    strategies.c.type == StrategyType.OVERALL.value,
+                    scope.clause(strategies.c.cluster_id),
                 )
             )
         )
@@ -128,6 +161,7 @@ async def overall_strategy(session: AsyncSession, cluster_id: str) -> Strategy |
 
 async def insert_strategy(
     session: AsyncSession,
+    scope: Scope,
     *,
     strategy_id: str,
     cluster_id: str,
@@ -139,6 +173,7 @@ async def insert_strategy(
     now: datetime,
 ) -> bool:
     """False when the cluster already has an overall strategy (or the id is taken)."""
+    _require(scope, cluster_id)
     result = await session.execute(
         insert_for(session, strategies)
         .values(
@@ -158,10 +193,13 @@ async def insert_strategy(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def ensure_overall_strategy(session: AsyncSession, cluster_id: str, title: str, now: datetime) -> Strategy:
+async def ensure_overall_strategy(
+    session: AsyncSession, scope: Scope, cluster_id: str, title: str, now: datetime
+) -> Strategy:
     """The cluster's overall strategy, created if it has none (a concurrent creator wins quietly)."""
     await insert_strategy(
         session,
+        scope,
         strategy_id=default_strategy_id(cluster_id),
         cluster_id=cluster_id,
         strategy_type=StrategyType.OVERALL,
@@ -171,13 +209,17 @@ async def ensure_overall_strategy(session: AsyncSession, cluster_id: str, title:
         owners=[],
         now=now,
     )
-    strategy = await overall_strategy(session, cluster_id)
+    strategy = await overall_strategy(session, scope, cluster_id)
     assert strategy is not None
     return strategy
 
 
-async def update_strategy(session: AsyncSession, strategy_id: str, now: datetime, **values: Any) -> None:
-    await session.execute(update(strategies).where(strategies.c.id == strategy_id).values(**values, updated_at=now))
+async def update_strategy(session: AsyncSession, scope: Scope, strategy_id: str, now: datetime, **values: Any) -> None:
+    await session.execute(
+        update(strategies)
+        .where(strategies.c.id == strategy_id, scope.clause(strategies.c.cluster_id))
+        .values(**values, updated_at=now)
+    )
 
 
 # --- review schedules ----------------------------------------------------------------------------------------
@@ -221,14 +263,18 @@ class Schedule:
         return AnchorMode(self.anchor_mode)
 
 
-async def get_schedule(session: AsyncSession, cluster_id: str) -> Schedule | None:
+async def get_schedule(session: AsyncSession, scope: Scope, cluster_id: str) -> Schedule | None:
     """The schedule of the cluster's overall strategy: "the cluster's review schedule"."""
     row = (
         (
             await session.execute(
                 select(review_schedules)
                 .join(strategies, strategies.c.id == review_schedules.c.strategy_id)
-                .where(strategies.c.cluster_id == cluster_id, strategies.c.type == StrategyType.OVERALL.value)
+                .where(
+                    strategies.c.cluster_id == cluster_id,
+                    strategies.c.type == StrategyType.OVERALL.value,
+                    scope.clause(review_schedules.c.cluster_id),
+                )
             )
         )
         .mappings()
@@ -237,19 +283,25 @@ async def get_schedule(session: AsyncSession, cluster_id: str) -> Schedule | Non
     return _from_row(Schedule, row) if row is not None else None
 
 
-async def schedule_of(session: AsyncSession, strategy_id: str, *, lock: bool = False) -> Schedule | None:
-    query = select(review_schedules).where(review_schedules.c.strategy_id == strategy_id)
+async def schedule_of(session: AsyncSession, scope: Scope, strategy_id: str, *, lock: bool = False) -> Schedule | None:
+    query = select(review_schedules).where(
+        review_schedules.c.strategy_id == strategy_id, scope.clause(review_schedules.c.cluster_id)
+    )
     if lock:
         query = query.with_for_update()
     row = (await session.execute(query)).mappings().first()
     return _from_row(Schedule, row) if row is not None else None
 
 
-async def schedules_of(session: AsyncSession, strategy_ids: Sequence[str]) -> dict[str, Schedule]:
+async def schedules_of(session: AsyncSession, scope: Scope, strategy_ids: Sequence[str]) -> dict[str, Schedule]:
     if not strategy_ids:
         return {}
     rows = (
-        await session.execute(select(review_schedules).where(review_schedules.c.strategy_id.in_(strategy_ids)))
+        await session.execute(
+            select(review_schedules).where(
+                review_schedules.c.strategy_id.in_(strategy_ids), scope.clause(review_schedules.c.cluster_id)
+            )
+        )
     ).mappings()
     return {row["strategy_id"]: _from_row(Schedule, row) for row in rows}
 
@@ -267,9 +319,10 @@ def clock_values(clock: ReviewClock, policy: ReminderPolicy, zone: ZoneInfo, *, 
 
 
 async def create_schedule(
-    session: AsyncSession, strategy: Strategy, fields: ScheduleFields, zone: ZoneInfo, now: datetime
+    session: AsyncSession, scope: Scope, strategy: Strategy, fields: ScheduleFields, zone: ZoneInfo, now: datetime
 ) -> bool:
     """Insert a strategy's schedule; False if it already has one."""
+    _require(scope, strategy.cluster_id)
     clock = ReviewClock(fields.next_due_at, now)
     result = await session.execute(
         insert_for(session, review_schedules)
@@ -292,20 +345,22 @@ async def create_schedule(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def update_schedule(session: AsyncSession, schedule_id: str, now: datetime, **values: Any) -> None:
+async def update_schedule(session: AsyncSession, scope: Scope, schedule_id: str, now: datetime, **values: Any) -> None:
     await session.execute(
-        update(review_schedules).where(review_schedules.c.id == schedule_id).values(**values, updated_at=now)
+        update(review_schedules)
+        .where(review_schedules.c.id == schedule_id, scope.clause(review_schedules.c.cluster_id))
+        .values(**values, updated_at=now)
     )
 
 
-async def due_schedules(session: AsyncSession, now: datetime, limit: int) -> list[Schedule]:
+async def due_schedules(session: AsyncSession, scope: Scope, now: datetime, limit: int) -> list[Schedule]:
     """Schedules with a reminder due at ``now``, locked for this transaction; rows another replica holds are
     skipped."""
     rows = (
         (
             await session.execute(
                 select(review_schedules)
-                .where(review_schedules.c.next_reminder_at <= now)
+                .where(review_schedules.c.next_reminder_at <= now, scope.clause(review_schedules.c.cluster_id))
                 .order_by(review_schedules.c.next_reminder_at, review_schedules.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -364,8 +419,11 @@ class MeasurementRow:
 
 
 async def insert_objective(
-    session: AsyncSession, strategy_id: str, title: str, description: str | None, now: datetime
+    session: AsyncSession, scope: Scope, strategy: Strategy, title: str, description: str | None, now: datetime
 ) -> str:
+    """Add an objective to ``strategy`` (read through a scope, so it names its cluster)."""
+    _require(scope, strategy.cluster_id)
+    strategy_id = strategy.id
     objective_id = new_id()
     position = await session.scalar(
         select(func.coalesce(func.max(objectives.c.position), -1) + 1).where(objectives.c.strategy_id == strategy_id)
@@ -384,22 +442,26 @@ async def insert_objective(
     return objective_id
 
 
-async def list_objectives(session: AsyncSession, strategy_id: str) -> list[Objective]:
+async def list_objectives(session: AsyncSession, scope: Scope, strategy_id: str) -> list[Objective]:
     rows = (
         await session.execute(
             select(objectives)
-            .where(objectives.c.strategy_id == strategy_id)
+            .where(objectives.c.strategy_id == strategy_id, _via_strategy(scope, objectives.c.strategy_id))
             .order_by(objectives.c.position, objectives.c.id)
         )
     ).mappings()
     return [_from_row(Objective, row) for row in rows]
 
 
-async def get_objective(session: AsyncSession, strategy_id: str, objective_id: str) -> Objective | None:
+async def get_objective(session: AsyncSession, scope: Scope, strategy_id: str, objective_id: str) -> Objective | None:
     row = (
         (
             await session.execute(
-                select(objectives).where(objectives.c.id == objective_id, objectives.c.strategy_id == strategy_id)
+                select(objectives).where(
+                    objectives.c.id == objective_id,
+                    objectives.c.strategy_id == strategy_id,
+                    _via_strategy(scope, objectives.c.strategy_id),
+                )
             )
         )
         .mappings()
@@ -408,21 +470,32 @@ async def get_objective(session: AsyncSession, strategy_id: str, objective_id: s
     return _from_row(Objective, row) if row is not None else None
 
 
-async def update_objective(session: AsyncSession, objective_id: str, now: datetime, **values: Any) -> None:
-    await session.execute(update(objectives).where(objectives.c.id == objective_id).values(**values, updated_at=now))
+async def update_objective(
+    session: AsyncSession, scope: Scope, objective_id: str, now: datetime, **values: Any
+) -> None:
+    await session.execute(
+        update(objectives)
+        .where(objectives.c.id == objective_id, _via_strategy(scope, objectives.c.strategy_id))
+        .values(**values, updated_at=now)
+    )
 
 
-async def delete_objective(session: AsyncSession, objective_id: str, now: datetime) -> None:
+async def delete_objective(session: AsyncSession, scope: Scope, objective_id: str, now: datetime) -> None:
     # Its KPIs stay with the strategy (SQLite does not enforce ON DELETE SET NULL without a pragma).
     await session.execute(
-        update(kpis).where(kpis.c.objective_id == objective_id).values(objective_id=None, updated_at=now)
+        update(kpis)
+        .where(kpis.c.objective_id == objective_id, _via_strategy(scope, kpis.c.strategy_id))
+        .values(objective_id=None, updated_at=now)
     )
-    await session.execute(delete(objectives).where(objectives.c.id == objective_id))
+    await session.execute(
+        delete(objectives).where(objectives.c.id == objective_id, _via_strategy(scope, objectives.c.strategy_id))
+    )
 
 
 async def insert_kpi(
     session: AsyncSession,
-    strategy_id: str,
+    scope: Scope,
+    strategy: Strategy,
     objective_id: str | None,
     *,
     name: str,
@@ -430,6 +503,9 @@ async def insert_kpi(
     target: KpiTarget,
     now: datetime,
 ) -> str:
+    """Add a KPI to ``strategy`` (read through a scope); the caller has checked ``objective_id`` is its own."""
+    _require(scope, strategy.cluster_id)
+    strategy_id = strategy.id
     kpi_id = new_id()
     position = await session.scalar(
         select(func.coalesce(func.max(kpis.c.position), -1) + 1).where(kpis.c.strategy_id == strategy_id)
@@ -453,32 +529,39 @@ async def insert_kpi(
     return kpi_id
 
 
-async def get_kpi(session: AsyncSession, strategy_id: str, kpi_id: str) -> Kpi | None:
-    row = (
-        (await session.execute(select(kpis).where(kpis.c.id == kpi_id, kpis.c.strategy_id == strategy_id)))
-        .mappings()
-        .first()
+async def get_kpi(session: AsyncSession, scope: Scope, strategy_id: str, kpi_id: str) -> Kpi | None:
+    query = select(kpis).where(
+        kpis.c.id == kpi_id, kpis.c.strategy_id == strategy_id, _via_strategy(scope, kpis.c.strategy_id)
     )
+    row = (await session.execute(query)).mappings().first()
     return _from_row(Kpi, row) if row is not None else None
 
 
-async def update_kpi(session: AsyncSession, kpi_id: str, now: datetime, **values: Any) -> None:
-    await session.execute(update(kpis).where(kpis.c.id == kpi_id).values(**values, updated_at=now))
+async def update_kpi(session: AsyncSession, scope: Scope, kpi_id: str, now: datetime, **values: Any) -> None:
+    await session.execute(
+        update(kpis)
+        .where(kpis.c.id == kpi_id, _via_strategy(scope, kpis.c.strategy_id))
+        .values(**values, updated_at=now)
+    )
 
 
-async def delete_kpi(session: AsyncSession, kpi_id: str) -> None:
-    await session.execute(delete(kpi_measurements).where(kpi_measurements.c.kpi_id == kpi_id))
-    await session.execute(delete(kpis).where(kpis.c.id == kpi_id))
+async def delete_kpi(session: AsyncSession, scope: Scope, kpi_id: str) -> None:
+    await session.execute(
+        delete(kpi_measurements).where(kpi_measurements.c.kpi_id == kpi_id, _via_kpi(scope, kpi_measurements.c.kpi_id))
+    )
+    await session.execute(delete(kpis).where(kpis.c.id == kpi_id, _via_strategy(scope, kpis.c.strategy_id)))
 
 
-async def kpis_of(session: AsyncSession, strategy_ids: Sequence[str]) -> dict[str, list[Kpi]]:
+async def kpis_of(session: AsyncSession, scope: Scope, strategy_ids: Sequence[str]) -> dict[str, list[Kpi]]:
     """Each strategy's KPIs, in the order they were added."""
     out: dict[str, list[Kpi]] = {strategy_id: [] for strategy_id in strategy_ids}
     if not strategy_ids:
         return out
     rows = (
         await session.execute(
-            select(kpis).where(kpis.c.strategy_id.in_(strategy_ids)).order_by(kpis.c.position, kpis.c.id)
+            select(kpis)
+            .where(kpis.c.strategy_id.in_(strategy_ids), _via_strategy(scope, kpis.c.strategy_id))
+            .order_by(kpis.c.position, kpis.c.id)
         )
     ).mappings()
     for row in rows:
@@ -486,7 +569,9 @@ async def kpis_of(session: AsyncSession, strategy_ids: Sequence[str]) -> dict[st
     return out
 
 
-async def measurements_of(session: AsyncSession, kpi_ids: Sequence[str]) -> dict[str, list[MeasurementRow]]:
+async def measurements_of(
+    session: AsyncSession, scope: Scope, kpi_ids: Sequence[str]
+) -> dict[str, list[MeasurementRow]]:
     """Each KPI's measurements, oldest first."""
     out: dict[str, list[MeasurementRow]] = {kpi_id: [] for kpi_id in kpi_ids}
     if not kpi_ids:
@@ -494,7 +579,7 @@ async def measurements_of(session: AsyncSession, kpi_ids: Sequence[str]) -> dict
     rows = (
         await session.execute(
             select(kpi_measurements)
-            .where(kpi_measurements.c.kpi_id.in_(kpi_ids))
+            .where(kpi_measurements.c.kpi_id.in_(kpi_ids), _via_kpi(scope, kpi_measurements.c.kpi_id))
             .order_by(kpi_measurements.c.measured_on)
         )
     ).mappings()
@@ -504,9 +589,14 @@ async def measurements_of(session: AsyncSession, kpi_ids: Sequence[str]) -> dict
 
 
 async def record_measurement(
-    session: AsyncSession, kpi_id: str, measured_on: date, value: float, note: str | None, now: datetime
+    session: AsyncSession, scope: Scope, kpi_id: str, measured_on: date, value: float, note: str | None, now: datetime
 ) -> bool:
     """Record a KPI's value for a day; True if new, False if it corrected the day's earlier value."""
+    if not scope.platform_wide:
+        owner = await session.scalar(
+            select(strategies.c.cluster_id).join(kpis, kpis.c.strategy_id == strategies.c.id).where(kpis.c.id == kpi_id)
+        )
+        _require(scope, str(owner))
     stmt = insert_for(session, kpi_measurements).values(
         kpi_id=kpi_id, measured_on=measured_on, value=value, note=note, recorded_at=now
     )
@@ -524,10 +614,12 @@ async def record_measurement(
     return not existed
 
 
-async def delete_measurement(session: AsyncSession, kpi_id: str, measured_on: date) -> bool:
+async def delete_measurement(session: AsyncSession, scope: Scope, kpi_id: str, measured_on: date) -> bool:
     result = await session.execute(
         delete(kpi_measurements).where(
-            kpi_measurements.c.kpi_id == kpi_id, kpi_measurements.c.measured_on == measured_on
+            kpi_measurements.c.kpi_id == kpi_id,
+            kpi_measurements.c.measured_on == measured_on,
+            _via_kpi(scope, kpi_measurements.c.kpi_id),
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -552,23 +644,26 @@ class Review:
     actions_reviewed: int
 
 
-async def insert_review(session: AsyncSession, review: Review) -> None:
+async def insert_review(session: AsyncSession, scope: Scope, review: Review) -> None:
+    _require(scope, review.cluster_id)
     await session.execute(reviews.insert().values(**review.__dict__))
 
 
-async def list_reviews(session: AsyncSession, strategy_id: str, *, limit: int, offset: int) -> tuple[list[Review], int]:
-    where = reviews.c.strategy_id == strategy_id
-    total = await session.scalar(select(func.count()).select_from(reviews).where(where))
+async def list_reviews(
+    session: AsyncSession, scope: Scope, strategy_id: str, *, limit: int, offset: int
+) -> tuple[list[Review], int]:
+    where = (reviews.c.strategy_id == strategy_id, scope.clause(reviews.c.cluster_id))
+    total = await session.scalar(select(func.count()).select_from(reviews).where(*where))
     rows = (
         await session.execute(
-            select(reviews).where(where).order_by(reviews.c.held_at.desc(), reviews.c.id).limit(limit).offset(offset)
+            select(reviews).where(*where).order_by(reviews.c.held_at.desc(), reviews.c.id).limit(limit).offset(offset)
         )
     ).mappings()
     return [_from_row(Review, row) for row in rows], total or 0
 
 
-async def last_review(session: AsyncSession, strategy_id: str) -> Review | None:
-    items, _total = await list_reviews(session, strategy_id, limit=1, offset=0)
+async def last_review(session: AsyncSession, scope: Scope, strategy_id: str) -> Review | None:
+    items, _total = await list_reviews(session, scope, strategy_id, limit=1, offset=0)
     return items[0] if items else None
 
 
@@ -577,6 +672,7 @@ async def last_review(session: AsyncSession, strategy_id: str) -> Review | None:
 
 async def propose_actions(
     session: AsyncSession,
+    scope: Scope,
     cluster_id: str,
     actions: Sequence[tuple[ProposedAction, str]],
     *,
@@ -585,6 +681,7 @@ async def propose_actions(
 ) -> None:
     """Add each (action, strategy id), or refresh the open action with the same key (the pool grew, a better
     partner); a refreshed action stays on the strategy it was first proposed to."""
+    _require(scope, cluster_id)
     for action, strategy_id in actions:
         stmt = insert_for(session, proposed_actions).values(
             cluster_id=cluster_id,
@@ -613,25 +710,33 @@ async def propose_actions(
 _OPEN_FIRST = case((proposed_actions.c.kind == ActionKind.POOLED_OFFER.value, 0), else_=1)
 
 
-async def open_action_texts(session: AsyncSession, strategy_id: str, limit: int) -> list[str]:
+async def open_action_texts(session: AsyncSession, scope: Scope, strategy_id: str, limit: int) -> list[str]:
     """A strategy's open actions for an agenda: pooled offers first, then the oldest first."""
     if limit <= 0:
         return []
     texts = await session.scalars(
         select(proposed_actions.c.text)
-        .where(proposed_actions.c.strategy_id == strategy_id, proposed_actions.c.reviewed_at.is_(None))
+        .where(
+            proposed_actions.c.strategy_id == strategy_id,
+            proposed_actions.c.reviewed_at.is_(None),
+            scope.clause(proposed_actions.c.cluster_id),
+        )
         .order_by(_OPEN_FIRST, proposed_actions.c.created_at, proposed_actions.c.id)
         .limit(limit)
     )
     return list(texts)
 
 
-async def open_action_counts(session: AsyncSession, strategy_ids: Sequence[str]) -> dict[str, int]:
+async def open_action_counts(session: AsyncSession, scope: Scope, strategy_ids: Sequence[str]) -> dict[str, int]:
     if not strategy_ids:
         return {}
     rows = await session.execute(
         select(proposed_actions.c.strategy_id, func.count())
-        .where(proposed_actions.c.strategy_id.in_(strategy_ids), proposed_actions.c.reviewed_at.is_(None))
+        .where(
+            proposed_actions.c.strategy_id.in_(strategy_ids),
+            proposed_actions.c.reviewed_at.is_(None),
+            scope.clause(proposed_actions.c.cluster_id),
+        )
         .group_by(proposed_actions.c.strategy_id)
     )
     counts = {strategy_id: 0 for strategy_id in strategy_ids}
@@ -639,7 +744,9 @@ async def open_action_counts(session: AsyncSession, strategy_ids: Sequence[str])
     return counts
 
 
-async def mark_actions_reviewed(session: AsyncSession, strategy_id: str, held_at: datetime, now: datetime) -> int:
+async def mark_actions_reviewed(
+    session: AsyncSession, scope: Scope, strategy_id: str, held_at: datetime, now: datetime
+) -> int:
     """A review held at ``held_at`` dealt with the strategy's actions open by then; a later match on the same
     question opens a new line."""
     result = await session.execute(
@@ -648,6 +755,7 @@ async def mark_actions_reviewed(session: AsyncSession, strategy_id: str, held_at
             proposed_actions.c.strategy_id == strategy_id,
             proposed_actions.c.reviewed_at.is_(None),
             proposed_actions.c.created_at <= held_at,
+            scope.clause(proposed_actions.c.cluster_id),
         )
         .values(reviewed_at=now, updated_at=now)
     )
@@ -656,6 +764,7 @@ async def mark_actions_reviewed(session: AsyncSession, strategy_id: str, held_at
 
 async def list_actions(
     session: AsyncSession,
+    scope: Scope,
     cluster_id: str,
     *,
     strategy_id: str | None,
@@ -663,7 +772,7 @@ async def list_actions(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    where = [proposed_actions.c.cluster_id == cluster_id]
+    where = [proposed_actions.c.cluster_id == cluster_id, scope.clause(proposed_actions.c.cluster_id)]
     if strategy_id is not None:
         where.append(proposed_actions.c.strategy_id == strategy_id)
     if not include_reviewed:
@@ -689,8 +798,11 @@ def _skills_of(matched: PartnersMatched) -> list[str]:
     return sorted({option.skill_code for option in matched.options} | {pool.skill_code for pool in matched.pooled})
 
 
-async def record_match_run(session: AsyncSession, matched: PartnersMatched, event_id: str, now: datetime) -> bool:
+async def record_match_run(
+    session: AsyncSession, scope: Scope, matched: PartnersMatched, event_id: str, now: datetime
+) -> bool:
     """Remember a match run; False if it was seen before (re-sent under another event id)."""
+    _require(scope, matched.cluster_id)
     result = await session.execute(
         insert_for(session, match_runs)
         .values(
@@ -710,8 +822,9 @@ async def record_match_run(session: AsyncSession, matched: PartnersMatched, even
 
 
 async def record_gap_assessment(
-    session: AsyncSession, assessed: GapsAssessed, skill_codes: list[str], now: datetime
+    session: AsyncSession, scope: Scope, assessed: GapsAssessed, skill_codes: list[str], now: datetime
 ) -> bool:
+    _require(scope, assessed.cluster_id)
     result = await session.execute(
         insert_for(session, gap_assessments)
         .values(
@@ -729,12 +842,14 @@ async def record_gap_assessment(
 
 
 async def activity_since(
-    session: AsyncSession, cluster_id: str, since: datetime | None
+    session: AsyncSession, scope: Scope, cluster_id: str, since: datetime | None
 ) -> tuple[list[Activity], list[Activity]]:
     """The cluster's match runs and gap assessments received after ``since`` (all of them when None)."""
-    run_query = select(match_runs.c.member_id, match_runs.c.skill_codes).where(match_runs.c.cluster_id == cluster_id)
+    run_query = select(match_runs.c.member_id, match_runs.c.skill_codes).where(
+        match_runs.c.cluster_id == cluster_id, scope.clause(match_runs.c.cluster_id)
+    )
     gap_query = select(gap_assessments.c.member_id, gap_assessments.c.skill_codes).where(
-        gap_assessments.c.cluster_id == cluster_id
+        gap_assessments.c.cluster_id == cluster_id, scope.clause(gap_assessments.c.cluster_id)
     )
     if since is not None:
         run_query = run_query.where(match_runs.c.received_at > since)
@@ -747,7 +862,10 @@ async def activity_since(
 # --- calendar feed -------------------------------------------------------------------------------------------
 
 
-async def set_feed_token(session: AsyncSession, cluster_id: str, token_sha256: str, now: datetime) -> None:
+async def set_feed_token(
+    session: AsyncSession, scope: Scope, cluster_id: str, token_sha256: str, now: datetime
+) -> None:
+    _require(scope, cluster_id)
     stmt = insert_for(session, calendar_feeds).values(cluster_id=cluster_id, token_sha256=token_sha256, created_at=now)
     await session.execute(
         stmt.on_conflict_do_update(
@@ -757,11 +875,19 @@ async def set_feed_token(session: AsyncSession, cluster_id: str, token_sha256: s
     )
 
 
-async def revoke_feed_token(session: AsyncSession, cluster_id: str) -> bool:
-    result = await session.execute(delete(calendar_feeds).where(calendar_feeds.c.cluster_id == cluster_id))
+async def revoke_feed_token(session: AsyncSession, scope: Scope, cluster_id: str) -> bool:
+    result = await session.execute(
+        delete(calendar_feeds).where(
+            calendar_feeds.c.cluster_id == cluster_id, scope.clause(calendar_feeds.c.cluster_id)
+        )
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def feed_token_sha256(session: AsyncSession, cluster_id: str) -> str | None:
-    value = await session.scalar(select(calendar_feeds.c.token_sha256).where(calendar_feeds.c.cluster_id == cluster_id))
+async def feed_token_sha256(session: AsyncSession, scope: Scope, cluster_id: str) -> str | None:
+    value = await session.scalar(
+        select(calendar_feeds.c.token_sha256).where(
+            calendar_feeds.c.cluster_id == cluster_id, scope.clause(calendar_feeds.c.cluster_id)
+        )
+    )
     return str(value) if value is not None else None
