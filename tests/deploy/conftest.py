@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.deploy.generate import K8S, ROOT, SERVICES
+from trellis_common.catalogue import CATALOGUE, EventSpec, spec_for_type
 from trellis_common.settings import ServiceSettings
 
 OVERLAYS = ("dev", "prod")
@@ -27,7 +28,8 @@ def kubectl() -> str:
 def render(path: Path) -> list[dict[str, Any]]:
     result = subprocess.run([kubectl(), "kustomize", str(path)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        pytest.fail(f"`kubectl kustomize {path.relative_to(ROOT)}` failed:\n{result.stderr}")
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        pytest.fail(f"`kubectl kustomize {shown}` failed:\n{result.stderr}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
@@ -49,3 +51,42 @@ def setting_names(service: str) -> set[str]:
 
 
 ALL_SERVICES = SERVICES
+
+
+def consumed(service: str) -> list[EventSpec]:
+    handlers = importlib.import_module(f"trellis_{service}.service").DEFINITION.handlers
+    specs = [spec_for_type(event_type) for event_type in handlers]
+    assert all(spec is not None for spec in specs), f"{service} handles a type the catalogue lacks"
+    return [spec for spec in specs if spec is not None]
+
+
+def published(service: str) -> list[EventSpec]:
+    return [spec for spec in CATALOGUE if spec.service == service or (service == "ingress" and spec.ingress)]
+
+
+Right = tuple[str, str, str]
+
+
+def wanted_rights(service: str, prefix: str = "") -> set[Right]:
+    """(resource type, name, operation) a service's KafkaUser needs: read what it consumes in its own group,
+    write what it publishes and the dead-letter topics of what it consumes. Nothing else."""
+    wanted: set[Right] = set()
+    for spec in consumed(service):
+        wanted |= {("topic", spec.topic(prefix), "Read"), ("topic", spec.topic(prefix), "Describe")}
+        wanted |= {("topic", spec.dlq_topic(prefix), "Write"), ("topic", spec.dlq_topic(prefix), "Describe")}
+    if consumed(service):
+        wanted.add(("group", f"{prefix}trellis-{service}", "Read"))
+    for spec in published(service):
+        wanted |= {("topic", spec.topic(prefix), "Write"), ("topic", spec.topic(prefix), "Describe")}
+    return wanted
+
+
+def granted_rights(user: dict[str, Any]) -> set[Right]:
+    """The allow rules of a rendered KafkaUser, one triple per operation; a wildcard or deny rule fails."""
+    granted: set[Right] = set()
+    for rule in user["spec"]["authorization"]["acls"]:
+        resource = rule["resource"]
+        assert resource.get("patternType", "literal") == "literal", f"{user['metadata']['name']}: wildcard {resource}"
+        assert rule.get("type", "allow") == "allow", f"{user['metadata']['name']}: deny rule {rule}"
+        granted |= {(resource["type"], resource["name"], op) for op in rule["operations"]}
+    return granted

@@ -1,5 +1,5 @@
 """Writes the generated part of ``deploy/k8s``: the base (one folder per service, Strimzi topics and users) and
-the optional components (KEDA, monitoring, network policies).
+the optional components (KEDA, monitoring, network policies, Kafka authentication).
 
 Everything that follows from the code is derived from it rather than copied: the topics, partitions and
 retention from the event catalogue, each service's Kafka rights from the event types its handlers consume and
@@ -30,8 +30,16 @@ PART_OF = "trellis"
 IMAGE = "trellis"
 UID = 10001
 HTTP_PORT = 8000
-KAFKA_CLUSTER = "trellis"  # the Strimzi Kafka resource; its bootstrap Service is <cluster>-kafka-bootstrap
-KAFKA_BOOTSTRAP = f"{KAFKA_CLUSTER}-kafka-bootstrap:9092"
+# The Strimzi Kafka resource; its bootstrap Service is <cluster>-kafka-bootstrap. The prod overlay renames it in
+# one place (overlays/prod/kafka-cluster.yaml), together with the port of the TLS listener.
+KAFKA_CLUSTER = "trellis"
+KAFKA_PLAIN_PORT = 9092  # Strimzi's conventional `plain` listener (no TLS, no authentication)
+KAFKA_TLS_PORT = 9093  # Strimzi's conventional `tls` listener: TLS, here with SCRAM-SHA-512 authentication
+KAFKA_BOOTSTRAP = f"{KAFKA_CLUSTER}-kafka-bootstrap:{KAFKA_PLAIN_PORT}"
+KAFKA_TLS_BOOTSTRAP = f"{KAFKA_CLUSTER}-kafka-bootstrap:{KAFKA_TLS_PORT}"
+KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"  # Strimzi's public cluster CA certificate (key ca.crt)
+KAFKA_CA_DIR = "/etc/trellis/kafka-ca"
+KAFKA_CONFIG = "trellis-kafka"  # the ConfigMap with the connection settings every Kafka client of Trellis shares
 TOPIC_REPLICAS = 3
 MIN_INSYNC_REPLICAS = "2"
 OPERATOR_USER = "trellis-operator"  # runs `trellis dlq replay`
@@ -112,7 +120,6 @@ def services() -> list[Service]:
     common = {
         "TRELLIS_ENVIRONMENT": "prod",
         "TRELLIS_BUS": "kafka",
-        "TRELLIS_KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         "TRELLIS_MIGRATE_ON_START": "false",
         "TRELLIS_LOG_JSON": "true",
         "TRELLIS_LOG_LEVEL": "INFO",
@@ -167,8 +174,12 @@ def env(service: Service) -> list[dict[str, Any]]:
     return out
 
 
-def env_from(service: Service) -> list[dict[str, Any]]:
-    return [{"configMapRef": {"name": f"{service.name}-config"}}, {"configMapRef": {"name": "trellis-auth"}}]
+def env_from(service: Service, kafka: bool) -> list[dict[str, Any]]:
+    """The ConfigMaps of a container; only the processes that talk to Kafka get its connection settings."""
+    refs = [{"configMapRef": {"name": f"{service.name}-config"}}, {"configMapRef": {"name": "trellis-auth"}}]
+    if kafka:
+        refs.append({"configMapRef": {"name": KAFKA_CONFIG}})
+    return refs
 
 
 TMP_VOLUME = {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
@@ -193,7 +204,7 @@ def deployment(service: Service) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",
         "command": [f"trellis-{service.name}", "serve"],
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "envFrom": env_from(service),
+        "envFrom": env_from(service, kafka=True),
         "env": env(service),
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
         # Start-up allows five minutes for the database, Kafka and the first partition assignment.
@@ -243,7 +254,8 @@ def migration_job(service: Service) -> dict[str, Any]:
         "image": IMAGE,
         "imagePullPolicy": "IfNotPresent",
         "command": [f"trellis-{service.name}", "migrate"],
-        "envFrom": env_from(service),
+        # Migrations touch the database only: no Kafka settings, hence no Kafka credentials either.
+        "envFrom": env_from(service, kafka=False),
         "env": env(service),
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "securityContext": container_security(),
@@ -354,8 +366,13 @@ def service_acls(service: Service) -> list[dict[str, Any]]:
     return acls
 
 
+def kafka_user_name(service: Service) -> str:
+    """The service's KafkaUser; Strimzi's User Operator writes its password to a Secret of the same name."""
+    return f"trellis-{service.name}"
+
+
 def users(all_services: list[Service]) -> list[dict[str, Any]]:
-    out = [kafka_user(f"trellis-{service.name}", service_acls(service)) for service in all_services]
+    out = [kafka_user(kafka_user_name(service), service_acls(service)) for service in all_services]
     consumed = {spec.name for service in all_services for spec in service.consumes}
     # `trellis dlq list|replay` reads a DLQ without a consumer group and writes the records back to its topic.
     operator = [acl("topic", spec.dlq_topic(), ["Read", "Describe"]) for spec in CATALOGUE if spec.name in consumed]
@@ -393,6 +410,91 @@ def scaled_object(service: Service) -> dict[str, Any]:
             "triggers": triggers,
         },
     }
+
+
+KAFKA_CA_VOLUME = "kafka-ca"
+
+
+def kafka_auth_patch(service: Service) -> dict[str, Any]:
+    """Strategic merge patch: the service connects as its KafkaUser and trusts the cluster CA, read-only."""
+    user = kafka_user_name(service)
+    password = {"secretKeyRef": {"name": user, "key": "password"}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": service.name},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": service.name,
+                            "env": [
+                                {"name": "TRELLIS_KAFKA_SASL_USERNAME", "value": user},
+                                {"name": "TRELLIS_KAFKA_SASL_PASSWORD", "valueFrom": password},
+                            ],
+                            "volumeMounts": [{"name": KAFKA_CA_VOLUME, "mountPath": KAFKA_CA_DIR, "readOnly": True}],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": KAFKA_CA_VOLUME,
+                            "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                        }
+                    ],
+                }
+            }
+        },
+    }
+
+
+def trigger_authentication_name(service: Service) -> str:
+    return f"{service.name}-kafka"
+
+
+def trigger_authentication(service: Service) -> dict[str, Any]:
+    """KEDA's lag scaler reads the consumer group's offsets as the service's own KafkaUser."""
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": trigger_authentication_name(service), "labels": labels(service.name, "autoscaling")},
+        "spec": {
+            # Strimzi's Secret holds the password only: the user name is the one the Deployment connects with.
+            "env": [{"parameter": "username", "name": "TRELLIS_KAFKA_SASL_USERNAME", "containerName": service.name}],
+            "secretTargetRef": [
+                {"parameter": "password", "name": kafka_user_name(service), "key": "password"},
+                {"parameter": "ca", "name": KAFKA_CA_SECRET, "key": "ca.crt"},
+            ],
+        },
+    }
+
+
+def scaled_object_auth(service: Service) -> list[dict[str, Any]]:
+    """JSON patch: every trigger of the service's ScaledObject goes to the TLS listener and authenticates."""
+    ops: list[dict[str, Any]] = []
+    for index, spec in enumerate(service.consumes):
+        trigger = f"/spec/triggers/{index}"
+        ops += [
+            {"op": "test", "path": f"{trigger}/metadata/topic", "value": spec.topic()},
+            {"op": "replace", "path": f"{trigger}/metadata/bootstrapServers", "value": KAFKA_TLS_BOOTSTRAP},
+            {"op": "add", "path": f"{trigger}/metadata/sasl", "value": "scram_sha512"},
+            {"op": "add", "path": f"{trigger}/metadata/tls", "value": "enable"},
+            {
+                "op": "add",
+                "path": f"{trigger}/authenticationRef",
+                "value": {"name": trigger_authentication_name(service)},
+            },
+        ]
+    return ops
+
+
+def kafka_auth_settings() -> list[str]:
+    return [
+        f"TRELLIS_KAFKA_BOOTSTRAP_SERVERS={KAFKA_TLS_BOOTSTRAP}",
+        "TRELLIS_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+        "TRELLIS_KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
+        f"TRELLIS_KAFKA_SSL_CAFILE={KAFKA_CA_DIR}/ca.crt",
+    ]
 
 
 def rule(alert: str, expr: str, duration: str, severity: str, summary: str, description: str) -> dict[str, Any]:
@@ -654,7 +756,8 @@ def component(resources: list[str], **extra: Any) -> dict[str, Any]:
 def dump(content: Any) -> str:
     if isinstance(content, list):
         return HEADER + "".join("---\n" + yaml.safe_dump(doc, sort_keys=False, width=120) for doc in content)
-    return HEADER + yaml.safe_dump(content, sort_keys=False, width=120)
+    text: str = yaml.safe_dump(content, sort_keys=False, width=120)
+    return HEADER + text
 
 
 def render() -> dict[Path, str]:
@@ -689,11 +792,17 @@ def render() -> dict[Path, str]:
         "literals": ["TRELLIS_AUTH_ISSUER=https://login.example.org/realms/trellis", "TRELLIS_AUTH_AUDIENCE=trellis"],
         "options": {"labels": {"app.kubernetes.io/part-of": PART_OF}},
     }
+    kafka = {
+        "name": KAFKA_CONFIG,
+        # The plain listener; components/kafka-auth moves the Kafka clients to the TLS listener with SASL/SCRAM.
+        "literals": [f"TRELLIS_KAFKA_BOOTSTRAP_SERVERS={KAFKA_BOOTSTRAP}"],
+        "options": {"labels": {"app.kubernetes.io/part-of": PART_OF}},
+    }
     files[Path("base/kustomization.yaml")] = dump(
         kustomization(
             [service.name for service in all_services] + ["kafka"],
             labels=[{"pairs": {"app.kubernetes.io/version": "1.0.0"}, "includeSelectors": False}],
-            configMapGenerator=[auth],
+            configMapGenerator=[auth, kafka],
         )
     )
     consumers = [service for service in all_services if service.consumes]
@@ -707,6 +816,31 @@ def render() -> dict[Path, str]:
                     "target": {"kind": "Deployment", "name": "|".join(service.name for service in consumers)},
                     "patch": "- op: remove\n  path: /spec/replicas\n",
                 }
+            ],
+        )
+    )
+    files[Path("components/kafka-auth/deployments.yaml")] = dump(
+        [kafka_auth_patch(service) for service in all_services]
+    )
+    files[Path("components/kafka-auth/triggerauthentications.yaml")] = dump(
+        [trigger_authentication(service) for service in consumers]
+    )
+    for service in consumers:
+        # One JSON patch (a single YAML list, not a stream of documents) per ScaledObject.
+        ops = yaml.safe_dump(scaled_object_auth(service), sort_keys=False, width=120)
+        files[Path(f"components/kafka-auth/scaledobject-{service.name}.yaml")] = HEADER + ops
+    files[Path("components/kafka-auth/kustomization.yaml")] = dump(
+        component(
+            # List it after components/keda: it also authenticates the ScaledObjects' triggers.
+            ["triggerauthentications.yaml"],
+            configMapGenerator=[{"name": KAFKA_CONFIG, "behavior": "merge", "literals": kafka_auth_settings()}],
+            patches=[{"path": "deployments.yaml"}]
+            + [
+                {
+                    "target": {"group": "keda.sh", "kind": "ScaledObject", "name": service.name},
+                    "path": f"scaledobject-{service.name}.yaml",
+                }
+                for service in consumers
             ],
         )
     )

@@ -17,9 +17,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from tests.deploy.conftest import ALL_SERVICES, OVERLAYS, setting_names
+from tests.deploy.conftest import ALL_SERVICES, OVERLAYS, consumed, granted_rights, setting_names, wanted_rights
 from tests.deploy.generate import K8S
-from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS, EventSpec, spec_for_type
+from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
 
 # The oldest Kubernetes release whose schemas kubernetes-validate ships (offline); our manifests use nothing newer.
 KUBERNETES_VERSION = "1.33.0"
@@ -50,19 +50,6 @@ def containers(workload: dict[str, Any]) -> Iterator[dict[str, Any]]:
     spec = pod_spec(workload)
     yield from spec.get("initContainers", [])
     yield from spec["containers"]
-
-
-def consumed(service: str) -> list[EventSpec]:
-    import importlib
-
-    handlers = importlib.import_module(f"trellis_{service}.service").DEFINITION.handlers
-    specs = [spec_for_type(event_type) for event_type in handlers]
-    assert all(spec is not None for spec in specs), f"{service} handles a type the catalogue lacks"
-    return [spec for spec in specs if spec is not None]
-
-
-def published(service: str) -> list[EventSpec]:
-    return [spec for spec in CATALOGUE if spec.service == service or (service == "ingress" and spec.ingress)]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -206,28 +193,16 @@ def test_each_service_user_has_exactly_the_kafka_rights_it_needs(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
     objects = rendered[overlay]
-    users = {obj["metadata"]["name"]: obj["spec"] for obj in of_kind(objects, "KafkaUser")}
+    users = {obj["metadata"]["name"]: obj for obj in of_kind(objects, "KafkaUser")}
     for service in ALL_SERVICES:
         prefix = ""
         for cm in of_kind(objects, "ConfigMap"):
             if cm["metadata"]["name"].startswith(f"{service}-config-"):
                 prefix = cm.get("data", {}).get("TRELLIS_TOPIC_PREFIX", "")
-        wanted: set[tuple[str, str, str]] = set()
-        for spec in consumed(service):
-            wanted |= {("topic", spec.topic(prefix), "Read"), ("topic", spec.topic(prefix), "Describe")}
-            wanted |= {("topic", spec.dlq_topic(prefix), "Write"), ("topic", spec.dlq_topic(prefix), "Describe")}
-        if consumed(service):
-            wanted.add(("group", f"{prefix}trellis-{service}", "Read"))
-        for spec in published(service):
-            wanted |= {("topic", spec.topic(prefix), "Write"), ("topic", spec.topic(prefix), "Describe")}
+        wanted = wanted_rights(service, prefix)
         user = users.get(f"trellis-{service}")
         assert user is not None, f"{overlay}: no KafkaUser trellis-{service}"
-        granted = set()
-        for rule in user["authorization"]["acls"]:
-            resource = rule["resource"]
-            assert resource.get("patternType", "literal") == "literal", f"{service}: wildcard ACL {resource}"
-            assert rule.get("type", "allow") == "allow"
-            granted |= {(resource["type"], resource["name"], op) for op in rule["operations"]}
+        granted = granted_rights(user)
         assert granted == wanted, (
             f"{overlay}: trellis-{service} lacks {sorted(wanted - granted)} and has extra {sorted(granted - wanted)}"
         )
@@ -243,6 +218,7 @@ def test_environment_names_only_real_settings_and_secrets_come_from_secrets(
         "TRELLIS_SURVEY_LINK_SECRET",
         "TRELLIS_UNSUBSCRIBE_SECRET",
         "TRELLIS_SMTP_PASSWORD",
+        "TRELLIS_KAFKA_SASL_PASSWORD",
     }
     required = {service: {"TRELLIS_DATABASE_URL"} for service in ALL_SERVICES}
     required["surveys"].add("TRELLIS_SURVEY_LINK_SECRET")
