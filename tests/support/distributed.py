@@ -63,12 +63,20 @@ class Distributed:
 
 
 async def start_services(
-    platform: Distributed, new_database: NewDatabase, services: tuple[str, ...] = SERVICES, **failpoints: str
+    platform: Distributed,
+    new_database: NewDatabase,
+    services: tuple[str, ...] = SERVICES,
+    *,
+    environment: dict[str, str] | None = None,
+    **failpoints: str,
 ) -> dict[str, str]:
-    """Start the service processes (the five domain services by default); returns their database URLs."""
+    """Start the service processes (the five domain services by default), with ``environment`` added to each;
+    returns their database URLs."""
     urls = {service: await new_database(service) for service in services}
     for service in services:
-        extra = {"TRELLIS_FAILPOINTS": failpoints[service]} if service in failpoints else {}
+        extra = dict(environment or {})
+        if service in failpoints:
+            extra["TRELLIS_FAILPOINTS"] = failpoints[service]
         platform.process(service, urls[service]).start(**extra)
     for proc in platform.processes.values():
         await proc.wait_ready()
