@@ -13,6 +13,7 @@ from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.runtime import ServiceDefinition
 from trellis_notifications.service import DEFINITION as NOTIFICATIONS
+from trellis_strategy.service import DEFINITION as STRATEGY
 from trellis_surveys.service import DEFINITION as SURVEYS
 
 
@@ -69,3 +70,10 @@ async def test_unsubscribe_pages_are_limited_per_client_and_one_click_per_link(
     # One-click posts come from mail providers' shared addresses: other links still go through.
     assert [(await notifications.post("/unsubscribe/same-link")).status_code for _ in range(3)] == [400, 400, 429]
     assert (await notifications.post("/unsubscribe/another-link")).status_code == 400
+
+
+async def test_the_calendar_feed_is_limited_per_client(tmp_path: Path) -> None:
+    async for client in _client(STRATEGY, tmp_path, public_rate_per_minute=2):
+        feed = "/clusters/c-1/reviews.ics"
+        statuses = [(await client.get(feed, params={"token": f"guess-{n}"})).status_code for n in range(3)]
+        assert statuses[:2] == [403, 403] and statuses[2] == 429

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope, Writer
+from trellis_common.rate_limit import PublicLimit
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.kpi import KpiTarget
@@ -290,6 +291,7 @@ async def calendar_feed(
     cluster_id: ClusterId,
     runtime: Runtime,
     token: Annotated[str, Query(min_length=1, max_length=128, description="The feed's secret")],
+    _limit: PublicLimit,  # calendar apps poll; a flood or a guessing run gets 429
 ) -> Response:
     settings = strategy_settings(runtime.settings)
     # No bearer token here: the secret opens this one cluster's feed, so the reads are scoped to that cluster.
