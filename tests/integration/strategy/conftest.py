@@ -201,6 +201,27 @@ async def api(strategy: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture
+async def strategy_by_hand(tmp_path: Path, broker: InMemoryBroker) -> AsyncIterator[ServiceRuntime]:
+    """The service without its scheduler worker, for tests that count what their own ``tick`` fires (a worker
+    ticking beside them could fire it first)."""
+    runtime = strategy_runtime(sqlite_url(tmp_path), broker, workers=False)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def api_by_hand(strategy_by_hand: ServiceRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(DEFINITION, runtime=strategy_by_hand, manage_runtime=False)
+    async with httpx.AsyncClient(
+        headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://strategy"
+    ) as client:
+        yield client
+
+
 @pytest.fixture(scope="module")
 async def refusing_api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[httpx.AsyncClient]:
     """One API per module, without consumer, relay or workers, for requests that must be refused (and so

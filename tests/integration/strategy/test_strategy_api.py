@@ -358,8 +358,10 @@ async def test_bad_changes_are_a_4xx_that_says_why(api: httpx.AsyncClient) -> No
 
 
 async def test_recording_a_review_closes_the_period_and_sets_the_next_date(
-    strategy: ServiceRuntime, api: httpx.AsyncClient, broker: InMemoryBroker
+    strategy_by_hand: ServiceRuntime, api_by_hand: httpx.AsyncClient, broker: InMemoryBroker
 ) -> None:
+    # Time moves by hand and each tick's count is checked: no scheduler worker may fire beside the test.
+    strategy, api = strategy_by_hand, api_by_hand
     await publish(broker, partners_matched(member_id="m-1"))
     schedule = await eventually(lambda: schedule_of(strategy, "c-1"), timeout=10, what="a review schedule")
     sid = schedule.strategy_id

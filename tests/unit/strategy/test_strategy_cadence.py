@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from dateutil.rrule import rrulestr
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from trellis_strategy.domain.cadence import (
@@ -412,23 +412,38 @@ def rules_that_name_their_days(draw: st.DrawFn) -> str:
     after=st.datetimes(datetime(1999, 1, 1), datetime(2090, 1, 1), timezones=st.just(UTC)),
     count=st.integers(1, 5),
 )
+# St John's sprang forward at 00:01 on 1 April 2001: the anchor's 00:15 does not exist that day, so the review
+# is read with the offset from before the gap (RFC 5545 §3.3.5) and shows 01:15; May is back at 00:15.
+@example(
+    key="America/St_Johns",
+    wall_time=datetime(2000, 1, 1, 0, 15),
+    rule_text="FREQ=MONTHLY;BYMONTHDAY=1",
+    after=datetime(2001, 3, 15, tzinfo=UTC),
+    count=2,
+)
 def test_an_rrule_naming_its_days_is_honoured_on_the_local_wall_clock(
     key: str, wall_time: datetime, rule_text: str, after: datetime, count: int
 ) -> None:
     """Oracle: RFC 5545 occurrences walked from the series start on local wall time, read at fold 0."""
     rule = ReviewCadence.from_rrule(rule_text)
     anchor, start, zone = anchor_and_series_start(key, wall_time)
-    expected: list[datetime] = []
+    expected: list[tuple[datetime, datetime]] = []  # (the review's local date, its moment in UTC)
     for local_time in rrulestr(rule_text, dtstart=start):
         moment = to_utc(local_time, zone)
         if moment > after:
-            expected.append(moment)
+            expected.append((local_time, moment))
             if len(expected) == count:
                 break
     got = review_dates(rule, anchor, next_due(rule, anchor, after, key), key, count)
-    assert got == expected
+    assert got == [moment for _, moment in expected]
     assert all(a < b for a, b in itertools.pairwise(got))
-    for moment in got:
+    for moment, (local_time, _) in zip(got, expected, strict=True):
         shown = moment.astimezone(zone).replace(tzinfo=None)
-        if exists_locally(shown, zone):
-            assert shown.time() == start.time()  # the anchor's time of day, across DST changes
+        anchor_time_that_day = datetime.combine(local_time.date(), start.time())
+        if exists_locally(anchor_time_that_day, zone):
+            assert shown == anchor_time_that_day  # the anchor's time of day, across DST changes
+        else:
+            # The anchor's time falls in a spring-forward gap that day: read with the offset from before the gap,
+            # it moves forward by the gap's length (at most a skipped day), never back.
+            assert anchor_time_that_day < shown <= anchor_time_that_day + timedelta(days=1)
+            assert moment == to_utc(anchor_time_that_day, zone)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, delete, func, select, true, update
+from sqlalchemy import ColumnElement, case, delete, false, func, select, true, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,6 +115,19 @@ class Strategy:
         return [owner["contact_id"] for owner in self.owners]
 
 
+async def _lock_sqlite_for_writing(session: AsyncSession) -> None:
+    """Give the ``FOR UPDATE`` read that follows its meaning on SQLite too.
+
+    SQLite has no row locks (SQLAlchemy drops ``FOR UPDATE`` there) and its driver begins the transaction at the
+    first write, so rows read before it could be changed by another connection and then written back stale: a
+    review committed between the scheduler's read and its write was lost. A write that touches no row takes the
+    database's write lock now, until commit; what this transaction reads next is the latest state and stays so.
+    PostgreSQL locks the rows themselves: nothing to do there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(update(review_schedules).where(false()).values(id=review_schedules.c.id))
+
+
 def _strategy_query(scope: Scope, strategy_id: str) -> Any:
     return select(strategies).where(strategies.c.id == strategy_id, scope.clause(strategies.c.cluster_id))
 
@@ -126,6 +139,7 @@ async def get_strategy(session: AsyncSession, scope: Scope, strategy_id: str) ->
 
 async def lock_strategy(session: AsyncSession, scope: Scope, strategy_id: str) -> Strategy | None:
     """The strategy, locked for this transaction (concurrent reviews of one strategy take turns)."""
+    await _lock_sqlite_for_writing(session)
     row = (await session.execute(_strategy_query(scope, strategy_id).with_for_update())).mappings().first()
     return _from_row(Strategy, row) if row is not None else None
 
@@ -288,6 +302,7 @@ async def schedule_of(session: AsyncSession, scope: Scope, strategy_id: str, *, 
         review_schedules.c.strategy_id == strategy_id, scope.clause(review_schedules.c.cluster_id)
     )
     if lock:
+        await _lock_sqlite_for_writing(session)
         query = query.with_for_update()
     row = (await session.execute(query)).mappings().first()
     return _from_row(Schedule, row) if row is not None else None
@@ -356,6 +371,7 @@ async def update_schedule(session: AsyncSession, scope: Scope, schedule_id: str,
 async def due_schedules(session: AsyncSession, scope: Scope, now: datetime, limit: int) -> list[Schedule]:
     """Schedules with a reminder due at ``now``, locked for this transaction; rows another replica holds are
     skipped."""
+    await _lock_sqlite_for_writing(session)
     rows = (
         (
             await session.execute(
