@@ -23,10 +23,11 @@ from trellis_common import asyncapi, audit
 from trellis_common.audit import audit_router
 from trellis_common.auth import TokenVerifier
 from trellis_common.clock import ManualClock
-from trellis_common.http_guards import SecurityHeaders
+from trellis_common.http_guards import SecurityHeaders, error_headers
 from trellis_common.logging import get_logger
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_common.settings import ServiceSettings
+from trellis_common.text import printable, storable_parameters
 
 log = get_logger(__name__)
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -120,6 +121,7 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
         max_body_size=runtime.settings.http_max_body_bytes,  # 413 before any route reads a larger body
+        dependencies=[Depends(storable_parameters)],  # NUL in a path or query parameter: 422, not a 500
     )
     app.state.runtime = runtime
     # Routes that need a caller (Depends(authenticate)) answer 503 until an issuer is configured.
@@ -132,6 +134,7 @@ def create_app(
     @app.middleware("http")
     async def bind_request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request.state.correlation_id = request_id
         structlog.contextvars.bind_contextvars(correlation_id=request_id, service=runtime.settings.service_name)
         started = time.perf_counter()
         try:
@@ -155,14 +158,17 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input; an input of NaN or Infinity cannot be written as JSON and
-        # would turn the caller's mistake into a 500. Spell such values as text.
-        return JSONResponse({"detail": jsonable_encoder(_printable(list(exc.errors())))}, status_code=422)
+        # would turn the caller's mistake into a 500, and so would a lone surrogate. Spell such values as text.
+        return JSONResponse({"detail": _printable(jsonable_encoder(list(exc.errors())))}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never a stack trace to the caller; the log has it, keyed by the correlation id.
         log.error("unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)
-        return JSONResponse({"detail": "internal error; the operators have the details in the logs"}, status_code=500)
+        # Starlette writes this answer outside the middleware stack: it gets the usual headers here.
+        headers = error_headers(getattr(request.state, "correlation_id", None))
+        body = {"detail": "internal error; the operators have the details in the logs"}
+        return JSONResponse(body, status_code=500, headers=headers)
 
     return app
 
@@ -170,8 +176,10 @@ def create_app(
 def _printable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return printable(value)
     if isinstance(value, dict):
-        return {key: _printable(item) for key, item in value.items()}
+        return {_printable(key): _printable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_printable(item) for item in value]
     return value

@@ -21,6 +21,7 @@ from trellis_common.errors import ContractError
 from trellis_common.events import EventData, SupplyReported, SupplyScope
 from trellis_common.logging import get_logger
 from trellis_common.runtime import ServiceRuntime
+from trellis_common.text import unstorable_at
 from trellis_ingress.models import accepted_events
 from trellis_ingress.settings import IngressSettings
 
@@ -78,6 +79,9 @@ def _spec(event: CloudEvent) -> EventSpec:
 def _validated(event: CloudEvent, spec: EventSpec) -> EventData:
     if event.data is None:
         raise _refuse(400, "the event has no data", event.type)
+    if (found := unstorable_at(event.data)) is not None:  # checked first: the errors below echo the input
+        loc, problem = found
+        raise _refuse(422, [{"type": "value_error", "loc": ["data", *loc], "msg": problem}], event.type)
     try:
         return spec.model.model_validate(event.data)
     except ValidationError as exc:
@@ -145,11 +149,15 @@ async def post_event(request: Request, caller: Caller, runtime: Runtime) -> JSON
         raise _refuse(status, str(exc)) from exc
     if len(event.id) > MAX_ID_LENGTH:
         raise _refuse(400, f"the event id is longer than {MAX_ID_LENGTH} characters", event.type)
+    if (found := unstorable_at(event.model_dump(exclude={"data"}))) is not None:
+        raise _refuse(400, f"invalid CloudEvent attribute {found[0][0]}: {found[1]}")
     spec = _spec(event)
     data = _validated(event, spec)
     _authorise(caller, data, event.type)
     key = str(getattr(data, spec.key_field))
-    normalised = event.model_copy(update={"data": data.model_dump(mode="json"), "subject": event.subject or key})
+    # The data goes on as posted, once validated: fields a newer minor version adds reach the consumers that know
+    # them (the models ignore what they do not know).
+    normalised = event.model_copy(update={"subject": event.subject or key})
     digest = _digest(normalised)
     try:
         return await _accept(runtime, caller, normalised, spec, key, digest)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found, report_or_invalid
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
+from trellis_common.text import INT4_MAX
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import (
     CONFIRMED,
@@ -187,7 +188,7 @@ async def list_partners(
     runtime: Runtime,
     _: Directory,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
     partner_type: PartnerType | None = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
 ) -> dict[str, Any]:
@@ -347,7 +348,7 @@ async def list_matches(
     period: Period = None,
     skill_code: Annotated[str | None, Query(pattern=SKILL_CODE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> dict[str, Any]:
     """Only the caller's clusters: filtering by another cluster gives an empty page, as an unknown one does."""
     filters = {

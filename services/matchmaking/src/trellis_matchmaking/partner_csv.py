@@ -84,25 +84,29 @@ def read_rows(content: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]
         dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise CsvLayoutError(f"the header lacks {', '.join(missing)}; columns are: {', '.join(KNOWN_COLUMNS)}")
-    unknown = [h for h in header if h not in KNOWN_COLUMNS]
-    if unknown:
-        raise CsvLayoutError(f"unknown column(s): {', '.join(unknown)}; columns are: {', '.join(KNOWN_COLUMNS)}")
-    reader.fieldnames = header
-    rows: list[tuple[int, dict[str, str]]] = []
-    for raw in reader:
-        if len(rows) >= max_rows:
-            raise CsvLayoutError(f"the file has more than {max_rows} rows; split it")
-        if None in raw:
-            rows.append((reader.line_num, {"__row__": "more cells than the header has columns"}))
-            continue
-        values = {k: (v or "").strip() for k, v in raw.items()}
-        if any(values.values()):  # blank lines are not partners
-            rows.append((reader.line_num, values))
+    # newline="": the csv module itself splits rows, so a lone CR ends a row and quoted cells keep theirs.
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise CsvLayoutError(f"the header lacks {', '.join(missing)}; columns are: {', '.join(KNOWN_COLUMNS)}")
+        unknown = [h for h in header if h not in KNOWN_COLUMNS]
+        if unknown:
+            raise CsvLayoutError(f"unknown column(s): {', '.join(unknown)}; columns are: {', '.join(KNOWN_COLUMNS)}")
+        reader.fieldnames = header
+        rows: list[tuple[int, dict[str, str]]] = []
+        for raw in reader:
+            if len(rows) >= max_rows:
+                raise CsvLayoutError(f"the file has more than {max_rows} rows; split it")
+            if None in raw:
+                rows.append((reader.line_num, {"__row__": "more cells than the header has columns"}))
+                continue
+            values = {k: (v or "").strip() for k, v in raw.items()}
+            if any(values.values()):  # blank lines are not partners
+                rows.append((reader.line_num, values))
+    except csv.Error as exc:  # e.g. a cell beyond the csv module's size limit
+        raise CsvLayoutError(f"the file cannot be read as CSV: {exc}") from None
     if not rows:
         raise CsvLayoutError("the file has a header but no rows")
     return rows

@@ -6,9 +6,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    UrlConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from trellis_common.events import MatchOption, PooledOpportunity, ScoreComponent
+from trellis_common.text import INT4_MAX, StorableText
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome
 from trellis_matchmaking.domain.partners import Delivery, OfferFormat, PartnerType
 
@@ -21,15 +31,27 @@ Sector = Annotated[
 ]
 Scheme = Annotated[str, Field(min_length=1, max_length=80)]
 Contact = Annotated[str, Field(min_length=3, max_length=300)]
+WEBSITE_MAX = 300  # partners.website
 
 
-class Body(BaseModel):
+def _website_fits(url: HttpUrl) -> HttpUrl:
+    # What is stored is the normalised address (IDNA host, escaped path), which can be longer than the input.
+    if len(str(url)) > WEBSITE_MAX:
+        raise ValueError(f"the address is longer than {WEBSITE_MAX} characters once normalised")
+    return url
+
+
+Website = Annotated[HttpUrl, UrlConstraints(max_length=WEBSITE_MAX), AfterValidator(_website_fits)]
+
+
+class Body(StorableText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def _cased(value: Any, upper: bool) -> Any:
-    if isinstance(value, list):
-        return sorted({(v.strip().upper() if upper else v.strip().lower()) if isinstance(v, str) else v for v in value})
+    """A list of strings cased, distinct and sorted; anything else as it came, for the type check to refuse."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return sorted({v.strip().upper() if upper else v.strip().lower() for v in value})
     return value
 
 
@@ -58,7 +80,7 @@ class OfferIn(Body):
         default_factory=list, max_length=60, description="Internationalisation: foreign markets the offer opens"
     )
     seats: int = Field(ge=1, le=100_000, description="Seats per period; one seat is one member's place")
-    cost_eur: int | None = Field(None, ge=0)
+    cost_eur: int | None = Field(None, ge=0, le=INT4_MAX)
     funding: list[Scheme] = Field(
         default_factory=list, max_length=20, description="Funding it is eligible for, e.g. Erasmus+, ESF+, a voucher"
     )
@@ -112,7 +134,7 @@ class PartnerFields(Body):
     name: str = Field(min_length=1, max_length=200)
     partner_type: PartnerType
     country: Country | None = Field(None, description="Where the organisation is based")
-    website: HttpUrl | None = None
+    website: Website | None = None
     contact: Contact | None = Field(None, description="The organisation's contact point, not a person's data")
 
     @field_validator("country", mode="before")
@@ -131,7 +153,7 @@ class PartnerPatch(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
     partner_type: PartnerType | None = None
     country: Country | None = None
-    website: HttpUrl | None = None
+    website: Website | None = None
     contact: Contact | None = None
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_common.events import ContactRole
+from trellis_common.text import INT4_MAX
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate
 from trellis_notifications.domain.digest import next_digest_at
@@ -111,7 +112,7 @@ async def list_deliveries(
     template: Annotated[EmailTemplate | None, Query()] = None,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> dict[str, Any]:
     where = DeliveryFilter(
         cluster_id=cluster_id,
@@ -252,7 +253,7 @@ async def list_suppressions(
     scope: Admin,
     address: Annotated[EmailStr | None, Query(description="Look up one address")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
         items, total = await suppression_page(session, scope, None if address is None else str(address), limit, offset)

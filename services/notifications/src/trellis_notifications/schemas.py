@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from trellis_common.text import StorableText
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate
 from trellis_notifications.domain.preferences import Category, MatchDelivery
 
@@ -60,7 +61,7 @@ class ContactOut(BaseModel):
     updated_at: datetime
 
 
-class ReviewRedirectIn(BaseModel):
+class ReviewRedirectIn(StorableText):
     """Where a manager's strategy review emails go instead: another contact, or an address."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +92,7 @@ class ReviewRedirectOut(BaseModel):
     name: str | None
 
 
-class PreferencesPatch(BaseModel):
+class PreferencesPatch(StorableText):
     """Change some of a contact's choices; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid")

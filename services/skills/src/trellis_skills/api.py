@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
+from trellis_common.text import INT4_MAX
 from trellis_skills import repository
 from trellis_skills.access import Reporter, RoleHolder, check_may_report
 from trellis_skills.domain.imbalance import ImbalanceType
@@ -275,7 +276,7 @@ async def list_supply_reports(
     scope: SupplyScope | None = None,
     scope_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
         items, total = await repository.list_supply_reports(

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from trellis_common.events import Count, Id, Level, MemberContext, SkillGap, SupplyFigure, SupplyScope
+from trellis_common.text import INT4_MAX, StorableText
 from trellis_skills.domain.gaps import PRIORITY_FORMULA
 from trellis_skills.domain.imbalance import ImbalanceType, SkillsAction
 
@@ -88,15 +89,15 @@ class ClusterProfileOut(BaseModel):
     skills: list[SkillBalanceOut]
 
 
-class SupplyFigureIn(BaseModel):
+class SupplyFigureIn(StorableText):
     model_config = ConfigDict(extra="forbid")
 
     skill_code: str = Field(min_length=1, max_length=64, description="Taxonomy code, e.g. digcomp:3.4")
-    headcount: Count = Field(description="People available with the skill")
+    headcount: Count = Field(le=INT4_MAX, description="People available with the skill")
     level: Level | None = Field(None, description="The level they hold at least; none when not graded")
 
 
-class SupplyReportIn(BaseModel):
+class SupplyReportIn(StorableText):
     model_config = ConfigDict(extra="forbid")
 
     report_id: Id = Field(description="Chosen by the reporter; sending the same report again is harmless")

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import PublicLimit
+from trellis_common.text import INT4_MAX
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.kpi import KpiTarget
@@ -130,7 +131,7 @@ async def list_actions(
     include_reviewed: Annotated[bool, Query(description="Also list actions a review has dealt with")] = False,
     strategy_id: Annotated[str | None, Query(max_length=128, description="Only this strategy's actions")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> ActionPage:
     in_scope(scope, cluster_id)
     async with runtime.db.sessions() as session:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
+from trellis_common.text import INT4_MAX
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.api import plan_or_422, unprocessable
 from trellis_strategy.chart import KpiBar, kpi_chart
@@ -269,7 +270,7 @@ async def list_strategy_reviews(
     scope: Reader,
     runtime: Runtime,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> ReviewPage:
     async with runtime.db.sessions() as session:
         await _strategy(session, scope, strategy_id)

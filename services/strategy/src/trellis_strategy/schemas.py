@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from trellis_common.text import StorableText
 from trellis_strategy.domain.cadence import (
     MAX_RRULE_LENGTH,
     CadenceKind,
@@ -56,7 +57,7 @@ Decision = Annotated[str, StringConstraints(min_length=1, max_length=1000), Afte
 Number = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
 
 
-class Body(BaseModel):
+class Body(StorableText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

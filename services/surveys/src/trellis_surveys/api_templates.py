@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
-from pydantic import ValidationError
+from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from pydantic import AfterValidator, ValidationError
 
 from trellis_common.app import Runtime, not_found
 from trellis_common.auth import Reader, Writer
+from trellis_common.text import INT4_MAX, check_storable
 from trellis_surveys.directory import require_cluster
 from trellis_surveys.domain.templates import SurveyTemplate, TemplateStatus, adapt
 from trellis_surveys.schemas import TemplateCopyIn
@@ -26,6 +27,7 @@ from trellis_surveys.template_store import (
 )
 
 router = APIRouter(tags=["templates"])
+Version = Annotated[int, Path(ge=1, le=INT4_MAX)]
 
 
 def _as_json(stored_template: SurveyTemplate, status_: TemplateStatus, cluster_id: str | None) -> dict[str, Any]:
@@ -56,7 +58,7 @@ async def templates_index(runtime: Runtime, scope: Reader, cluster_id: str | Non
 
 @router.get("/templates/{template_id}", summary="A template version with its questions (the newest by default)")
 async def template_detail(
-    template_id: str, runtime: Runtime, scope: Reader, version: Annotated[int | None, Query(ge=1)] = None
+    template_id: str, runtime: Runtime, scope: Reader, version: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None
 ) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
         stored = await get_template(session, scope, template_id, version)
@@ -92,7 +94,7 @@ async def adapt_template(
     template_id: str,
     runtime: Runtime,
     scope: Writer,
-    definition: Annotated[dict[str, Any], Body()],
+    definition: Annotated[dict[str, Any], Body(), AfterValidator(check_storable)],
 ) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
         current = await get_template(uow.session, scope, template_id)
@@ -121,7 +123,7 @@ async def adapt_template(
     summary="Publish a draft version; from then on it never changes and campaigns can use it",
 )
 async def publish_template(
-    cluster_id: str, template_id: str, version: int, runtime: Runtime, scope: Writer
+    cluster_id: str, template_id: str, version: Version, runtime: Runtime, scope: Writer
 ) -> dict[str, Any]:
     async with runtime.unit_of_work() as uow:
         stored = await get_template(uow.session, scope, template_id, version)

@@ -10,11 +10,12 @@ from zoneinfo import available_timezones
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from trellis_common.events import ContactRole, MemberType, SizeClass, SkillAnswer, SurveyTheme
+from trellis_common.text import INT4_MAX, StorableText
 
 Country = Field(None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
 
 
-class Body(BaseModel):
+class Body(StorableText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -123,7 +124,7 @@ class ResponseIn(Body):
 
     member_id: str = Field(min_length=1)
     template_id: str = Field(min_length=1, max_length=64)
-    template_version: int = Field(1, ge=1)
+    template_version: int = Field(1, ge=1, le=INT4_MAX)
     theme: SurveyTheme
     skills: list[SkillAnswer] = Field(default_factory=list, max_length=200)
     answers: dict[str, Any] = Field(default_factory=dict)
@@ -135,6 +136,8 @@ class ResponseIn(Body):
         duplicates = sorted({c for c in codes if codes.count(c) > 1})
         if duplicates:
             raise ValueError(f"each skill may appear once; repeated: {', '.join(duplicates)}")
+        if any(max(s.headcount_having, s.headcount_needed) > INT4_MAX for s in value):
+            raise ValueError(f"headcounts are at most {INT4_MAX}")
         return value
 
 
@@ -164,7 +167,7 @@ class TemplateCopyIn(Body):
     """Copy a template into the cluster to adapt it; the copy is a draft until published."""
 
     source_template_id: str = Field(min_length=1, max_length=64)
-    source_version: int | None = Field(None, ge=1, description="Defaults to the newest version")
+    source_version: int | None = Field(None, ge=1, le=INT4_MAX, description="Defaults to the newest version")
     template_id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$", description="Id of the cluster's template")
     title: str | None = Field(None, min_length=1, max_length=200)
 
@@ -172,7 +175,9 @@ class TemplateCopyIn(Body):
 class CampaignIn(Body):
     title: str | None = Field(None, min_length=1, max_length=200, description="Defaults to the template's title")
     template_id: str = Field(min_length=1, max_length=64)
-    template_version: int | None = Field(None, ge=1, description="Defaults to the newest published version")
+    template_version: int | None = Field(
+        None, ge=1, le=INT4_MAX, description="Defaults to the newest published version"
+    )
     member_ids: list[str] | None = Field(
         None, max_length=5000, description="Members to invite; all members of the cluster (filtered) when omitted"
     )

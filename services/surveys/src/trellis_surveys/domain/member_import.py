@@ -71,29 +71,33 @@ def read_rows(content: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip() for h in reader.fieldnames or []]
-    if "name" not in header:
-        raise CsvLayoutError(
-            f"the header must have a 'name' column; columns are: {', '.join(MEMBER_COLUMNS)}, "
-            f"{', '.join(CONTACT_COLUMNS)}"
-        )
-    unknown = [h for h in header if h not in KNOWN_COLUMNS]
-    if unknown:
-        raise CsvLayoutError(f"unknown column(s): {', '.join(unknown)}")
-    reader.fieldnames = header
-    rows: list[tuple[int, dict[str, str]]] = []
-    for raw in reader:
-        if len(rows) >= max_rows:
-            raise CsvLayoutError(f"the file has more than {max_rows} rows; split it")
-        if None in raw:
-            rows.append((reader.line_num, {"__extra__": "more cells than columns"}))
-            continue
-        values = {k: (v or "").strip() for k, v in raw.items()}
-        if dialect.delimiter == ";":  # lists in a ';'-separated file (Excel in many EU locales) use ','
-            values = {k: v.replace(",", ";") if k in LIST_COLUMNS else v for k, v in values.items()}
-        if any(values.values()):  # blank lines are not members
-            rows.append((reader.line_num, values))
+    # newline="": the csv module itself splits rows, so a lone CR ends a row and quoted cells keep theirs.
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        if "name" not in header:
+            raise CsvLayoutError(
+                f"the header must have a 'name' column; columns are: {', '.join(MEMBER_COLUMNS)}, "
+                f"{', '.join(CONTACT_COLUMNS)}"
+            )
+        unknown = [h for h in header if h not in KNOWN_COLUMNS]
+        if unknown:
+            raise CsvLayoutError(f"unknown column(s): {', '.join(unknown)}")
+        reader.fieldnames = header
+        rows: list[tuple[int, dict[str, str]]] = []
+        for raw in reader:
+            if len(rows) >= max_rows:
+                raise CsvLayoutError(f"the file has more than {max_rows} rows; split it")
+            if None in raw:
+                rows.append((reader.line_num, {"__extra__": "more cells than columns"}))
+                continue
+            values = {k: (v or "").strip() for k, v in raw.items()}
+            if dialect.delimiter == ";":  # lists in a ';'-separated file (Excel in many EU locales) use ','
+                values = {k: v.replace(",", ";") if k in LIST_COLUMNS else v for k, v in values.items()}
+            if any(values.values()):  # blank lines are not members
+                rows.append((reader.line_num, values))
+    except csv.Error as exc:  # e.g. a cell beyond the csv module's size limit
+        raise CsvLayoutError(f"the file cannot be read as CSV: {exc}") from None
     return rows
 
 
