@@ -16,6 +16,7 @@ from trellis.auth_cli import auth_app
 from trellis.demo import render, run_demo
 from trellis.embedded import AUTH_DIR, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
+from trellis.privacy_cli import privacy_app
 from trellis.settings_doc import render_into
 from trellis_common.logging import configure_logging
 from trellis_common.topics import app as topics_app
@@ -23,6 +24,7 @@ from trellis_common.topics import app as topics_app
 app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(auth_app, name="auth")
+app.add_typer(privacy_app, name="privacy")
 register_integrator_commands(app)
 
 

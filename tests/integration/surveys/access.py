@@ -28,13 +28,16 @@ PUBLIC = frozenset({"GET /admin/clock", "PUT /admin/clock"})
 # Left out of the schema on purpose: the answering form, whose signed link is the credential.
 MEMBER_FACING = frozenset({"GET /answer/{token}", "POST /answer/{token}"})
 DOCUMENTATION = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-# Platform-wide operations for platform admins only: creating a cluster, and the service's audit log.
-ADMIN_ONLY = frozenset({"POST /clusters", "GET /audit"})
+# Platform-wide operations for platform admins only: creating a cluster, the service's audit log, and the export
+# of what the service holds about a contact (right of access).
+ADMIN_ONLY = frozenset({"POST /clusters", "GET /audit", "GET /privacy/contacts/{contact_id}"})
 # The one change an integration token may make: external survey tools record completed responses.
 FOR_INTEGRATIONS = frozenset({"POST /responses"})
 # Operations whose path names no cluster object, with what a manager of A gets when aiming at B's objects
 # (POST /responses names B's member in its body).
 NO_PATH_OBJECT = {"GET /templates": 200, "POST /clusters": 403, "GET /audit": 403, "POST /responses": 404}
+# Operations that name a cluster object in their path but are refused to every manager, whatever it names.
+REFUSED_TO_MANAGERS = {"GET /privacy/contacts/{contact_id}": 403}
 # Ids that exist nowhere: a B object must be answered exactly like these.
 MISSING = {
     "cluster_id": "no-such-cluster",
@@ -42,6 +45,7 @@ MISSING = {
     "template_id": "no-such-template",
     "version": "1",
     "campaign_id": "no-such-campaign",
+    "contact_id": "no-such-contact",
 }
 
 SKILL_ROW = {
@@ -74,6 +78,7 @@ WRITE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "POST /clusters/{cluster_id}/members/import": lambda ids: {"files": {"file": ("members.csv", CSV, "text/csv")}},
     "PUT /members/{member_id}": lambda ids: {"json": member_body("Replaced Member GmbH")},
     "DELETE /members/{member_id}": lambda ids: {},
+    "DELETE /members/{member_id}/contacts/{contact_id}": lambda ids: {},
     "POST /responses": lambda ids: {"json": response_body(ids["member_id"])},
     "POST /clusters/{cluster_id}/templates": lambda ids: {
         "json": {"source_template_id": "digital-skills", "template_id": "copied-digital"}
@@ -93,6 +98,7 @@ class Cluster:
     template_id: str
     campaign_id: str
     response_id: str
+    contact_id: str
 
     def ids(self) -> dict[str, str]:
         return {
@@ -101,6 +107,7 @@ class Cluster:
             "template_id": self.template_id,
             "version": "1",
             "campaign_id": self.campaign_id,
+            "contact_id": self.contact_id,
         }
 
     def markers(self) -> list[str]:
@@ -199,7 +206,8 @@ async def seed(client: httpx.AsyncClient, name: str) -> Cluster:
         await client.post(f"/clusters/{cluster_id}/campaigns", json={"template_id": "digital-skills"}), 201
     )
     response = await ok(await client.post("/responses", json=response_body(member["id"])), 201)
-    return Cluster(name, cluster_id, member["id"], member_name, template_id, campaign["id"], response["id"])
+    contact_id = member["contacts"][0]["id"]
+    return Cluster(name, cluster_id, member["id"], member_name, template_id, campaign["id"], response["id"], contact_id)
 
 
 async def build_world(surveys: Surveys) -> World:

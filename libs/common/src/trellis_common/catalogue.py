@@ -45,7 +45,14 @@ class EventSpec:
     def topic_config(self) -> dict[str, str]:
         if self.compacted:
             # Tombstones must outlive the longest consumer outage so erasure reaches every projection.
-            return {"cleanup.policy": "compact", "delete.retention.ms": str(30 * DAY_MS), "min.compaction.lag.ms": "0"}
+            return {
+                "cleanup.policy": "compact",
+                "delete.retention.ms": str(30 * DAY_MS),
+                "min.compaction.lag.ms": "0",
+                # An erased contact's old values must not wait for a week-old segment to roll: compact within a day.
+                "segment.ms": str(DAY_MS),
+                "max.compaction.lag.ms": str(DAY_MS),
+            }
         return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
 
 

@@ -52,9 +52,9 @@ from trellis_notifications.domain.preferences import (
 )
 from trellis_notifications.domain.rendering import is_web_link
 from trellis_notifications.models import contacts, deliveries, digest_items
+from trellis_notifications.privacy import erase_contacts
 from trellis_notifications.repository import (
     apply_redirects,
-    forget_contacts,
     load_preferences,
     suppressed_keys,
 )
@@ -300,7 +300,8 @@ async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
         .scalars()
         .all()
     )
-    await forget_contacts(session, SERVICE, sorted(previous - set(contact_ids)))
+    # A contact no longer listed was erased or left its member: it is forgotten here too (GDPR erasure).
+    await erase_contacts(session, sorted(previous - set(contact_ids)))
     await session.execute(
         delete(contacts).where(or_(contacts.c.member_id == changed.member_id, contacts.c.contact_id.in_(contact_ids)))
     )
@@ -336,7 +337,7 @@ async def erase_member(uow: UnitOfWork, member_id: str) -> None:
     personal data kept in logs."""
     session = uow.session
     erased = (await session.execute(select(contacts.c.contact_id).where(contacts.c.member_id == member_id))).scalars()
-    await forget_contacts(session, SERVICE, list(erased))
+    await erase_contacts(session, list(erased))
     await session.execute(delete(digest_items).where(digest_items.c.member_id == member_id))
     await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
     await session.execute(
@@ -359,7 +360,16 @@ async def erase_member(uow: UnitOfWork, member_id: str) -> None:
     await session.execute(
         update(deliveries)
         .where(deliveries.c.member_id == member_id)
-        .values(to_address=None, to_name=None, text_body=None, html_body=None, attachments=None)
+        .values(
+            to_address=None,
+            to_name=None,
+            subject=None,
+            text_body=None,
+            html_body=None,
+            attachments=None,
+            unsubscribe_url=None,
+            payload=None,
+        )
     )
     log.info("member_erased", member_id=member_id)
 

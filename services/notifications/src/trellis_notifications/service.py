@@ -6,6 +6,7 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import InvitationRequested, MemberChanged, PartnersMatched, ReviewDue
 from trellis_common.runtime import ServiceDefinition
 from trellis_notifications.api import router
+from trellis_notifications.api_privacy import router as privacy_router
 from trellis_notifications.digests import send_digests
 from trellis_notifications.handlers import (
     on_invitation_requested,
@@ -29,7 +30,7 @@ DEFINITION = ServiceDefinition(
     "publishes notifications.email.delivered and notifications.email.failed.",
     metadata=metadata,
     migrations="trellis_notifications:migrations",
-    routers=[router, unsubscribe_router],
+    routers=[router, privacy_router, unsubscribe_router],
     handlers={
         spec_for_model(MemberChanged).type: on_member_changed,
         spec_for_model(PartnersMatched).type: on_partners_matched,

@@ -34,6 +34,7 @@ from trellis_surveys.domain.templates import (
     validate_response,
 )
 from trellis_surveys.models import campaigns, invitations
+from trellis_surveys.privacy import is_erased
 from trellis_surveys.recording import record_response
 from trellis_surveys.settings import SurveysSettings, surveys_settings
 from trellis_surveys.template_store import get_template
@@ -160,7 +161,7 @@ async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
             .mappings()
             .first()
         )
-        if invitation is None:  # a genuine link whose campaign or member was deleted since
+        if invitation is None or is_erased(invitation["contact_id"]):  # deleted or erased since the link went out
             return _message("en", "forged", status.HTTP_404_NOT_FOUND)
         campaign = (
             (await session.execute(select(campaigns).where(campaigns.c.id == invitation["campaign_id"])))

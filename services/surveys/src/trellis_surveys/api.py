@@ -16,11 +16,13 @@ from trellis_common.app import CorrelationId, Runtime, invalid, not_found, repor
 from trellis_common.auth import Admin, Reader, Role, Scope, Writer, scope_for
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import MemberChanged, MemberType, SizeClass
+from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.directory import find_cluster, load_member, member_cluster, require_cluster
 from trellis_surveys.domain.member_import import CsvLayoutError, check_rows, read_rows
 from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
 from trellis_surveys.models import clusters, contacts, members
+from trellis_surveys.privacy import forget_contacts, forget_member
 from trellis_surveys.recording import member_changed, new_id, record_response
 from trellis_surveys.schemas import (
     ClusterIn,
@@ -85,20 +87,34 @@ async def _write_member(
     fields = _member_row(body)
     now = uow.now
     exists = await member_cluster(uow.session, scope, member_id)
+    previous: list[dict[str, Any]] = []
     if exists:
         await uow.session.execute(
             update(members)
             .where(members.c.id == member_id, scope.clause(members.c.cluster_id))
             .values(**fields, updated_at=now)
         )
+        found = await uow.session.execute(select(contacts).where(contacts.c.member_id == member_id))
+        previous = [dict(row) for row in found.mappings()]
         await uow.session.execute(delete(contacts).where(contacts.c.member_id == member_id))
     else:
         await uow.session.execute(
             insert(members).values(id=member_id, cluster_id=cluster_id, **fields, created_at=now, updated_at=now)
         )
-    people = [{"id": new_id(), "member_id": member_id, **c.model_dump(mode="json")} for c in body.contacts]
+    # A contact keeps its id while its address stays (invitations and people's choices refer to it); a contact
+    # left out of the new list is erased here and, through surveys.member.changed, everywhere.
+    ids_by_address: dict[str, list[str]] = {}
+    for row in previous:
+        ids_by_address.setdefault(str(row["email"]).casefold(), []).append(str(row["id"]))
+    people = [
+        {"id": (ids_by_address.get(str(c.email).casefold()) or [new_id()]).pop(0), "member_id": member_id}
+        | c.model_dump(mode="json")
+        for c in body.contacts
+    ]
     if people:
         await uow.session.execute(insert(contacts), people)
+    kept = {p["id"] for p in people}
+    await forget_contacts(uow, member_id, [row for row in previous if row["id"] not in kept])
     member = await load_member(uow.session, scope, member_id)
     assert member is not None
     uow.emit(member_changed(member))
@@ -167,7 +183,7 @@ async def list_members(
     runtime: Runtime,
     scope: Reader,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     member_type: MemberType | None = None,
     size_class: SizeClass | None = None,
@@ -233,7 +249,10 @@ async def delete_member(member_id: str, runtime: Runtime, scope: Writer, correla
         )
         if deleted.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("member", member_id)
+        found = await uow.session.execute(select(contacts).where(contacts.c.member_id == member_id))
+        people = [dict(row) for row in found.mappings()]
         await uow.session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+        await forget_member(uow, member_id, people)
         uow.emit_tombstone(spec_for_model(MemberChanged), member_id)
 
 

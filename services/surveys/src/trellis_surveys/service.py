@@ -6,6 +6,7 @@ from trellis_common.runtime import ServiceDefinition
 from trellis_surveys.answering import router as answering_router
 from trellis_surveys.api import router
 from trellis_surveys.api_campaigns import router as campaigns_router
+from trellis_surveys.api_privacy import router as privacy_router
 from trellis_surveys.api_templates import router as templates_router
 from trellis_surveys.campaigns import scheduler_worker
 from trellis_surveys.models import metadata
@@ -20,7 +21,7 @@ DEFINITION = ServiceDefinition(
     "surveys.response.completed.",
     metadata=metadata,
     migrations="trellis_surveys:migrations",
-    routers=[router, templates_router, campaigns_router, answering_router],
+    routers=[router, templates_router, campaigns_router, privacy_router, answering_router],
     workers=[scheduler_worker],
     settings_class=SurveysSettings,
 )
