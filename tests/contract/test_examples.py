@@ -55,7 +55,7 @@ def test_validate_command_names_what_is_wrong_per_event(tmp_path: Path) -> None:
     assert "event 2: data.scope: Field required" in result.output
     assert "event 2: data.figures.0.headcount: Input should be greater than or equal to 0" in result.output
     assert "event 3: type: unknown event type 'eu.trellis.skills.supply.invented.v1'" in result.output
-    assert "event 4: unsupported specversion None" in result.output
+    assert "event 4: not a CloudEvent: missing attribute(s) specversion" in result.output
     assert "1 valid, 3 invalid" in result.output
 
 

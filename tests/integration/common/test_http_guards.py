@@ -72,6 +72,6 @@ async def test_responses_carry_security_headers(client: httpx.AsyncClient) -> No
     assert api.headers["x-frame-options"] == "DENY"
     assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     own = await client.get("/page")
-    assert own.headers["content-security-policy"] == "default-src 'self'", "a page's own policy is kept"
+    assert own.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'", "kept, unframable"
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "content-security-policy" not in docs.headers

@@ -26,6 +26,7 @@ BATCH_JSON = "application/cloudevents-batch+json"
 # Attributes with a dedicated field; every other ce_* header is kept as an extension.
 _CORE = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema")
 _OURS = ("correlationid", "causationid", "traceparent")
+_REQUIRED = ("id", "source", "type", "specversion")  # the CloudEvents 1.0 required attributes
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -111,7 +112,7 @@ def _from_binary(
     header_map: dict[str, str], content_type: str, value: bytes | None, *, header_prefix: str = "ce_"
 ) -> CloudEvent:
     attrs = {name[3:]: v for name, v in header_map.items() if name.startswith("ce_")}
-    missing = [a for a in ("id", "source", "type", "specversion") if not attrs.get(a)]
+    missing = [a for a in _REQUIRED if not attrs.get(a)]
     if missing:
         named = ", ".join(header_prefix + m for m in missing)
         raise ContractError(f"not a CloudEvent: missing header(s) {named}")
@@ -133,6 +134,9 @@ def _from_structured(value: bytes | None) -> CloudEvent:
     if data is not None and not isinstance(data, dict):
         raise ContractError("event data must be a JSON object")
     attrs = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    missing = [a for a in _REQUIRED if not attrs.get(a)]
+    if missing:
+        raise ContractError(f"not a CloudEvent: missing attribute(s) {', '.join(missing)}")
     return _build(attrs, str(body.get("datacontenttype", JSON)), data)
 
 

@@ -1,7 +1,8 @@
 """Baseline security headers on every response of every service.
 
-Pages that need a particular Content-Security-Policy set it themselves; the default forbids everything, which
-suits JSON and images. (The request body size cap is FastAPI's own ``max_body_size``, set by the app factory.)
+Pages that need a particular Content-Security-Policy set it themselves (framing is forbidden in it too); the
+default forbids everything, which suits JSON and images. (The request body size cap is FastAPI's own
+``max_body_size``, set by the app factory.)
 """
 
 from __future__ import annotations
@@ -21,6 +22,23 @@ BASELINE_HEADERS = {
 }
 
 
+def with_frame_ancestors(policy: str | None) -> str:
+    """The default policy, or a page's own with framing forbidden added when it does not say."""
+    if not policy:
+        return DEFAULT_CSP
+    if "frame-ancestors" in policy:
+        return policy
+    return f"{policy.rstrip('; ')}; frame-ancestors 'none'"
+
+
+def error_headers(correlation_id: str | None) -> dict[str, str]:
+    """The headers of an answer written outside the middleware stack (the catch-all 500)."""
+    headers = {**BASELINE_HEADERS, "content-security-policy": DEFAULT_CSP}
+    if correlation_id:
+        headers["x-correlation-id"] = correlation_id
+    return headers
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -36,7 +54,7 @@ class SecurityHeaders:
                 for name, value in BASELINE_HEADERS.items():
                     headers.setdefault(name, value)
                 if not str(scope.get("path", "")).endswith(_DOC_PATHS):
-                    headers.setdefault("content-security-policy", DEFAULT_CSP)
+                    headers["content-security-policy"] = with_frame_ancestors(headers.get("content-security-policy"))
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 from trellis_common.kafka_security import KafkaSecurity
@@ -110,6 +110,13 @@ class ServiceSettings(KafkaSecurity):
         if not Path(directory).is_dir():
             raise ValueError(f"TRELLIS_SECRETS_DIR={directory} is not a directory")
         return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, secrets_dir=directory)
+
+    @model_validator(mode="after")
+    def manual_clock_never_in_prod(self) -> ServiceSettings:
+        # PUT /admin/clock moves time for everyone (reminders, escalations): tests and demos only.
+        if self.clock == "manual" and self.environment == "prod":
+            raise ValueError("clock=manual is refused with environment=prod: it serves PUT /admin/clock")
+        return self
 
     @field_validator("auth_algorithms")
     @classmethod
