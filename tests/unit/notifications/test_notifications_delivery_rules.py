@@ -145,9 +145,9 @@ def test_settings_sender_address() -> None:
 
 @pytest.mark.parametrize("environment", ["test", "prod"])
 def test_outside_dev_the_unsubscribe_secret_is_required(environment: str) -> None:
-    with pytest.raises(ValidationError, match="unsubscribe_secret must be set"):
+    with pytest.raises(ValidationError, match="TRELLIS_UNSUBSCRIBE_SECRET must be set"):
         NotificationsSettings(environment=environment)
-    with pytest.raises(ValidationError, match="unsubscribe_secret must be set"):
+    with pytest.raises(ValidationError, match="TRELLIS_UNSUBSCRIBE_SECRET must be set"):
         NotificationsSettings(environment=environment, unsubscribe_secret="")
     settings = NotificationsSettings(environment=environment, unsubscribe_secret="s" * 32)
     assert settings.signing_secret == "s" * 32

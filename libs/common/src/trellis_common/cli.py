@@ -22,8 +22,8 @@ def load_settings(definition: ServiceDefinition) -> ServiceSettings:
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             field = ".".join(str(part) for part in error["loc"])
-            name = f"TRELLIS_{field.upper()}" if field else "settings"
-            typer.echo(f"{definition.name}: {name}: {error['msg']}", err=True)
+            message = str(error["msg"]).removeprefix("Value error, ")
+            typer.echo(f"{definition.name}: {f'TRELLIS_{field.upper()}: ' if field else ''}{message}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -113,10 +113,11 @@ class NotificationsSettings(ServiceSettings):
     def _unsubscribe_secret_outside_dev(self) -> NotificationsSettings:
         secret = self.unsubscribe_secret.get_secret_value() if self.unsubscribe_secret else ""
         if secret and len(secret) < _MIN_SECRET_CHARS:
-            raise ValueError(f"unsubscribe_secret must have at least {_MIN_SECRET_CHARS} characters")
+            raise ValueError(f"TRELLIS_UNSUBSCRIBE_SECRET must have at least {_MIN_SECRET_CHARS} characters")
         if not secret and self.environment != "dev":
             raise ValueError(
-                "unsubscribe_secret must be set outside environment=dev: it signs the unsubscribe links in emails"
+                "TRELLIS_UNSUBSCRIBE_SECRET must be set (32+ random characters) outside environment=dev: "
+                "it signs the unsubscribe links in emails"
             )
         return self
 
