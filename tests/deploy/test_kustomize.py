@@ -293,6 +293,13 @@ def test_prod_wires_the_issuer_the_ingress_and_monitoring(rendered: dict[str, li
         for path in rule["http"]["paths"]
     }
     assert "ingress" in backends
+    public = {
+        (path["backend"]["service"]["name"], path["path"])
+        for rule in named(objects, "Ingress", "trellis")["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    # Only the member pages and the event ingress are public; APIs, /metrics and /docs stay inside.
+    assert public == {("ingress", "/events"), ("surveys", "/answer/"), ("notifications", "/unsubscribe/")}
     services = of_kind(objects, "Service")
     monitor = named(objects, "ServiceMonitor", "trellis")["spec"]
     selected = [s for s in services if s["metadata"]["labels"].items() >= monitor["selector"]["matchLabels"].items()]

@@ -106,7 +106,11 @@ ADMIN_ONLY = {
     "ingress": {"GET /audit"},
 }
 # Routes that make Trellis send email, with a body that launches for real (the limit must stop real work).
-EMAIL_ROUTES = {"surveys POST /clusters/{cluster_id}/campaigns": {"template_id": "digital-skills"}}
+# API6: each route that makes Trellis send email, with a body that does, and the status of a success.
+EMAIL_ROUTES: dict[str, tuple[dict[str, Any] | None, int]] = {
+    "surveys POST /clusters/{cluster_id}/campaigns": ({"template_id": "digital-skills"}, 201),
+    "matchmaking POST /members/{member_id}/rematch": (None, 200),  # emails the member's contacts again
+}
 # API1: a minimal valid body for each cluster route that validates its body before it looks up the cluster.
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "surveys POST /clusters/{cluster_id}/members": member_body("Intruder GmbH"),
@@ -541,16 +545,17 @@ async def test_api6_routes_that_send_email_are_limited_per_caller(platform: Plat
     before = len(await campaigns_of(platform, platform.a))
     for name, (service, operation) in triggers.items():
         assert name in EMAIL_ROUTES, f"{name}: add a body that makes it send email to EMAIL_ROUTES"
+        body, success = EMAIL_ROUTES[name]
         url = fill(operation, platform.a.values())
         flooder = manager(platform.a.id, subject=f"flooder-{uuid.uuid4().hex[:6]}")
         statuses = []
         for _ in range(EMAIL_RATE + 1):
-            statuses.append((await send(service, operation, url, flooder, EMAIL_ROUTES[name])).status_code)
-        assert statuses[:EMAIL_RATE] == [201] * EMAIL_RATE and statuses[-1] == 429, f"{name}: {statuses}"
-        other = await send(service, operation, url, manager(platform.a.id, subject="patient"), EMAIL_ROUTES[name])
-        assert other.status_code == 201, f"{name} for another caller: {other.status_code}"
+            statuses.append((await send(service, operation, url, flooder, body)).status_code)
+        assert statuses[:EMAIL_RATE] == [success] * EMAIL_RATE and statuses[-1] == 429, f"{name}: {statuses}"
+        other = await send(service, operation, url, manager(platform.a.id, subject="patient"), body)
+        assert other.status_code == success, f"{name} for another caller: {other.status_code}"
     launched = len(await campaigns_of(platform, platform.a)) - before
-    assert launched == (EMAIL_RATE + 1) * len(triggers), f"{launched} campaigns: a refused launch made one"
+    assert launched == EMAIL_RATE + 1, f"{launched} campaigns: a refused launch made one"
 
 
 async def campaigns_of(platform: Platform, cluster: Cluster) -> list[Any]:

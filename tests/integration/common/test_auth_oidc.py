@@ -81,3 +81,12 @@ async def test_an_unreachable_issuer_is_an_auth_error_not_a_crash() -> None:
     verifier = TokenVerifier(ServiceSettings(auth_issuer="http://127.0.0.1:9"))
     with pytest.raises(AuthError, match="cannot be loaded"):
         await verifier.verify(auth_local.generate().mint(subject="a", roles=[], issuer="http://127.0.0.1:9"))
+
+
+async def test_made_up_key_ids_do_not_make_every_request_a_fetch(issuer: Issuer) -> None:
+    verifier = TokenVerifier(ServiceSettings(auth_issuer=issuer.url))
+    await verifier.verify(issuer.mint(issuer.keys[0]))
+    for _ in range(5):
+        with pytest.raises(AuthError, match="unknown key"):
+            await verifier.verify(issuer.mint(auth_local.generate()))
+    assert issuer.jwks_requests == 1, "within the refetch floor the cached keys answer"

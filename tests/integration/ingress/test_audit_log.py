@@ -23,3 +23,14 @@ async def test_changes_are_audited_and_only_admins_read_the_log(ingress: Ingress
 
     assert (await ingress.client.get("/audit", headers=ingress.auth("cluster-manager"))).status_code == 403
     assert (await ingress.client.get("/audit")).status_code == 401
+
+
+async def test_an_overlong_correlation_id_cannot_keep_a_change_out_of_the_audit_log(ingress: Ingress) -> None:
+    event = example("surveys.response.completed.v1")
+    headers = {"content-type": STRUCTURED_JSON, "X-Correlation-ID": "x" * 5000, **ingress.auth()}
+    posted = await ingress.client.post("/events", json=event, headers=headers)
+    assert posted.status_code == 202
+    assert len(posted.headers["x-correlation-id"]) == 36, "replaced by a fresh id"
+    admin = {"Authorization": f"Bearer {ingress.token('platform-admin', clusters=())}"}
+    entries = (await ingress.client.get("/audit", headers=admin)).json()
+    assert [e["correlation_id"] for e in entries] == [posted.headers["x-correlation-id"]]

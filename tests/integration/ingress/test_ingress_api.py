@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import timedelta
@@ -173,3 +174,12 @@ async def test_the_service_serves_the_asyncapi_document(ingress: Ingress) -> Non
 async def _published(ingress: Ingress, topic: str, count: int) -> Any:
     published = ingress.published(topic)
     return published if len(published) >= count else None
+
+
+async def test_a_token_header_with_odd_characters_is_a_401_not_a_500(ingress: Ingress) -> None:
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "€S256", "kid": 'caf\u00e9" x'}).encode()).rstrip(b"=")
+    forged = f"{header.decode()}.e30.c2ln"
+    response = await ingress.client.post("/events", content=b"{}", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert "€S256" in response.json()["detail"], "the reason stays in the body"

@@ -592,3 +592,14 @@ async def test_a_crashed_send_without_attempts_left_fails_instead_of_sending(ser
     [payload] = await eventually(lambda: service.outbox_events(spec_for_model(EmailFailed).type), "EmailFailed")
     assert EmailFailed.model_validate_json(payload).delivery_id == "delivery-exhausted"
     assert service.smtp.handler.messages() == []
+
+
+async def test_an_event_for_one_cluster_never_reaches_another_clusters_people(service: Harness) -> None:
+    """A producer (an integration of cluster-2, or a mistake) naming cluster-1's member in cluster-2's event: the
+    email is parked as if the member were unknown, and nothing reaches cluster-1's contact."""
+    await service.publish(member(member_id="member-1", cluster_id="cluster-1"))
+    await service.publish(matched(member_id="member-1", cluster_id="cluster-2"))
+    await service.all_consumed()
+    rows = await service.deliveries()
+    assert [(r["status"], r["cluster_id"]) for r in rows] == [("parked", "cluster-2")]
+    assert service.smtp.handler.messages() == []

@@ -93,3 +93,11 @@ def test_defects_are_contract_errors_that_say_what_is_wrong(
 ) -> None:
     with pytest.raises(ContractError, match=message):
         from_kafka(headers, value)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_numbers_are_a_contract_error(constant: str) -> None:
+    attributes = '"specversion": "1.0", "id": "e-1", "source": "/t", "type": "eu.trellis.x.y.z.v1"'
+    body = ("{" + attributes + ', "data": {"n": ' + constant + "}}").encode()
+    with pytest.raises(ContractError, match="not a JSON value"):
+        from_kafka([("content-type", b"application/cloudevents+json")], body)

@@ -43,7 +43,15 @@ Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 def correlation_id(request: Request) -> str | None:
-    return request.headers.get(CORRELATION_HEADER)
+    """The caller's X-Correlation-ID when it is usable (see ``_usable_correlation_id``), else none."""
+    return _usable_correlation_id(request.headers.get(CORRELATION_HEADER))
+
+
+def _usable_correlation_id(value: str | None) -> str | None:
+    # It is stored (events, audit log: 128 characters) and logged: anything longer or odd is replaced.
+    if value and len(value) <= 128 and value.isprintable():
+        return value
+    return None
 
 
 CorrelationId = Annotated[str | None, Depends(correlation_id)]
@@ -133,7 +141,7 @@ def create_app(
 
     @app.middleware("http")
     async def bind_request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        request_id = _usable_correlation_id(request.headers.get(CORRELATION_HEADER)) or str(uuid.uuid4())
         request.state.correlation_id = request_id
         structlog.contextvars.bind_contextvars(correlation_id=request_id, service=runtime.settings.service_name)
         started = time.perf_counter()

@@ -108,6 +108,10 @@ class AuthError(Exception):
     """The token is missing or not acceptable; the message says why (it goes to the caller)."""
 
 
+# What a missing, unreachable or malformed JWKS or discovery document raises.
+_LOAD_ERRORS = (OSError, ValueError, TypeError, KeyError, AttributeError, httpx.HTTPError, jwt.PyJWKSetError)
+
+
 class KeySource:
     """The issuer's signing keys: from a JWKS URL (cached, refetched on an unknown kid) or a local file."""
 
@@ -115,17 +119,18 @@ class KeySource:
         self._url, self._file, self._issuer = url, file, issuer
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
+        self._attempted_at = -JWKS_MIN_REFRESH_S
         self._lock = asyncio.Lock()
 
     async def key_for(self, kid: str | None) -> jwt.PyJWK:
         if not self._keys or time.monotonic() - self._fetched_at > JWKS_TTL_S:
-            await self._refresh()
+            await self._refresh(unknown_kid=False)
         key = self._pick(kid)
-        if key is None and time.monotonic() - self._fetched_at > JWKS_MIN_REFRESH_S:
-            await self._refresh()  # the issuer may have rotated its keys
+        if key is None:
+            await self._refresh(unknown_kid=True)  # the issuer may have rotated its keys
             key = self._pick(kid)
         if key is None:
-            raise AuthError(f"token signed with an unknown key (kid {kid!r})")
+            raise AuthError("token signed with an unknown key")
         return key
 
     def _pick(self, kid: str | None) -> jwt.PyJWK | None:
@@ -133,12 +138,21 @@ class KeySource:
             return next(iter(self._keys.values())) if len(self._keys) == 1 else None
         return self._keys.get(kid)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, *, unknown_kid: bool) -> None:
         async with self._lock:
+            now = time.monotonic()
+            fresh = self._keys and now - self._fetched_at <= JWKS_TTL_S
+            # At most one fetch per JWKS_MIN_REFRESH_S, successful or not: tokens with made-up kids, or an issuer
+            # that is down, must not turn every request into a fetch. Requests that waited here find it done.
+            if (fresh and not unknown_kid) or now - self._attempted_at < JWKS_MIN_REFRESH_S:
+                if not self._keys:
+                    raise AuthError("the token issuer's keys cannot be loaded; try again later")
+                return
+            self._attempted_at = now
             try:
                 document = await self._load()
                 keys = jwt.PyJWKSet.from_dict(document).keys
-            except (OSError, ValueError, httpx.HTTPError, jwt.PyJWKSetError) as exc:
+            except _LOAD_ERRORS as exc:
                 log.warning("jwks_unavailable", error=str(exc))
                 if not self._keys:
                     raise AuthError("the token issuer's keys cannot be loaded; try again later") from exc
@@ -228,11 +242,8 @@ def _strings(value: Any) -> list[str]:
 
 
 def _unauthorised(reason: str) -> HTTPException:
-    return HTTPException(
-        status_code=401,
-        detail=reason,
-        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason}"'},
-    )
+    # The reason may quote the token's own header: it goes in the JSON body, never into a response header.
+    return HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
 async def authenticate(request: Request) -> Principal:

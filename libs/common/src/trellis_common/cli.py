@@ -37,7 +37,15 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
         configure_logging(settings.log_level, json=settings.log_json)
         api = create_app(definition, settings)
         # uvicorn turns SIGTERM into a graceful lifespan shutdown: consumer, relay and workers stop cleanly.
-        uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+        uvicorn.run(
+            api,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.http_forwarded_allow_ips,
+        )
 
     @app.command()
     def migrate() -> None:

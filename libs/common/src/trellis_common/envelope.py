@@ -151,9 +151,14 @@ def _build(attrs: dict[str, str], content_type: str, data: dict[str, Any] | None
         raise ContractError(f"invalid CloudEvent attributes: {exc.errors(include_url=False)}") from exc
 
 
+def _not_json(constant: str) -> Any:
+    # Python's parser accepts NaN and Infinity; JSON does not, and they could not be written back out.
+    raise ContractError(f"body is not valid JSON: {constant} is not a JSON value")
+
+
 def _json_object(value: bytes) -> dict[str, Any]:
     try:
-        parsed = json.loads(value)
+        parsed = json.loads(value, parse_constant=_not_json)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):

@@ -34,6 +34,13 @@ def needles_of(*values: str | None) -> list[str]:
     return sorted({value.strip().lower() for value in values if value and value.strip()})
 
 
+def name_needles(*names: str | None) -> list[str]:
+    """Names worth searching other people's rows for: a full name ("Anna Schmidt") or a long one. A short
+    single word ("Ann", "Sales") would match unrelated rows, and erasing those would destroy other people's
+    data; the person's own rows are found by id and address instead."""
+    return [name for name in needles_of(*names) if " " in name or len(name) >= 8]
+
+
 def row_text(*parts: Any) -> str:
     """Everything a row says, lower-cased, with JSON decoded so escaped characters compare as written."""
     texts: list[str] = []

@@ -36,6 +36,11 @@ class ServiceSettings(KafkaSecurity):
     event_source: str | None = Field(None, description="CloudEvents source; defaults to /trellis/<service>")
     http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
     http_port: int = 8000
+    http_forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For is trusted for the client address (rate limits, logs); "
+        "'*' only when nothing but the ingress controller can reach the pods",
+    )
     http_max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest request body any route accepts (413 above); some routes less"
     )
@@ -116,6 +121,12 @@ class ServiceSettings(KafkaSecurity):
         # PUT /admin/clock moves time for everyone (reminders, escalations): tests and demos only.
         if self.clock == "manual" and self.environment == "prod":
             raise ValueError("clock=manual is refused with environment=prod: it serves PUT /admin/clock")
+        return self
+
+    @model_validator(mode="after")
+    def no_clear_text_kafka_passwords_in_prod(self) -> ServiceSettings:
+        if self.environment == "prod" and self.kafka_security_protocol == "SASL_PLAINTEXT":
+            raise ValueError("kafka_security_protocol=SASL_PLAINTEXT sends credentials in clear: use SASL_SSL in prod")
         return self
 
     @field_validator("auth_algorithms")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found, report_or_invalid
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
+from trellis_common.rate_limit import EmailLimit
 from trellis_common.text import INT4_MAX
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import (
@@ -503,7 +504,13 @@ async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) ->
     tags=["re-matching"],
     summary="Match the member's latest gaps again in the current period (it always gets a new matched event)",
 )
-async def rematch_member(member_id: Ident, runtime: Runtime, correlation: CorrelationId, scope: Writer) -> RematchOut:
+async def rematch_member(
+    member_id: Ident,
+    runtime: Runtime,
+    correlation: CorrelationId,
+    scope: Writer,
+    _limit: EmailLimit,  # each re-match emails the member's contacts again
+) -> RematchOut:
     """The member must be in the caller's clusters. The round is the same as when the member's gaps arrive (it may
     move other clusters' milder proposals); the answer counts only the caller's clusters."""
     settings = matchmaking_settings(runtime.settings)

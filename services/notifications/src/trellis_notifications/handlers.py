@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -97,7 +97,11 @@ def named_contacts(data: EventData) -> tuple[str, ...]:
     return tuple(data.owner_contact_ids) if isinstance(data, ReviewDue) else ()
 
 
-async def recipients_of(session: AsyncSession, audience: Audience, also: Sequence[str] = ()) -> list[Recipient]:
+async def recipients_of(
+    session: AsyncSession, cluster_id: str | None, audience: Audience, also: Sequence[str] = ()
+) -> list[Recipient]:
+    """The contacts an email goes to, only ever within the event's cluster: an event naming another cluster's
+    member or contact (a mistaken or hostile producer) must not reach that cluster's people."""
     query = select(
         contacts.c.contact_id,
         contacts.c.member_id,
@@ -115,13 +119,15 @@ async def recipients_of(session: AsyncSession, audience: Audience, also: Sequenc
         condition = contacts.c.contact_id == audience.ident
     if also:
         condition = or_(condition, contacts.c.contact_id.in_(list(also)))
+    if cluster_id is not None:
+        condition = and_(condition, contacts.c.cluster_id == cluster_id)
     rows = await session.execute(query.where(condition).order_by(contacts.c.contact_id))
     return [Recipient(**row) for row in rows.mappings()]
 
 
 async def deliver_or_park(uow: UnitOfWork, notice: Notice) -> int:
     """Queue one delivery per recipient, or park the notice until its recipients are known."""
-    recipients = await recipients_of(uow.session, notice.audience, notice.also)
+    recipients = await recipients_of(uow.session, notice.cluster_id, notice.audience, notice.also)
     if recipients:
         await queue(uow, notice, recipients)
         log.info("emails_queued", template=notice.template.value, recipients=len(recipients))
@@ -256,7 +262,7 @@ async def release_parked(uow: UnitOfWork, placeholders: Sequence[str]) -> int:
             member_id=row["member_id"],
             also=named_contacts(data),
         )
-        recipients = await recipients_of(session, notice.audience, notice.also)
+        recipients = await recipients_of(session, notice.cluster_id, notice.audience, notice.also)
         if not recipients:
             continue
         await queue(uow, notice, recipients)

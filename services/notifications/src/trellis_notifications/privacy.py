@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
-from trellis_common.privacy import ERASED, mentions, needles_of, purge_outbox, row_text
+from trellis_common.privacy import ERASED, mentions, name_needles, needles_of, purge_outbox, row_text
 from trellis_notifications.domain.deliveries import Audience, AudienceKind, DeliveryStatus
 from trellis_notifications.models import contact_preferences, contacts, deliveries, digest_items
 from trellis_notifications.repository import forget_contacts
@@ -55,7 +55,7 @@ async def erase_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> i
         return 0
     people = (await session.execute(select(contacts).where(contacts.c.contact_id.in_(ids)))).mappings().all()
     addresses = needles_of(*(p["email"] for p in people))
-    names = needles_of(*(p["name"] for p in people))
+    names = name_needles(*(p["name"] for p in people))
     clusters = sorted({str(p["cluster_id"]) for p in people})
 
     await forget_contacts(session, SERVICE, ids)
@@ -66,9 +66,15 @@ async def erase_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> i
         .values(review_redirect_contact_id=None, review_redirect_name=None)
     )
     if addresses:
+        # Only redirects set up in the erased contacts' clusters: another cluster's use of the same address is
+        # that cluster's business (and may be another person's record).
+        in_their_clusters = select(contacts.c.contact_id).where(contacts.c.cluster_id.in_(clusters))
         await session.execute(
             update(contact_preferences)
-            .where(func.lower(contact_preferences.c.review_redirect_email).in_(addresses))
+            .where(
+                func.lower(contact_preferences.c.review_redirect_email).in_(addresses),
+                contact_preferences.c.contact_id.in_(in_their_clusters),
+            )
             .values(review_redirect_email=None, review_redirect_name=None)
         )
     placeholders = [Audience(AudienceKind.CONTACT, contact_id).placeholder for contact_id in ids]
@@ -97,8 +103,10 @@ async def _anonymise_deliveries(
     session: AsyncSession, ids: Sequence[str], addresses: Sequence[str], names: Sequence[str], clusters: Sequence[str]
 ) -> int:
     conditions: list[ColumnElement[bool]] = [deliveries.c.contact_id.in_(list(ids))]
-    if addresses:
-        conditions.append(func.lower(deliveries.c.to_address).in_(list(addresses)))
+    if addresses and clusters:
+        conditions.append(
+            func.lower(deliveries.c.to_address).in_(list(addresses)) & deliveries.c.cluster_id.in_(clusters)
+        )
     needles = [*addresses, *names]
     if needles and clusters:
         # Emails to someone else that name the person (a review redirected on their behalf): their clusters only.

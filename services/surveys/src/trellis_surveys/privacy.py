@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import InvitationRequested, MemberChanged
 from trellis_common.logging import get_logger
-from trellis_common.privacy import ERASED, needles_of, purge_outbox
+from trellis_common.privacy import ERASED, name_needles, needles_of, purge_outbox
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.models import campaigns, contacts, invitations, members, responses
 
@@ -54,7 +54,7 @@ async def forget_contacts(uow: UnitOfWork, member_id: str, people: Sequence[dict
             next_reminder_at=None,
         )
     )
-    needles = needles_of(*ids, *(p["email"] for p in people), *(p["name"] for p in people))
+    needles = needles_of(*ids, *(p["email"] for p in people)) + name_needles(*(p["name"] for p in people))
     purged = await purge_outbox(uow.session, needles, keys=[member_id], superseded_types=SUPERSEDED)
     log.info("contacts_erased", member_id=member_id, contacts=len(ids), outbox_rows_purged=purged)
     return purged
@@ -74,7 +74,7 @@ async def forget_member(uow: UnitOfWork, member_id: str, people: Sequence[dict[s
         )
     )
     needles = needles_of(member_id, *(str(p["id"]) for p in people), *(p["email"] for p in people))
-    needles += needles_of(*(p["name"] for p in people))
+    needles += name_needles(*(p["name"] for p in people))
     purged = await purge_outbox(uow.session, needles, keys=[member_id], superseded_types=SUPERSEDED)
     log.info("member_erased", member_id=member_id, contacts=len(people), outbox_rows_purged=purged)
     return purged
