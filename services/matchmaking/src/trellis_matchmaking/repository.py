@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.errors import ContractError
 from trellis_common.events import MemberContext, SkillGap
 from trellis_matchmaking.domain.outcomes import CONFIRMED, HOLDS_SEAT, MatchStatus
 from trellis_matchmaking.domain.partners import (
@@ -156,6 +157,13 @@ async def save_need(session: AsyncSession, scope: Scope, values: Mapping[str, An
     """Replace the member's needs with those of its latest assessment."""
     if not scope.allows(values["cluster_id"]):
         raise PermissionError(f"cluster {values['cluster_id']!r} is outside the scope of {scope.subject!r}")
+    owner = await session.scalar(
+        select(member_needs.c.cluster_id).where(member_needs.c.member_id == values["member_id"])
+    )
+    if owner is not None and owner != values["cluster_id"]:
+        # Members belong to one cluster: an event of another cluster naming this member is refused (to the DLQ),
+        # never allowed to overwrite or move its needs.
+        raise ContractError(f"member {values['member_id']!r} belongs to another cluster")
     statement = insert_for(session, member_needs).values(**values)
     await session.execute(
         statement.on_conflict_do_update(

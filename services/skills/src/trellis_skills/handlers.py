@@ -22,8 +22,12 @@ EVERYTHING = Scope.everything("skills-consumer")  # events come from the platfor
 
 async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
     response = incoming.require(ResponseCompleted)
-    # The same response re-sent under a new event id is still one assessment and one event.
-    if await repository.assessment_id_for_response(uow.session, EVERYTHING, response.response_id):
+    # The same response re-sent under a new event id is still one assessment and one event. The same id from
+    # another cluster is not a re-send: a producer of one cluster must not be able to pre-empt another's ids.
+    owner = await repository.cluster_of_response(uow.session, EVERYTHING, response.response_id)
+    if owner is not None and owner != response.cluster_id:
+        raise PermanentError(f"response id {response.response_id!r} was already used by another cluster")
+    if owner is not None:
         log.info("response_already_assessed", response_id=response.response_id)
         return
     taxonomy = load_taxonomy()

@@ -42,8 +42,11 @@ def _require(scope: Scope, cluster_id: str) -> None:
         raise OutOfScope(f"cluster {cluster_id!r} is outside the scope of {scope.subject}")
 
 
-async def assessment_id_for_response(session: AsyncSession, scope: Scope, response_id: str) -> str | None:
-    found = await session.scalar(select(A.id).where(A.response_id == response_id, scope.clause(A.cluster_id)))
+async def cluster_of_response(session: AsyncSession, scope: Scope, response_id: str) -> str | None:
+    """The cluster a response id was assessed for, if it was."""
+    found = await session.scalar(
+        select(A.cluster_id).where(A.response_id == response_id, scope.clause(A.cluster_id)).limit(1)
+    )
     return str(found) if found is not None else None
 
 
