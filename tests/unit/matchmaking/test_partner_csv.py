@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trellis_matchmaking.partner_csv import CsvLayoutError, check_partners, read_rows
+from trellis_common.csv_upload import CsvLayoutError
+from trellis_matchmaking.partner_csv import check_partners, read_rows
 
 HEADER = (
     "partner_name,partner_type,partner_country,offer_title,skill_codes,max_level,format,"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trellis_surveys.domain.member_import import CsvLayoutError, check_rows, read_rows
+from trellis_common.csv_upload import CsvLayoutError
+from trellis_surveys.domain.member_import import check_rows, read_rows
 from trellis_surveys.schemas import MemberIn
 
 

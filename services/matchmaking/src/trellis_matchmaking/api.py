@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found, report_or_invalid
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
+from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.rate_limit import EmailLimit
 from trellis_common.text import INT4_MAX
 from trellis_matchmaking import repository
@@ -35,7 +36,7 @@ from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.domain.pooling import find_pools
 from trellis_matchmaking.matching import Reason, current_period, release_unfit, run_round, supersede_other_periods
 from trellis_matchmaking.models import matches, offers, partners
-from trellis_matchmaking.partner_csv import CsvLayoutError, check_partners, read_rows
+from trellis_matchmaking.partner_csv import check_partners, read_rows
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
     ConversionOut,

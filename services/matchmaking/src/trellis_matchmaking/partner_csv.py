@@ -8,8 +8,6 @@ countries, …) are separated by ``;``, ``,`` or ``|``. The delimiter between ce
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from trellis_common.csv_upload import EXTRA_CELLS, CsvLayoutError, read_table
 from trellis_matchmaking.schemas import OfferIn, PartnerFields, PartnerIn
 
 PARTNER_COLUMNS = {
@@ -48,10 +47,6 @@ KNOWN_COLUMNS = (*PARTNER_COLUMNS, *OFFER_COLUMNS)
 _LIST_SEPARATOR = re.compile(r"[;,|]")
 
 
-class CsvLayoutError(ValueError):
-    """The file as a whole cannot be read (encoding, header, size); there is no row to point at."""
-
-
 @dataclass(frozen=True)
 class RowError:
     row: int
@@ -75,38 +70,15 @@ class PartnerImport:
 
 
 def read_rows(content: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]:
-    try:
-        text = content.decode("utf-8-sig")  # spreadsheets often start UTF-8 files with a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise CsvLayoutError("the file is not UTF-8 text") from exc
-    dialect: type[csv.Dialect]
-    try:
-        dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    # newline="": the csv module itself splits rows, so a lone CR ends a row and quoted cells keep theirs.
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    try:
-        header = [h.strip() for h in reader.fieldnames or []]
+    def check_header(header: list[str]) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise CsvLayoutError(f"the header lacks {', '.join(missing)}; columns are: {', '.join(KNOWN_COLUMNS)}")
         unknown = [h for h in header if h not in KNOWN_COLUMNS]
         if unknown:
             raise CsvLayoutError(f"unknown column(s): {', '.join(unknown)}; columns are: {', '.join(KNOWN_COLUMNS)}")
-        reader.fieldnames = header
-        rows: list[tuple[int, dict[str, str]]] = []
-        for raw in reader:
-            if len(rows) >= max_rows:
-                raise CsvLayoutError(f"the file has more than {max_rows} rows; split it")
-            if None in raw:
-                rows.append((reader.line_num, {"__row__": "more cells than the header has columns"}))
-                continue
-            values = {k: (v or "").strip() for k, v in raw.items()}
-            if any(values.values()):  # blank lines are not partners
-                rows.append((reader.line_num, values))
-    except csv.Error as exc:  # e.g. a cell beyond the csv module's size limit
-        raise CsvLayoutError(f"the file cannot be read as CSV: {exc}") from None
+
+    rows = read_table(content, max_rows, check_header).rows
     if not rows:
         raise CsvLayoutError("the file has a header but no rows")
     return rows
@@ -140,8 +112,8 @@ def check_partners(rows: list[tuple[int, dict[str, str]]], registered: Mapping[s
     result = PartnerImport(rows_checked=len(rows))
     partners: dict[str, tuple[int, PartnerFields, list[OfferIn]]] = {}
     for row, values in rows:
-        if "__row__" in values:
-            result.errors.append(RowError(row, "row", values["__row__"]))
+        if EXTRA_CELLS in values:
+            result.errors.append(RowError(row, "row", values[EXTRA_CELLS]))
             continue
         problems: list[RowError] = []
         partner: PartnerFields | None = None

@@ -15,11 +15,12 @@ from sqlalchemy import delete, func, insert, select, update
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found, report_or_invalid
 from trellis_common.auth import Admin, Reader, Role, Scope, Writer, scope_for
 from trellis_common.catalogue import spec_for_model
+from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.events import MemberChanged, MemberType, SizeClass
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.directory import find_cluster, load_member, member_cluster, require_cluster
-from trellis_surveys.domain.member_import import CsvLayoutError, check_rows, read_rows
+from trellis_surveys.domain.member_import import check_rows, read_rows
 from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
 from trellis_surveys.models import clusters, contacts, members
 from trellis_surveys.privacy import forget_contacts, forget_member

@@ -7,13 +7,13 @@ cluster manager must fix. Lists (languages, jobs-to-be-done, pain points, ambiti
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from trellis_common.csv_upload import EXTRA_CELLS, CsvLayoutError, read_table
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,24 +57,8 @@ class ImportCheck(Generic[M]):
         return sorted({e.row for e in self.errors})
 
 
-class CsvLayoutError(ValueError):
-    """The file as a whole cannot be read (encoding, header); no row numbers to report."""
-
-
 def read_rows(content: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvLayoutError("the file is not UTF-8 text") from exc
-    dialect: type[csv.Dialect]
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    # newline="": the csv module itself splits rows, so a lone CR ends a row and quoted cells keep theirs.
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    try:
-        header = [h.strip() for h in reader.fieldnames or []]
+    def check_header(header: list[str]) -> None:
         if "name" not in header:
             raise CsvLayoutError(
                 f"the header must have a 'name' column; columns are: {', '.join(MEMBER_COLUMNS)}, "
@@ -83,22 +67,15 @@ def read_rows(content: bytes, max_rows: int) -> list[tuple[int, dict[str, str]]]
         unknown = [h for h in header if h not in KNOWN_COLUMNS]
         if unknown:
             raise CsvLayoutError(f"unknown column(s): {', '.join(unknown)}")
-        reader.fieldnames = header
-        rows: list[tuple[int, dict[str, str]]] = []
-        for raw in reader:
-            if len(rows) >= max_rows:
-                raise CsvLayoutError(f"the file has more than {max_rows} rows; split it")
-            if None in raw:
-                rows.append((reader.line_num, {"__extra__": "more cells than columns"}))
-                continue
-            values = {k: (v or "").strip() for k, v in raw.items()}
-            if dialect.delimiter == ";":  # lists in a ';'-separated file (Excel in many EU locales) use ','
-                values = {k: v.replace(",", ";") if k in LIST_COLUMNS else v for k, v in values.items()}
-            if any(values.values()):  # blank lines are not members
-                rows.append((reader.line_num, values))
-    except csv.Error as exc:  # e.g. a cell beyond the csv module's size limit
-        raise CsvLayoutError(f"the file cannot be read as CSV: {exc}") from None
-    return rows
+
+    table = read_table(content, max_rows, check_header)
+    if table.delimiter != ";":
+        return table.rows
+    # Lists in a ';'-separated file (Excel in many EU locales) use ','.
+    return [
+        (line, {k: v.replace(",", ";") if k in LIST_COLUMNS else v for k, v in values.items()})
+        for line, values in table.rows
+    ]
 
 
 def row_to_body(values: dict[str, str]) -> dict[str, Any]:
@@ -124,8 +101,8 @@ def check_rows(
     check: ImportCheck[M] = ImportCheck()
     first_row_of: dict[str, int] = {}
     for row, values in rows:
-        if "__extra__" in values:
-            check.errors.append(RowError(row, "row", values["__extra__"]))
+        if EXTRA_CELLS in values:
+            check.errors.append(RowError(row, "row", values[EXTRA_CELLS]))
             continue
         try:
             member = model.model_validate(row_to_body(values))
