@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -43,9 +44,9 @@ def asyncpg_dsn(url: str) -> str:
 NewDatabase = Callable[[str], Awaitable[str]]
 
 
-@pytest.fixture
-async def new_database(pg_admin_url: str) -> AsyncIterator[NewDatabase]:
-    """Creates empty databases (one per service, as in production) and drops them afterwards."""
+@asynccontextmanager
+async def databases(pg_admin_url: str) -> AsyncIterator[NewDatabase]:
+    """Creates empty databases (one per service, as in production) and drops them on leaving."""
     created: list[str] = []
     base, _, _admin_db = pg_admin_url.rpartition("/")
 
@@ -59,13 +60,21 @@ async def new_database(pg_admin_url: str) -> AsyncIterator[NewDatabase]:
         created.append(name)
         return f"{base}/{name}"
 
-    yield make
-    conn = await asyncpg.connect(asyncpg_dsn(pg_admin_url))
     try:
-        for name in created:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield make
     finally:
-        await conn.close()
+        conn = await asyncpg.connect(asyncpg_dsn(pg_admin_url))
+        try:
+            for name in created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+async def new_database(pg_admin_url: str) -> AsyncIterator[NewDatabase]:
+    async with databases(pg_admin_url) as make:
+        yield make
 
 
 @pytest.fixture

@@ -30,10 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 
-from tests.conftest import asyncpg_dsn
+from tests.conftest import databases
 from tests.e2e.scenario import ok, to
 from tests.support import auth
 from tests.support.distributed import SERVICES, Distributed, start_services
@@ -72,43 +71,25 @@ async def running_loop(directory: Path, kafka_bootstrap: str, pg_admin_url: str)
     """
     prefix = f"t{uuid.uuid4().hex[:8]}."
     await create_topics(kafka_bootstrap, prefix, partitions=2)
-    base = pg_admin_url.rpartition("/")[0]
-    created: list[str] = []
-
-    async def new_database(service: str) -> str:
-        name = f"t_{service}_{uuid.uuid4().hex[:10]}"
-        conn = await asyncpg.connect(asyncpg_dsn(pg_admin_url))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        created.append(name)
-        return f"{base}/{name}"
-
     smtp = MailSink()
     smtp.start()
     distributed = Distributed(directory, kafka_bootstrap, prefix, smtp)
     clients: dict[str, httpx.AsyncClient] = {}
-    try:
-        await start_services(distributed, new_database, (*SERVICES, "ingress"))
-        clients.update(
-            {
-                s: httpx.AsyncClient(headers=auth.admin(), base_url=p.url, timeout=10)
-                for s, p in distributed.processes.items()
-            }
-        )
-        yield Loop(distributed, clients, smtp)
-    finally:
-        for client in clients.values():
-            await client.aclose()
-        distributed.stop_all()
-        smtp.stop()
-        conn = await asyncpg.connect(asyncpg_dsn(pg_admin_url))
+    async with databases(pg_admin_url) as new_database:
         try:
-            for name in created:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await start_services(distributed, new_database, (*SERVICES, "ingress"))
+            clients.update(
+                {
+                    s: httpx.AsyncClient(headers=auth.admin(), base_url=p.url, timeout=10)
+                    for s, p in distributed.processes.items()
+                }
+            )
+            yield Loop(distributed, clients, smtp)
         finally:
-            await conn.close()
+            for client in clients.values():
+                await client.aclose()
+            distributed.stop_all()
+            smtp.stop()
 
 
 def _now() -> str:
