@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -109,3 +110,15 @@ async def _outbox_rows(database_url: str) -> int:
             return int((await connection.execute(select(func.count()).select_from(outbox))).scalar_one())
     finally:
         await engine.dispose()
+
+
+async def test_concurrent_posts_of_one_event_publish_it_once(running: RunningIngress) -> None:
+    """A sender retrying in parallel (or two of its replicas): PostgreSQL's unique id decides, one 202."""
+    event = example("surveys.response.completed.v1")
+    headers = {"content-type": STRUCTURED_JSON, "Authorization": f"Bearer {running.token('cl-mechatronics')}"}
+    async with httpx.AsyncClient(base_url=running.process.url, timeout=20) as client:
+        answers = await asyncio.gather(
+            *(client.post("/events", content=json.dumps(event), headers=headers) for _ in range(8))
+        )
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [202], [a.text for a in answers]
+    assert await _outbox_rows(running.database_url) == 1
