@@ -19,6 +19,7 @@ def keys_dir() -> Path:
     return directory
 
 
+@cache
 def keys() -> auth_local.LocalKeys:
     return auth_local.load(keys_dir())
 
