@@ -54,7 +54,7 @@ ALL_SERVICES = SERVICES
 
 
 def consumed(service: str) -> list[EventSpec]:
-    handlers = importlib.import_module(f"trellis_{service}.service").DEFINITION.handlers
+    handlers = importlib.import_module(f"trellis_{service}.service").DEFINITION.consumed_types
     specs = [spec_for_type(event_type) for event_type in handlers]
     assert all(spec is not None for spec in specs), f"{service} handles a type the catalogue lacks"
     return [spec for spec in specs if spec is not None]

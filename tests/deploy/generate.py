@@ -66,7 +66,7 @@ class Service:
     @property
     def consumes(self) -> tuple[EventSpec, ...]:
         specs = []
-        for event_type in self.definition.handlers:
+        for event_type in self.definition.consumed_types:
             spec = spec_for_type(event_type)
             if spec is None:
                 raise LookupError(f"{self.name} handles {event_type}, which the catalogue does not list")

@@ -168,6 +168,21 @@ class Platform:
         """How many records each topic of the bus holds."""
         return {topic: len(records) for topic, records in self.broker.topics.items() if records}
 
+    async def settled(self) -> bool:
+        """Nothing in flight: every consumer has caught up and every outbox row is published."""
+        for service in self:
+            runtime = service.runtime
+            consumer = runtime.consumer.bus_consumer if runtime.consumer is not None else None
+            if consumer is not None and any((await consumer.lag()).values()):
+                return False
+            async with runtime.db.sessions() as session:
+                unsent = await session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+                )
+            if unsent:
+                return False
+        return True
+
 
 def settings_for(definition: ServiceDefinition) -> dict[str, Any]:
     values: dict[str, Any] = {

@@ -583,7 +583,7 @@ def url_inputs(platform: Platform) -> set[tuple[str, str]]:
             for parameter in spec.get("parameters", []):
                 if URL_SHAPED.search(parameter["name"]) or parameter["schema"].get("format") in URL_FORMATS:
                     found.add((service.name, parameter["name"]))
-    consumed = {t for d in SERVICES for t in d.handlers} | {s.type for s in INGRESS}
+    consumed = {t for d in SERVICES for t in d.consumed_types} | {s.type for s in INGRESS}
     for event_type in consumed:
         schema = BY_TYPE[event_type].model.model_json_schema(ref_template="#/components/schemas/{model}")
         document = {"components": {"schemas": schema.get("$defs", {})}}
@@ -878,6 +878,8 @@ def example(name: str) -> dict[str, Any]:
 
 
 async def ingress_state(platform: Platform) -> tuple[dict[str, int], int, int]:
+    """What the bus holds and the ingress stored, once the platform has finished what earlier tests started."""
+    await eventually(platform.settled, timeout=20, what="the platform to finish what earlier tests started")
     ingress = platform["ingress"]
     async with ingress.runtime.db.sessions() as session:
         accepted = len((await session.execute(select(accepted_events.c.event_id))).all())

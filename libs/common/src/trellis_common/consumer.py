@@ -1,18 +1,27 @@
-"""The consuming side: decode, dedupe (inbox), handle in one transaction, commit the offset after.
+"""The consuming side: decode, dedupe (inbox), handle a fetched batch in one transaction, commit offsets after.
 
-Transient failures rewind the partition and retry with capped exponential backoff, so order is kept and
-the offset is never committed past unapplied work. Permanent failures (contract errors, rule violations)
-go to ``<topic>.dlq`` with the error in headers, and the consumer moves on.
+A fetched batch is applied in one database transaction: the inbox claims of all its events, every
+handler's effects and the outbox rows they cause commit together, and the Kafka offsets are committed once,
+after that commit. Records are handled in fetch order, so the order per key (partition) is the order of
+the log. Should one record fail for good, the batch's transaction is rolled back and the batch is applied
+again one record per transaction, so the bad record goes alone to ``<topic>.dlq`` with the error in
+headers and the others are applied. Transient failures rewind the partitions and retry with capped
+exponential backoff, so order is kept and no offset is committed past unapplied work.
+
+A service may register a *batch handler* for a type: it receives the batch's consecutive events of that
+type together (each with its own unit of work, so emitted events keep their causation), e.g. so that
+matchmaking places many members' gaps in one solve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -23,10 +32,10 @@ from trellis_common.catalogue import BY_TYPE, CATALOGUE, EventSpec
 from trellis_common.envelope import CloudEvent, from_kafka
 from trellis_common.errors import ContractError, PermanentError, is_transient
 from trellis_common.events import EventData
-from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT
+from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT, CONSUMER_BEFORE_DB_COMMIT
 from trellis_common.logging import get_logger
 from trellis_common.metrics import CONSUMER_LAG, DLQ_TOTAL, EVENTS_CONSUMED, HANDLER_SECONDS
-from trellis_common.unit_of_work import UnitOfWork
+from trellis_common.unit_of_work import UnitOfWork, flush_outboxes
 
 if TYPE_CHECKING:
     from trellis_common.runtime import ServiceRuntime
@@ -47,16 +56,30 @@ class Incoming:
         return self.data
 
 
+class Handling(NamedTuple):
+    """One event to apply, with the unit of work its effects and emitted events belong to."""
+
+    uow: UnitOfWork
+    incoming: Incoming
+
+
 Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Handling]], Awaitable[None]]
 
 
 class EventConsumer:
-    def __init__(self, runtime: ServiceRuntime, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        handlers: Mapping[str, Handler],
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.handlers = dict(handlers)
+        self.batch_handlers = dict(batch_handlers or {})
         self.name = runtime.settings.consumer_group
         prefix = runtime.settings.topic_prefix
-        self.topics = sorted({BY_TYPE[t].topic(prefix) for t in self.handlers})
+        self.topics = sorted({BY_TYPE[t].topic(prefix) for t in (*self.handlers, *self.batch_handlers)})
         self._spec_by_topic: dict[str, EventSpec] = {s.topic(prefix): s for s in CATALOGUE}
         self.bus_consumer: BusConsumer | None = None
         self.retrying: str | None = None
@@ -74,37 +97,39 @@ class EventConsumer:
         last_lag = 0.0
         try:
             while not stop.is_set():
-                records = await consumer.fetch(0.5, settings.consumer_batch_size)
-                for index, record in enumerate(records):
-                    if stop.is_set():
-                        await self._rewind_rest(consumer, records[index:])
-                        break
-                    if not consumer.owns(record):
-                        continue  # revoked mid-batch: the partition's new owner processes it
+                fetched = await consumer.fetch(0.5, settings.consumer_batch_size)
+                records = [r for r in fetched if consumer.owns(r)]  # a revoked partition's new owner has them
+                if not records:
+                    pass
+                elif stop.is_set():
+                    await self._rewind_rest(consumer, records)
+                else:
                     try:
                         self.in_flight = True
-                        await self._process(record)
+                        await self._process_batch(records)
                     except Exception as exc:
                         if not is_transient(exc):
                             raise
-                        EVENTS_CONSUMED.labels(self.service, _type_of(record), "retried").inc()
+                        for record in records:
+                            EVENTS_CONSUMED.labels(self.service, _type_of(record), "retried").inc()
                         self.retrying = repr(exc)
                         log.warning(
                             "handler_transient_error",
                             error=repr(exc),
                             retry_in_s=backoff,
-                            topic=record.topic,
-                            offset=record.offset,
+                            records=len(records),
+                            first_topic=records[0].topic,
+                            first_offset=records[0].offset,
                         )
-                        await self._rewind_rest(consumer, records[index:])
+                        await self._rewind_rest(consumer, records)
                         await _sleep_or_stop(stop, backoff)
                         backoff = min(backoff * 2, settings.retry_max_backoff_s)
-                        break
+                        continue
                     finally:
                         self.in_flight = False
                     self.retrying = None
                     backoff = settings.retry_initial_backoff_s
-                    await consumer.commit(record)
+                    await consumer.commit(*records)
                 if time.monotonic() - last_lag > 5:
                     last_lag = time.monotonic()
                     for (topic, partition), lag in (await consumer.lag()).items():
@@ -119,33 +144,91 @@ class EventConsumer:
         for record in first_per_partition.values():
             await consumer.rewind(record)
 
-    async def _process(self, record: Record) -> None:
-        try:
-            incoming = self._decode(record)
-        except (ContractError, ValidationError) as exc:
-            await self._dead_letter(record, exc, event_type=_type_of(record))
-            return
-        event = incoming.envelope
-        structlog.contextvars.bind_contextvars(
-            event_id=event.id, event_type=event.type, correlation_id=event.correlationid
-        )
+    async def _process_batch(self, records: Sequence[Record]) -> None:
+        """Apply a batch in one transaction; if one record fails for good, apply them one by one instead.
+
+        Undecodable records are dead-lettered after the others are applied, so a transient failure (which
+        replays the whole batch) does not send them to the DLQ twice.
+        """
+        decoded: list[tuple[Record, Incoming]] = []
+        undecodable: list[tuple[Record, Exception]] = []
+        for record in records:
+            try:
+                decoded.append((record, self._decode(record)))
+            except (ContractError, ValidationError) as exc:
+                undecodable.append((record, exc))
+        if len(decoded) > 1:
+            try:
+                await self._apply(decoded)
+                decoded = []
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.warning("batch_applied_one_by_one", records=len(decoded), error=repr(exc))
+        for record, incoming in decoded:
+            try:
+                await self._apply([(record, incoming)])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                await self._dead_letter(record, exc, event_type=incoming.envelope.type)
+        for record, problem in undecodable:
+            await self._dead_letter(record, problem, event_type=_type_of(record))
+
+    async def _apply(self, batch: Sequence[tuple[Record, Incoming]]) -> None:
+        """Inbox claims, handlers and outbox rows of ``batch`` in one transaction, in fetch order."""
+        runtime = self.runtime
         started = time.perf_counter()
-        try:
-            async with self.runtime.unit_of_work(cause=event) as uow:
-                fresh = await inbox.claim(uow.session, self.name, event.id, event.type, self.runtime.clock.now())
-                if fresh:
-                    await self.handlers[event.type](uow, incoming)
-            outcome = "processed" if fresh else "duplicate"
+        fresh: list[bool] = []
+        work: list[Handling] = []
+        async with runtime.db.sessions() as session, session.begin():
+            new_ids = await inbox.claim_many(
+                session, self.name, [(i.envelope.id, i.envelope.type) for _, i in batch], runtime.clock.now()
+            )
+            for _, incoming in batch:
+                event_id = incoming.envelope.id
+                fresh.append(event_id in new_ids)
+                new_ids.discard(event_id)  # the same event twice in one batch: the first one applies
+                if fresh[-1]:
+                    work.append(Handling(runtime.new_unit_of_work(session, cause=incoming.envelope), incoming))
+            for event_type, run in itertools.groupby(work, key=lambda h: h.incoming.envelope.type):
+                await self._handle(event_type, list(run))
+            await flush_outboxes(h.uow for h in work)
+            runtime.failpoints.hit(CONSUMER_BEFORE_DB_COMMIT)
+        emitted = sum(len(h.uow.emitted) for h in work)
+        if emitted:
+            runtime.relay.wakeup.set()
+        seconds = (time.perf_counter() - started) / len(batch)
+        for (_, incoming), applied in zip(batch, fresh, strict=True):
+            event = incoming.envelope
+            outcome = "processed" if applied else "duplicate"
             EVENTS_CONSUMED.labels(self.service, event.type, outcome).inc()
-            HANDLER_SECONDS.labels(self.service, event.type).observe(time.perf_counter() - started)
-            log.info("event_handled", outcome=outcome, emitted=len(uow.emitted))
-            self.runtime.failpoints.hit(CONSUMER_AFTER_DB_COMMIT)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            await self._dead_letter(record, exc, event_type=event.type)
-        finally:
-            structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+            HANDLER_SECONDS.labels(self.service, event.type).observe(seconds)
+            log.info(
+                "event_handled",
+                outcome=outcome,
+                event_id=event.id,
+                event_type=event.type,
+                correlation_id=event.correlationid,
+                batch=len(batch),
+            )
+        runtime.failpoints.hit(CONSUMER_AFTER_DB_COMMIT)
+
+    async def _handle(self, event_type: str, run: list[Handling]) -> None:
+        batch_handler = self.batch_handlers.get(event_type)
+        if batch_handler is not None:
+            await batch_handler(run)
+            return
+        handler = self.handlers[event_type]
+        for handling in run:
+            event = handling.incoming.envelope
+            structlog.contextvars.bind_contextvars(
+                event_id=event.id, event_type=event.type, correlation_id=event.correlationid
+            )
+            try:
+                await handler(handling.uow, handling.incoming)
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
 
     def _decode(self, record: Record) -> Incoming:
         try:
@@ -168,7 +251,7 @@ class EventConsumer:
             )
             return Incoming(synthetic, None, key)
         event = from_kafka(record.headers, record.value)
-        if event.type not in self.handlers:
+        if event.type not in self.handlers and event.type not in self.batch_handlers:
             raise ContractError(f"unknown event type {event.type!r} on topic {record.topic}")
         type_spec = BY_TYPE[event.type]
         if event.data is None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import signal
 
-CONSUMER_AFTER_DB_COMMIT = "consumer.after_db_commit"
+CONSUMER_BEFORE_DB_COMMIT = "consumer.before_db_commit"  # a batch handled, its transaction not committed
+CONSUMER_AFTER_DB_COMMIT = "consumer.after_db_commit"  # a batch committed, its offsets not
 RELAY_AFTER_PUBLISH = "relay.after_publish"
 
 

@@ -14,12 +14,13 @@ from typing import Any
 import structlog
 from fastapi import APIRouter
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.bus import EventBus
 from trellis_common.bus.kafka import KafkaBus
 from trellis_common.bus.memory import InMemoryBus
 from trellis_common.clock import Clock, ManualClock, SystemClock
-from trellis_common.consumer import EventConsumer, Handler
+from trellis_common.consumer import BatchHandler, EventConsumer, Handler
 from trellis_common.db import Database
 from trellis_common.envelope import CloudEvent
 from trellis_common.failpoints import Failpoints
@@ -43,8 +44,14 @@ class ServiceDefinition:
     migrations: str  # alembic script location, e.g. "trellis_skills:migrations"
     routers: list[APIRouter] = field(default_factory=list)
     handlers: dict[str, Handler] = field(default_factory=dict)
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)  # consecutive events of a type at once
     workers: list[Worker] = field(default_factory=list)
     settings_class: type[ServiceSettings] = ServiceSettings
+
+    @property
+    def consumed_types(self) -> list[str]:
+        """Every event type the service consumes, by a handler or a batch handler."""
+        return list(dict.fromkeys([*self.handlers, *self.batch_handlers]))
 
 
 def make_bus(settings: ServiceSettings) -> EventBus:
@@ -84,7 +91,8 @@ class ServiceRuntime:
             poll_interval_s=settings.relay_poll_interval_s,
             max_backoff_s=settings.retry_max_backoff_s,
         )
-        self.consumer = EventConsumer(self, definition.handlers) if definition.handlers and settings.consume else None
+        consumes = bool(definition.handlers or definition.batch_handlers) and settings.consume
+        self.consumer = EventConsumer(self, definition.handlers, definition.batch_handlers) if consumes else None
         self.worker_wakeup = asyncio.Event()  # shared; a worker that clears it should use wakeup_signal()
         self._wakeups: list[asyncio.Event] = []
         self.state: dict[str, Any] = {}  # service-owned singletons (e.g. the SMTP sender)
@@ -92,12 +100,18 @@ class ServiceRuntime:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.started = False
 
+    def new_unit_of_work(
+        self, session: AsyncSession, *, cause: CloudEvent | None = None, correlation_id: str | None = None
+    ) -> UnitOfWork:
+        """A unit of work in a transaction someone else opened and commits (e.g. a consumer's batch)."""
+        return UnitOfWork(session, self.factory, cause, correlation_id, settings=self.settings)
+
     @asynccontextmanager
     async def unit_of_work(
         self, *, cause: CloudEvent | None = None, correlation_id: str | None = None
     ) -> AsyncIterator[UnitOfWork]:
         async with self.db.sessions() as session, session.begin():
-            uow = UnitOfWork(session, self.factory, cause, correlation_id, settings=self.settings)
+            uow = self.new_unit_of_work(session, cause=cause, correlation_id=correlation_id)
             yield uow
             await uow.flush_outbox()
         if uow.emitted:

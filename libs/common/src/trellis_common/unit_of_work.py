@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -94,3 +95,13 @@ class UnitOfWork:
         if self._rows:
             await self.session.execute(outbox.insert(), self._rows)
             self._rows.clear()
+
+
+async def flush_outboxes(units: Iterable[UnitOfWork]) -> None:
+    """Write the outbox rows of several units of work sharing one session in one statement."""
+    units = list(units)
+    rows = [row for unit in units for row in unit._rows]
+    if rows:
+        await units[0].session.execute(outbox.insert(), rows)
+    for unit in units:
+        unit._rows.clear()

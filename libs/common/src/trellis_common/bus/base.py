@@ -32,8 +32,11 @@ class BusConsumer(Protocol):
         """Records in order per partition, starting at the committed offset or the latest seek."""
         ...
 
-    async def commit(self, record: Record) -> None:
-        """Commit ``record.offset + 1`` for its partition: everything up to it is done."""
+    async def commit(self, *records: Record) -> None:
+        """Commit, per partition, the offset after the last of ``records``: everything up to it is done.
+
+        Partitions revoked meanwhile are skipped (their new owner re-reads from the last committed offset).
+        """
         ...
 
     async def rewind(self, record: Record) -> None:
@@ -59,3 +62,12 @@ class EventBus(Protocol):
     async def ping(self) -> None:
         """Raise if the bus cannot be reached."""
         ...
+
+
+def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
+    """Per (topic, partition): the offset after the highest of ``records``, what a commit stores."""
+    out: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        out[key] = max(out.get(key, 0), record.offset + 1)
+    return out

@@ -17,7 +17,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from trellis_common.bus.base import OutgoingMessage, Record
+from trellis_common.bus.base import OutgoingMessage, Record, next_offsets
 from trellis_common.errors import PermanentError, TransientError
 from trellis_common.logging import get_logger
 
@@ -152,17 +152,23 @@ class KafkaBusConsumer:
     def owns(self, record: Record) -> bool:
         return TopicPartition(record.topic, record.partition) in self._consumer.assignment()
 
-    async def commit(self, record: Record) -> None:
-        if not self.owns(record):
-            # Revoked by a rebalance while we worked: the new owner re-reads from the last committed offset.
-            log.info("commit_skipped_partition_revoked", topic=record.topic, partition=record.partition)
+    async def commit(self, *records: Record) -> None:
+        offsets = {}
+        for (topic, partition), offset in next_offsets(records).items():
+            tp = TopicPartition(topic, partition)
+            if tp in self._consumer.assignment():
+                offsets[tp] = offset
+            else:
+                # Revoked by a rebalance while we worked: the new owner re-reads from the last committed offset.
+                log.info("commit_skipped_partition_revoked", topic=topic, partition=partition)
+        if not offsets:
             return
         try:
-            await self._consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+            await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The partition moved to another member during a rebalance; it will re-read from the last
             # committed offset and our inbox recognises what we already applied.
-            log.warning("commit_failed_after_rebalance", topic=record.topic, partition=record.partition, error=str(exc))
+            log.warning("commit_failed_after_rebalance", partitions=sorted(map(str, offsets)), error=str(exc))
 
     async def rewind(self, record: Record) -> None:
         tp = TopicPartition(record.topic, record.partition)

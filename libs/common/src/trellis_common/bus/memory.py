@@ -10,7 +10,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 
-from trellis_common.bus.base import OutgoingMessage, Record
+from trellis_common.bus.base import OutgoingMessage, Record, next_offsets
 
 
 class InMemoryBroker:
@@ -93,8 +93,9 @@ class InMemoryConsumer:
                 return []
             return self._available(max_records)
 
-    async def commit(self, record: Record) -> None:
-        self._broker.committed[(self._group, record.topic)] = record.offset + 1
+    async def commit(self, *records: Record) -> None:
+        for (topic, _partition), offset in next_offsets(records).items():
+            self._broker.committed[(self._group, topic)] = offset
 
     async def rewind(self, record: Record) -> None:
         self._position[record.topic] = record.offset
