@@ -17,11 +17,12 @@ from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBus
 from trellis_common.catalogue import spec_for_model
 from trellis_common.clock import ManualClock
-from trellis_common.consumer import Incoming
+from trellis_common.consumer import Handling, Incoming
 from trellis_common.envelope import CloudEvent
 from trellis_common.events import GapsAssessed, MemberContext, PartnersMatched, SkillGap, SurveyTheme, Trend
 from trellis_common.runtime import ServiceRuntime
-from trellis_matchmaking.handlers import on_gaps_assessed
+from trellis_common.unit_of_work import flush_outboxes
+from trellis_matchmaking.handlers import on_gaps_assessed, on_gaps_assessed_batch
 from trellis_matchmaking.service import DEFINITION
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # seat period 2026-Q1
@@ -79,6 +80,21 @@ async def deliver(runtime: ServiceRuntime, data: GapsAssessed) -> list[PartnersM
     async with runtime.unit_of_work(cause=envelope) as uow:
         await on_gaps_assessed(uow, Incoming(envelope, data, data.member_id))
     return [PartnersMatched.model_validate(e.data) for e in uow.emitted]
+
+
+async def deliver_batch(runtime: ServiceRuntime, *events: GapsAssessed) -> list[PartnersMatched]:
+    """Hand several events to the batch handler in one transaction, as the consumer does with a fetched batch."""
+    async with runtime.db.sessions() as session, session.begin():
+        batch = []
+        for data in events:
+            envelope = CloudEvent(
+                source="/tests/skills", type=GAPS.type, subject=data.member_id, data=data.model_dump(mode="json")
+            )
+            unit = runtime.new_unit_of_work(session, cause=envelope)
+            batch.append(Handling(unit, Incoming(envelope, data, data.member_id)))
+        await on_gaps_assessed_batch(batch)
+        await flush_outboxes(h.uow for h in batch)
+    return [PartnersMatched.model_validate(e.data) for h in batch for e in h.uow.emitted]
 
 
 def move_clock(runtime: ServiceRuntime, moment: datetime) -> None:

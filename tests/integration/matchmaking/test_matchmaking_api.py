@@ -12,6 +12,7 @@ from tests.integration.matchmaking.conftest import (
     START,
     created,
     deliver,
+    deliver_batch,
     gaps_assessed,
     move_clock,
     offer,
@@ -145,7 +146,7 @@ async def test_csv_import_is_all_or_nothing_with_a_row_report(api: httpx.AsyncCl
 # --- matching, seats and outcomes -----------------------------------------------------------------------------
 
 
-async def test_the_severe_gap_takes_the_contested_seat_and_the_milder_member_hears_of_it(
+async def test_a_proposal_keeps_its_seat_and_a_later_severe_gap_waits_for_the_next_free_one(
     matchmaking: ServiceRuntime, api: httpx.AsyncClient
 ) -> None:
     made = await created(
@@ -159,26 +160,34 @@ async def test_the_severe_gap_takes_the_contested_seat_and_the_milder_member_hea
 
     move_clock(matchmaking, START + timedelta(minutes=5))
     severe = gaps_assessed("m-severe", [SEVERE])
-    events = {e.member_id: e for e in await deliver(matchmaking, severe)}
-    assert events.keys() == {"m-mild", "m-severe"}
-    assert events["m-severe"].reason == "assessment" and events["m-severe"].options[0].offer_id == offer_id
-    assert events["m-mild"].reason == "rematch" and events["m-mild"].options == [], "the milder gap lost its seat"
-    assert (await api.get(f"/offers/{offer_id}")).json()["seats_taken"] == 1
+    (told,) = await deliver(matchmaking, severe)
+    assert told.member_id == "m-severe" and told.reason == "assessment"
+    assert told.options == [], "the only seat is the milder gap's proposal: the severe gap waits"
     statuses = {m["member_id"]: m["status"] for m in await matches_of(api)}
-    assert statuses == {"m-mild": "released", "m-severe": "proposed"}
+    assert statuses == {"m-mild": "proposed"}, "a proposal once made is not taken away (no churn)"
+    assert (await api.get(f"/offers/{offer_id}")).json()["seats_taken"] == 1
     assert await deliver(matchmaking, severe) == [], "the same assessment again changes nothing"
 
-    runs = (await api.get("/members/m-mild/matches")).json()
-    assert [r["reason"] for r in runs] == ["rematch", "assessment"], "newest first"
-
-    # More seats, then a re-match: the milder gap is placed, and only its member hears of it.
-    await api.put(f"/offers/{offer_id}", json=offer("Data", "digcomp:5.2", 2))
+    # A second seat: the waiting gap gets it at once, and only its member hears of it.
     move_clock(matchmaking, START + timedelta(minutes=10))
-    rematch = (await api.post("/rematch")).json()
-    assert (rematch["period"], rematch["proposals_made"], rematch["proposals_kept"]) == ("2026-Q1", 1, 1)
-    assert rematch["notified_members"] == ["m-mild"]
-    latest = (await api.get("/members/m-mild/matches")).json()[0]
-    assert latest["reason"] == "rematch" and latest["options"][0]["offer_id"] == offer_id
+    await api.put(f"/offers/{offer_id}", json=offer("Data", "digcomp:5.2", 2))
+    runs = (await api.get("/members/m-severe/matches")).json()
+    assert [r["reason"] for r in runs] == ["rematch", "assessment"], "newest first"
+    assert runs[0]["options"][0]["offer_id"] == offer_id and runs[0]["options"][0]["match_id"]
+    assert [r["reason"] for r in (await api.get("/members/m-mild/matches")).json()] == ["assessment"]
+
+
+async def test_gaps_placed_together_give_a_contested_seat_to_the_more_severe(
+    matchmaking: ServiceRuntime, api: httpx.AsyncClient
+) -> None:
+    await api.post("/partners", json=partner("TU Danube", "university", offer("Data", "digcomp:5.2", 1)))
+    events = {
+        e.member_id: e
+        for e in await deliver_batch(matchmaking, gaps_assessed("m-mild", [MILD]), gaps_assessed("m-severe", [SEVERE]))
+    }
+    assert events.keys() == {"m-mild", "m-severe"} and {e.reason for e in events.values()} == {"assessment"}
+    assert events["m-severe"].options and events["m-mild"].options == []
+    assert {m["member_id"] for m in await matches_of(api, status="proposed")} == {"m-severe"}
 
 
 async def test_outcomes_confirm_or_free_seats_and_give_the_conversion_rate(
@@ -359,12 +368,14 @@ async def test_partner_changes_release_the_proposals_they_break(
 
     await api.patch(f"/partners/{made['id']}", json={"partner_type": "green_tech_consultant"})  # not for digcomp
     assert [m["status"] for m in await matches_of(api)] == ["released"]
-    assert (await api.post("/rematch")).json()["unserved_gaps"] == 1
+    assert (await api.post("/rematch")).json()["unserved_gaps"] == 1, "the gap waits: no offer serves it"
 
-    await api.patch(f"/partners/{made['id']}", json={"partner_type": "university"})
     move_clock(matchmaking, START + timedelta(minutes=1))
-    assert (await api.post("/rematch")).json()["notified_members"] == ["m-severe"]
-    assert await matches_of(api, status="proposed")
+    await api.patch(f"/partners/{made['id']}", json={"partner_type": "university"})
+    assert await matches_of(api, status="proposed"), "the offer serves the gap again: the waiting gap got its seat"
+    latest = (await api.get("/members/m-severe/matches")).json()[0]
+    assert latest["reason"] == "rematch" and latest["options"][0]["offer_title"] == "Data"
+    assert (await api.post("/rematch")).json()["notified_members"] == [], "nothing left to place"
     assert (await api.delete(f"/partners/{made['id']}")).status_code == 204
     assert await matches_of(api, status="proposed") == [], "a removed partner's proposals are released"
 

@@ -54,15 +54,34 @@ def test_the_contested_last_seat_goes_to_the_more_severe_gap() -> None:
     assert plan.options[0] == (), "a gap without a seat has no options: everything it could use is full"
 
 
-def test_declined_offers_and_held_proposals() -> None:
+def test_declined_offers_and_fixed_proposals() -> None:
     gap_need = need("m-1")
     two = [offer("o-a"), offer("o-b")]
-    for held in ("o-a", "o-b"):  # equal offers: the current proposal stays where it is
-        plan = plan_matches([gap_need], two, held={("m-1", "digcomp:5.2"): held})
-        assert plan.seated[0].offer_id == held  # type: ignore[union-attr]
+    for fixed in ("o-a", "o-b"):  # a proposal the gap holds stays where it is
+        plan = plan_matches([gap_need], two, fixed={("m-1", "digcomp:5.2"): fixed})
+        assert plan.seated[0].offer_id == fixed and plan.kept == (True,)  # type: ignore[union-attr]
     declined = {("m-1", "digcomp:5.2", "o-a")}
     plan = plan_matches([gap_need], two, declined=declined)
     assert [o.offer.offer_id for o in plan.options[0]] == ["o-b"]
+
+
+def test_a_fixed_proposal_keeps_its_seat_against_a_more_severe_gap() -> None:
+    mild = need("m-mild", priority=6.0, current=4, required=5)
+    severe = need("m-severe", priority=30.0, current=2, required=5)
+    full = offer("o-1", seats_left=0)  # its one seat is the mild gap's proposal, already counted
+    plan = plan_matches([mild, severe], [full], fixed={mild.key: "o-1"})
+    assert [o.offer_id if o else None for o in plan.seated] == ["o-1", None]
+    assert plan.kept == (True, False)
+    (reserved,) = plan.options[0]
+    assert reserved.reserved and math.isclose(reserved.score, sum(c.contribution for c in reserved.explanation))
+
+
+def test_a_fixed_proposal_the_offer_no_longer_serves_lapses_and_frees_its_seat() -> None:
+    lifted = need("m-1", current=6, required=8, priority=10.0)  # the offer lifts to 6: no use any more
+    other = need("m-2", priority=6.0)
+    plan = plan_matches([lifted, other], [offer("o-1", seats_left=0)], fixed={lifted.key: "o-1"})
+    assert plan.kept == (False, False)
+    assert [o.offer_id if o else None for o in plan.seated] == [None, "o-1"], "the freed seat went to the other"
 
 
 def test_shared_gaps_lean_towards_one_group_offer() -> None:

@@ -22,6 +22,7 @@ from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.rate_limit import EmailLimit
 from trellis_common.text import INT4_MAX
+from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import (
     CONFIRMED,
@@ -34,7 +35,14 @@ from trellis_matchmaking.domain.outcomes import (
 )
 from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.domain.pooling import find_pools
-from trellis_matchmaking.matching import Reason, current_period, release_unfit, run_round, supersede_other_periods
+from trellis_matchmaking.matching import (
+    Reason,
+    after_offers_changed,
+    current_period,
+    serve_waiting_list,
+    settle,
+    supersede_other_periods,
+)
 from trellis_matchmaking.models import matches, offers, partners
 from trellis_matchmaking.partner_csv import check_partners, read_rows
 from trellis_matchmaking.schemas import (
@@ -108,7 +116,8 @@ def _offer_row(partner_id: str, offer: OfferIn, offer_id: str | None = None) -> 
     return {"id": offer_id or str(uuid.uuid4()), "partner_id": partner_id, **offer.model_dump(mode="json")}
 
 
-async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> str:
+async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> tuple[str, list[str]]:
+    """The new partner's id and its offers' ids."""
     partner_id = str(uuid.uuid4())
     await session.execute(
         insert(partners).values(
@@ -122,9 +131,9 @@ async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> s
             updated_at=now,
         )
     )
-    if body.offers:
-        await session.execute(insert(offers), [_offer_row(partner_id, o) for o in body.offers])
-    return partner_id
+    rows = [_offer_row(partner_id, o) for o in body.offers]
+    await repository.insert_offers(session, rows)
+    return partner_id, [row["id"] for row in rows]
 
 
 # --- the partner registry ---------------------------------------------------------------------------------
@@ -133,7 +142,8 @@ async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> s
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
 async def create_partner(body: PartnerIn, runtime: Runtime, correlation: CorrelationId, _: Admin) -> dict[str, Any]:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        partner_id = await _insert_partner(uow.session, body, uow.now)
+        partner_id, offer_ids = await _insert_partner(uow.session, body, uow.now)
+        await _serve_waiting_list(runtime, uow, offer_ids)
     return await _partner(runtime, partner_id)
 
 
@@ -174,7 +184,9 @@ async def import_partners(file: UploadFile, runtime: Runtime, correlation: Corre
                 bad_rows=checked.bad_rows,
             )
             return JSONResponse(report.model_dump(), status_code=422)
-        ids = [await _insert_partner(uow.session, partner, uow.now) for partner in checked.partners]
+        inserted = [await _insert_partner(uow.session, partner, uow.now) for partner in checked.partners]
+        ids = [partner_id for partner_id, _ in inserted]
+        await _serve_waiting_list(runtime, uow, [o for _, offer_ids in inserted for o in offer_ids])
     return ImportReport(
         imported_partners=len(ids), imported_offers=checked.offers, partner_ids=ids, rows_checked=checked.rows_checked
     )
@@ -233,7 +245,7 @@ async def patch_partner(
         if done.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("partner", partner_id)
         offer_ids = await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id))
-        await release_unfit(uow, scope, list(offer_ids))
+        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, list(offer_ids))
     return await _partner(runtime, partner_id)
 
 
@@ -250,8 +262,15 @@ async def delete_partner(partner_id: Ident, runtime: Runtime, correlation: Corre
         done = await uow.session.execute(delete(partners).where(partners.c.id == partner_id))
         if done.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("partner", partner_id)
-        await release_unfit(uow, scope, offer_ids)
+        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, offer_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _serve_waiting_list(runtime: Runtime, uow: UnitOfWork, offer_ids: Sequence[str]) -> None:
+    """New offers' seats go to the gaps waiting for one."""
+    if offer_ids:
+        settings = matchmaking_settings(runtime.settings)
+        await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
 
 
 async def _offer_view(runtime: Runtime, offer_id: str) -> dict[str, Any]:
@@ -273,7 +292,8 @@ async def add_offer(
         if not await uow.session.scalar(select(partners.c.id).where(partners.c.id == partner_id)):
             raise not_found("partner", partner_id)
         row = _offer_row(partner_id, body)
-        await uow.session.execute(insert(offers).values(row))
+        await repository.insert_offers(uow.session, [row])
+        await _serve_waiting_list(runtime, uow, [row["id"]])
     return await _offer_view(runtime, row["id"])
 
 
@@ -312,7 +332,8 @@ async def replace_offer(
         await uow.session.execute(
             update(offers).where(offers.c.id == offer_id).values(_offer_row(row.partner_id, body, offer_id))
         )
-        await release_unfit(uow, scope, [offer_id])
+        await repository.set_offer_skills(uow.session, offer_id, body.skill_codes)
+        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, [offer_id])
     return await _offer_view(runtime, offer_id)
 
 
@@ -322,7 +343,7 @@ async def delete_offer(offer_id: Ident, runtime: Runtime, correlation: Correlati
         done = await uow.session.execute(delete(offers).where(offers.c.id == offer_id))
         if done.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found("offer", offer_id)
-        await release_unfit(uow, scope, [offer_id])
+        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, [offer_id])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -413,7 +434,18 @@ async def record_outcome(
                     "updated_at": uow.now,
                 },
             )
+            if after is MatchStatus.DECLINED:
+                await _after_decline(runtime, uow, row)
     return await _match(runtime, scope, match_id)
+
+
+async def _after_decline(runtime: Runtime, uow: UnitOfWork, match: Row[Any]) -> None:
+    """The seat is free again: the gap looks for another offer (its member hears of it only if it finds one)
+    and the waiting list gets the seat."""
+    await repository.clear_gap_seats(uow.session, [match.id], uow.now)
+    settings = matchmaking_settings(runtime.settings)
+    if match.period == current_period(settings, uow.now):
+        await settle(uow, settings, match.period, {match.member_id: None}, freed=[match.offer_id])
 
 
 @router.get(
@@ -495,7 +527,8 @@ async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) ->
     move other clusters' proposals); it follows the directory changes only admins make."""
     settings = matchmaking_settings(runtime.settings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        result = await run_round(uow, settings, current_period(settings, uow.now), {})
+        offer_ids = list(await uow.session.scalars(select(offers.c.id)))
+        result = await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
     return RematchOut(**result.seen_by(scope))
 
 
@@ -519,6 +552,6 @@ async def rematch_member(
         period = current_period(settings, uow.now)
         if not await repository.move_needs(uow.session, scope, member_id, period, uow.now):
             raise not_found("gaps of member", member_id)
-        await supersede_other_periods(uow.session, scope, member_id, period, uow.now)
-        result = await run_round(uow, settings, period, {member_id: Reason.REMATCH})
+        await supersede_other_periods(uow.session, member_id, period, uow.now)
+        result = await settle(uow, settings, period, {member_id: Reason.REMATCH})
     return RematchOut(**result.seen_by(scope))

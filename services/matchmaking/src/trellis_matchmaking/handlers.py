@@ -1,60 +1,93 @@
-"""matchmaking consumes skills.gaps.assessed and publishes matchmaking.partners.matched."""
+"""matchmaking consumes skills.gaps.assessed and publishes matchmaking.partners.matched.
+
+The consumer hands over a fetched batch of gaps events at once: their gaps are placed together (one solve,
+a contested seat to the more severe gap), each member's event emitted in the unit of work of its own gaps
+event so causation and correlation stay per chain.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from collections.abc import Iterator, Sequence
 
-from trellis_common.auth import Scope
-from trellis_common.consumer import Incoming
+from trellis_common.consumer import Handling, Incoming
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed
 from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
-from trellis_matchmaking.matching import Reason, current_period, run_round, supersede_other_periods
-from trellis_matchmaking.models import match_runs
+from trellis_matchmaking.matching import EVERYTHING, Reason, current_period, settle, supersede_other_periods
 from trellis_matchmaking.settings import matchmaking_settings
 
 log = get_logger(__name__)
 
 
 async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
-    """The member's latest gaps become its demand in the current seat period, then a matching round runs."""
-    assessed = incoming.require(GapsAssessed)
-    codes = [g.skill_code for g in assessed.gaps]
-    twice = sorted({c for c in codes if codes.count(c) > 1})
-    if twice:  # one gap per skill is what a seat is given to; two would be two answers to one question
-        raise PermanentError(f"gaps: skill(s) {', '.join(twice)} appear more than once")
-    session, everything = uow.session, Scope.everything()  # the service's own work: every cluster
+    """One gaps event on its own (what the batch handler does with a batch of one)."""
+    await on_gaps_assessed_batch([Handling(uow, incoming)])
+
+
+async def on_gaps_assessed_batch(batch: Sequence[Handling]) -> None:
+    """Each member's latest gaps become its demand in the current seat period, then they are placed together.
+
+    A member named twice in a batch has its assessments placed one after the other, as if they came apart.
+    """
+    for part in _members_once(batch):
+        await _place(part)
+
+
+def _members_once(batch: Sequence[Handling]) -> Iterator[list[Handling]]:
+    part: list[Handling] = []
+    members: set[str] = set()
+    for handling in batch:
+        member_id = handling.incoming.require(GapsAssessed).member_id
+        if member_id in members:
+            yield part
+            part, members = [], set()
+        part.append(handling)
+        members.add(member_id)
+    if part:
+        yield part
+
+
+async def _place(part: Sequence[Handling]) -> None:
+    first = part[0].uow
+    session, now = first.session, first.now
+    settings = matchmaking_settings(first.settings)
+    period = current_period(settings, now)
+    events = [(h.uow, h.incoming.require(GapsAssessed)) for h in part]
+    for _, assessed in events:
+        codes = [g.skill_code for g in assessed.gaps]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:  # one gap per skill is what a seat is given to; two would be two answers to one question
+            raise PermanentError(f"gaps: skill(s) {', '.join(twice)} appear more than once")
     # The same assessment re-sent under a new event id is matched once (runs before re-matching have no reason).
-    seen = await session.scalar(
-        select(match_runs.c.id).where(
-            match_runs.c.assessment_id == assessed.assessment_id,
-            or_(match_runs.c.reason == Reason.ASSESSMENT, match_runs.c.reason.is_(None)),
+    seen = await repository.assessments_matched(session, [a.assessment_id for _, a in events])
+    known = await repository.need_rows(session, EVERYTHING, [a.member_id for _, a in events])
+    units: dict[str, UnitOfWork] = {}
+    for uow, assessed in events:
+        if assessed.assessment_id in seen:
+            log.info("assessment_already_matched", assessment_id=assessed.assessment_id)
+            continue
+        latest = known.get(assessed.member_id)
+        if latest is not None and latest.assessed_at > assessed.assessed_at:
+            log.info("assessment_superseded", assessment_id=assessed.assessment_id, latest=latest.assessment_id)
+            continue
+        await repository.save_need(
+            session,
+            EVERYTHING,
+            {
+                "member_id": assessed.member_id,
+                "cluster_id": assessed.cluster_id,
+                "assessment_id": assessed.assessment_id,
+                "period": period,
+                "member_context": assessed.member_context.model_dump(mode="json"),
+                "assessed_at": assessed.assessed_at,
+                "updated_at": now,
+            },
         )
-    )
-    if seen:
-        log.info("assessment_already_matched", assessment_id=assessed.assessment_id)
-        return
-    known = await repository.need_row(session, everything, assessed.member_id)
-    if known is not None and known.assessed_at > assessed.assessed_at:
-        log.info("assessment_superseded", assessment_id=assessed.assessment_id, latest=known.assessment_id)
-        return
-    settings = matchmaking_settings(uow.settings)
-    period = current_period(settings, uow.now)
-    await repository.save_need(
-        session,
-        everything,
-        {
-            "member_id": assessed.member_id,
-            "cluster_id": assessed.cluster_id,
-            "assessment_id": assessed.assessment_id,
-            "period": period,
-            "member_context": assessed.member_context.model_dump(mode="json"),
-            "gaps": [g.model_dump(mode="json") for g in assessed.gaps],
-            "assessed_at": assessed.assessed_at,
-            "updated_at": uow.now,
-        },
-    )
-    await supersede_other_periods(session, everything, assessed.member_id, period, uow.now)
-    await run_round(uow, settings, period, {assessed.member_id: Reason.ASSESSMENT})
+        await repository.replace_gaps(session, assessed.member_id, assessed.cluster_id, period, assessed.gaps, now)
+        await supersede_other_periods(session, assessed.member_id, period, now)
+        units[assessed.member_id] = uow
+    if units:
+        reasons: dict[str, str | None] = dict.fromkeys(units, Reason.ASSESSMENT)
+        await settle(first, settings, period, reasons, unit_for=lambda member_id: units.get(member_id, first))

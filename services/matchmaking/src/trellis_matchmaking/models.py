@@ -44,7 +44,16 @@ offers = Table(
     Column("contact", String(300), nullable=True),
 )
 
-# Each member's latest gaps (one row per member): the demand a matching round places in seats.
+# Which offers cover a skill: matching looks offers up by the skills of the gaps it places, never scans them.
+offer_skills = Table(
+    "offer_skills",
+    metadata,
+    Column("offer_id", String(64), ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True),
+    Column("skill_code", String(64), primary_key=True),
+    Index("ix_offer_skills_skill_code", "skill_code", "offer_id"),
+)
+
+# Each member's latest assessment (one row per member); its gaps are the rows of member_gaps.
 member_needs = Table(
     "member_needs",
     metadata,
@@ -53,9 +62,35 @@ member_needs = Table(
     Column("assessment_id", String(128), nullable=False),
     Column("period", String(16), nullable=False, index=True),
     Column("member_context", JSON, nullable=False),
-    Column("gaps", JSON, nullable=False),
     Column("assessed_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The demand matching places: one row per (member, skill) gap of the member's latest assessment, with the
+# match holding its seat (NULL while it waits for one) and since when it waits (its arrival, or the moment its
+# proposal lapsed or was declined). Waiting gaps are read most severe first when seats free up, which is what
+# the partial index serves.
+member_gaps = Table(
+    "member_gaps",
+    metadata,
+    Column("member_id", String(128), primary_key=True),
+    Column("skill_code", String(64), primary_key=True),
+    Column("cluster_id", String(128), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("gap", JSON, nullable=False),
+    Column("match_id", String(64), nullable=True),
+    Column("waiting_since", UTCDateTime, nullable=False),
+    Index(
+        "ix_member_gaps_waiting",
+        "period",
+        "skill_code",
+        "priority",
+        "member_id",
+        postgresql_where=text("match_id IS NULL"),
+        sqlite_where=text("match_id IS NULL"),
+    ),
+    Index("ix_member_gaps_sharing", "cluster_id", "period", "skill_code"),
 )
 
 # One row per seat given to a gap: proposed (reserved), then accepted / declined / completed, or released.
@@ -70,7 +105,7 @@ matches = Table(
     Column("assessment_id", String(128), nullable=False),
     Column("skill_code", String(64), nullable=False),
     Column("priority", Float, nullable=False),
-    Column("offer_id", String(64), nullable=False, index=True),
+    Column("offer_id", String(64), nullable=False),
     Column("partner_id", String(64), nullable=False),
     # Copies, so a match still reads well after its partner or offer is gone.
     Column("partner_name", String(200), nullable=False),
@@ -86,6 +121,7 @@ matches = Table(
     Column("outcome_by", String(32), nullable=True),
     Column("outcome_note", Text, nullable=True),
     Index("ix_matches_period_status", "period", "status"),
+    Index("ix_matches_offer_period_status", "offer_id", "period", "status"),
 )
 
 match_runs = Table(
@@ -100,13 +136,4 @@ match_runs = Table(
     Column("matched_at", UTCDateTime, nullable=False),
     Column("period", String(16), nullable=True),
     Column("reason", String(16), nullable=True),  # NULL on runs from before re-matching: an assessment
-)
-
-# One row per seat period, locked while a matching round runs so replicas never hand out a seat twice.
-match_periods = Table(
-    "match_periods",
-    metadata,
-    Column("period", String(16), primary_key=True),
-    Column("rounds", Integer, nullable=False),
-    Column("solved_at", UTCDateTime, nullable=True),
 )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -30,26 +30,15 @@ from trellis_matchmaking.domain.partners import (
     codes,
 )
 from trellis_matchmaking.domain.pooling import SeatHolder
-from trellis_matchmaking.models import match_periods, match_runs, matches, member_needs, offers, partners
-
-
-async def lock_period(session: AsyncSession, period: str, now: datetime) -> None:
-    """Serialise matching rounds of one seat period across replicas (a no-op lock on SQLite, whose writers
-    are serialised anyway)."""
-    await session.execute(
-        insert_for(session, match_periods)
-        .values(period=period, rounds=0, solved_at=None)
-        .on_conflict_do_nothing(index_elements=["period"])
-    )
-    await session.execute(select(match_periods.c.period).where(match_periods.c.period == period).with_for_update())
-
-
-async def finish_round(session: AsyncSession, period: str, now: datetime) -> None:
-    await session.execute(
-        update(match_periods)
-        .where(match_periods.c.period == period)
-        .values(rounds=match_periods.c.rounds + 1, solved_at=now)
-    )
+from trellis_matchmaking.models import (
+    match_runs,
+    matches,
+    member_gaps,
+    member_needs,
+    offer_skills,
+    offers,
+    partners,
+)
 
 
 def _offer_query() -> Any:
@@ -63,6 +52,46 @@ async def offer_rows(session: AsyncSession, offer_ids: Iterable[str] | None = No
     if offer_ids is not None:
         query = query.where(offers.c.id.in_(list(offer_ids)))
     return (await session.execute(query)).all()
+
+
+async def offers_for_skills(session: AsyncSession, skill_codes: Iterable[str]) -> list[str]:
+    """Ids of the offers that cover any of ``skill_codes`` (through the skill index)."""
+    query = select(offer_skills.c.offer_id).where(offer_skills.c.skill_code.in_(sorted(set(skill_codes))))
+    return sorted(set((await session.scalars(query)).all()))
+
+
+async def lock_offers(session: AsyncSession, offer_ids: Iterable[str]) -> Sequence[Row[Any]]:
+    """The offers (with their partner), locked until the transaction ends so seats are counted once.
+
+    Locks are taken in id order in one statement, so two transactions never wait for each other in a circle
+    over the same offers. SQLite has no row locks: a no-op write takes its database write lock instead.
+    """
+    ids = sorted(set(offer_ids))
+    if not ids:
+        return []
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(update(offers).where(offers.c.id.in_(ids)).values(seats=offers.c.seats))
+        return await offer_rows(session, ids)
+    query = _offer_query().where(offers.c.id.in_(ids)).order_by(offers.c.id).with_for_update(of=offers)
+    return (await session.execute(query)).all()
+
+
+async def insert_offers(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """New offers, with their skill index."""
+    if not rows:
+        return
+    await session.execute(insert(offers), [dict(row) for row in rows])
+    index = [{"offer_id": row["id"], "skill_code": code} for row in rows for code in sorted(set(row["skill_codes"]))]
+    if index:
+        await session.execute(insert(offer_skills), index)
+
+
+async def set_offer_skills(session: AsyncSession, offer_id: str, skill_codes: Iterable[str]) -> None:
+    """Keep the skill index of one offer in step with its skill list."""
+    await session.execute(delete(offer_skills).where(offer_skills.c.offer_id == offer_id))
+    codes = sorted(set(skill_codes))
+    if codes:
+        await session.execute(insert(offer_skills), [{"offer_id": offer_id, "skill_code": c} for c in codes])
 
 
 def to_offer(row: Row[Any], seats_left: int) -> Offer:
@@ -116,6 +145,67 @@ async def seat_rows(
     return (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
 
 
+async def member_seats(session: AsyncSession, period: str, member_ids: Iterable[str]) -> list[Row[Any]]:
+    """The members' matches of the period that hold a seat."""
+    query = select(matches).where(
+        matches.c.member_id.in_(sorted(set(member_ids))),
+        matches.c.period == period,
+        matches.c.status.in_([s.value for s in HOLDS_SEAT]),
+    )
+    return list((await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all())
+
+
+async def holders_of(
+    session: AsyncSession, period: str, cluster_id: str, pairs: Iterable[tuple[str, str]]
+) -> list[Row[Any]]:
+    """Seat-holding matches of one cluster in the given (offer, skill) pairs: who shares a group offer."""
+    wanted = set(pairs)
+    if not wanted:
+        return []
+    query = select(matches).where(
+        matches.c.offer_id.in_(sorted({o for o, _ in wanted})),
+        matches.c.period == period,
+        matches.c.status.in_([s.value for s in HOLDS_SEAT]),
+        matches.c.cluster_id == cluster_id,
+        matches.c.skill_code.in_(sorted({s for _, s in wanted})),
+    )
+    rows = (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
+    return [r for r in rows if (r.offer_id, r.skill_code) in wanted]
+
+
+async def member_proposals_elsewhere(session: AsyncSession, member_id: str, period: str) -> list[str]:
+    """Ids of the member's open proposals in periods other than ``period``."""
+    query = select(matches.c.id).where(
+        matches.c.member_id == member_id,
+        matches.c.period != period,
+        matches.c.status == MatchStatus.PROPOSED.value,
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def proposals_in(session: AsyncSession, scope: Scope, offer_ids: Iterable[str]) -> list[Row[Any]]:
+    """Open proposals of the offers, most severe gap first (a seat cut releases from the end)."""
+    query = (
+        select(matches)
+        .where(
+            scope.clause(matches.c.cluster_id),
+            matches.c.offer_id.in_(sorted(set(offer_ids))),
+            matches.c.status == MatchStatus.PROPOSED.value,
+        )
+        .order_by(matches.c.priority.desc(), matches.c.score.desc(), matches.c.created_at, matches.c.id)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def assessments_matched(session: AsyncSession, assessment_ids: Iterable[str]) -> set[str]:
+    """Which of the assessments were already matched (a run with reason assessment, or from before reasons)."""
+    query = select(match_runs.c.assessment_id).where(
+        match_runs.c.assessment_id.in_(sorted(set(assessment_ids))),
+        or_(match_runs.c.reason == "assessment", match_runs.c.reason.is_(None)),
+    )
+    return set((await session.scalars(query)).all())
+
+
 def seat_holders(rows: Iterable[Row[Any]]) -> list[SeatHolder]:
     return [
         SeatHolder(r.member_id, r.cluster_id, r.skill_code, r.offer_id, OfferFormat(r.format) in GROUP_FORMATS)
@@ -127,10 +217,11 @@ def confirmed(rows: Iterable[Row[Any]]) -> list[Row[Any]]:
     return [r for r in rows if MatchStatus(r.status) in CONFIRMED]
 
 
-async def declined(session: AsyncSession, scope: Scope, period: str) -> set[tuple[str, str, str]]:
+async def declined(session: AsyncSession, period: str, member_ids: Iterable[str]) -> set[tuple[str, str, str]]:
+    """(member, skill, offer) proposals the members turned down in the period."""
     rows = await session.execute(
         select(matches.c.member_id, matches.c.skill_code, matches.c.offer_id).where(
-            scope.clause(matches.c.cluster_id),
+            matches.c.member_id.in_(sorted(set(member_ids))),
             matches.c.period == period,
             matches.c.status == MatchStatus.DECLINED.value,
         )
@@ -138,19 +229,128 @@ async def declined(session: AsyncSession, scope: Scope, period: str) -> set[tupl
     return {(r.member_id, r.skill_code, r.offer_id) for r in rows}
 
 
-async def need_rows(session: AsyncSession, scope: Scope, period: str) -> Sequence[Row[Any]]:
-    query = select(member_needs).where(scope.clause(member_needs.c.cluster_id), member_needs.c.period == period)
-    return (await session.execute(query.order_by(member_needs.c.member_id))).all()
-
-
 async def need_row(session: AsyncSession, scope: Scope, member_id: str) -> Row[Any] | None:
     query = select(member_needs).where(scope.clause(member_needs.c.cluster_id), member_needs.c.member_id == member_id)
     return (await session.execute(query)).first()
 
 
-def to_needs(row: Row[Any]) -> list[MemberNeed]:
-    profile = MemberProfile.of(MemberContext.model_validate(row.member_context))
-    return [MemberNeed(row.member_id, row.cluster_id, SkillGap.model_validate(gap), profile) for gap in row.gaps]
+async def need_rows(session: AsyncSession, scope: Scope, member_ids: Iterable[str]) -> dict[str, Row[Any]]:
+    """The members' latest assessments (member_needs rows) by member id."""
+    query = select(member_needs).where(
+        scope.clause(member_needs.c.cluster_id), member_needs.c.member_id.in_(sorted(set(member_ids)))
+    )
+    return {row.member_id: row for row in (await session.execute(query)).all()}
+
+
+async def gap_rows(session: AsyncSession, member_ids: Iterable[str]) -> list[Row[Any]]:
+    """The members' gaps (member_gaps rows), most severe first."""
+    query = select(member_gaps).where(member_gaps.c.member_id.in_(sorted(set(member_ids))))
+    return list(
+        (
+            await session.execute(
+                query.order_by(member_gaps.c.member_id, member_gaps.c.priority.desc(), member_gaps.c.skill_code)
+            )
+        ).all()
+    )
+
+
+def to_needs(need: Row[Any], gaps: Iterable[Row[Any]]) -> list[MemberNeed]:
+    """The member's gaps as the domain sees them, with the member's profile from its latest assessment."""
+    profile = MemberProfile.of(MemberContext.model_validate(need.member_context))
+    return [MemberNeed(need.member_id, need.cluster_id, SkillGap.model_validate(g.gap), profile) for g in gaps]
+
+
+async def replace_gaps(
+    session: AsyncSession, member_id: str, cluster_id: str, period: str, gaps: Sequence[SkillGap], now: datetime
+) -> None:
+    """The member's gaps become those of its latest assessment, all waiting for a seat until placed."""
+    await session.execute(delete(member_gaps).where(member_gaps.c.member_id == member_id))
+    if gaps:
+        await session.execute(
+            insert(member_gaps),
+            [
+                {
+                    "member_id": member_id,
+                    "skill_code": gap.skill_code,
+                    "cluster_id": cluster_id,
+                    "period": period,
+                    "priority": gap.priority,
+                    "gap": gap.model_dump(mode="json"),
+                    "match_id": None,
+                    "waiting_since": now,
+                }
+                for gap in gaps
+            ],
+        )
+
+
+async def clear_gap_seats(session: AsyncSession, match_ids: Sequence[str], now: datetime) -> None:
+    """The matches no longer hold their gaps' seats (lapsed, declined): the gaps wait again from ``now``."""
+    if match_ids:
+        await session.execute(
+            update(member_gaps)
+            .where(member_gaps.c.match_id.in_(list(match_ids)))
+            .values(match_id=None, waiting_since=now)
+        )
+
+
+async def move_gaps(session: AsyncSession, member_id: str, period: str) -> None:
+    await session.execute(update(member_gaps).where(member_gaps.c.member_id == member_id).values(period=period))
+
+
+async def seat_gaps(session: AsyncSession, seats: Mapping[tuple[str, str], str | None]) -> None:
+    """Record which match holds each (member, skill) gap's seat; None: the gap waits for one."""
+    for (member_id, skill_code), match_id in seats.items():
+        await session.execute(
+            update(member_gaps)
+            .where(member_gaps.c.member_id == member_id, member_gaps.c.skill_code == skill_code)
+            .values(match_id=match_id)
+        )
+
+
+async def waiting_gaps(
+    session: AsyncSession, period: str, skill_codes: Iterable[str], *, limit: int, after: tuple[float, str, str] | None
+) -> list[tuple[float, str, str]]:
+    """(priority, member, skill) of the period's gaps without a seat whose skill is among ``skill_codes``, most
+    severe first, ``limit`` of them after ``after`` (the last row of the previous page).
+
+    One index range scan per skill (the partial index on waiting gaps, read backwards), merged here: the cost
+    is the page, however long the waiting list.
+    """
+    g = member_gaps.c
+    found: list[tuple[float, str, str]] = []
+    for skill_code in sorted(set(skill_codes)):
+        query = select(g.priority, g.member_id).where(
+            g.period == period, g.skill_code == skill_code, g.match_id.is_(None)
+        )
+        if after is not None:
+            priority, member_id, last_skill = after
+            query = query.where(
+                or_(
+                    tuple_(g.priority, g.member_id) < tuple_(priority, member_id),
+                    and_(g.priority == priority, g.member_id == member_id, literal(skill_code) < last_skill),
+                )
+            )
+        query = query.order_by(g.priority.desc(), g.member_id.desc()).limit(limit)
+        found.extend((float(p), str(m), skill_code) for p, m in (await session.execute(query)).all())
+    return sorted(found, reverse=True)[:limit]
+
+
+async def sharing(session: AsyncSession, period: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Members per (cluster, skill) with that gap in the period (for pooling)."""
+    by_cluster: dict[str, set[str]] = {}
+    for cluster_id, skill_code in keys:
+        by_cluster.setdefault(cluster_id, set()).add(skill_code)
+    out: dict[tuple[str, str], int] = {}
+    g = member_gaps.c
+    for cluster_id, skills in sorted(by_cluster.items()):
+        rows = await session.execute(
+            select(g.skill_code, func.count())
+            .where(g.cluster_id == cluster_id, g.period == period, g.skill_code.in_(sorted(skills)))
+            .group_by(g.skill_code)
+        )
+        out.update(((cluster_id, skill), int(n)) for skill, n in rows.all())
+    return out
 
 
 async def save_need(session: AsyncSession, scope: Scope, values: Mapping[str, Any]) -> None:
@@ -180,7 +380,10 @@ async def move_needs(session: AsyncSession, scope: Scope, member_id: str, period
         .where(scope.clause(member_needs.c.cluster_id), member_needs.c.member_id == member_id)
         .values(period=period, updated_at=now)
     )
-    return bool(moved.rowcount)  # type: ignore[attr-defined]
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return False
+    await move_gaps(session, member_id, period)
+    return True
 
 
 # --- matches and match runs as the API shows them -------------------------------------------------------------
