@@ -193,11 +193,9 @@ class EventConsumer:
                     work.append(Handling(runtime.new_unit_of_work(session, cause=incoming.envelope), incoming))
             for event_type, run in itertools.groupby(work, key=lambda h: h.incoming.envelope.type):
                 await self._handle(event_type, list(run))
-            await flush_outboxes(h.uow for h in work)
+            signals = await flush_outboxes(h.uow for h in work)
             runtime.failpoints.hit(CONSUMER_BEFORE_DB_COMMIT)
-        emitted = sum(len(h.uow.emitted) for h in work)
-        if emitted:
-            runtime.relay.wakeup.set()
+        runtime.wakeups.fire(signals)
         seconds = (time.perf_counter() - started) / len(batch)
         for (_, incoming), applied in zip(batch, fresh, strict=True):
             event = incoming.envelope

@@ -46,6 +46,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        wakeup: asyncio.Event | None = None,
     ) -> None:
         self.service = service
         self.db = db
@@ -55,7 +56,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.max_backoff_s = max_backoff_s
-        self.wakeup = asyncio.Event()
+        self.wakeup = wakeup or asyncio.Event()  # set when outbox rows commit: polling is only the safety net
         self.running = False
         self.last_error: str | None = None
 

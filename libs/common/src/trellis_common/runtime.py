@@ -27,7 +27,8 @@ from trellis_common.failpoints import Failpoints
 from trellis_common.logging import get_logger
 from trellis_common.relay import OutboxRelay
 from trellis_common.settings import ServiceSettings
-from trellis_common.unit_of_work import EventFactory, UnitOfWork
+from trellis_common.unit_of_work import EventFactory, UnitOfWork, flush_outboxes
+from trellis_common.wakeups import OUTBOX, WORKERS, Wakeups, listen
 
 log = get_logger(__name__)
 Worker = Callable[["ServiceRuntime", asyncio.Event], Awaitable[None]]
@@ -81,6 +82,7 @@ class ServiceRuntime:
         self.clock: Clock = clock or (ManualClock() if settings.clock == "manual" else SystemClock())
         self.failpoints = Failpoints(settings.failpoints)
         self.factory = EventFactory(settings.source, settings.topic_prefix, self.clock)
+        self.wakeups = Wakeups()
         self.relay = OutboxRelay(
             service=settings.service_name,
             db=self.db,
@@ -90,11 +92,10 @@ class ServiceRuntime:
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,
             max_backoff_s=settings.retry_max_backoff_s,
+            wakeup=self.wakeups.subscribe(OUTBOX),
         )
         consumes = bool(definition.handlers or definition.batch_handlers) and settings.consume
         self.consumer = EventConsumer(self, definition.handlers, definition.batch_handlers) if consumes else None
-        self.worker_wakeup = asyncio.Event()  # shared; a worker that clears it should use wakeup_signal()
-        self._wakeups: list[asyncio.Event] = []
         self.state: dict[str, Any] = {}  # service-owned singletons (e.g. the SMTP sender)
         self._stop = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -113,9 +114,8 @@ class ServiceRuntime:
         async with self.db.sessions() as session, session.begin():
             uow = self.new_unit_of_work(session, cause=cause, correlation_id=correlation_id)
             yield uow
-            await uow.flush_outbox()
-        if uow.emitted:
-            self.relay.wakeup.set()
+            signals = await flush_outboxes([uow])
+        self.wakeups.fire(signals)
 
     async def start(self) -> None:
         if self.settings.migrate_on_start:
@@ -125,6 +125,8 @@ class ServiceRuntime:
         await self.db.prepare()
         await self.bus.start()
         self._stop.clear()
+        if self.settings.relay or self.settings.workers:
+            self._spawn("wakeups", functools.partial(listen, self.db, self.wakeups))
         if self.settings.relay:
             self._spawn("relay", self.relay.run)
         if self.consumer is not None:
@@ -158,22 +160,21 @@ class ServiceRuntime:
                     await asyncio.wait_for(self._stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, self.settings.retry_max_backoff_s)
 
-    def wakeup_signal(self) -> asyncio.Event:
-        """A worker's own wake-up event, set by ``wake_workers`` (e.g. when the manual clock moves)."""
-        signal = asyncio.Event()
-        self._wakeups.append(signal)
-        return signal
+    def wakeup_signal(self, *signals: str) -> asyncio.Event:
+        """A worker's own wake-up event: set by ``wake_workers`` (e.g. when the manual clock moves) and when a
+        transaction that names one of ``signals`` commits, in this process or another (LISTEN/NOTIFY)."""
+        event = self.wakeups.subscribe(WORKERS)
+        for signal in signals:
+            self.wakeups.subscribe_event(signal, event)
+        return event
 
     def wake_workers(self) -> None:
-        self.worker_wakeup.set()
-        for signal in self._wakeups:
-            signal.set()
+        self.wakeups.fire([WORKERS])
 
     async def stop(self) -> None:
         """Graceful: stop consuming, let the in-flight handler finish, flush the outbox, then close."""
         self._stop.set()
-        self.relay.wakeup.set()
-        self.wake_workers()
+        self.wakeups.fire([OUTBOX, WORKERS])
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks.values(), timeout=self.settings.shutdown_timeout_s)
             for task in pending:

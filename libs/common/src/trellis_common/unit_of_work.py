@@ -15,6 +15,7 @@ from trellis_common.db import outbox
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import EventData
 from trellis_common.settings import ServiceSettings
+from trellis_common.wakeups import OUTBOX, notify
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,16 @@ class UnitOfWork:
     correlation_id: str | None = None
     settings: ServiceSettings = field(default_factory=ServiceSettings)
     emitted: list[CloudEvent] = field(default_factory=list)
+    wakes: set[str] = field(default_factory=set)  # workers to wake when the transaction commits
     _rows: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def now(self) -> datetime:
         return self.factory.clock.now()
+
+    def wake(self, signal: str) -> None:
+        """Wake the workers waiting on ``signal`` (in every process) once this transaction commits."""
+        self.wakes.add(signal)
 
     def emit(self, data: EventData, *, subject: str | None = None) -> CloudEvent:
         """Queue an event; it is written to the outbox in this transaction and published after commit."""
@@ -92,16 +98,20 @@ class UnitOfWork:
         self.emitted.append(event)
 
     async def flush_outbox(self) -> None:
-        if self._rows:
-            await self.session.execute(outbox.insert(), self._rows)
-            self._rows.clear()
+        await flush_outboxes([self])
 
 
-async def flush_outboxes(units: Iterable[UnitOfWork]) -> None:
-    """Write the outbox rows of several units of work sharing one session in one statement."""
+async def flush_outboxes(units: Iterable[UnitOfWork]) -> set[str]:
+    """Before the commit of units of work sharing one session: their outbox rows in one statement, and one
+    NOTIFY per signal to wake (PostgreSQL sends it on commit). Returns the signals, to fire in-process after."""
     units = list(units)
     rows = [row for unit in units for row in unit._rows]
+    signals = {signal for unit in units for signal in unit.wakes}
     if rows:
         await units[0].session.execute(outbox.insert(), rows)
+        signals.add(OUTBOX)
     for unit in units:
         unit._rows.clear()
+    if signals:
+        await notify(units[0].session, signals)
+    return signals

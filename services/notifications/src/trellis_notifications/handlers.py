@@ -37,6 +37,7 @@ from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import (
+    DELIVERIES_DUE,
     Audience,
     AudienceKind,
     DeliveryStatus,
@@ -189,6 +190,7 @@ async def queue(uow: UnitOfWork, notice: Notice, recipients: Sequence[Recipient]
         rows.append(row)
     if rows:
         await session.execute(insert_for(session, deliveries).on_conflict_do_nothing(), rows)
+        uow.wake(DELIVERIES_DUE)
     if waiting:
         await session.execute(insert_for(session, digest_items).on_conflict_do_nothing(), waiting)
         log.info("matches_kept_for_digest", contacts=len(waiting))

@@ -41,7 +41,7 @@ from trellis_common.events import EmailDelivered, EmailFailed
 from trellis_common.logging import get_logger
 from trellis_common.metrics import EMAILS
 from trellis_common.runtime import ServiceRuntime
-from trellis_notifications.domain.deliveries import DeliveryStatus, message_id_for, retry_delay
+from trellis_notifications.domain.deliveries import DELIVERIES_DUE, DeliveryStatus, message_id_for, retry_delay
 from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message
 from trellis_notifications.domain.preferences import address_key
 from trellis_notifications.domain.ratelimit import TokenBucket
@@ -163,7 +163,8 @@ class EmailSender:
         return self.runtime.clock.now()
 
     async def run(self, stop: asyncio.Event) -> None:
-        wakeup = self.runtime.wakeup_signal()  # its own: the digest scheduler clears another one
+        # Its own event (the digest scheduler clears another one), set as soon as emails are queued.
+        wakeup = self.runtime.wakeup_signal(DELIVERIES_DUE)
         try:
             while not stop.is_set():
                 wakeup.clear()
@@ -527,7 +528,8 @@ async def _wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: 
 
 
 async def send_emails(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
-    """Worker: send due emails until ``stop`` is set (polls, and wakes early on ``runtime.wake_workers()``)."""
+    """Worker: send due emails until ``stop`` is set; wakes when emails are queued (in any process), polls as a
+    safety net."""
     settings = runtime.settings
     if not isinstance(settings, NotificationsSettings):
         raise TypeError("the notifications service runs with NotificationsSettings")

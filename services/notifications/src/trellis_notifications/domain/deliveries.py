@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+DELIVERIES_DUE = "deliveries"  # the wake-up signal of the email sender: a transaction queued emails to send
+
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # due at next_attempt_at
