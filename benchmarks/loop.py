@@ -62,7 +62,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=2000, help="members per cluster; responses per burst")
     parser.add_argument("--offers", type=int, default=200, help="partner offers in the directory")
-    parser.add_argument("--seats", type=int, default=20, help="seats per offer and period")
+    parser.add_argument("--seats", type=int, default=100, help="seats per offer and period")
     parser.add_argument("--steady-rate", type=float, default=50.0, help="responses per second for the latency run")
     parser.add_argument("--steady-seconds", type=float, default=20.0, help="how long the latency run lasts")
     parser.add_argument("--limit-events", type=int, default=10000, help="records through the limit chains")

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
@@ -65,6 +65,22 @@ class Handling(NamedTuple):
 
 Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Handling]], Awaitable[None]]
+
+
+def distinct_runs(batch: Sequence[Handling], key: Callable[[Handling], object]) -> Iterator[list[Handling]]:
+    """The batch cut, in order, into runs in which no key repeats: a batch handler applies each run at once,
+    so two events about one aggregate (say, two responses of a member) still apply one after the other."""
+    run: list[Handling] = []
+    keys: set[object] = set()
+    for handling in batch:
+        k = key(handling)
+        if k in keys:
+            yield run
+            run, keys = [], set()
+        run.append(handling)
+        keys.add(k)
+    if run:
+        yield run
 
 
 class EventConsumer:

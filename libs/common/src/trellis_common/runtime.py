@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.bus import EventBus
 from trellis_common.bus.kafka import KafkaBus
 from trellis_common.bus.memory import InMemoryBus
+from trellis_common.catalogue import CATALOGUE
 from trellis_common.clock import Clock, ManualClock, SystemClock
 from trellis_common.consumer import BatchHandler, EventConsumer, Handler
 from trellis_common.db import Database
@@ -51,8 +52,9 @@ class ServiceDefinition:
 
     @property
     def consumed_types(self) -> list[str]:
-        """Every event type the service consumes, by a handler or a batch handler."""
-        return list(dict.fromkeys([*self.handlers, *self.batch_handlers]))
+        """Every event type the service consumes, by a handler or a batch handler, in the catalogue's order."""
+        consumed = {*self.handlers, *self.batch_handlers}
+        return [spec.type for spec in CATALOGUE if spec.type in consumed]
 
 
 def make_bus(settings: ServiceSettings) -> EventBus:

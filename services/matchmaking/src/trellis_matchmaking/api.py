@@ -552,6 +552,6 @@ async def rematch_member(
         period = current_period(settings, uow.now)
         if not await repository.move_needs(uow.session, scope, member_id, period, uow.now):
             raise not_found("gaps of member", member_id)
-        await supersede_other_periods(uow.session, member_id, period, uow.now)
+        await supersede_other_periods(uow.session, [member_id], period, uow.now)
         result = await settle(uow, settings, period, {member_id: Reason.REMATCH})
     return RematchOut(**result.seen_by(scope))

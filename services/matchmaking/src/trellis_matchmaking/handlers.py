@@ -7,9 +7,9 @@ event so causation and correlation stay per chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from trellis_common.consumer import Handling, Incoming
+from trellis_common.consumer import Handling, Incoming, distinct_runs
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed
 from trellis_common.logging import get_logger
@@ -31,22 +31,8 @@ async def on_gaps_assessed_batch(batch: Sequence[Handling]) -> None:
 
     A member named twice in a batch has its assessments placed one after the other, as if they came apart.
     """
-    for part in _members_once(batch):
+    for part in distinct_runs(batch, key=lambda h: h.incoming.require(GapsAssessed).member_id):
         await _place(part)
-
-
-def _members_once(batch: Sequence[Handling]) -> Iterator[list[Handling]]:
-    part: list[Handling] = []
-    members: set[str] = set()
-    for handling in batch:
-        member_id = handling.incoming.require(GapsAssessed).member_id
-        if member_id in members:
-            yield part
-            part, members = [], set()
-        part.append(handling)
-        members.add(member_id)
-    if part:
-        yield part
 
 
 async def _place(part: Sequence[Handling]) -> None:
@@ -72,9 +58,12 @@ async def _place(part: Sequence[Handling]) -> None:
         if latest is not None and latest.assessed_at > assessed.assessed_at:
             log.info("assessment_superseded", assessment_id=assessed.assessment_id, latest=latest.assessment_id)
             continue
-        await repository.save_need(
-            session,
-            EVERYTHING,
+        units[assessed.member_id] = uow
+    placed = [(uow, assessed) for uow, assessed in events if units.get(assessed.member_id) is uow]
+    await repository.save_needs(
+        session,
+        EVERYTHING,
+        [
             {
                 "member_id": assessed.member_id,
                 "cluster_id": assessed.cluster_id,
@@ -83,11 +72,13 @@ async def _place(part: Sequence[Handling]) -> None:
                 "member_context": assessed.member_context.model_dump(mode="json"),
                 "assessed_at": assessed.assessed_at,
                 "updated_at": now,
-            },
-        )
-        await repository.replace_gaps(session, assessed.member_id, assessed.cluster_id, period, assessed.gaps, now)
-        await supersede_other_periods(session, assessed.member_id, period, now)
-        units[assessed.member_id] = uow
+            }
+            for _, assessed in placed
+        ],
+        known,
+    )
+    await repository.replace_gaps(session, [(a.member_id, a.cluster_id, period, a.gaps) for _, a in placed], now)
+    await supersede_other_periods(session, list(units), period, now)
     if units:
         reasons: dict[str, str | None] = dict.fromkeys(units, Reason.ASSESSMENT)
         await settle(first, settings, period, reasons, unit_for=lambda member_id: units.get(member_id, first))

@@ -44,10 +44,10 @@ from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import CONFIRMED, MatchStatus
-from trellis_matchmaking.domain.partners import MemberNeed, Offer
+from trellis_matchmaking.domain.partners import GROUP_FORMATS, MemberNeed, Offer, OfferFormat
 from trellis_matchmaking.domain.periods import period_key
 from trellis_matchmaking.domain.plan import MatchPlan, Proposal, plan_matches
-from trellis_matchmaking.domain.pooling import find_pools
+from trellis_matchmaking.domain.pooling import pool_id
 from trellis_matchmaking.domain.scoring import ineligibility
 from trellis_matchmaking.models import match_runs, matches
 from trellis_matchmaking.settings import MatchmakingSettings
@@ -475,6 +475,7 @@ async def _announce(
     need_rows = await repository.need_rows(session, EVERYTHING, members)
     gaps = _by_member(await repository.gap_rows(session, members))
     seats = _by_member(await repository.member_seats(session, period, members))
+    pools = await _pools(session, period, need_rows, seats, settings)
     runs: list[dict[str, Any]] = []
     for member_id in members:
         need = need_rows.get(member_id)
@@ -482,7 +483,7 @@ async def _announce(
             continue
         held = {row.skill_code: row for row in seats.get(member_id, ())}
         options = member_options(gaps.get(member_id, []), held, alternatives)
-        pooled = await _pooled(session, period, need.cluster_id, member_id, held.values(), settings)
+        pooled = pools.get(member_id, [])
         run_id = str(uuid.uuid4())
         runs.append(
             {
@@ -515,38 +516,45 @@ async def _announce(
         await session.execute(insert(match_runs), runs)
 
 
-async def _pooled(
+async def _pools(
     session: AsyncSession,
     period: str,
-    cluster_id: str,
-    member_id: str,
-    held: Iterable[Row[Any]],
+    need_rows: Mapping[str, Row[Any]],
+    seats: Mapping[str, Sequence[Row[Any]]],
     settings: MatchmakingSettings,
-) -> list[PooledOpportunity]:
-    """Group offers the member shares with others of its cluster for the same gap."""
-    pairs = {(row.offer_id, row.skill_code) for row in held}
-    holders = await repository.holders_of(session, period, cluster_id, pairs)
-    pools = find_pools(repository.seat_holders(holders), period=period, min_members=settings.pool_min_members)
-    offers = {row.offer_id: row for row in holders}
-    return [
-        PooledOpportunity(
-            pool_id=pool.pool_id,
-            skill_code=pool.skill_code,
-            partner_id=offers[pool.offer_id].partner_id,
-            partner_name=offers[pool.offer_id].partner_name,
-            offer_id=pool.offer_id,
-            offer_title=offers[pool.offer_id].offer_title,
-            member_count=len(pool.member_ids),
-            seats=pool.seats,
-        )
-        for pool in pools
-        if member_id in pool.member_ids
-    ]
+) -> dict[str, list[PooledOpportunity]]:
+    """Per member: the group offers it shares with others of its cluster for the same gap (one read per cluster)."""
+    group_seats: dict[str, list[Row[Any]]] = defaultdict(list)  # per cluster
+    for member_id, rows in seats.items():
+        need = need_rows.get(member_id)
+        if need is not None:
+            group_seats[need.cluster_id].extend(r for r in rows if OfferFormat(r.format) in GROUP_FORMATS)
+    least = max(2, settings.pool_min_members)
+    out: dict[str, list[PooledOpportunity]] = defaultdict(list)
+    for cluster_id, rows in group_seats.items():
+        sharing = await repository.sharers(session, period, cluster_id, {(r.offer_id, r.skill_code) for r in rows})
+        for row in rows:
+            members = sorted(set(sharing.get((row.offer_id, row.skill_code), ())))
+            if len(members) < least:
+                continue
+            out[row.member_id].append(
+                PooledOpportunity(
+                    pool_id=pool_id(period, cluster_id, row.skill_code, row.offer_id),
+                    skill_code=row.skill_code,
+                    partner_id=row.partner_id,
+                    partner_name=row.partner_name,
+                    offer_id=row.offer_id,
+                    offer_title=row.offer_title,
+                    member_count=len(members),
+                    seats=len(members),  # one seat per member organisation
+                )
+            )
+    return out
 
 
-async def supersede_other_periods(session: AsyncSession, member_id: str, period: str, now: datetime) -> None:
-    """The member's gaps now live in ``period``: its open proposals from other periods lapse."""
-    stale = await repository.member_proposals_elsewhere(session, member_id, period)
+async def supersede_other_periods(session: AsyncSession, member_ids: Iterable[str], period: str, now: datetime) -> None:
+    """The members' gaps now live in ``period``: their open proposals from other periods lapse."""
+    stale = await repository.member_proposals_elsewhere(session, member_ids, period)
     await release_matches(session, stale, now)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -155,28 +155,31 @@ async def member_seats(session: AsyncSession, period: str, member_ids: Iterable[
     return list((await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all())
 
 
-async def holders_of(
+async def sharers(
     session: AsyncSession, period: str, cluster_id: str, pairs: Iterable[tuple[str, str]]
-) -> list[Row[Any]]:
-    """Seat-holding matches of one cluster in the given (offer, skill) pairs: who shares a group offer."""
+) -> dict[tuple[str, str], list[str]]:
+    """Per (offer, skill) pair: the members of one cluster holding a seat there (who share a group offer)."""
     wanted = set(pairs)
     if not wanted:
-        return []
-    query = select(matches).where(
+        return {}
+    query = select(matches.c.offer_id, matches.c.skill_code, matches.c.member_id).where(
         matches.c.offer_id.in_(sorted({o for o, _ in wanted})),
         matches.c.period == period,
         matches.c.status.in_([s.value for s in HOLDS_SEAT]),
         matches.c.cluster_id == cluster_id,
         matches.c.skill_code.in_(sorted({s for _, s in wanted})),
     )
-    rows = (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
-    return [r for r in rows if (r.offer_id, r.skill_code) in wanted]
+    out: dict[tuple[str, str], list[str]] = {}
+    for offer_id, skill_code, member_id in (await session.execute(query)).all():
+        if (offer_id, skill_code) in wanted:
+            out.setdefault((offer_id, skill_code), []).append(member_id)
+    return out
 
 
-async def member_proposals_elsewhere(session: AsyncSession, member_id: str, period: str) -> list[str]:
-    """Ids of the member's open proposals in periods other than ``period``."""
+async def member_proposals_elsewhere(session: AsyncSession, member_ids: Iterable[str], period: str) -> list[str]:
+    """Ids of the members' open proposals in periods other than ``period``."""
     query = select(matches.c.id).where(
-        matches.c.member_id == member_id,
+        matches.c.member_id.in_(sorted(set(member_ids))),
         matches.c.period != period,
         matches.c.status == MatchStatus.PROPOSED.value,
     )
@@ -261,27 +264,29 @@ def to_needs(need: Row[Any], gaps: Iterable[Row[Any]]) -> list[MemberNeed]:
 
 
 async def replace_gaps(
-    session: AsyncSession, member_id: str, cluster_id: str, period: str, gaps: Sequence[SkillGap], now: datetime
+    session: AsyncSession, needs: Sequence[tuple[str, str, str, Sequence[SkillGap]]], now: datetime
 ) -> None:
-    """The member's gaps become those of its latest assessment, all waiting for a seat until placed."""
-    await session.execute(delete(member_gaps).where(member_gaps.c.member_id == member_id))
-    if gaps:
-        await session.execute(
-            insert(member_gaps),
-            [
-                {
-                    "member_id": member_id,
-                    "skill_code": gap.skill_code,
-                    "cluster_id": cluster_id,
-                    "period": period,
-                    "priority": gap.priority,
-                    "gap": gap.model_dump(mode="json"),
-                    "match_id": None,
-                    "waiting_since": now,
-                }
-                for gap in gaps
-            ],
-        )
+    """Each (member, cluster, period, gaps): the member's gaps become those of its latest assessment, all waiting
+    for a seat until placed."""
+    if not needs:
+        return
+    await session.execute(delete(member_gaps).where(member_gaps.c.member_id.in_([m for m, *_ in needs])))
+    rows = [
+        {
+            "member_id": member_id,
+            "skill_code": gap.skill_code,
+            "cluster_id": cluster_id,
+            "period": period,
+            "priority": gap.priority,
+            "gap": gap.model_dump(mode="json"),
+            "match_id": None,
+            "waiting_since": now,
+        }
+        for member_id, cluster_id, period, gaps in needs
+        for gap in gaps
+    ]
+    if rows:
+        await session.execute(insert(member_gaps), rows)
 
 
 async def clear_gap_seats(session: AsyncSession, match_ids: Sequence[str], now: datetime) -> None:
@@ -298,14 +303,20 @@ async def move_gaps(session: AsyncSession, member_id: str, period: str) -> None:
     await session.execute(update(member_gaps).where(member_gaps.c.member_id == member_id).values(period=period))
 
 
+_SEAT_GAP = (
+    update(member_gaps)
+    .where(member_gaps.c.member_id == bindparam("m"), member_gaps.c.skill_code == bindparam("s"))
+    .values(match_id=bindparam("seat"))
+)
+
+
 async def seat_gaps(session: AsyncSession, seats: Mapping[tuple[str, str], str | None]) -> None:
     """Record which match holds each (member, skill) gap's seat; None: the gap waits for one."""
-    for (member_id, skill_code), match_id in seats.items():
-        await session.execute(
-            update(member_gaps)
-            .where(member_gaps.c.member_id == member_id, member_gaps.c.skill_code == skill_code)
-            .values(match_id=match_id)
-        )
+    if seats:
+        rows = [
+            {"m": member_id, "s": skill_code, "seat": match_id} for (member_id, skill_code), match_id in seats.items()
+        ]
+        await session.execute(_SEAT_GAP, rows)
 
 
 async def waiting_gaps(
@@ -353,23 +364,27 @@ async def sharing(session: AsyncSession, period: str, keys: Iterable[tuple[str, 
     return out
 
 
-async def save_need(session: AsyncSession, scope: Scope, values: Mapping[str, Any]) -> None:
-    """Replace the member's needs with those of its latest assessment."""
-    if not scope.allows(values["cluster_id"]):
-        raise PermissionError(f"cluster {values['cluster_id']!r} is outside the scope of {scope.subject!r}")
-    owner = await session.scalar(
-        select(member_needs.c.cluster_id).where(member_needs.c.member_id == values["member_id"])
-    )
-    if owner is not None and owner != values["cluster_id"]:
-        # Members belong to one cluster: an event of another cluster naming this member is refused (to the DLQ),
-        # never allowed to overwrite or move its needs.
-        raise ContractError(f"member {values['member_id']!r} belongs to another cluster")
-    statement = insert_for(session, member_needs).values(**values)
+async def save_needs(
+    session: AsyncSession, scope: Scope, rows: Sequence[Mapping[str, Any]], known: Mapping[str, Row[Any]]
+) -> None:
+    """Replace each member's latest assessment (``known``: the members' rows as they are, from ``need_rows``)."""
+    for values in rows:
+        if not scope.allows(values["cluster_id"]):
+            raise PermissionError(f"cluster {values['cluster_id']!r} is outside the scope of {scope.subject!r}")
+        owner = known.get(values["member_id"])
+        if owner is not None and owner.cluster_id != values["cluster_id"]:
+            # Members belong to one cluster: an event of another cluster naming this member is refused (to the
+            # DLQ), never allowed to overwrite or move its needs.
+            raise ContractError(f"member {values['member_id']!r} belongs to another cluster")
+    if not rows:
+        return
+    statement = insert_for(session, member_needs)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["member_id"],
-            set_={k: statement.excluded[k] for k in values if k != "member_id"},
-        )
+            set_={k: statement.excluded[k] for k in rows[0] if k != "member_id"},
+        ),
+        [dict(row) for row in rows],
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from trellis_common.auth import Scope
-from trellis_common.consumer import Incoming
+from trellis_common.consumer import Handling, Incoming, distinct_runs
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported
 from trellis_common.logging import get_logger
@@ -20,60 +21,78 @@ log = get_logger(__name__)
 EVERYTHING = Scope.everything("skills-consumer")  # events come from the platform, for any cluster
 
 
-async def on_response_completed(uow: UnitOfWork, incoming: Incoming) -> None:
-    response = incoming.require(ResponseCompleted)
+async def on_responses_completed(batch: Sequence[Handling]) -> None:
+    """Assess the responses of a consumer batch together: one read of what is known, one write of each kind.
+
+    A member named twice in a batch has its responses assessed one after the other (the second one's trends
+    compare with the first).
+    """
+    for run in distinct_runs(batch, key=lambda h: h.incoming.require(ResponseCompleted).member_id):
+        await _assess(run)
+
+
+async def _assess(run: Sequence[Handling]) -> None:
+    session = run[0].uow.session
+    taxonomy = load_taxonomy()
+    max_headcount = skills_settings(run[0].uow.settings).max_headcount
+    responses = [(h.uow, h.incoming.require(ResponseCompleted)) for h in run]
+    for _, response in responses:
+        problems = answer_problems(response.skills, taxonomy, max_headcount)
+        if problems:
+            raise PermanentError("; ".join(problems))
     # The same response re-sent under a new event id is still one assessment and one event. The same id from
     # another cluster is not a re-send: a producer of one cluster must not be able to pre-empt another's ids.
-    owner = await repository.cluster_of_response(uow.session, EVERYTHING, response.response_id)
-    if owner is not None and owner != response.cluster_id:
-        raise PermanentError(f"response id {response.response_id!r} was already used by another cluster")
-    if owner is not None:
-        log.info("response_already_assessed", response_id=response.response_id)
+    owners = await repository.clusters_of_responses(session, EVERYTHING, [r.response_id for _, r in responses])
+    fresh: list[tuple[UnitOfWork, ResponseCompleted]] = []
+    for uow, response in responses:
+        owner = owners.get(response.response_id)
+        if owner is not None and owner != response.cluster_id:
+            raise PermanentError(f"response id {response.response_id!r} was already used by another cluster")
+        if owner is not None:
+            log.info("response_already_assessed", response_id=response.response_id)
+            continue
+        owners[response.response_id] = response.cluster_id  # twice in this batch: the second is the re-send
+        fresh.append((uow, response))
+    if not fresh:
         return
-    taxonomy = load_taxonomy()
-    problems = answer_problems(response.skills, taxonomy, skills_settings(uow.settings).max_headcount)
-    if problems:
-        raise PermanentError("; ".join(problems))
-
-    codes = [s.skill_code for s in response.skills]
-    stored = await repository.stored_answers(uow.session, EVERYTHING, response.cluster_id, response.member_id, codes)
-    gaps = assess_gaps(response.skills, taxonomy, {code: s.severity for code, s in stored.items()})
-
-    now = uow.now
-    severities = {
-        s.skill_code: severity(
-            max(0, s.required_level - s.current_level), max(0, s.headcount_needed - s.headcount_having)
-        )
-        for s in response.skills
-    }
-    await repository.save_member_answers(uow.session, EVERYTHING, response, severities, now)
-    assessment_id = str(uuid.uuid4())
-    await repository.insert_assessment(
-        uow.session,
-        EVERYTHING,
-        {
-            "id": assessment_id,
-            "response_id": response.response_id,
-            "cluster_id": response.cluster_id,
-            "member_id": response.member_id,
-            "theme": response.theme,
-            "member_context": response.member_context.model_dump(mode="json"),
-            "gaps": [g.model_dump(mode="json") for g in gaps],
-            "assessed_at": now,
-        },
-    )
-    uow.emit(
-        GapsAssessed(
-            assessment_id=assessment_id,
+    stored = await repository.stored_answers_of(session, EVERYTHING, [(r.cluster_id, r.member_id) for _, r in fresh])
+    answered = []
+    assessments = []
+    for uow, response in fresh:
+        previous = stored[(response.cluster_id, response.member_id)]
+        gaps = assess_gaps(response.skills, taxonomy, {code: s.severity for code, s in previous.items()})
+        severities = {
+            s.skill_code: severity(
+                max(0, s.required_level - s.current_level), max(0, s.headcount_needed - s.headcount_having)
+            )
+            for s in response.skills
+        }
+        answered.append((response, severities))
+        assessment = GapsAssessed(
+            assessment_id=str(uuid.uuid4()),
             response_id=response.response_id,
             cluster_id=response.cluster_id,
             member_id=response.member_id,
             theme=response.theme,
             member_context=response.member_context,
             gaps=gaps,
-            assessed_at=now,
+            assessed_at=uow.now,
         )
-    )
+        assessments.append(
+            {
+                "id": assessment.assessment_id,
+                "response_id": response.response_id,
+                "cluster_id": response.cluster_id,
+                "member_id": response.member_id,
+                "theme": response.theme,
+                "member_context": response.member_context.model_dump(mode="json"),
+                "gaps": [g.model_dump(mode="json") for g in gaps],
+                "assessed_at": uow.now,
+            }
+        )
+        uow.emit(assessment)
+    await repository.save_answers(session, EVERYTHING, answered, fresh[0][0].now)
+    await repository.insert_assessments(session, EVERYTHING, assessments)
 
 
 async def on_supply_reported(uow: UnitOfWork, incoming: Incoming) -> None:

@@ -42,17 +42,23 @@ def _require(scope: Scope, cluster_id: str) -> None:
         raise OutOfScope(f"cluster {cluster_id!r} is outside the scope of {scope.subject}")
 
 
-async def cluster_of_response(session: AsyncSession, scope: Scope, response_id: str) -> str | None:
-    """The cluster a response id was assessed for, if it was."""
-    found = await session.scalar(
-        select(A.cluster_id).where(A.response_id == response_id, scope.clause(A.cluster_id)).limit(1)
+async def clusters_of_responses(session: AsyncSession, scope: Scope, response_ids: Sequence[str]) -> dict[str, str]:
+    """The cluster each of the response ids was assessed for, for those that were."""
+    if not response_ids:
+        return {}
+    rows = await session.execute(
+        select(A.response_id, A.cluster_id).where(
+            A.response_id.in_(sorted(set(response_ids))), scope.clause(A.cluster_id)
+        )
     )
-    return str(found) if found is not None else None
+    return {str(r.response_id): str(r.cluster_id) for r in rows}
 
 
-async def insert_assessment(session: AsyncSession, scope: Scope, row: Mapping[str, Any]) -> None:
-    _require(scope, str(row["cluster_id"]))
-    await session.execute(assessments.insert().values(dict(row)))
+async def insert_assessments(session: AsyncSession, scope: Scope, rows: Sequence[Mapping[str, Any]]) -> None:
+    for row in rows:
+        _require(scope, str(row["cluster_id"]))
+    if rows:
+        await session.execute(assessments.insert(), [dict(row) for row in rows])
 
 
 async def member_assessments(session: AsyncSession, scope: Scope, member_id: str, limit: int) -> list[dict[str, Any]]:
@@ -82,66 +88,84 @@ class StoredAnswer:
     answered_at: datetime
 
 
-async def stored_answers(
-    session: AsyncSession, scope: Scope, cluster_id: str, member_id: str, codes: Sequence[str]
-) -> dict[str, StoredAnswer]:
-    if not codes:
-        return {}
+async def stored_answers_of(
+    session: AsyncSession, scope: Scope, members: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, StoredAnswer]]:
+    """Every stored answer of the (cluster, member) pairs, per pair and skill."""
+    out: dict[tuple[str, str], dict[str, StoredAnswer]] = {pair: {} for pair in members}
+    if not members:
+        return out
     rows = await session.execute(
-        select(P.skill_code, P.severity, P.answered_at).where(
-            P.cluster_id == cluster_id, scope.clause(P.cluster_id), P.member_id == member_id, P.skill_code.in_(codes)
+        select(P.cluster_id, P.member_id, P.skill_code, P.severity, P.answered_at).where(
+            P.member_id.in_(sorted({m for _, m in members})), scope.clause(P.cluster_id)
         )
     )
-    return {r.skill_code: StoredAnswer(r.skill_code, r.severity, r.answered_at) for r in rows}
+    for r in rows:
+        found = out.get((r.cluster_id, r.member_id))
+        if found is not None:
+            found[r.skill_code] = StoredAnswer(r.skill_code, r.severity, r.answered_at)
+    return out
 
 
-async def save_member_answers(
-    session: AsyncSession, scope: Scope, response: ResponseCompleted, severities: Mapping[str, float], now: datetime
+async def save_answers(
+    session: AsyncSession,
+    scope: Scope,
+    answered: Sequence[tuple[ResponseCompleted, Mapping[str, float]]],
+    now: datetime,
 ) -> None:
-    """Keep the response as the member's latest answer per skill, and its context, unless a newer one is stored.
+    """Keep each response as its member's latest answer per skill, and its context, unless a newer one is
+    stored (one member at most once in ``answered``).
 
     Responses can arrive out of order (a replayed DLQ, a late producer): ``answered_at`` decides, not arrival.
     """
-    _require(scope, response.cluster_id)
-    context = response.member_context
-    member_row = {
-        "cluster_id": response.cluster_id,
-        "member_id": response.member_id,
-        "country": context.country,
-        "region": context.region,
-        "size_class": context.size_class.value if context.size_class else None,
-        "sector": context.sector,
-        "member_type": context.member_type.value,
-        "answered_at": response.completed_at,
-        "updated_at": now,
-    }
+    if not answered:
+        return
+    member_rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for response, severities in answered:
+        _require(scope, response.cluster_id)
+        context = response.member_context
+        member_rows.append(
+            {
+                "cluster_id": response.cluster_id,
+                "member_id": response.member_id,
+                "country": context.country,
+                "region": context.region,
+                "size_class": context.size_class.value if context.size_class else None,
+                "sector": context.sector,
+                "member_type": context.member_type.value,
+                "answered_at": response.completed_at,
+                "updated_at": now,
+            }
+        )
+        rows.extend(
+            {
+                "cluster_id": response.cluster_id,
+                "member_id": response.member_id,
+                "skill_code": a.skill_code,
+                "current_level": a.current_level,
+                "required_level": a.required_level,
+                "headcount_having": a.headcount_having,
+                "headcount_needed": a.headcount_needed,
+                "importance": a.importance,
+                "severity": severities[a.skill_code],
+                "response_id": response.response_id,
+                "answered_at": response.completed_at,
+                "updated_at": now,
+            }
+            for a in response.skills
+        )
     insert = insert_for(session, cluster_members)
     await session.execute(
-        insert.values(member_row).on_conflict_do_update(
+        insert.on_conflict_do_update(
             index_elements=[M.cluster_id, M.member_id],
-            set_={k: insert.excluded[k] for k in member_row if k not in ("cluster_id", "member_id")},
+            set_={k: insert.excluded[k] for k in member_rows[0] if k not in ("cluster_id", "member_id")},
             where=M.answered_at <= insert.excluded.answered_at,
-        )
+        ),
+        member_rows,
     )
-    if not response.skills:
+    if not rows:
         return
-    rows = [
-        {
-            "cluster_id": response.cluster_id,
-            "member_id": response.member_id,
-            "skill_code": a.skill_code,
-            "current_level": a.current_level,
-            "required_level": a.required_level,
-            "headcount_having": a.headcount_having,
-            "headcount_needed": a.headcount_needed,
-            "importance": a.importance,
-            "severity": severities[a.skill_code],
-            "response_id": response.response_id,
-            "answered_at": response.completed_at,
-            "updated_at": now,
-        }
-        for a in response.skills
-    ]
     insert = insert_for(session, member_skill_profiles)
     keys = ("cluster_id", "member_id", "skill_code")
     await session.execute(

@@ -6,7 +6,7 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import ResponseCompleted, SupplyReported
 from trellis_common.runtime import ServiceDefinition
 from trellis_skills.api import router
-from trellis_skills.handlers import on_response_completed, on_supply_reported
+from trellis_skills.handlers import on_responses_completed, on_supply_reported
 from trellis_skills.models import metadata
 from trellis_skills.settings import SkillsSettings
 
@@ -20,9 +20,7 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_skills:migrations",
     routers=[router],
-    handlers={
-        spec_for_model(ResponseCompleted).type: on_response_completed,
-        spec_for_model(SupplyReported).type: on_supply_reported,
-    },
+    handlers={spec_for_model(SupplyReported).type: on_supply_reported},
+    batch_handlers={spec_for_model(ResponseCompleted).type: on_responses_completed},
     settings_class=SkillsSettings,
 )
