@@ -294,6 +294,9 @@ SERVICE_SETTINGS: dict[str, Any] = {
     "send_retry_max_s": 600.0,
     "max_attempts": 5,
     "smtp_rate_per_s": 0,  # unlimited unless a test is about the limit
+    # One sender: tests move the manual clock by days, which would make a sibling sender take the emails in
+    # flight for a crashed sender's (concurrent senders have their own tests).
+    "smtp_connections": 1,
 }
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_common.consumer import Incoming
+from trellis_common.consumer import Handling, Incoming
 from trellis_common.db import insert_for
 from trellis_common.errors import ContractError, PermanentError
 from trellis_common.events import (
@@ -98,19 +98,22 @@ def named_contacts(data: EventData) -> tuple[str, ...]:
     return tuple(data.owner_contact_ids) if isinstance(data, ReviewDue) else ()
 
 
+_RECIPIENT_COLUMNS = (
+    contacts.c.contact_id,
+    contacts.c.member_id,
+    contacts.c.cluster_id,
+    contacts.c.name,
+    contacts.c.email,
+    contacts.c.language,
+)
+
+
 async def recipients_of(
     session: AsyncSession, cluster_id: str | None, audience: Audience, also: Sequence[str] = ()
 ) -> list[Recipient]:
     """The contacts an email goes to, only ever within the event's cluster: an event naming another cluster's
     member or contact (a mistaken or hostile producer) must not reach that cluster's people."""
-    query = select(
-        contacts.c.contact_id,
-        contacts.c.member_id,
-        contacts.c.cluster_id,
-        contacts.c.name,
-        contacts.c.email,
-        contacts.c.language,
-    )
+    query = select(*_RECIPIENT_COLUMNS)
     if audience.kind is AudienceKind.MEMBER:
         condition = contacts.c.member_id == audience.ident
     elif audience.kind in _AUDIENCE_ROLES:
@@ -128,14 +131,50 @@ async def recipients_of(
 
 async def deliver_or_park(uow: UnitOfWork, notice: Notice) -> int:
     """Queue one delivery per recipient, or park the notice until its recipients are known."""
-    recipients = await recipients_of(uow.session, notice.cluster_id, notice.audience, notice.also)
-    if recipients:
-        await queue(uow, notice, recipients)
-        log.info("emails_queued", template=notice.template.value, recipients=len(recipients))
-    else:
-        await _park(uow.session, notice, uow.now)
-        log.info("email_parked", template=notice.template.value, audience=notice.audience.kind.value)
-    return len(recipients)
+    return (await deliver_or_park_many([(uow, notice)]))[0]
+
+
+async def deliver_or_park_many(notices: Sequence[tuple[UnitOfWork, Notice]]) -> list[int]:
+    """``deliver_or_park`` for the notices of a consumer batch (units of work sharing one session): the
+    directory, preferences and suppressions are read once for all of them. Returns the recipients per notice."""
+    if not notices:
+        return []
+    session = notices[0][0].session
+    found = await _recipients_of_many(session, [notice for _, notice in notices])
+    addressed = []
+    for (uow, notice), recipients in zip(notices, found, strict=True):
+        if recipients:
+            addressed.append((uow, notice, recipients))
+            log.info("emails_queued", template=notice.template.value, recipients=len(recipients))
+        else:
+            await _park(session, notice, uow.now)
+            log.info("email_parked", template=notice.template.value, audience=notice.audience.kind.value)
+    await queue_many(addressed)
+    return [len(recipients) for recipients in found]
+
+
+async def _recipients_of_many(session: AsyncSession, notices: Sequence[Notice]) -> list[list[Recipient]]:
+    """``recipients_of`` per notice; the members' own emails (the common case) in one query."""
+    plain = [
+        n.audience.ident for n in notices if n.audience.kind is AudienceKind.MEMBER and not n.also and n.cluster_id
+    ]
+    by_member: dict[str, list[Recipient]] = {}
+    if plain:
+        rows = await session.execute(
+            select(*_RECIPIENT_COLUMNS)
+            .where(contacts.c.member_id.in_(sorted(set(plain))))
+            .order_by(contacts.c.contact_id)
+        )
+        for row in rows.mappings():
+            by_member.setdefault(row["member_id"], []).append(Recipient(**row))
+    out = []
+    for notice in notices:
+        if notice.audience.kind is AudienceKind.MEMBER and not notice.also and notice.cluster_id:
+            # Only ever within the event's cluster, as recipients_of.
+            out.append([r for r in by_member.get(notice.audience.ident, []) if r.cluster_id == notice.cluster_id])
+        else:
+            out.append(await recipients_of(session, notice.cluster_id, notice.audience, notice.also))
+    return out
 
 
 def _row_base(notice: Notice, recipient: Recipient, now: datetime) -> dict[str, Any]:
@@ -165,32 +204,47 @@ def _row_base(notice: Notice, recipient: Recipient, now: datetime) -> dict[str, 
 
 async def queue(uow: UnitOfWork, notice: Notice, recipients: Sequence[Recipient]) -> None:
     """One delivery row per recipient (pending, or skipped with its reason), or a digest item."""
-    session, now, settings = uow.session, uow.now, notifications_settings(uow)
-    if notice.template in REDIRECTABLE:
-        recipients = await apply_redirects(session, SERVICE, recipients)
-    chosen = await load_preferences(session, SERVICE, [r.contact_id for r in recipients])
-    suppressed = await suppressed_keys(session, [r.email for r in recipients])
+    await queue_many([(uow, notice, recipients)])
+
+
+async def queue_many(addressed: Sequence[tuple[UnitOfWork, Notice, Sequence[Recipient]]]) -> None:
+    """``queue`` for many notices whose units of work share one session: one read of the contacts' choices
+    and of the suppression list, one insert of deliveries and one of digest items."""
+    if not addressed:
+        return
+    first = addressed[0][0]
+    session, settings = first.session, notifications_settings(first)
+    routed = []
+    for uow, notice, recipients in addressed:
+        if notice.template in REDIRECTABLE:
+            recipients = await apply_redirects(session, SERVICE, recipients)
+        routed.append((uow, notice, recipients))
+    everyone = [r for _, _, recipients in routed for r in recipients]
+    chosen = await load_preferences(session, SERVICE, sorted({r.contact_id for r in everyone}))
+    suppressed = await suppressed_keys(session, sorted({r.email for r in everyone}))
     rows: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
-    for recipient in recipients:
-        preferences = chosen.get(recipient.contact_id, DEFAULT_PREFERENCES)
-        decision = decide(notice.template, preferences, suppressed=address_key(recipient.email) in suppressed)
-        if decision.route is Route.DIGEST:
-            waiting.append(_digest_item(notice, recipient, now))
-            continue
-        row = _row_base(notice, recipient, now)
-        if decision.route is Route.SKIP:
-            row |= {"status": DeliveryStatus.SKIPPED.value, "last_error": decision.reason}
-            log.info("email_skipped", template=notice.template.value, reason=decision.reason)
-        else:
-            row |= compose(
-                settings, notice.template, recipient, notice.data, cause_event_id=notice.cause_event_id, now=now
-            )
-            row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now}
-        rows.append(row)
+    for uow, notice, recipients in routed:
+        now = uow.now
+        for recipient in recipients:
+            preferences = chosen.get(recipient.contact_id, DEFAULT_PREFERENCES)
+            decision = decide(notice.template, preferences, suppressed=address_key(recipient.email) in suppressed)
+            if decision.route is Route.DIGEST:
+                waiting.append(_digest_item(notice, recipient, now))
+                continue
+            row = _row_base(notice, recipient, now)
+            if decision.route is Route.SKIP:
+                row |= {"status": DeliveryStatus.SKIPPED.value, "last_error": decision.reason}
+                log.info("email_skipped", template=notice.template.value, reason=decision.reason)
+            else:
+                row |= compose(
+                    settings, notice.template, recipient, notice.data, cause_event_id=notice.cause_event_id, now=now
+                )
+                row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now}
+                uow.wake(DELIVERIES_DUE)
+            rows.append(row)
     if rows:
         await session.execute(insert_for(session, deliveries).on_conflict_do_nothing(), rows)
-        uow.wake(DELIVERIES_DUE)
     if waiting:
         await session.execute(insert_for(session, digest_items).on_conflict_do_nothing(), waiting)
         log.info("matches_kept_for_digest", contacts=len(waiting))
@@ -384,13 +438,18 @@ async def erase_member(uow: UnitOfWork, member_id: str) -> None:
 
 async def on_partners_matched(uow: UnitOfWork, incoming: Incoming) -> None:
     """One "matches" email to every contact of the member (or a digest item, as each contact chose)."""
-    matched = incoming.require(PartnersMatched)
-    if not matched.options:
-        log.info("no_partner_options", member_id=matched.member_id)
-        return
-    await deliver_or_park(
-        uow,
-        Notice(
+    await on_partners_matched_batch([Handling(uow, incoming)])
+
+
+async def on_partners_matched_batch(batch: Sequence[Handling]) -> None:
+    """The "matches" emails of a consumer batch, addressed and queued together."""
+    notices = []
+    for uow, incoming in batch:
+        matched = incoming.require(PartnersMatched)
+        if not matched.options:
+            log.info("no_partner_options", member_id=matched.member_id)
+            continue
+        notice = Notice(
             template=EmailTemplate.MATCHES,
             audience=Audience(AudienceKind.MEMBER, matched.member_id),
             data=matched,
@@ -398,8 +457,9 @@ async def on_partners_matched(uow: UnitOfWork, incoming: Incoming) -> None:
             correlation_id=_correlation(incoming),
             cluster_id=matched.cluster_id,
             member_id=matched.member_id,
-        ),
-    )
+        )
+        notices.append((uow, notice))
+    await deliver_or_park_many(notices)
 
 
 def is_escalation(review: ReviewDue) -> bool:

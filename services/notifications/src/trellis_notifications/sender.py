@@ -1,23 +1,27 @@
-"""The sender worker: claims due deliveries, sends them over one SMTP connection, records each outcome.
+"""The sender workers: claim due deliveries, send them over SMTP, record the outcomes.
 
 At-least-once towards SMTP, never silently lost:
 
 1. *Claim* (one short transaction): due rows (pending and due, or stuck in ``sending`` past the lease
    because a sender died mid-send) are locked with ``FOR UPDATE SKIP LOCKED``, marked ``sending`` with
    ``attempts + 1`` and a claim time, and committed before any byte goes to SMTP.
-2. *Send* the batch over one connection. Right before each message the claim is renewed (and the message
-   skipped if it is no longer ours), and the message's SMTP exchange is bounded by half the lease, so a
-   slow relay never lets a second sender take over a row that is still being sent.
-3. *Confirm* each outcome in its own transaction, together with its audit event (``EmailDelivered`` or
-   ``EmailFailed``) in the outbox. Every outcome update is fenced by (status, attempts), so a sender whose
-   lease expired cannot overwrite the outcome of the sender that took the row over.
+2. *Send* the batch over one connection, ``send_confirm_every`` emails at a time. Right before each chunk the
+   chunk's claims are renewed (an email no longer ours — taken over, or cancelled by an erasure — is
+   skipped), the whole rest of the batch is renewed every quarter lease, and each message's SMTP exchange is
+   bounded by half the lease, so a slow relay never lets a second sender take over a row being sent.
+3. *Confirm* the chunk's outcomes in one transaction, with their audit events (``EmailDelivered``) in the
+   outbox and the next chunk's renewal. Every outcome update is fenced by (status, attempts), so a sender
+   whose lease expired cannot overwrite the outcome of the sender that took the row over. Failures and
+   retries are recorded one by one, at once.
 
-A crash between 2 and 3 resends the email after the lease with the same Message-ID, so receiving systems can
-recognise the duplicate; such resends are counted in ``trellis_emails_total{outcome="resent_after_crash"}``.
+A crash between 2 and 3 resends the chunk's sent emails (at most ``send_confirm_every``) after the lease with
+the same Message-IDs, so receiving systems can recognise the duplicates; such resends are counted in
+``trellis_emails_total{outcome="resent_after_crash"}``.
 
-Towards the relay: one connection is reused across batches (checked with NOOP before reuse, closed after
-``smtp_idle_close_s`` without work), messages are paced by a token bucket (``smtp_rate_per_s``), and a hard
-bounce (5xx to RCPT) puts the address on the suppression list, which skips everything still queued for it.
+Towards the relay: ``smtp_connections`` senders per process, each reusing one connection across batches
+(checked with NOOP before reuse, closed after ``smtp_idle_close_s`` without work); messages are paced by one
+token bucket per process (``smtp_rate_per_s``), and a hard bounce (5xx to RCPT) puts the address on the
+suppression list, which skips everything still queued for it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -32,8 +37,9 @@ from enum import StrEnum
 from typing import Any
 
 import aiosmtplib
-from sqlalchemy import Update, and_, or_, select, update
+from sqlalchemy import Update, and_, or_, select, tuple_, update
 from sqlalchemy.engine import Result, RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.errors import is_transient
@@ -41,6 +47,7 @@ from trellis_common.events import EmailDelivered, EmailFailed
 from trellis_common.logging import get_logger
 from trellis_common.metrics import EMAILS
 from trellis_common.runtime import ServiceRuntime
+from trellis_common.unit_of_work import flush_outboxes
 from trellis_notifications.domain.deliveries import DELIVERIES_DUE, DeliveryStatus, message_id_for, retry_delay
 from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message
 from trellis_notifications.domain.preferences import address_key
@@ -149,12 +156,15 @@ class ClaimedDelivery:
 
 
 class EmailSender:
-    def __init__(self, runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+    def __init__(
+        self, runtime: ServiceRuntime, settings: NotificationsSettings, bucket: TokenBucket | None = None
+    ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.service = settings.service_name
         # Physical pacing, so real (monotonic) time, not the service clock that tests and demos move.
-        self.bucket = TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
+        # Shared by the senders of a process: the rate limit is the process's, whatever the connections.
+        self.bucket = bucket or TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
         self._smtp: aiosmtplib.SMTP | None = None
         self._last_used = 0.0
         self._checked = False  # the open connection answered NOOP during this batch
@@ -215,6 +225,7 @@ class EmailSender:
         )
         batch: list[ClaimedDelivery] = []
         exhausted: list[ClaimedDelivery] = []
+        wanted: list[tuple[RowMapping, str, bool]] = []
         resent = 0
         async with self.runtime.unit_of_work() as uow:
             result = (
@@ -232,13 +243,7 @@ class EmailSender:
                 if blocked and address_key(row["to_address"] or "") in blocked:
                     # Queued before its address bounced hard: it must not go out any more.
                     await uow.session.execute(
-                        update(deliveries)
-                        .where(
-                            deliveries.c.id == row["id"],
-                            deliveries.c.status == row["status"],
-                            deliveries.c.attempts == row["attempts"],
-                        )
-                        .values(
+                        self._fenced_as_read(row).values(
                             status=DeliveryStatus.SKIPPED.value,
                             last_error="address suppressed after a hard bounce",
                             next_attempt_at=None,
@@ -254,22 +259,10 @@ class EmailSender:
                 if crashed and row["attempts"] >= self.settings.max_attempts:
                     exhausted.append(ClaimedDelivery.from_row(row, message_id=message_id, attempts=row["attempts"]))
                     continue
-                # Fenced on what we read, so two senders on a database without SKIP LOCKED never both win.
-                claimed = await uow.session.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == row["id"],
-                        deliveries.c.status == row["status"],
-                        deliveries.c.attempts == row["attempts"],
-                    )
-                    .values(
-                        status=DeliveryStatus.SENDING.value,
-                        attempts=row["attempts"] + 1,
-                        claimed_at=now,
-                        message_id=message_id,
-                    )
-                )
-                if _affected(claimed) != 1:
+                wanted.append((row, message_id, crashed))
+            claimed = await self._mark_sending(uow.session, wanted, now)
+            for row, message_id, crashed in wanted:
+                if row["id"] not in claimed:
                     continue
                 if crashed:
                     resent += 1
@@ -278,6 +271,44 @@ class EmailSender:
         if resent:
             EMAILS.labels(self.service, "resent_after_crash").inc(resent)
         return batch, exhausted
+
+    async def _mark_sending(
+        self, session: AsyncSession, wanted: Sequence[tuple[RowMapping, str, bool]], now: datetime
+    ) -> set[str]:
+        """Mark the rows ``sending`` in one statement per kind of row; returns the ids now ours. Fenced on the
+        (status, attempts) read, so two senders on a database without SKIP LOCKED never both win."""
+        claimed: set[str] = set()
+        named = [(row, message_id) for row, message_id, _ in wanted if row["message_id"] == message_id]
+        if named:
+            fences = [(row["id"], row["status"], row["attempts"]) for row, _ in named]
+            result = await session.execute(
+                update(deliveries)
+                .where(tuple_(deliveries.c.id, deliveries.c.status, deliveries.c.attempts).in_(fences))
+                .values(status=DeliveryStatus.SENDING.value, attempts=deliveries.c.attempts + 1, claimed_at=now)
+                .returning(deliveries.c.id)
+            )
+            claimed.update(result.scalars().all())
+        # Rows queued by the first release of this service have no Message-ID yet: they get it here, one by one.
+        for row, message_id in ((r, m) for r, m, _ in wanted if r["message_id"] != m):
+            result = await session.execute(
+                self._fenced_as_read(row).values(
+                    status=DeliveryStatus.SENDING.value,
+                    attempts=row["attempts"] + 1,
+                    claimed_at=now,
+                    message_id=message_id,
+                )
+            )
+            if _affected(result) == 1:
+                claimed.add(row["id"])
+        return claimed
+
+    @staticmethod
+    def _fenced_as_read(row: RowMapping) -> Update:
+        return update(deliveries).where(
+            deliveries.c.id == row["id"],
+            deliveries.c.status == row["status"],
+            deliveries.c.attempts == row["attempts"],
+        )
 
     async def _connect(self) -> aiosmtplib.SMTP:
         settings = self.settings
@@ -344,104 +375,113 @@ class EmailSender:
 
     async def send_batch(self, batch: list[ClaimedDelivery], stop: asyncio.Event) -> None:
         # One message's whole SMTP exchange (reconnecting included) must end well inside the lease its claim
-        # was just renewed for; otherwise another sender could take the row over while it is being sent.
+        # was renewed for; otherwise another sender could take the row over while it is being sent.
         budget_s = self.settings.send_lease_s / 2
+        step = self.settings.send_confirm_every
         self._checked = False
-        # The previous email's confirmation renewed this one's claim (True), found it gone (False), or did not
-        # try (None); a renewal older than a quarter of the lease (a long wait for the rate limit) is redone.
-        renewed: bool | None = None
-        renewed_at = 0.0
+        ours = await self._renew(batch[:step])
         # The whole rest of the batch is renewed every quarter lease too: over a slow relay the batch's tail
-        # must not outlive its lease while earlier emails are being sent.
-        rest_renewed_at = time.monotonic()
+        # must not outlive its lease while earlier emails are being sent. Both clocks count: real time (a slow
+        # relay) and the service clock the leases are kept in (it may jump: NTP, or a test's manual clock).
+        renewed = (time.monotonic(), self._now())
         try:
-            for index, delivery in enumerate(batch):
-                if time.monotonic() - rest_renewed_at > self.settings.send_lease_s / 4:
-                    await self._renew_rest(batch[index + 1 :])
-                    rest_renewed_at = time.monotonic()
-                hint, renewed = renewed, None
-                if hint and time.monotonic() - renewed_at > self.settings.send_lease_s / 4:
-                    hint = None
-                if stop.is_set() or not await self._throttle(stop):
-                    for rest in batch[index:]:
-                        await self._release(rest)
-                    return
+            for start in range(0, len(batch), step):
+                sent: list[ClaimedDelivery] = []
                 try:
-                    message = self._message(delivery)
-                except Exception as exc:  # a message that cannot be built never will be
-                    await self._fail(delivery, f"message cannot be built: {describe(exc)}")
-                    continue
-                ours = hint if hint is not None else await self._renew(delivery)
-                if not ours:
-                    continue  # taken over after our lease ran out, or cancelled meanwhile: not ours to send
-                connecting = True
-                try:
-                    async with asyncio.timeout(budget_s):
-                        smtp = await self._connection()
-                        connecting = False
-                        await smtp.send_message(
-                            message, sender=self.settings.sender_address.addr_spec, recipients=[delivery.to_address]
-                        )
-                except Exception as exc:
-                    if connecting:  # relay unreachable, TLS or login refused: no message's fault
-                        self._drop()
-                        error = f"cannot connect to the SMTP relay: {describe(exc)}"
-                        for rest in batch[index:]:
-                            await self._retry_later(rest, error)
-                        return
-                    if isinstance(exc, TimeoutError | aiosmtplib.SMTPServerDisconnected | ConnectionError):
-                        self._drop()  # mid-exchange: the connection is in an unknown state
-                    if classify_smtp_error(exc) is Verdict.PERMANENT:
-                        await self._fail(delivery, describe(exc), hard_bounce=is_hard_bounce(exc))
-                    else:
-                        await self._retry_later(delivery, describe(exc))
-                    continue
-                self._last_used = time.monotonic()
-                following = batch[index + 1] if index + 1 < len(batch) else None
-                renewed = await self._confirm_sent(delivery, then=following)
-                renewed_at = time.monotonic()
+                    for index in range(start, min(start + step, len(batch))):
+                        delivery = batch[index]
+                        if self._stale(renewed):  # the sent but unconfirmed ones too: they are not done yet
+                            ours = await self._renew([*sent, *batch[index:]])
+                            renewed = (time.monotonic(), self._now())
+                        if stop.is_set() or not await self._throttle(stop):
+                            for rest in batch[index:]:
+                                await self._release(rest)
+                            return
+                        if delivery.id not in ours:
+                            continue  # taken over after our lease ran out, or cancelled meanwhile: not ours to send
+                        try:
+                            message = self._message(delivery)
+                        except Exception as exc:  # a message that cannot be built never will be
+                            await self._fail(delivery, f"message cannot be built: {describe(exc)}")
+                            continue
+                        connecting = True
+                        try:
+                            async with asyncio.timeout(budget_s):
+                                smtp = await self._connection()
+                                connecting = False
+                                await smtp.send_message(
+                                    message,
+                                    sender=self.settings.sender_address.addr_spec,
+                                    recipients=[delivery.to_address],
+                                )
+                        except Exception as exc:
+                            if connecting:  # relay unreachable, TLS or login refused: no message's fault
+                                self._drop()
+                                error = f"cannot connect to the SMTP relay: {describe(exc)}"
+                                for rest in batch[index:]:
+                                    await self._retry_later(rest, error)
+                                return
+                            if isinstance(exc, TimeoutError | aiosmtplib.SMTPServerDisconnected | ConnectionError):
+                                self._drop()  # mid-exchange: the connection is in an unknown state
+                            if classify_smtp_error(exc) is Verdict.PERMANENT:
+                                await self._fail(delivery, describe(exc), hard_bounce=is_hard_bounce(exc))
+                            else:
+                                await self._retry_later(delivery, describe(exc))
+                            continue
+                        self._last_used = time.monotonic()
+                        sent.append(delivery)
+                finally:
+                    # The chunk's outcomes and the next chunk's claims in one transaction.
+                    following = batch[start + step : start + 2 * step]
+                    ours = await self._confirm_sent(sent, then=following) | (ours - {d.id for d in following})
         finally:
             if self.settings.smtp_idle_close_s == 0:
                 await self.close()
 
-    async def _renew_rest(self, rest: list[ClaimedDelivery]) -> None:
-        """Extend the claim of every still-unsent email of the batch (each fenced like a single renewal)."""
-        if not rest:
-            return
-        now = self._now()
-        async with self.runtime.unit_of_work() as uow:
-            for delivery in rest:
-                await uow.session.execute(self._fenced(delivery).values(claimed_at=now))
+    def _stale(self, renewed: tuple[float, datetime]) -> bool:
+        """A quarter lease has passed since the claims were renewed, by real time or by the service clock."""
+        quarter = self.settings.send_lease_s / 4
+        return time.monotonic() - renewed[0] > quarter or (self._now() - renewed[1]).total_seconds() > quarter
 
-    async def _renew(self, delivery: ClaimedDelivery) -> bool:
-        """Extend our claim right before sending; False when the row is no longer ours."""
-        async with self.runtime.unit_of_work() as uow:
-            result = await uow.session.execute(self._fenced(delivery).values(claimed_at=self._now()))
-        return _affected(result) == 1
+    async def _renew(self, claimed: Sequence[ClaimedDelivery]) -> set[str]:
+        """Extend our claim of ``claimed`` (in its own transaction); returns the ids still ours."""
+        if not claimed:
+            return set()
+        async with self.runtime.db.transaction() as session:
+            return await self._extend(session, claimed, self._now())
+
+    @staticmethod
+    async def _extend(session: AsyncSession, claimed: Sequence[ClaimedDelivery], now: datetime) -> set[str]:
+        if not claimed:
+            return set()
+        result = await session.execute(_fenced_many(claimed).values(claimed_at=now).returning(deliveries.c.id))
+        return set(result.scalars().all())
 
     def _fenced(self, delivery: ClaimedDelivery) -> Update:
-        return update(deliveries).where(
-            deliveries.c.id == delivery.id,
-            deliveries.c.status == DeliveryStatus.SENDING.value,
-            deliveries.c.attempts == delivery.attempts,
-        )
+        return _fenced_many([delivery])
 
-    async def _confirm_sent(self, delivery: ClaimedDelivery, then: ClaimedDelivery | None = None) -> bool | None:
-        """Record the email as sent (with its EmailDelivered event) and, in the same transaction, renew the
-        claim of the batch's next email: one commit per email instead of two. Returns whether ``then`` is
-        still ours (None without a ``then``)."""
+    async def _confirm_sent(self, sent: Sequence[ClaimedDelivery], then: Sequence[ClaimedDelivery] = ()) -> set[str]:
+        """Record the emails as sent (with their EmailDelivered events) and, in the same transaction, renew the
+        claims of ``then``: one commit per chunk. Returns the ids of ``then`` still ours."""
+        if not sent and not then:
+            return set()
         now = self._now()
-        next_is_ours: bool | None = None
-        async with self.runtime.unit_of_work(correlation_id=delivery.correlation_id) as uow:
-            result = await uow.session.execute(
-                self._fenced(delivery).values(status=DeliveryStatus.SENT.value, sent_at=now, last_error=None)
-            )
-            recorded = _affected(result) == 1
-            if then is not None:
-                renewed = await uow.session.execute(self._fenced(then).values(claimed_at=now))
-                next_is_ours = _affected(renewed) == 1
-            if recorded:
-                uow.emit(
+        async with self.runtime.db.transaction() as session:
+            recorded: set[str] = set()
+            if sent:
+                result = await session.execute(
+                    _fenced_many(sent)
+                    .values(status=DeliveryStatus.SENT.value, sent_at=now, last_error=None)
+                    .returning(deliveries.c.id)
+                )
+                recorded = set(result.scalars().all())
+            still_ours = await self._extend(session, then, now)
+            units = []
+            for delivery in sent:
+                if delivery.id not in recorded:
+                    continue
+                unit = self.runtime.new_unit_of_work(session, correlation_id=delivery.correlation_id)
+                unit.emit(
                     EmailDelivered(
                         delivery_id=delivery.id,
                         message_id=delivery.message_id,
@@ -452,12 +492,16 @@ class EmailSender:
                         delivered_at=now,
                     )
                 )
-        EMAILS.labels(self.service, "sent").inc()
-        if recorded:
-            log.info("email_sent", delivery_id=delivery.id, template=delivery.template, attempts=delivery.attempts)
-        else:
-            log.warning("email_sent_outcome_superseded", delivery_id=delivery.id)
-        return next_is_ours
+                units.append(unit)
+            signals = await flush_outboxes(units)
+        self.runtime.wakeups.fire(signals)
+        for delivery in sent:
+            EMAILS.labels(self.service, "sent").inc()
+            if delivery.id in recorded:
+                log.info("email_sent", delivery_id=delivery.id, template=delivery.template, attempts=delivery.attempts)
+            else:
+                log.warning("email_sent_outcome_superseded", delivery_id=delivery.id)
+        return still_ours
 
     async def _fail(self, delivery: ClaimedDelivery, error: str, *, hard_bounce: bool = False) -> None:
         now = self._now()
@@ -518,6 +562,14 @@ class EmailSender:
             )
 
 
+def _fenced_many(claimed: Sequence[ClaimedDelivery]) -> Update:
+    """An update of the rows still claimed as we claimed them (status sending, the attempt we made)."""
+    return update(deliveries).where(
+        tuple_(deliveries.c.id, deliveries.c.attempts).in_([(d.id, d.attempts) for d in claimed]),
+        deliveries.c.status == DeliveryStatus.SENDING.value,
+    )
+
+
 async def _wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: float) -> None:
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
     try:
@@ -533,4 +585,6 @@ async def send_emails(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     settings = runtime.settings
     if not isinstance(settings, NotificationsSettings):
         raise TypeError("the notifications service runs with NotificationsSettings")
-    await EmailSender(runtime, settings).run(stop)
+    bucket = TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
+    senders = [EmailSender(runtime, settings, bucket) for _ in range(settings.smtp_connections)]
+    await asyncio.gather(*(sender.run(stop) for sender in senders))

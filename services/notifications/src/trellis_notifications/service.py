@@ -11,7 +11,7 @@ from trellis_notifications.digests import send_digests
 from trellis_notifications.handlers import (
     on_invitation_requested,
     on_member_changed,
-    on_partners_matched,
+    on_partners_matched_batch,
     on_review_due,
 )
 from trellis_notifications.models import metadata
@@ -33,10 +33,10 @@ DEFINITION = ServiceDefinition(
     routers=[router, privacy_router, unsubscribe_router],
     handlers={
         spec_for_model(MemberChanged).type: on_member_changed,
-        spec_for_model(PartnersMatched).type: on_partners_matched,
         spec_for_model(ReviewDue).type: on_review_due,
         spec_for_model(InvitationRequested).type: on_invitation_requested,
     },
+    batch_handlers={spec_for_model(PartnersMatched).type: on_partners_matched_batch},
     workers=[send_emails, send_digests],
     settings_class=NotificationsSettings,
 )

@@ -41,6 +41,15 @@ class NotificationsSettings(ServiceSettings):
     )
     mail_domain: str = Field("trellis.example", description="Right-hand side of every Message-ID we generate")
     send_batch_size: int = Field(50, gt=0, description="Emails claimed and sent over one SMTP connection")
+    send_confirm_every: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Emails whose outcomes are recorded in one transaction (and the most a crash can resend)",
+    )
+    smtp_connections: int = Field(
+        2, ge=1, le=32, description="Senders per process, each with its own SMTP connection and batches"
+    )
     max_attempts: int = Field(8, ge=1, description="Attempts before a delivery that keeps failing is given up")
     send_retry_base_s: float = Field(30.0, gt=0, description="First retry delay; doubles with every attempt")
     send_retry_max_s: float = Field(600.0, gt=0, description="Cap of the retry delay")
