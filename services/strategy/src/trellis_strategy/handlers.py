@@ -1,12 +1,19 @@
-"""strategy consumes partner matches (actions for the agenda, a schedule per cluster) and gap assessments."""
+"""strategy consumes partner matches (actions for the agenda, a schedule per cluster) and gap assessments.
+
+Both arrive in consumer batches and are applied together: a cluster's strategy and schedule are looked up (or
+made) once per batch, the runs and assessments recorded in one statement each.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from trellis_common.auth import Scope
-from trellis_common.consumer import Incoming
+from trellis_common.consumer import Handling
 from trellis_common.events import GapsAssessed, PartnersMatched
 from trellis_common.logging import get_logger
-from trellis_common.unit_of_work import UnitOfWork
 from trellis_strategy import planning, repository
 from trellis_strategy.domain.agenda import ProposedAction, proposed_actions
 from trellis_strategy.domain.strategy import StrategyType, strategy_type_for_skill
@@ -17,44 +24,58 @@ log = get_logger(__name__)
 _ALL = Scope.everything("strategy-events")
 
 
-async def on_partners_matched(uow: UnitOfWork, incoming: Incoming) -> None:
-    matched = incoming.require(PartnersMatched)
-    now = uow.now
-    settings = strategy_settings(uow.settings)
-    overall, schedule = await planning.ensure_overall(uow.session, _ALL, settings, matched.cluster_id, now)
-    if schedule.created_at == now:
-        log.info(
-            "review_schedule_created",
-            cluster_id=matched.cluster_id,
-            strategy_id=overall.id,
-            cadence=schedule.cadence,
-            next_due_at=schedule.next_due_at.isoformat(),
-        )
-    event_id = incoming.envelope.id
-    if not await repository.record_match_run(uow.session, _ALL, matched, event_id, now):
-        # The same run re-sent under a new event id: its actions are already on the agenda.
-        log.info("match_run_already_seen", match_run_id=matched.match_run_id)
-        return
-    actions = proposed_actions(matched)
-    routed = await _route(uow, matched.cluster_id, actions, overall)
-    await repository.propose_actions(uow.session, _ALL, matched.cluster_id, routed, source_event_id=event_id, now=now)
-    log.info("actions_proposed", cluster_id=matched.cluster_id, count=len(actions))
+async def on_partners_matched(batch: Sequence[Handling]) -> None:
+    """Each new match run's actions go on the agenda of its cluster's strategy of the action's theme."""
+    first = batch[0].uow
+    session, now, settings = first.session, first.now, strategy_settings(first.settings)
+    runs = [(h.incoming.require(PartnersMatched), h.incoming.envelope.id) for h in batch]
+    routes: dict[str, dict[StrategyType, str]] = {}  # per cluster: the strategy each theme's actions go to
+    for cluster_id in dict.fromkeys(matched.cluster_id for matched, _ in runs):
+        overall, schedule = await planning.ensure_overall(session, _ALL, settings, cluster_id, now)
+        if schedule.created_at == now:
+            log.info(
+                "review_schedule_created",
+                cluster_id=cluster_id,
+                strategy_id=overall.id,
+                cadence=schedule.cadence,
+                next_due_at=schedule.next_due_at.isoformat(),
+            )
+        routes[cluster_id] = await _themes(session, cluster_id, overall)
+    fresh = await repository.record_match_runs(session, _ALL, runs, now)
+    proposals: list[tuple[str, ProposedAction, str, str]] = []
+    for matched, event_id in runs:
+        if matched.match_run_id not in fresh:
+            # The same run re-sent under a new event id (or twice in this batch): its actions are on the agenda.
+            log.info("match_run_already_seen", match_run_id=matched.match_run_id)
+            continue
+        fresh.discard(matched.match_run_id)
+        actions = proposed_actions(matched)
+        themes = routes[matched.cluster_id]
+        for action in actions:
+            strategy_id = themes.get(strategy_type_for_skill(action.skill_code), themes[StrategyType.OVERALL])
+            proposals.append((matched.cluster_id, action, strategy_id, event_id))
+        log.info("actions_proposed", cluster_id=matched.cluster_id, count=len(actions))
+    await repository.propose_actions(session, _ALL, proposals, now=now)
 
 
-async def _route(
-    uow: UnitOfWork, cluster_id: str, actions: list[ProposedAction], overall: repository.Strategy
-) -> list[tuple[ProposedAction, str]]:
-    """Each action to the cluster's newest active strategy of its theme, else to the overall strategy."""
-    active = await repository.list_strategies(uow.session, _ALL, cluster_id, include_archived=False)
-    newest: dict[StrategyType, str] = {}
+async def _themes(session: AsyncSession, cluster_id: str, overall: repository.Strategy) -> dict[StrategyType, str]:
+    """The cluster's newest active strategy of each type (the overall one included)."""
+    active = await repository.list_strategies(session, _ALL, cluster_id, include_archived=False)
+    newest: dict[StrategyType, str] = {StrategyType.OVERALL: overall.id}
     for strategy in active:  # oldest first, so the newest of a type wins
         newest[strategy.strategy_type] = strategy.id
-    return [(action, newest.get(strategy_type_for_skill(action.skill_code), overall.id)) for action in actions]
+    return newest
 
 
-async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
-    """Remember which skills a member has gaps in, for the "new gaps since the last review" of the agenda."""
-    assessed = incoming.require(GapsAssessed)
-    skills = sorted({gap.skill_code for gap in assessed.gaps if gap.level_gap > 0 or gap.headcount_gap > 0})
-    if await repository.record_gap_assessment(uow.session, _ALL, assessed, skills, uow.now):
-        log.info("gaps_recorded", cluster_id=assessed.cluster_id, member_id=assessed.member_id, skills=len(skills))
+async def on_gaps_assessed(batch: Sequence[Handling]) -> None:
+    """Remember which skills members have gaps in, for the "new gaps since the last review" of the agenda."""
+    first = batch[0].uow
+    assessed = []
+    for handling in batch:
+        assessment = handling.incoming.require(GapsAssessed)
+        skills = sorted({g.skill_code for g in assessment.gaps if g.level_gap > 0 or g.headcount_gap > 0})
+        assessed.append((assessment, skills))
+    recorded = await repository.record_gap_assessments(first.session, _ALL, assessed, first.now)
+    for assessment, skills in assessed:
+        if assessment.assessment_id in recorded:
+            log.info("gaps_recorded", cluster_id=assessment.cluster_id, skills=len(skills))

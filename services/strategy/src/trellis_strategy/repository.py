@@ -689,38 +689,43 @@ async def last_review(session: AsyncSession, scope: Scope, strategy_id: str) -> 
 async def propose_actions(
     session: AsyncSession,
     scope: Scope,
-    cluster_id: str,
-    actions: Sequence[tuple[ProposedAction, str]],
+    proposals: Sequence[tuple[str, ProposedAction, str, str]],
     *,
-    source_event_id: str,
     now: datetime,
 ) -> None:
-    """Add each (action, strategy id), or refresh the open action with the same key (the pool grew, a better
-    partner); a refreshed action stays on the strategy it was first proposed to."""
-    _require(scope, cluster_id)
-    for action, strategy_id in actions:
-        stmt = insert_for(session, proposed_actions).values(
-            cluster_id=cluster_id,
-            strategy_id=strategy_id,
-            kind=action.kind.value,
-            action_key=action.key,
-            text=action.text,
-            source_event_id=source_event_id,
-            created_at=now,
-            updated_at=now,
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["cluster_id", "action_key"],
-                index_where=proposed_actions.c.reviewed_at.is_(None),
-                set_={
-                    "text": stmt.excluded.text,
-                    "kind": stmt.excluded.kind,
-                    "source_event_id": stmt.excluded.source_event_id,
-                    "updated_at": stmt.excluded.updated_at,
-                },
-            )
-        )
+    """Add each (cluster, action, strategy id, source event id), or refresh the open action with the same key
+    (the pool grew, a better partner); a refreshed action stays on the strategy it was first proposed to.
+    Applied in order, so a later proposal of the same key in one call refreshes an earlier one."""
+    if not proposals:
+        return
+    for cluster_id, *_ in proposals:
+        _require(scope, cluster_id)
+    stmt = insert_for(session, proposed_actions)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["cluster_id", "action_key"],
+            index_where=proposed_actions.c.reviewed_at.is_(None),
+            set_={
+                "text": stmt.excluded.text,
+                "kind": stmt.excluded.kind,
+                "source_event_id": stmt.excluded.source_event_id,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        ),
+        [
+            {
+                "cluster_id": cluster_id,
+                "strategy_id": strategy_id,
+                "kind": action.kind.value,
+                "action_key": action.key,
+                "text": action.text,
+                "source_event_id": source_event_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for cluster_id, action, strategy_id, source_event_id in proposals
+        ],
+    )
 
 
 _OPEN_FIRST = case((proposed_actions.c.kind == ActionKind.POOLED_OFFER.value, 0), else_=1)
@@ -814,47 +819,64 @@ def _skills_of(matched: PartnersMatched) -> list[str]:
     return sorted({option.skill_code for option in matched.options} | {pool.skill_code for pool in matched.pooled})
 
 
-async def record_match_run(
-    session: AsyncSession, scope: Scope, matched: PartnersMatched, event_id: str, now: datetime
-) -> bool:
-    """Remember a match run; False if it was seen before (re-sent under another event id)."""
-    _require(scope, matched.cluster_id)
-    result = await session.execute(
+async def record_match_runs(
+    session: AsyncSession, scope: Scope, runs: Sequence[tuple[PartnersMatched, str]], now: datetime
+) -> set[str]:
+    """Remember (match run, event id) pairs; returns the run ids not seen before (others were re-sent)."""
+    if not runs:
+        return set()
+    for matched, _ in runs:
+        _require(scope, matched.cluster_id)
+    rows = {
+        matched.match_run_id: {
+            "match_run_id": matched.match_run_id,
+            "event_id": event_id,
+            "cluster_id": matched.cluster_id,
+            "member_id": matched.member_id,
+            "option_count": len(matched.options),
+            "pooled_count": len(matched.pooled),
+            "skill_codes": _skills_of(matched),
+            "matched_at": matched.matched_at,
+            "received_at": now,
+        }
+        for matched, event_id in reversed(runs)  # one row per run id: the first one named
+    }
+    result = await session.scalars(
         insert_for(session, match_runs)
-        .values(
-            match_run_id=matched.match_run_id,
-            event_id=event_id,
-            cluster_id=matched.cluster_id,
-            member_id=matched.member_id,
-            option_count=len(matched.options),
-            pooled_count=len(matched.pooled),
-            skill_codes=_skills_of(matched),
-            matched_at=matched.matched_at,
-            received_at=now,
-        )
+        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["match_run_id"])
+        .returning(match_runs.c.match_run_id)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return set(result.all())
 
 
-async def record_gap_assessment(
-    session: AsyncSession, scope: Scope, assessed: GapsAssessed, skill_codes: list[str], now: datetime
-) -> bool:
-    _require(scope, assessed.cluster_id)
-    result = await session.execute(
+async def record_gap_assessments(
+    session: AsyncSession, scope: Scope, assessed: Sequence[tuple[GapsAssessed, list[str]]], now: datetime
+) -> set[str]:
+    """Remember (assessment, its skills with gaps) pairs; returns the assessment ids not seen before."""
+    if not assessed:
+        return set()
+    for assessment, _ in assessed:
+        _require(scope, assessment.cluster_id)
+    rows = {
+        a.assessment_id: {
+            "assessment_id": a.assessment_id,
+            "cluster_id": a.cluster_id,
+            "member_id": a.member_id,
+            "theme": a.theme.value,
+            "skill_codes": skill_codes,
+            "assessed_at": a.assessed_at,
+            "received_at": now,
+        }
+        for a, skill_codes in reversed(assessed)
+    }
+    result = await session.scalars(
         insert_for(session, gap_assessments)
-        .values(
-            assessment_id=assessed.assessment_id,
-            cluster_id=assessed.cluster_id,
-            member_id=assessed.member_id,
-            theme=assessed.theme.value,
-            skill_codes=skill_codes,
-            assessed_at=assessed.assessed_at,
-            received_at=now,
-        )
+        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["assessment_id"])
+        .returning(gap_assessments.c.assessment_id)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return set(result.all())
 
 
 async def activity_since(

@@ -21,7 +21,7 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_strategy:migrations",
     routers=[api.router, api_strategies.router],
-    handlers={
+    batch_handlers={
         spec_for_model(PartnersMatched).type: on_partners_matched,
         spec_for_model(GapsAssessed).type: on_gaps_assessed,
     },

@@ -1,0 +1,223 @@
+"""What members are told: one ``matchmaking.partners.matched`` event each, with their options and pools."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity, ScoreComponent
+from trellis_common.unit_of_work import UnitOfWork
+from trellis_matchmaking import repository
+from trellis_matchmaking.domain.partners import GROUP_FORMATS, MemberNeed, Offer, OfferFormat
+from trellis_matchmaking.domain.plan import Proposal
+from trellis_matchmaking.domain.pooling import pool_id
+from trellis_matchmaking.matching.ledger import Ledger
+from trellis_matchmaking.matching.solving import explanation_json, solve
+from trellis_matchmaking.models import match_runs, matches
+from trellis_matchmaking.settings import MatchmakingSettings
+
+UnitFor = Callable[[str], UnitOfWork]  # the unit of work a member's announcement is emitted in
+Alternatives = dict[tuple[str, str], list[Proposal]]  # per (member, skill): options besides its seat
+
+
+async def alternatives_for(
+    uow: UnitOfWork,
+    settings: MatchmakingSettings,
+    ledger: Ledger,
+    members: Sequence[str],
+    catalogue: Mapping[str, Offer],
+) -> Alternatives:
+    """For the members about to be told: each proposal's fresh score (stored when it moved, e.g. because more
+    members now share the gap) and the alternatives that still have a free seat."""
+    session = uow.session
+    proposals = {(m, s): match for m in members for s, match in ledger.proposals(m).items()}
+    if not proposals:
+        return {}
+    needs = [n for m in members for n in ledger.needs.get(m, []) if n.key in proposals]
+    offers = dict(catalogue)
+    missing = {match["offer_id"] for match in proposals.values()} - offers.keys()
+    for row in await repository.offer_rows(session, missing):  # a kept proposal's offer outside this placement
+        offers[row.id] = repository.to_offer(row, 0)
+    plan = await solve(
+        session,
+        settings,
+        ledger.period,
+        needs,
+        list(offers.values()),
+        fixed={key: match["offer_id"] for key, match in proposals.items()},
+    )
+    listed: Alternatives = {}
+    for index, need in enumerate(plan.needs):
+        listed[need.key] = [o for o in plan.options[index] if not o.reserved]
+        proposal = plan.proposal_for(index)
+        old = proposals[need.key]
+        if proposal is not None and (
+            old["explanation"] != explanation_json(proposal) or old["priority"] != need.gap.priority
+        ):
+            await _refresh(uow, old, need, proposal)
+            ledger.add(
+                {
+                    **old,
+                    "priority": need.gap.priority,
+                    "score": proposal.score,
+                    "explanation": explanation_json(proposal),
+                }
+            )
+    return listed
+
+
+async def _refresh(uow: UnitOfWork, match: Mapping[str, Any], need: MemberNeed, proposal: Proposal) -> None:
+    """The proposal stays; its score may have moved (e.g. another member now shares the gap)."""
+    await uow.session.execute(
+        update(matches)
+        .where(matches.c.id == match["id"])
+        .values(
+            priority=need.gap.priority,
+            score=proposal.score,
+            explanation=explanation_json(proposal),
+            partner_name=proposal.offer.partner_name,
+            offer_title=proposal.offer.title,
+            updated_at=uow.now,
+        )
+    )
+
+
+def _option(rank: int, proposal: Proposal) -> MatchOption:
+    offer = proposal.offer
+    return MatchOption(
+        rank=rank,
+        skill_code=proposal.need.gap.skill_code,
+        partner_id=offer.partner_id,
+        partner_name=offer.partner_name,
+        partner_type=offer.partner_type,
+        offer_id=offer.offer_id,
+        offer_title=offer.title,
+        format=offer.format.value,
+        delivery=offer.delivery.value,
+        score=proposal.score,
+        explanation=list(proposal.explanation),
+        match_id=None,
+    )
+
+
+def _seat_option(rank: int, match: Mapping[str, Any]) -> MatchOption:
+    return MatchOption(
+        rank=rank,
+        skill_code=match["skill_code"],
+        partner_id=match["partner_id"],
+        partner_name=match["partner_name"],
+        partner_type=match["partner_type"],
+        offer_id=match["offer_id"],
+        offer_title=match["offer_title"],
+        format=match["format"],
+        delivery=match["delivery"],
+        score=match["score"],
+        explanation=[ScoreComponent.model_validate(c) for c in match["explanation"]],
+        match_id=match["id"],
+    )
+
+
+def member_options(
+    needs: Sequence[MemberNeed], seats: Mapping[str, Mapping[str, Any]], alternatives: Alternatives
+) -> list[MatchOption]:
+    """The member's options ranked: most severe gap first; per gap its seat, then the alternatives."""
+    options: list[MatchOption] = []
+    for need in sorted(needs, key=lambda n: (-n.gap.priority, n.gap.skill_code)):
+        seat = seats.get(need.gap.skill_code)
+        if seat is None:
+            continue
+        options.append(_seat_option(len(options) + 1, seat))
+        for alternative in alternatives.get(need.key, ()):
+            options.append(_option(len(options) + 1, alternative))
+    return options
+
+
+async def announce(
+    uow: UnitOfWork,
+    unit_for: UnitFor | None,
+    ledger: Ledger,
+    reasons: Mapping[str, str],
+    alternatives: Alternatives,
+    settings: MatchmakingSettings,
+) -> dict[str, str]:
+    """One ``matchmaking.partners.matched`` event per member (emitted in its own unit of work when
+    ``unit_for`` names one); returns the members told, with their cluster."""
+    told: dict[str, str] = {}
+    if not reasons:
+        return told
+    period = ledger.period
+    members = sorted(m for m in reasons if m in ledger.assessments)
+    pools = await _pools(uow, ledger, members, settings)
+    runs: list[dict[str, Any]] = []
+    for member_id in members:
+        need = ledger.assessments[member_id]
+        options = member_options(ledger.needs.get(member_id, []), ledger.seats.get(member_id, {}), alternatives)
+        pooled = pools.get(member_id, [])
+        run_id = str(uuid.uuid4())
+        runs.append(
+            {
+                "id": run_id,
+                "assessment_id": need.assessment_id,
+                "cluster_id": need.cluster_id,
+                "member_id": member_id,
+                "options": [o.model_dump(mode="json") for o in options],
+                "pooled": [p.model_dump(mode="json") for p in pooled],
+                "matched_at": uow.now,
+                "period": period,
+                "reason": reasons[member_id],
+            }
+        )
+        (unit_for(member_id) if unit_for else uow).emit(
+            PartnersMatched(
+                match_run_id=run_id,
+                assessment_id=need.assessment_id,
+                cluster_id=need.cluster_id,
+                member_id=member_id,
+                options=options,
+                pooled=pooled,
+                matched_at=uow.now,
+                period=period,
+                reason=reasons[member_id],
+            )
+        )
+        told[member_id] = need.cluster_id
+    if runs:
+        await uow.session.execute(insert(match_runs), runs)
+    return told
+
+
+async def _pools(
+    uow: UnitOfWork, ledger: Ledger, members: Sequence[str], settings: MatchmakingSettings
+) -> dict[str, list[PooledOpportunity]]:
+    """Per member: the group offers it shares with others of its cluster for the same gap (one read per cluster)."""
+    group_seats: dict[str, list[Mapping[str, Any]]] = defaultdict(list)  # per cluster
+    for member_id in members:
+        cluster_id = ledger.assessments[member_id].cluster_id
+        seats = ledger.seats.get(member_id, {}).values()
+        group_seats[cluster_id].extend(m for m in seats if OfferFormat(m["format"]) in GROUP_FORMATS)
+    least = max(2, settings.pool_min_members)
+    out: dict[str, list[PooledOpportunity]] = defaultdict(list)
+    for cluster_id, held in group_seats.items():
+        pairs = {(m["offer_id"], m["skill_code"]) for m in held}
+        sharing = await repository.sharers(uow.session, ledger.period, cluster_id, pairs)
+        for match in held:
+            who = sorted(set(sharing.get((match["offer_id"], match["skill_code"]), ())))
+            if len(who) < least:
+                continue
+            out[match["member_id"]].append(
+                PooledOpportunity(
+                    pool_id=pool_id(ledger.period, cluster_id, match["skill_code"], match["offer_id"]),
+                    skill_code=match["skill_code"],
+                    partner_id=match["partner_id"],
+                    partner_name=match["partner_name"],
+                    offer_id=match["offer_id"],
+                    offer_title=match["offer_title"],
+                    member_count=len(who),
+                    seats=len(who),  # one seat per member organisation
+                )
+            )
+    return out

@@ -1,0 +1,177 @@
+"""One matching round: the members' gaps and the waiting list placed in the free seats, and who is told."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.auth import Scope
+from trellis_common.logging import get_logger
+from trellis_common.unit_of_work import UnitOfWork
+from trellis_matchmaking import repository
+from trellis_matchmaking.domain.partners import Offer
+from trellis_matchmaking.domain.scoring import ineligibility
+from trellis_matchmaking.matching.announcements import UnitFor, alternatives_for, announce
+from trellis_matchmaking.matching.ledger import EVERYTHING, Key, Ledger
+from trellis_matchmaking.matching.solving import catalogue_of, match_row, release_matches, solve
+from trellis_matchmaking.models import matches
+from trellis_matchmaking.settings import MatchmakingSettings
+
+log = get_logger(__name__)
+# Waiting gaps read per page when seats free up: a few per free seat, since some may not fit the offer; a
+# page that placed too few makes the next one larger.
+_WAITING_PAGE_PER_SEAT = 4
+_WAITING_PAGE_MIN = 50
+_WAITING_PAGE_MAX = 5000
+
+
+class Reason:
+    ASSESSMENT = "assessment"
+    REMATCH = "rematch"
+
+
+FIGURES = ("gaps", "proposals_made", "proposals_kept", "proposals_released", "unserved_gaps")
+
+
+@dataclass
+class RoundResult:
+    period: str
+    # Per cluster: gaps (looked at in this round), proposals_made, proposals_kept, proposals_released,
+    # unserved_gaps; kept per cluster so a caller is told only about its own clusters.
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+    notified: dict[str, str] = field(default_factory=dict)  # member id -> its cluster
+    placed: set[str] = field(default_factory=set)  # members who got a new proposal
+    considered: dict[Key, str] = field(default_factory=dict)  # gaps looked at -> their cluster
+
+    def count(self, cluster_id: str, figure: str, n: int = 1) -> None:
+        self.counts.setdefault(cluster_id, Counter())[figure] += n
+
+    def seen_by(self, scope: Scope) -> dict[str, Any]:
+        """The round's figures and notified members in the scope's clusters."""
+        total: Counter[str] = Counter()
+        for cluster_id, counts in self.counts.items():
+            if scope.allows(cluster_id):
+                total.update(counts)
+        return {
+            "period": self.period,
+            **{name: total[name] for name in FIGURES},
+            "notified_members": sorted(m for m, c in self.notified.items() if scope.allows(c)),
+        }
+
+
+async def settle(
+    uow: UnitOfWork,
+    settings: MatchmakingSettings,
+    period: str,
+    reasons: Mapping[str, str | None],
+    *,
+    freed: Iterable[str] = (),
+    unit_for: UnitFor | None = None,
+) -> RoundResult:
+    """Settle the seats after the gaps of the members in ``reasons`` changed (member → why they get an event),
+    or after the ``freed`` offers changed: every free seat of the offers involved goes to the waiting gaps,
+    most severe first (the members' gaps without a seat wait too, so they compete as equals).
+
+    The members' proposals stay where they are while the offer still serves the gap. Every member with a
+    reason gets a ``matchmaking.partners.matched`` event; members with ``None`` and members placed from the
+    waiting list get one (reason ``rematch``) only when they got a new proposal.
+    """
+    session, now = uow.session, uow.now
+    result = RoundResult(period)
+    ledger = Ledger(session, period)
+    members = sorted(reasons)
+    await ledger.load(members)
+    needs = {need.key: need for m in members for need in ledger.open_needs(m)}
+    proposed = {(m, s): match for m in members for s, match in ledger.proposals(m).items()}
+    skills = {need.gap.skill_code for need in needs.values()}
+    offer_ids = set(await repository.offers_for_skills(session, skills)) | set(freed)
+    offer_ids |= {match["offer_id"] for match in proposed.values()}
+    locked = {row.id: row for row in await repository.lock_offers(session, offer_ids)}
+
+    # A proposal lapses when its gap is gone, was accepted elsewhere, or the offer no longer serves it.
+    lapsed, kept = [], {(m, s): match["id"] for m in members for s, match in ledger.confirmed(m).items()}
+    for key, match in proposed.items():
+        need, offer = needs.get(key), locked.get(match["offer_id"])
+        if need is None or offer is None or ineligibility(need.gap, repository.to_offer(offer, 1), need.profile):
+            lapsed.append(match)
+            result.count(match["cluster_id"], "proposals_released")
+        else:
+            kept[key] = match["id"]
+            result.count(match["cluster_id"], "proposals_kept")
+    await release_matches(session, [match["id"] for match in lapsed], now)
+    for match in lapsed:
+        ledger.drop(match)
+    await repository.seat_gaps(session, kept)  # a new assessment's gaps arrive without their seats
+
+    catalogue = await catalogue_of(session, period, locked.values())
+    result.considered.update((key, need.cluster_id) for key, need in needs.items())
+    await _serve_waiting_list(uow, settings, ledger, catalogue, result)
+    for key, cluster_id in result.considered.items():
+        result.count(cluster_id, "gaps")
+        if not ledger.seated(key):
+            result.count(cluster_id, "unserved_gaps")
+    announced = {m: reason for m, reason in reasons.items() if reason}
+    announced |= {m: Reason.REMATCH for m in sorted(result.placed) if m not in announced}
+    alternatives = await alternatives_for(uow, settings, ledger, sorted(announced), catalogue)
+    result.notified.update(await announce(uow, unit_for, ledger, announced, alternatives, settings))
+    figures = result.seen_by(EVERYTHING)
+    log.info("matching_round", **figures | {"notified_members": len(figures["notified_members"])})
+    return result
+
+
+async def _serve_waiting_list(
+    uow: UnitOfWork,
+    settings: MatchmakingSettings,
+    ledger: Ledger,
+    catalogue: dict[str, Offer],
+    result: RoundResult,
+) -> None:
+    """Give the free seats of ``catalogue`` (locked) to the period's waiting gaps, most severe first, page by
+    page; each page is placed in one solve. ``catalogue`` is kept up to date with the seats left."""
+    session, now, period = uow.session, uow.now, ledger.period
+    cursor: tuple[float, str, str] | None = None
+    growth = 1
+    while True:
+        free = {oid: offer for oid, offer in catalogue.items() if offer.seats_left > 0}
+        if not free:
+            return
+        page = min(_WAITING_PAGE_MAX, growth * (_WAITING_PAGE_MIN + _WAITING_PAGE_PER_SEAT * len(free)))
+        growth *= 2
+        skills = {code for offer in free.values() for code in offer.skill_codes}
+        rows = await repository.waiting_gaps(session, period, skills, limit=page, after=cursor)
+        if not rows:
+            return
+        cursor = rows[-1]
+        await ledger.load(member_id for _, member_id, _ in rows)
+        wanted = {(member_id, skill) for _, member_id, skill in rows}
+        needs = [n for m in dict.fromkeys(m for _, m, _ in rows) for n in ledger.needs.get(m, []) if n.key in wanted]
+        result.considered.update((n.key, n.cluster_id) for n in needs)
+        plan = await solve(session, settings, period, needs, list(free.values()), fixed={})
+        await _write(session, ledger, plan, result, now)
+        for oid, left in plan.seats_left.items():
+            catalogue[oid] = replace(catalogue[oid], seats_left=left)
+        if len(rows) < page:
+            return
+
+
+async def _write(session: AsyncSession, ledger: Ledger, plan: Any, result: RoundResult, now: datetime) -> None:
+    """The proposals a solve made, stored (and their gaps pointed at them)."""
+    rows: list[dict[str, Any]] = []
+    for index, need in enumerate(plan.needs):
+        proposal = plan.proposal_for(index)
+        if proposal is None:
+            continue
+        row = match_row(ledger.period, ledger.assessments[need.member_id].assessment_id, need, proposal, now)
+        rows.append(row)
+        ledger.add(row)
+        result.count(need.cluster_id, "proposals_made")
+        result.placed.add(need.member_id)
+    if rows:
+        await session.execute(insert(matches), rows)
+        await repository.seat_gaps(session, {(r["member_id"], r["skill_code"]): r["id"] for r in rows})

@@ -1,0 +1,113 @@
+"""The pieces a round is made of: the offers with their free seats, a solve, match rows, releases."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import Row, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.events import ScoreComponent
+from trellis_matchmaking import repository
+from trellis_matchmaking.domain.outcomes import MatchStatus
+from trellis_matchmaking.domain.partners import MemberNeed, Offer
+from trellis_matchmaking.domain.periods import period_key
+from trellis_matchmaking.domain.plan import MatchPlan, Proposal, plan_matches
+from trellis_matchmaking.models import matches
+from trellis_matchmaking.settings import MatchmakingSettings
+
+# A solve of many gaps runs its arithmetic off the event loop, so the API keeps answering meanwhile.
+_OFF_LOOP_NEEDS = 200
+
+
+def current_period(settings: MatchmakingSettings, now: datetime) -> str:
+    return period_key(now, settings.seat_period)
+
+
+async def catalogue_of(session: AsyncSession, period: str, rows: Iterable[Row[Any]]) -> dict[str, Offer]:
+    """The (locked) offers with the seats they have left in the period."""
+    rows = list(rows)
+    taken = await repository.seats_held(session, period, [row.id for row in rows])
+    return {row.id: repository.to_offer(row, row.seats - taken[row.id]) for row in rows}
+
+
+async def solve(
+    session: AsyncSession,
+    settings: MatchmakingSettings,
+    period: str,
+    needs: Sequence[MemberNeed],
+    offers: Sequence[Offer],
+    *,
+    fixed: Mapping[tuple[str, str], str],
+) -> MatchPlan:
+    """``plan_matches`` with what it needs from the database: the members' declines and how many members of
+    each cluster share each gap."""
+    members = {n.member_id for n in needs}
+    declined = await repository.declined(session, period, members)
+    shared = await repository.sharing(session, period, {(n.cluster_id, n.gap.skill_code) for n in needs})
+    run = functools.partial(
+        plan_matches,
+        needs,
+        offers,
+        fixed=fixed,
+        declined=declined,
+        shared_by=shared,
+        options_per_gap=settings.options_per_gap,
+        pool_min_members=settings.pool_min_members,
+    )
+    return await asyncio.to_thread(run) if len(needs) > _OFF_LOOP_NEEDS else run()
+
+
+_EXPLANATION = TypeAdapter(list[ScoreComponent])
+
+
+def explanation_json(proposal: Proposal) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = _EXPLANATION.dump_python(list(proposal.explanation), mode="json")
+    return result
+
+
+def match_row(period: str, assessment_id: str, need: MemberNeed, proposal: Proposal, now: datetime) -> dict[str, Any]:
+    offer = proposal.offer
+    return {
+        "id": str(uuid.uuid4()),
+        "period": period,
+        "status": MatchStatus.PROPOSED.value,
+        "cluster_id": need.cluster_id,
+        "member_id": need.member_id,
+        "assessment_id": assessment_id,
+        "skill_code": need.gap.skill_code,
+        "priority": need.gap.priority,
+        "offer_id": offer.offer_id,
+        "partner_id": offer.partner_id,
+        "partner_name": offer.partner_name,
+        "partner_type": offer.partner_type,
+        "offer_title": offer.title,
+        "format": offer.format.value,
+        "delivery": offer.delivery.value,
+        "score": proposal.score,
+        "explanation": explanation_json(proposal),
+        "created_at": now,
+        "updated_at": now,
+        "outcome_at": None,
+        "outcome_by": None,
+        "outcome_note": None,
+    }
+
+
+async def release_matches(session: AsyncSession, match_ids: Sequence[str], now: datetime) -> None:
+    """Proposals lapse: their seats are free and their gaps wait again (accepted seats are never released)."""
+    if not match_ids:
+        return
+    ids = list(match_ids)
+    await session.execute(
+        update(matches)
+        .where(matches.c.id.in_(ids), matches.c.status == MatchStatus.PROPOSED.value)
+        .values(status=MatchStatus.RELEASED.value, updated_at=now)
+    )
+    await repository.clear_gap_seats(session, ids, now)
