@@ -4,6 +4,8 @@
    recognised by the inbox, and nothing is doubled.
 2. A relay dies after publishing and before marking its outbox rows sent: the event is published twice,
    and consumers still apply it once.
+3. A consumer dies with a whole batch in flight, before or after the batch's database commit: each event of
+   the batch is still applied once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.conftest import NewDatabase, asyncpg_dsn
 from tests.e2e.scenario import MEMBER_EMAIL, Platform, seed, submit_response, to, wait_for_mail
@@ -22,7 +25,7 @@ from tests.support.polling import eventually
 from trellis.mailsink import MailSink
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import GapsAssessed
-from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT, RELAY_AFTER_PUBLISH
+from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT, CONSUMER_BEFORE_DB_COMMIT, RELAY_AFTER_PUBLISH
 
 
 async def count(database_url: str, sql: str) -> int:
@@ -137,3 +140,47 @@ async def _n_records(bootstrap: str, topic: str, n: int):  # type: ignore[no-unt
 
 async def _outbox_empty(url: str) -> bool:
     return await count(url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+
+@pytest.mark.parametrize("failpoint", [CONSUMER_BEFORE_DB_COMMIT, CONSUMER_AFTER_DB_COMMIT])
+async def test_a_consumer_killed_with_a_batch_in_flight_applies_each_event_once(
+    distributed: Distributed, new_database: NewDatabase, smtp_sink: MailSink, failpoint: str
+) -> None:
+    """A dozen responses wait on Kafka; skills starts, takes them as one batch and is killed with it in flight:
+    before its database commit (nothing of the batch may remain) or after it (all of it stays, and the
+    redelivered batch is recognised). Restarted, every response is assessed, matched and emailed once."""
+    responses = 12
+    dbs = await start_services(distributed, new_database)
+    platform = await platform_for(distributed, smtp_sink)
+    await seed(platform)
+    skills = distributed.processes["skills"]
+    skills.stop()
+    for n in range(responses):
+        await submit_response(platform, "member" if n % 2 else "other")
+
+    skills.start(TRELLIS_FAILPOINTS=failpoint)
+    assert await skills.wait_exit() == -9, f"the failpoint {failpoint} killed skills"
+    assessed = await count(dbs["skills"], "SELECT count(*) FROM assessments")
+    inboxed = await count(dbs["skills"], "SELECT count(*) FROM inbox")
+    if failpoint == CONSUMER_BEFORE_DB_COMMIT:
+        assert (assessed, inboxed) == (0, 0), "a batch killed before its commit leaves nothing"
+    else:
+        assert 1 < assessed == inboxed <= responses, "the batch was applied together"
+
+    skills.start()
+    await skills.wait_ready()
+
+    async def all_mailed() -> bool:
+        members = to(MEMBER_EMAIL, smtp_sink.messages) + to("other@sme.example", smtp_sink.messages)
+        return len(members) >= responses
+
+    await eventually(all_mailed, timeout=120, what=f"{responses} match emails")
+    await eventually(lambda: _outbox_empty(dbs["skills"]), what="skills' outbox to be published")
+    assert await count(dbs["skills"], "SELECT count(*) FROM assessments") == responses
+    assert await count(dbs["skills"], "SELECT count(*) FROM outbox") == responses, "one gaps event per response"
+    assert await count(dbs["matchmaking"], "SELECT count(*) FROM match_runs WHERE reason = 'assessment'") == responses
+    emails = to(MEMBER_EMAIL, smtp_sink.messages) + to("other@sme.example", smtp_sink.messages)
+    assert len(emails) == responses and len({m.message["Message-ID"] for m in emails}) == responses
+    print(f"\ncrash ({failpoint}, {responses} responses): assessed before the restart={assessed}, emails={len(emails)}")
+    for client in platform.clients.values():
+        await client.aclose()

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -97,7 +97,7 @@ async def stored_answers_of(
         return out
     rows = await session.execute(
         select(P.cluster_id, P.member_id, P.skill_code, P.severity, P.answered_at).where(
-            P.member_id.in_(sorted({m for _, m in members})), scope.clause(P.cluster_id)
+            tuple_(P.cluster_id, P.member_id).in_(sorted(set(members))), scope.clause(P.cluster_id)
         )
     )
     for r in rows:
