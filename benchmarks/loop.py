@@ -285,12 +285,43 @@ async def measure_project(args: argparse.Namespace, pg_url: str, bootstrap: str)
             "p50_s": percentile(latencies, 0.5),
             "p99_s": percentile(latencies, 0.99),
             "max_s": max(latencies, default=float("nan")),
+            "hops": await _hops(platform, steady, sent_at, arrivals_by),
         }
         figures["settled_steady"] = await _settle(platform, "the steady run to settle", timeout)
         figures["emails_steady"] = _emails_per_member(platform, "steady", steady_members)
     finally:
         await platform.close()
     return figures
+
+
+async def _hops(
+    platform: Platform, cluster: Cluster, sent_at: dict[str, float], arrivals: dict[str, list[float]]
+) -> dict[str, dict[str, float]]:
+    """Where the latency goes: p50/p99 of each hop, from the record times of the events in between."""
+    members = set(cluster.member_ids)
+    bootstrap, prefix = platform.bootstrap, platform.prefix
+    stamps: dict[str, dict[str, float]] = {"gaps": {}, "matched": {}}
+    for name, model in (("gaps", GapsAssessed), ("matched", PartnersMatched)):
+        topic = spec_for_model(model).topic(prefix)
+        for stamp, data in await topic_stamps(bootstrap, topic, wanted=0, within_s=5):
+            member_id = str(data.get("member_id", ""))
+            if member_id in members and member_id not in stamps[name]:
+                stamps[name][member_id] = stamp
+    emailed = {
+        m: min(arrivals[Cluster.address(cluster.group, i)])
+        for i, m in enumerate(cluster.member_ids)
+        if arrivals.get(Cluster.address(cluster.group, i))
+    }
+    legs = {
+        "response → gaps event (skills)": (sent_at, stamps["gaps"]),
+        "gaps → matched event (matchmaking)": (stamps["gaps"], stamps["matched"]),
+        "matched → email at the sink (notifications)": (stamps["matched"], emailed),
+    }
+    out = {}
+    for leg, (start, end) in legs.items():
+        spans = [end[m] - start[m] for m in members if m in start and m in end]
+        out[leg] = {"p50_s": percentile(spans, 0.5), "p99_s": percentile(spans, 0.99)}
+    return out
 
 
 async def _all_arrived(platform: Platform, group: str, members: int) -> bool:

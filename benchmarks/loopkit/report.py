@@ -52,6 +52,8 @@ def print_table(results: dict[str, Any]) -> None:
             f"\nLatency at a steady {steady['rate']:g} responses/s ({steady['emailed']} of {steady['responses']} "
             f"emailed): p50 {steady['p50_s']:.2f} s, p99 {steady['p99_s']:.2f} s, max {steady['max_s']:.2f} s"
         )
+        for leg, figures in steady.get("hops", {}).items():
+            print(f"  {leg}: p50 {figures['p50_s']:.2f} s, p99 {figures['p99_s']:.2f} s")
         cpu = project["burst"]["cpu_s"]
         per = {k: v / max(1, project["burst"]["emailed"]) * 1000 for k, v in cpu.items()}
         print("\nCPU seconds per service during the burst (ms per response):")

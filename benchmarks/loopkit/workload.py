@@ -36,6 +36,7 @@ SKILLS_PER_RESPONSE = 3
 class Cluster:
     cluster_id: str
     member_ids: list[str]
+    group: str = ""
 
     @staticmethod
     def address(group: str, index: int) -> str:
@@ -77,7 +78,7 @@ async def seed_cluster(surveys: httpx.AsyncClient, group: str, members: int) -> 
         )
         assert isinstance(report, dict)
         ids.extend(report["member_ids"])
-    return Cluster(cluster["id"], ids)
+    return Cluster(cluster["id"], ids, group)
 
 
 async def seed_partners(matchmaking: httpx.AsyncClient, offers: int, seats: int, rng: random.Random) -> None:
@@ -198,7 +199,8 @@ class Producer:
 async def topic_stamps(
     bootstrap: str, topic: str, *, wanted: int, within_s: float
 ) -> list[tuple[float, dict[str, object]]]:
-    """(create time in seconds, data) of the records on ``topic`` once at least ``wanted`` are there."""
+    """(create time in seconds, data) of the records on ``topic``: all there were when it started, and at least
+    ``wanted`` (waiting up to ``within_s`` for them)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
     )
@@ -206,7 +208,9 @@ async def topic_stamps(
     try:
         out: list[tuple[float, dict[str, object]]] = []
         deadline = time.monotonic() + within_s
-        while len(out) < wanted and time.monotonic() < deadline:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        target = max(wanted, sum((await consumer.end_offsets(partitions)).values()))
+        while len(out) < target and time.monotonic() < deadline:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             for messages in batches.values():
                 out.extend((m.timestamp / 1000, json.loads(m.value) if m.value else {}) for m in messages)
