@@ -46,9 +46,13 @@ class ServiceSettings(KafkaSecurity):
     )
     log_level: str = "INFO"
     log_json: bool = True
-    relay_poll_interval_s: float = Field(0.5, gt=0, description="Outbox relay poll when idle")
-    relay_batch_size: int = Field(200, gt=0)
-    consumer_batch_size: int = Field(100, gt=0)
+    relay_poll_interval_s: float = Field(
+        0.5, gt=0, description="Safety-net poll of the outbox relay (it wakes as soon as outbox rows commit)"
+    )
+    relay_batch_size: int = Field(200, gt=0, description="Outbox rows published and marked sent together")
+    consumer_batch_size: int = Field(
+        100, gt=0, description="Records a consumer fetches and applies in one transaction, offsets committed once"
+    )
     retry_initial_backoff_s: float = Field(0.2, gt=0)
     retry_max_backoff_s: float = Field(30.0, gt=0)
     scheduler_interval_s: float = Field(30.0, gt=0, description="How often schedules look for due work")
