@@ -19,22 +19,20 @@ def seat_problems(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     seats = draw(st.lists(st.integers(0, 3), min_size=offers, max_size=offers))
     pairs = sorted(draw(st.sets(st.tuples(st.integers(0, needs - 1), st.integers(0, offers - 1)))))
     scores = draw(st.lists(st.floats(0, 1), min_size=len(pairs), max_size=len(pairs)))
-    held = draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))
     return (
         np.array(priority),
         np.array(seats, dtype=np.int64),
         np.array([p[0] for p in pairs], dtype=np.int64),
         np.array([p[1] for p in pairs], dtype=np.int64),
         np.array(scores),
-        np.array(held, dtype=bool),
     )
 
 
 @settings(max_examples=300, deadline=None)
 @given(seat_problems())
 def test_seats_go_to_the_most_severe_gaps_within_capacity(problem) -> None:  # type: ignore[no-untyped-def]
-    priority, seats, arc_need, arc_offer, arc_score, held = problem
-    seated = assign_seats(priority, seats, arc_need, arc_offer, arc_score, held)
+    priority, seats, arc_need, arc_offer, arc_score = problem
+    seated = assign_seats(priority, seats, arc_need, arc_offer, arc_score)
     eligible = set(zip(arc_need.tolist(), arc_offer.tolist(), strict=True))
 
     load = Counter(int(o) for o in seated if o != UNASSIGNED)
@@ -79,12 +77,6 @@ def test_a_severer_gap_keeps_its_better_offer_when_both_can_be_served() -> None:
         np.array([0.80, 0.64, 0.69, 0.50]),
     )
     assert seated.tolist() == [0, 1]
-
-
-def test_held_proposals_stay_when_the_choice_is_a_tie() -> None:
-    args = (np.array([10.0]), np.array([1, 1]), np.array([0, 0]), np.array([0, 1]), np.array([0.5, 0.5]))
-    assert assign_seats(*args, np.array([False, True])).tolist() == [1]
-    assert assign_seats(*args, np.array([True, False])).tolist() == [0]
 
 
 def test_nothing_to_place() -> None:

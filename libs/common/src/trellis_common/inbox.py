@@ -10,17 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.db import inbox, insert_for
 
 
-async def claim(session: AsyncSession, consumer: str, event_id: str, event_type: str, now: datetime) -> bool:
-    """True when this consumer has not applied the event before (the row is written in this transaction)."""
-    stmt = (
-        insert_for(session, inbox)
-        .values(consumer=consumer, event_id=event_id, event_type=event_type, processed_at=now)
-        .on_conflict_do_nothing()
-    )
-    result = await session.execute(stmt)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
 async def claim_many(
     session: AsyncSession, consumer: str, events: Sequence[tuple[str, str]], now: datetime
 ) -> set[str]:

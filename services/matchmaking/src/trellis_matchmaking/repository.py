@@ -232,11 +232,6 @@ async def declined(session: AsyncSession, period: str, member_ids: Iterable[str]
     return {(r.member_id, r.skill_code, r.offer_id) for r in rows}
 
 
-async def need_row(session: AsyncSession, scope: Scope, member_id: str) -> Row[Any] | None:
-    query = select(member_needs).where(scope.clause(member_needs.c.cluster_id), member_needs.c.member_id == member_id)
-    return (await session.execute(query)).first()
-
-
 async def need_rows(session: AsyncSession, scope: Scope, member_ids: Iterable[str]) -> dict[str, Row[Any]]:
     """The members' latest assessments (member_needs rows) by member id."""
     query = select(member_needs).where(

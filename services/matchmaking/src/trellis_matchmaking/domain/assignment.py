@@ -4,14 +4,15 @@ Network: each gap is a source of one unit; it flows either to an offer it may us
 price, to "unserved"; each offer passes at most its free seats on to the sink. Solving for the cheapest flow
 maximises the total value of the seats given, where a seat's value is
 
-    severity rank × M + round(10⁶ × priority / highest priority × score) + held
+    severity rank × M + round(10⁶ × priority / highest priority × score)
 
 - *severity rank*: the gap's priority ranked densely among the gaps in the problem (1 = least severe);
 - the middle term is the pair's score weighted by the gap's priority, so among the gaps that get a seat a
   more severe gap's fit counts for more (it is not moved to a worse offer to give a milder gap a better one);
-  it lies in 0 … 10⁶, and ``M`` = 10⁶ + 2 exceeds any difference of it plus ``held``, so no gain in fit can
-  buy a seat away from a more severe gap;
-- *held*: 1 when the pair is the gap's current proposal, so among equal choices proposals stay where they are.
+  it lies in 0 … 10⁶, and ``M`` = 10⁶ + 2 exceeds any difference of it, so no gain in fit can buy a seat
+  away from a more severe gap.
+
+Only gaps without a seat take part: a proposal already made keeps its seat (``plan.py``).
 
 Why the severest gaps win: if an optimal flow left gap A unserved while a less severe gap B held a seat A
 could use, giving B's seat to A would raise the value by at least M − 10⁶ − 1 > 0, so the flow was not
@@ -27,7 +28,6 @@ from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
-Bool = npt.NDArray[np.bool_]
 
 FIT_SCALE = 1_000_000
 RANK_STEP = FIT_SCALE + 2
@@ -44,12 +44,11 @@ def assign_seats(
     arc_need: Ints,
     arc_offer: Ints,
     arc_score: Floats,
-    arc_held: Bool | None = None,
 ) -> Ints:
     """The offer each need gets (``UNASSIGNED`` when none): one seat per need, at most ``seats[o]`` per offer.
 
     ``priority[i]`` is need i's gap priority; the arcs are the eligible (need, offer) pairs with their score
-    in [0, 1]; ``arc_held`` marks each need's current proposal.
+    in [0, 1].
     """
     needs, offers = len(priority), len(seats)
     assigned = np.full(needs, UNASSIGNED, dtype=np.int64)
@@ -58,8 +57,7 @@ def assign_seats(
     rank = np.unique(priority, return_inverse=True)[1].astype(np.int64).reshape(-1) + 1
     weight = priority / priority.max() if priority.max() > 0 else np.ones(needs)
     fit = np.clip(np.rint(FIT_SCALE * weight[arc_need] * arc_score), 0, FIT_SCALE).astype(np.int64)
-    held = arc_held.astype(np.int64) if arc_held is not None else np.zeros(len(arc_need), dtype=np.int64)
-    value = rank[arc_need] * RANK_STEP + fit + held
+    value = rank[arc_need] * RANK_STEP + fit
     unserved = int(value.max()) + 1  # dearer than any seat, so a seat is always taken when one is free
 
     sink = needs + offers

@@ -16,6 +16,7 @@ from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.partners import Offer
+from trellis_matchmaking.domain.plan import MatchPlan
 from trellis_matchmaking.domain.scoring import ineligibility
 from trellis_matchmaking.matching.announcements import UnitFor, alternatives_for, announce
 from trellis_matchmaking.matching.ledger import EVERYTHING, Key, Ledger
@@ -160,7 +161,7 @@ async def _serve_waiting_list(
             return
 
 
-async def _write(session: AsyncSession, ledger: Ledger, plan: Any, result: RoundResult, now: datetime) -> None:
+async def _write(session: AsyncSession, ledger: Ledger, plan: MatchPlan, result: RoundResult, now: datetime) -> None:
     """The proposals a solve made, stored (and their gaps pointed at them)."""
     rows: list[dict[str, Any]] = []
     for index, need in enumerate(plan.needs):
