@@ -115,43 +115,48 @@ class EventConsumer:
             while not stop.is_set():
                 fetched = await consumer.fetch(0.5, settings.consumer_batch_size)
                 records = [r for r in fetched if consumer.owns(r)]  # a revoked partition's new owner has them
-                if not records:
-                    pass
-                elif stop.is_set():
+                if records and stop.is_set():
                     await self._rewind_rest(consumer, records)
-                else:
-                    try:
-                        self.in_flight = True
-                        await self._process_batch(records)
-                    except Exception as exc:
-                        if not is_transient(exc):
-                            raise
-                        for record in records:
-                            EVENTS_CONSUMED.labels(self.service, _type_of(record), "retried").inc()
-                        self.retrying = repr(exc)
-                        log.warning(
-                            "handler_transient_error",
-                            error=repr(exc),
-                            retry_in_s=backoff,
-                            records=len(records),
-                            first_topic=records[0].topic,
-                            first_offset=records[0].offset,
-                        )
-                        await self._rewind_rest(consumer, records)
-                        await _sleep_or_stop(stop, backoff)
-                        backoff = min(backoff * 2, settings.retry_max_backoff_s)
-                        continue
-                    finally:
-                        self.in_flight = False
-                    self.retrying = None
-                    backoff = settings.retry_initial_backoff_s
-                    await consumer.commit(*records)
+                elif records:
+                    backoff = await self._consume(consumer, records, stop, backoff)
                 if time.monotonic() - last_lag > 5:
                     last_lag = time.monotonic()
                     for (topic, partition), lag in (await consumer.lag()).items():
                         CONSUMER_LAG.labels(self.service, topic, str(partition)).set(lag)
         finally:
             await consumer.stop()
+
+    async def _consume(
+        self, consumer: BusConsumer, records: list[Record], stop: asyncio.Event, backoff: float
+    ) -> float:
+        """Apply a fetched batch and commit its offsets; on a transient failure rewind it and wait. Returns the
+        backoff for the next failure."""
+        settings = self.runtime.settings
+        try:
+            self.in_flight = True
+            await self._process_batch(records)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            for record in records:
+                EVENTS_CONSUMED.labels(self.service, _type_of(record), "retried").inc()
+            self.retrying = repr(exc)
+            log.warning(
+                "handler_transient_error",
+                error=repr(exc),
+                retry_in_s=backoff,
+                records=len(records),
+                first_topic=records[0].topic,
+                first_offset=records[0].offset,
+            )
+            await self._rewind_rest(consumer, records)
+            await _sleep_or_stop(stop, backoff)
+            return min(backoff * 2, settings.retry_max_backoff_s)
+        finally:
+            self.in_flight = False
+        self.retrying = None
+        await consumer.commit(*records)
+        return settings.retry_initial_backoff_s
 
     async def _rewind_rest(self, consumer: BusConsumer, rest: list[Record]) -> None:
         first_per_partition: dict[tuple[str, int], Record] = {}
