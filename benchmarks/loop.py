@@ -68,7 +68,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--limit-events", type=int, default=10000, help="records through the limit chains")
     parser.add_argument("--phase-timeout", type=float, default=600.0, help="give up on a phase after this long")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip", action="append", default=[], choices=["limit", "project", "embedded"])
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["limit", "project", "stages", "burst", "embedded"],
+        help="leave a part out (stages and burst are parts of the project run)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     parser.add_argument("--json-out", type=Path, help="also write the figures as JSON to this file")
     return parser.parse_args()
@@ -162,105 +168,109 @@ async def measure_project(args: argparse.Namespace, pg_url: str, bootstrap: str)
         await _wait("the contact directory in notifications", contacts_known, timeout)
         platform.stop("notifications", "matchmaking")
 
-        # --- each stage draining a backlog, the stages after it stopped -----------------------------------
-        events = [(m, response_event(stage, m, rng)) for m in stage.member_ids]
-        async with Producer(bootstrap, platform.prefix) as producer:
-            await producer.burst(events)
-        stages: dict[str, dict[str, float]] = {}
-        gaps_topic = spec_for_model(GapsAssessed).topic(platform.prefix)
-        matched_topic = spec_for_model(PartnersMatched).topic(platform.prefix)
+        if "stages" in args.skip:
+            await platform.start("skills", "matchmaking", "notifications", "strategy")
+        else:
+            # --- each stage draining a backlog, the stages after it stopped -----------------------------------
+            events = [(m, response_event(stage, m, rng)) for m in stage.member_ids]
+            async with Producer(bootstrap, platform.prefix) as producer:
+                await producer.burst(events)
+            stages: dict[str, dict[str, float]] = {}
+            gaps_topic = spec_for_model(GapsAssessed).topic(platform.prefix)
+            matched_topic = spec_for_model(PartnersMatched).topic(platform.prefix)
 
-        cpu = platform.cpu()
-        await platform.start("skills")
-        gaps = await topic_stamps(bootstrap, gaps_topic, wanted=args.members, within_s=timeout)
-        stages["skills"] = {"events": len(gaps), "rate": rate_between([t for t, _ in gaps])}
-        stages["skills"]["cpu_s"] = platform.cpu()["skills"] - cpu["skills"]
+            cpu = platform.cpu()
+            await platform.start("skills")
+            gaps = await topic_stamps(bootstrap, gaps_topic, wanted=args.members, within_s=timeout)
+            stages["skills"] = {"events": len(gaps), "rate": rate_between([t for t, _ in gaps])}
+            stages["skills"]["cpu_s"] = platform.cpu()["skills"] - cpu["skills"]
 
-        cpu = platform.cpu()
-        await platform.start("matchmaking")
+            cpu = platform.cpu()
+            await platform.start("matchmaking")
 
-        async def assessed() -> list[tuple[float, dict[str, object]]] | None:
-            found = await topic_stamps(bootstrap, matched_topic, wanted=args.members, within_s=5)
-            firsts = [item for item in found if item[1].get("reason") == "assessment"]
-            return found if len(firsts) >= len(gaps) else None
+            async def assessed() -> list[tuple[float, dict[str, object]]] | None:
+                found = await topic_stamps(bootstrap, matched_topic, wanted=args.members, within_s=5)
+                firsts = [item for item in found if item[1].get("reason") == "assessment"]
+                return found if len(firsts) >= len(gaps) else None
 
-        try:
-            matched = await _wait("matchmaking to drain its backlog", assessed, timeout, interval=1.0)
-        except TimeoutError:
-            matched = await topic_stamps(bootstrap, matched_topic, wanted=args.members, within_s=5)
-        firsts = [t for t, data in matched if data.get("reason") == "assessment"]
-        stages["matchmaking"] = {
-            "events": len(firsts),
-            "rate": rate_between(firsts),
-            "rematch_events": sum(1 for _, data in matched if data.get("reason") != "assessment"),
-            "cpu_s": platform.cpu()["matchmaking"] - cpu["matchmaking"],
-        }
+            try:
+                matched = await _wait("matchmaking to drain its backlog", assessed, timeout, interval=1.0)
+            except TimeoutError:
+                matched = await topic_stamps(bootstrap, matched_topic, wanted=args.members, within_s=5)
+            firsts = [t for t, data in matched if data.get("reason") == "assessment"]
+            stages["matchmaking"] = {
+                "events": len(firsts),
+                "rate": rate_between(firsts),
+                "rematch_events": sum(1 for _, data in matched if data.get("reason") != "assessment"),
+                "cpu_s": platform.cpu()["matchmaking"] - cpu["matchmaking"],
+            }
 
-        cpu = platform.cpu()
-        await platform.start("notifications")
+            cpu = platform.cpu()
+            await platform.start("notifications")
 
-        async def all_mailed() -> bool:
-            return len(_first_arrivals(platform, "stage", args.members)) >= len(firsts)
+            async def all_mailed() -> bool:
+                return len(_first_arrivals(platform, "stage", args.members)) >= len(firsts)
 
-        with contextlib.suppress(TimeoutError):
-            await _wait("notifications to drain its backlog", all_mailed, timeout)
-        arrivals = sorted(t for times in platform.sink.snapshot().values() for t in times)
-        stages["notifications"] = {
-            "events": len(arrivals),
-            "rate": rate_between(arrivals),
-            "cpu_s": platform.cpu()["notifications"] - cpu["notifications"],
-        }
+            with contextlib.suppress(TimeoutError):
+                await _wait("notifications to drain its backlog", all_mailed, timeout)
+            arrivals = sorted(t for times in platform.sink.snapshot().values() for t in times)
+            stages["notifications"] = {
+                "events": len(arrivals),
+                "rate": rate_between(arrivals),
+                "cpu_s": platform.cpu()["notifications"] - cpu["notifications"],
+            }
 
-        cpu = platform.cpu()
-        strategy_group = f"{platform.prefix}trellis-strategy"
-        backlog = await group_lag(bootstrap, strategy_group, [matched_topic])
-        platform.services["strategy"].start()
-        first_progress: tuple[float, int] | None = None  # when the first batch was committed, and what was left
-        deadline = time.monotonic() + timeout
-        left = backlog
-        while left and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)  # sampling the group's progress
-            left = await group_lag(bootstrap, strategy_group, [matched_topic])
-            if first_progress is None and left < backlog:
-                first_progress = (time.monotonic(), left)
-        # From its first committed batch to its last, as the other stages (start-up is not counted).
-        rate = 0.0
-        if first_progress is not None and time.monotonic() > first_progress[0]:
-            rate = (first_progress[1] - left) / (time.monotonic() - first_progress[0])
-        stages["strategy"] = {
-            "events": backlog - left,
-            "rate": rate,
-            "cpu_s": platform.cpu()["strategy"] - cpu["strategy"],
-        }
-        await platform.services["strategy"].wait_ready()
-        figures["stages"] = stages
-        figures["settled_stage"] = await _settle(platform, "the stage runs to settle", timeout)
-        figures["emails_stage"] = _emails_per_member(platform, "stage", args.members)
+            cpu = platform.cpu()
+            strategy_group = f"{platform.prefix}trellis-strategy"
+            backlog = await group_lag(bootstrap, strategy_group, [matched_topic])
+            platform.services["strategy"].start()
+            first_progress: tuple[float, int] | None = None  # when the first batch was committed, and what was left
+            deadline = time.monotonic() + timeout
+            left = backlog
+            while left and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # sampling the group's progress
+                left = await group_lag(bootstrap, strategy_group, [matched_topic])
+                if first_progress is None and left < backlog:
+                    first_progress = (time.monotonic(), left)
+            # From its first committed batch to its last, as the other stages (start-up is not counted).
+            rate = 0.0
+            if first_progress is not None and time.monotonic() > first_progress[0]:
+                rate = (first_progress[1] - left) / (time.monotonic() - first_progress[0])
+            stages["strategy"] = {
+                "events": backlog - left,
+                "rate": rate,
+                "cpu_s": platform.cpu()["strategy"] - cpu["strategy"],
+            }
+            await platform.services["strategy"].wait_ready()
+            figures["stages"] = stages
+            figures["settled_stage"] = await _settle(platform, "the stage runs to settle", timeout)
+            figures["emails_stage"] = _emails_per_member(platform, "stage", args.members)
 
-        # --- end to end: a burst with everything running ----------------------------------------------------
-        events = [(m, response_event(burst, m, rng)) for m in burst.member_ids]
-        cpu = platform.cpu()
-        started_wall = time.time()
-        async with Producer(bootstrap, platform.prefix) as producer:
-            await producer.burst(events)
-        with contextlib.suppress(TimeoutError):
-            await _wait(
-                "an email to every member of the burst",
-                lambda: _all_arrived(platform, "burst", args.members),
-                timeout,
-            )
-        firsts_burst = _first_arrivals(platform, "burst", args.members)
-        done = max(firsts_burst) if firsts_burst else time.time()
-        spent = platform.cpu()
-        figures["burst"] = {
-            "responses": args.members,
-            "emailed": len(firsts_burst),
-            "seconds": done - started_wall,
-            "rate": len(firsts_burst) / (done - started_wall) if firsts_burst else 0.0,
-            "cpu_s": {name: round(spent[name] - cpu[name], 1) for name in spent},
-        }
-        figures["settled_burst"] = await _settle(platform, "the burst to settle", timeout)
-        figures["emails_burst"] = _emails_per_member(platform, "burst", args.members)
+        if "burst" not in args.skip:
+            # --- end to end: a burst with everything running ----------------------------------------------------
+            events = [(m, response_event(burst, m, rng)) for m in burst.member_ids]
+            cpu = platform.cpu()
+            started_wall = time.time()
+            async with Producer(bootstrap, platform.prefix) as producer:
+                await producer.burst(events)
+            with contextlib.suppress(TimeoutError):
+                await _wait(
+                    "an email to every member of the burst",
+                    lambda: _all_arrived(platform, "burst", args.members),
+                    timeout,
+                )
+            firsts_burst = _first_arrivals(platform, "burst", args.members)
+            done = max(firsts_burst) if firsts_burst else time.time()
+            spent = platform.cpu()
+            figures["burst"] = {
+                "responses": args.members,
+                "emailed": len(firsts_burst),
+                "seconds": done - started_wall,
+                "rate": len(firsts_burst) / (done - started_wall) if firsts_burst else 0.0,
+                "cpu_s": {name: round(spent[name] - cpu[name], 1) for name in spent},
+            }
+            figures["settled_burst"] = await _settle(platform, "the burst to settle", timeout)
+            figures["emails_burst"] = _emails_per_member(platform, "burst", args.members)
 
         # --- latency at a steady rate ----------------------------------------------------------------------
         events = [(m, response_event(steady, m, rng)) for m in steady.member_ids]

@@ -26,7 +26,7 @@ def print_table(results: dict[str, Any]) -> None:
         print(_row("limit with one PostgreSQL insert per hop, committed per batch", with_db, with_db))
     project = results.get("project")
     if project:
-        stages = project["stages"]
+        stages = project.get("stages", {})
         for name, label in (
             ("skills", "skills (response → gaps event)"),
             ("matchmaking", "matchmaking (gaps → matched event)"),
@@ -39,9 +39,10 @@ def print_table(results: dict[str, Any]) -> None:
                 if "rematch_events" in stage:
                     note += f", {stage['rematch_events']} re-match events"
                 print(_row(label, stage["rate"], with_db, note))
-        burst = project["burst"]
-        note = f"{burst['emailed']} of {burst['responses']} emailed in {burst['seconds']:.1f} s"
-        print(_row("end to end, burst (response → member email)", burst["rate"], with_db, note))
+        burst = project.get("burst")
+        if burst:
+            note = f"{burst['emailed']} of {burst['responses']} emailed in {burst['seconds']:.1f} s"
+            print(_row("end to end, burst (response → member email)", burst["rate"], with_db, note))
     embedded = results.get("embedded")
     if embedded:
         note = f"{embedded['emailed']} of {embedded['responses']} emailed in {embedded['seconds']:.1f} s"
@@ -54,14 +55,17 @@ def print_table(results: dict[str, Any]) -> None:
         )
         for leg, figures in steady.get("hops", {}).items():
             print(f"  {leg}: p50 {figures['p50_s']:.2f} s, p99 {figures['p99_s']:.2f} s")
-        cpu = project["burst"]["cpu_s"]
-        per = {k: v / max(1, project["burst"]["emailed"]) * 1000 for k, v in cpu.items()}
-        print("\nCPU seconds per service during the burst (ms per response):")
-        for name, seconds in cpu.items():
-            print(f"  {name:<14} {seconds:7.1f} s  ({per[name]:.1f} ms)")
+        if burst:
+            cpu = burst["cpu_s"]
+            per = {k: v / max(1, burst["emailed"]) * 1000 for k, v in cpu.items()}
+            print("\nCPU seconds per service during the burst (ms per response):")
+            for name, seconds in cpu.items():
+                print(f"  {name:<14} {seconds:7.1f} s  ({per[name]:.1f} ms)")
         print("\nEmails per member (one response each):")
         for run in ("stage", "burst", "steady"):
-            counts = project[f"emails_{run}"]
+            counts = project.get(f"emails_{run}")
+            if counts is None:
+                continue
             settled = "" if project.get(f"settled_{run}", True) else " — NOT SETTLED when counted (backlog left)"
             print(
                 f"  {run:<7} {counts['emails']} emails to {counts['members']} members; "
