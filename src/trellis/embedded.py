@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from trellis.mailsink import MailSink
@@ -115,9 +115,10 @@ def build_embedded(
     host = FastAPI(title="Trellis (embedded)", lifespan=lifespan)
 
     @host.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> str:
-        links = "".join(f'<li><a href="/{name}/docs">{name}</a> API docs</li>' for name in runtimes)
-        return f"<h1>Trellis (embedded)</h1><ul>{links}<li><a href='/mail'>mail sink</a></li></ul>"
+    async def index(request: Request) -> str:
+        root = request.scope.get("root_path", "")  # served behind a prefix (uvicorn --root-path): links keep it
+        links = "".join(f'<li><a href="{root}/{name}/docs">{name}</a> API docs</li>' for name in runtimes)
+        return f"<h1>Trellis (embedded)</h1><ul>{links}<li><a href='{root}/mail'>mail sink</a></li></ul>"
 
     @host.get("/mail", summary="Emails the local mail sink received, newest last")
     async def list_mail() -> list[dict[str, Any]]:

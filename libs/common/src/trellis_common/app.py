@@ -148,7 +148,8 @@ def create_app(
         try:
             response = await call_next(request)
             await audit.record(runtime, request, response.status_code, request_id)
-            if request.url.path not in _QUIET_PATHS:
+            # Compared without the root path, so probes stay quiet behind a path prefix too.
+            if request.url.path.removeprefix(request.scope.get("root_path", "")) not in _QUIET_PATHS:
                 log.info(
                     "http_request",
                     method=request.method,
@@ -191,6 +192,13 @@ def _printable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_printable(item) for item in value]
     return value
+
+
+def page_path(request: Request, route: str, **params: Any) -> str:
+    """A route of this service as a host-less path under the ASGI root path (where a host mounted the app, or
+    the prefix a proxy stripped), for links and form actions in pages. Not ``request.url_for``: it looks the
+    name up in the outermost app, where another mounted service may have a route of the same name."""
+    return str(request.scope.get("root_path", "")) + str(request.app.url_path_for(route, **params))
 
 
 def not_found(what: str, ident: str) -> HTTPException:

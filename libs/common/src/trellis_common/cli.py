@@ -45,6 +45,7 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
             access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=settings.http_forwarded_allow_ips,
+            root_path=settings.http_root_path,  # the prefix a proxy stripped: links and form actions carry it
         )
 
     @app.command()

@@ -41,6 +41,12 @@ class ServiceSettings(KafkaSecurity):
         description="Proxies whose X-Forwarded-For is trusted for the client address (rate limits, logs); "
         "'*' only when nothing but the ingress controller can reach the pods",
     )
+    http_root_path: str = Field(
+        "",
+        description="Path prefix a reverse proxy strips before forwarding here (e.g. /surveys for "
+        "https://host/surveys/…): links and form actions in pages start with it; public_base_url must end with "
+        "it. Empty when served at the root",
+    )
     http_max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest request body any route accepts (413 above); some routes less"
     )
@@ -132,6 +138,15 @@ class ServiceSettings(KafkaSecurity):
         if self.environment == "prod" and self.kafka_security_protocol == "SASL_PLAINTEXT":
             raise ValueError("kafka_security_protocol=SASL_PLAINTEXT sends credentials in clear: use SASL_SSL in prod")
         return self
+
+    @field_validator("http_root_path")
+    @classmethod
+    def root_path_is_a_path(cls, value: str) -> str:
+        # uvicorn puts it in front of every request path: "surveys" or "/surveys/" would give broken links.
+        value = value.rstrip("/")
+        if value and (not value.startswith("/") or any(ch.isspace() or ch in "?#" for ch in value)):
+            raise ValueError(f"{value!r} is not a path prefix: leave it empty or give one such as /surveys")
+        return value
 
     @field_validator("auth_algorithms")
     @classmethod

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import EmailStr
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.app import CorrelationId, Runtime, not_found, page_path
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_common.events import ContactRole
 from trellis_common.text import INT4_MAX
@@ -276,14 +276,15 @@ async def delete_suppression(
 
 
 @router.get("/templates", response_model=list[TemplateOut], tags=["templates"], summary="Every email template")
-async def list_templates(caller: Catalogue) -> list[dict[str, Any]]:
+async def list_templates(request: Request, caller: Catalogue) -> list[dict[str, Any]]:
     return [
         {
             "name": template,
             "category": TEMPLATE_CATEGORY[template],
             "languages": sorted(SUPPORTED_LANGUAGES),
             "attachments": [ICS_FILENAME] if template is EmailTemplate.REVIEW_REMINDER else [],
-            "preview": f"/templates/{template.value}/preview?lang=en&format=html",
+            # Under the root path, so the link still works when the API is served behind a prefix.
+            "preview": page_path(request, "preview_template", name=template.value) + "?lang=en&format=html",
         }
         for template in EmailTemplate
     ]

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select, update
 
-from trellis_common.app import Runtime
+from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit
@@ -212,6 +212,7 @@ def _choices(question: Question, language: str | None) -> list[tuple[str, str]]:
 
 
 def _form_context(
+    request: Request,
     opened: Opened,
     settings: SurveysSettings,
     token: str,
@@ -278,7 +279,8 @@ def _form_context(
         "errors": errors,
         "error_list": error_list,
         "notice": notice,
-        "action": f"/answer/{token}",
+        # Under the root path: embedded mode mounts this app at /surveys, a proxy may strip a prefix.
+        "action": page_path(request, "answer_submit", token=token),
         "csrf": form_token(settings.survey_link_secret.get_secret_value(), token),
     }
 
@@ -345,7 +347,7 @@ async def _form_values(request: Request) -> Draft:
 
 
 @router.get("/answer/{token}", response_class=HTMLResponse)
-async def answer_form(token: str, runtime: Runtime, _limit: PublicLimit) -> HTMLResponse:
+async def answer_form(token: str, request: Request, runtime: Runtime, _limit: PublicLimit) -> HTMLResponse:
     opened = await _open(runtime, token)
     if isinstance(opened, HTMLResponse):
         return opened
@@ -359,7 +361,7 @@ async def answer_form(token: str, runtime: Runtime, _limit: PublicLimit) -> HTML
             )
     notice = _ui(opened.language)["resubmitted"] if inv["completed_at"] else None
     settings = surveys_settings(runtime.settings)
-    return _page("form.html", **_form_context(opened, settings, token, inv["draft"] or {}, {}, [], notice))
+    return _page("form.html", **_form_context(request, opened, settings, token, inv["draft"] or {}, {}, [], notice))
 
 
 @router.post("/answer/{token}", response_class=HTMLResponse)
@@ -387,7 +389,7 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
                     opened_at=inv["opened_at"] or uow.now,
                 )
             )
-        return _page("form.html", **_form_context(opened, settings, token, draft, {}, [], ui["saved"]))
+        return _page("form.html", **_form_context(request, opened, settings, token, draft, {}, [], ui["saved"]))
     answers, skills, errors = _parse(opened.template, draft, ui)
     validated = None
     if not errors:
@@ -407,7 +409,7 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
                         else f"{_label_of(opened.template, key)}: {error.message}",
                     )
                 )
-        context = _form_context(opened, settings, token, draft, shown, listed, None)
+        context = _form_context(request, opened, settings, token, draft, shown, listed, None)
         return _page("form.html", 422, **context)
     async with runtime.unit_of_work() as uow:
         member = await load_member(uow.session, LINK_SCOPE, inv["member_id"])
