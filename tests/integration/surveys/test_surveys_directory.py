@@ -107,3 +107,17 @@ async def test_member_card_filters_and_pages(surveys: Surveys) -> None:
     assert updated["member_role"] == "decision_maker" and updated["ambitions"] == ["enter the Nordic market"]
     wrong = await surveys.client.put(f"/members/{member_id}", json={**card, "member_role": "boss"})
     assert wrong.status_code == 422 and "member_role" in wrong.text
+
+
+async def test_member_changed_carries_the_member_and_cluster_names(surveys: Surveys) -> None:
+    cluster = await ok(await surveys.client.post("/clusters", json={"name": "Danube Mechatronics"}), 201)
+    body = {"name": "Huber Präzision GmbH", "contacts": [{"name": "Lea Huber", "email": "lea@huber.example"}]}
+    member = await ok(await surveys.client.post(f"/clusters/{cluster['id']}/members", json=body), 201)
+    assert member["cluster_name"] == "Danube Mechatronics"
+    [changed] = await surveys.events(MemberChanged)
+    # Organisations' names travel (everyone renders names, not ids); contacts' data only in `contacts`.
+    assert (changed.member_id, changed.name, changed.cluster_name) == (
+        member["id"],
+        "Huber Präzision GmbH",
+        "Danube Mechatronics",
+    )

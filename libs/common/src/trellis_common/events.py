@@ -1,8 +1,8 @@
 """The v1 event data models: our public contract with other systems (DESIGN §2).
 
 Unknown fields are ignored so producers may add optional fields within a major version; missing required
-fields fail validation and the event is dead-lettered as a contract error. Personal data (names, emails)
-appears only in ``MemberChanged``.
+fields fail validation and the event is dead-lettered as a contract error. Personal data (contact persons'
+names, emails, languages) appears only in ``MemberChanged``; organisations' names are not personal data.
 """
 
 from __future__ import annotations
@@ -88,7 +88,10 @@ class MemberChanged(EventData):
 
     cluster_id: Id
     member_id: Id
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200, description="The member organisation's display name")
+    cluster_name: str | None = Field(
+        None, max_length=200, description="The display name of the member's cluster (none from older producers)"
+    )
     context: MemberContext
     contacts: list[Contact] = Field(default_factory=list)
     changed_at: datetime

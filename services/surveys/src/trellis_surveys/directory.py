@@ -41,9 +41,15 @@ async def member_cluster(session: AsyncSession, scope: Scope, member_id: str) ->
 
 
 async def load_member(session: AsyncSession, scope: Scope, member_id: str) -> dict[str, Any] | None:
-    """A member in scope with its contacts."""
+    """A member in scope with its contacts and its cluster's name (``cluster_name``)."""
     row = (
-        (await session.execute(select(members).where(members.c.id == member_id, scope.clause(members.c.cluster_id))))
+        (
+            await session.execute(
+                select(members, clusters.c.name.label("cluster_name"))
+                .join(clusters, clusters.c.id == members.c.cluster_id)
+                .where(members.c.id == member_id, scope.clause(members.c.cluster_id))
+            )
+        )
         .mappings()
         .first()
     )

@@ -32,10 +32,12 @@ def member_context(member: dict[str, Any]) -> MemberContext:
 
 
 def member_changed(member: dict[str, Any]) -> MemberChanged:
+    """The member's state as published; ``member`` is a ``directory.load_member`` row (with its cluster's name)."""
     return MemberChanged(
         cluster_id=member["cluster_id"],
         member_id=member["id"],
         name=member["name"],
+        cluster_name=member["cluster_name"],
         context=member_context(member),
         contacts=[
             Contact(contact_id=c["id"], name=c["name"], email=c["email"], language=c["language"], role=c["role"])

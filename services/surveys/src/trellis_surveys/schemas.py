@@ -97,6 +97,7 @@ class MemberIn(Body):
 class MemberOut(BaseModel):
     id: str
     cluster_id: str
+    cluster_name: str | None = None
     name: str
     member_type: MemberType
     country: str | None
