@@ -143,3 +143,31 @@ def drop_audit_log_table() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_log_actor"))
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
     op.drop_table("audit_log")
+
+
+def create_name_tables() -> None:
+    """Organisations' names by id (``trellis_common.names``), in a service that renders for people."""
+    op.create_table(
+        "member_names",
+        sa.Column("member_id", sa.String(length=128), nullable=False),
+        sa.Column("cluster_id", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("changed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", name=op.f("pk_member_names")),
+    )
+    with op.batch_alter_table("member_names", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_member_names_cluster_id"), ["cluster_id"], unique=False)
+    op.create_table(
+        "cluster_names",
+        sa.Column("cluster_id", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("changed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("cluster_id", name=op.f("pk_cluster_names")),
+    )
+
+
+def drop_name_tables() -> None:
+    op.drop_table("cluster_names")
+    with op.batch_alter_table("member_names", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_member_names_cluster_id"))
+    op.drop_table("member_names")

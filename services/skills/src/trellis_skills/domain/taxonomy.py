@@ -1,4 +1,8 @@
-"""The skill taxonomy (DigComp 2.2, GreenComp, internationalisation capabilities) as versioned data."""
+"""The skill taxonomy (DigComp 2.2, GreenComp, internationalisation capabilities) as versioned data.
+
+The structure (codes, frameworks, areas, levels) is here; the labels, in every language, are shared data of
+``trellis_common.skill_labels`` so every service names skills the same way. ``label`` is the English one.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+from trellis_common.skill_labels import skill_label
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ def load_taxonomy() -> Taxonomy:
             e["code"],
             e["framework"],
             e["area"],
-            e["label"],
+            skill_label(e["code"]),
             e.get("esco_uri"),
             (int(e["levels"][0]), int(e["levels"][1])) if e.get("levels") else None,
         )

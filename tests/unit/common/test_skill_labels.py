@@ -1,0 +1,73 @@
+"""Skill labels: the taxonomy's names in each shipped language, English as the fallback, never a code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from trellis_common import skill_labels
+from trellis_common.skill_labels import LabelSet, is_listed, label_set, shipped_languages, skill_label
+
+CODE = re.compile(r"\b(digcomp|greencomp|intl):")
+
+
+def test_english_and_german_are_shipped() -> None:
+    assert {"en", "de"} <= shipped_languages()
+
+
+@pytest.mark.parametrize(
+    ("code", "language", "label"),
+    [
+        ("digcomp:4.2", "en", "Protecting personal data and privacy"),
+        ("digcomp:4.2", "de", "Schützen personenbezogener Daten und der Privatsphäre"),
+        ("greencomp:2.1", "de", "Systemisches Denken"),
+        ("intl:trade-fairs", "en", "Trade fair and trade mission participation"),
+    ],
+)
+def test_a_code_reads_as_its_label(code: str, language: str, label: str) -> None:
+    assert skill_label(code, language) == label
+
+
+@pytest.mark.parametrize("tag", ["de-AT", "DE_de", "de", " de "])
+def test_regional_and_oddly_written_tags_mean_their_language(tag: str) -> None:
+    assert skill_label("digcomp:3.4", tag) == "Programmieren"
+
+
+@pytest.mark.parametrize("tag", ["fr", "pt-BR", "", None, "xx"])
+def test_a_language_not_shipped_falls_back_to_english(tag: str | None) -> None:
+    assert skill_label("digcomp:3.4", tag) == "Programming"
+
+
+def test_a_label_missing_in_a_language_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    partial = LabelSet("fr", "une compétence hors taxonomie", {"digcomp:3.4": "Programmation"})
+    real = skill_labels.label_set
+    monkeypatch.setattr(skill_labels, "label_set", lambda language: partial if language == "fr" else real(language))
+    assert skill_label("digcomp:3.4", "fr") == "Programmation"
+    assert skill_label("digcomp:5.2", "fr") == "Identifying needs and technological responses"
+    # Unknown everywhere: the language's own wording, not English's and not the code.
+    assert skill_label("digcomp:9.9", "fr") == "une compétence hors taxonomie"
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+def test_an_unknown_code_never_shows_as_a_code(language: str) -> None:
+    label = skill_label("digcomp:9.9", language)
+    assert label and not CODE.search(label) and "9.9" not in label
+    assert not is_listed("digcomp:9.9")
+
+
+def test_every_shipped_language_names_only_codes_english_knows() -> None:
+    english = label_set("en")
+    assert english is not None and len(english.labels) == 43
+    for language in shipped_languages():
+        labels = label_set(language)
+        assert labels is not None and labels.language == language
+        assert set(labels.labels) <= set(english.labels), language
+        assert all(label.strip() and not CODE.search(label) for label in labels.labels.values())
+        assert labels.unlisted.strip()
+
+
+def test_german_labels_every_skill_of_the_taxonomy() -> None:
+    english, german = label_set("en"), label_set("de")
+    assert english is not None and german is not None
+    assert set(german.labels) == set(english.labels)
