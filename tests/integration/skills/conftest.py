@@ -20,7 +20,14 @@ from trellis_common.bus import OutgoingMessage
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import CloudEvent, to_binary
-from trellis_common.events import EventData, MemberContext, ResponseCompleted, SkillAnswer, SurveyTheme
+from trellis_common.events import (
+    EventData,
+    MemberChanged,
+    MemberContext,
+    ResponseCompleted,
+    SkillAnswer,
+    SurveyTheme,
+)
 from trellis_common.runtime import ServiceRuntime
 from trellis_skills.models import assessments
 from trellis_skills.service import DEFINITION as SKILLS
@@ -58,6 +65,19 @@ def response(
         completed_at=completed_at,
         member_context=MemberContext(country="AT", region=region, size_class=size_class, sector="C25"),
         skills=skills,
+    )
+
+
+def member_changed(
+    member_id: str, name: str, *, cluster_id: str = "c-1", cluster_name: str | None = "Danube Mechatronics"
+) -> MemberChanged:
+    return MemberChanged(
+        cluster_id=cluster_id,
+        member_id=member_id,
+        name=name,
+        cluster_name=cluster_name,
+        context=MemberContext(country="AT"),
+        changed_at=T0,
     )
 
 

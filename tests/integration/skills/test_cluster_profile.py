@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import random
+import re
 import struct
 import zlib
 from datetime import timedelta
@@ -11,9 +13,10 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
-from tests.integration.skills.conftest import T0, publish, response, skill, until_assessed
+from tests.integration.skills.conftest import T0, member_changed, publish, response, skill, until_assessed
 from tests.support.polling import eventually
 from trellis_common.auth import Scope
 from trellis_common.bus.memory import InMemoryBroker
@@ -24,6 +27,7 @@ from trellis_common.events import SupplyReported
 from trellis_common.runtime import ServiceRuntime
 from trellis_skills import repository
 from trellis_skills.domain.imbalance import aggregate
+from trellis_skills.models import NAMES as NAME_TABLES
 from trellis_skills.models import member_skill_profiles
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -285,13 +289,27 @@ async def test_bad_supply_reports_are_a_422_naming_the_field(
     assert (await api.get("/supply-reports")).json()["total"] == 0
 
 
+NAMES = {"m-1": "Huber Präzision GmbH", "m-2": "Alpine Composites", "m-3": "Vienna Sensor Labs"}
+
+
+async def name_members(skills: ServiceRuntime, broker: InMemoryBroker, names: dict[str, str]) -> None:
+    await publish(broker, *(member_changed(m, name) for m, name in names.items()))
+
+    async def projected() -> bool:
+        async with skills.db.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(NAME_TABLES.members)) or 0) >= len(names)
+
+    await eventually(projected, timeout=10, what="the members' names")
+
+
 async def test_heatmap_svg_is_labelled_accessible_and_escaped(
     skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
 ) -> None:
     await answer_worked_examples(skills, broker)
     hostile = '<script>alert("x")</script>&'  # control characters: see tests/unit/skills/test_heatmap.py
-    await publish(broker, response(hostile, [skill("digcomp:3.4", 1, 5, 0, 2)], region="<b>AT13</b>"))
+    await publish(broker, response("m-4", [skill("digcomp:3.4", 1, 5, 0, 2)], region="<b>AT13</b>"))
     await eventually(until_assessed(skills, 4), timeout=10, what="the fourth assessment")
+    await name_members(skills, broker, {**NAMES, "m-4": hostile})
 
     got = await api.get("/clusters/c-1/heatmap.svg")
     assert got.status_code == 200
@@ -300,38 +318,65 @@ async def test_heatmap_svg_is_labelled_accessible_and_escaped(
     assert "<script" not in got.text
     root = ElementTree.fromstring(got.content)  # well-formed XML
     assert root.get("role") == "img"
-    assert root.find(f"{SVG}title").text == "Skills heatmap of cluster c-1"  # type: ignore[union-attr]
+    assert root.find(f"{SVG}title").text == "Skills heatmap: Danube Mechatronics"  # type: ignore[union-attr]
     desc = root.find(f"{SVG}desc").text or ""  # type: ignore[union-attr]
     assert "Rows: 5 skills; columns: 4 members" in desc
-    assert "Largest gaps: digcomp:3.4 at m-2 (6.5); digcomp:3.4 at <script>" in desc
+    assert "Largest gaps: Programming at Alpine Composites (6.5); Programming at <script>" in desc
     texts = {t.text for t in root.iter(f"{SVG}text")}
     assert {"shortage", "gap", "surplus", "obsolescence", "balanced"} <= texts
+    assert {"Programming", "Protecting personal data and privacy", "Huber Präzision GmbH"} <= texts
     tips = [t.text or "" for t in root.iter(f"{SVG}title")]
     assert '<script>alert("x")</script>&' in tips, "the column's full name"
     assert '<script>alert("x")</s…' in texts, "its label, shortened"
-    # digcomp:3.4 at m-2: level gap 5, headcount gap 3 → 5 + 0.5 × 3 = 6.5
-    assert "digcomp:3.4 · m-2: mean gap 6.5 over 1 answer(s)" in tips
-    assert "digcomp:2.4 · m-3: no answer" in tips
+    # Programming (digcomp:3.4) at m-2: level gap 5, headcount gap 3 → 5 + 0.5 × 3 = 6.5
+    assert "Programming · Alpine Composites: mean gap 6.5 over 1 answer(s)" in tips
+    assert "Collaborating through digital technologies · Vienna Sensor Labs: no answer" in tips
+    assert not re.search(r"\bm-\d\b|digcomp:|intl:", got.text), "people read names and labels, not ids and codes"
 
     columns = (await api.get("/clusters/c-1/heatmap.svg", params={"by": "region", "limit": 2})).text
     region_root = ElementTree.fromstring(columns)
     assert "2 of 3 regions" in (region_root.find(f"{SVG}text[2]").text or "")  # type: ignore[union-attr]
-    # AT13: digcomp:3.4 at m-1 (0 + 0.5 × 3 = 1.5) and m-2 (6.5): mean 4
-    assert "digcomp:3.4 · AT13: mean gap 4.0 over 2 answer(s)" in [t.text for t in region_root.iter(f"{SVG}title")]
+    # AT13: Programming at m-1 (0 + 0.5 × 3 = 1.5) and m-2 (6.5): mean 4
+    assert "Programming · AT13: mean gap 4.0 over 2 answer(s)" in [t.text for t in region_root.iter(f"{SVG}title")]
     assert (await api.get("/clusters/c-1/heatmap.svg", params={"by": "colour"})).status_code == 422
     assert (await api.get("/clusters/c-1/heatmap.svg", params={"limit": 0})).status_code == 422
 
 
-async def test_heatmap_png_is_a_valid_image_with_its_description(
+async def test_heatmap_of_members_not_named_yet_shows_no_ids(
     skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
 ) -> None:
     await answer_worked_examples(skills, broker)
+    await name_members(skills, broker, {"m-2": "Alpine Composites"})
+    svg = (await api.get("/clusters/c-1/heatmap.svg")).text
+    texts = {t.text for t in ElementTree.fromstring(svg).iter(f"{SVG}text")}
+    assert {"Alpine Composites", "member organisation 1", "member organisation 2"} <= texts
+    assert not re.search(r"\bm-\d\b|digcomp:", svg)
+    await publish(broker, member_changed("m-1", "Huber Präzision GmbH"))
+    await eventually(lambda: _svg_has(api, "Huber Präzision GmbH"), timeout=10, what="the heatmap to show the new name")
+
+
+async def _svg_has(api: httpx.AsyncClient, text: str) -> bool:
+    return text in (await api.get("/clusters/c-1/heatmap.svg")).text
+
+
+async def test_heatmap_png_is_a_valid_image_with_its_text_drawn(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    await answer_worked_examples(skills, broker)
+    await name_members(skills, broker, NAMES)
     got = await api.get("/clusters/c-1/heatmap.png")
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     chunks = read_png(got.content)
     width, height = struct.unpack(">II", chunks["IHDR"][:8])
-    assert len(zlib.decompress(chunks["IDAT"])) == height * (1 + 3 * width)
-    assert "Rows: 5 skills; columns: 3 members" in chunks["iTXt"].decode()
+    image = Image.open(io.BytesIO(got.content))
+    assert image.size == (width, height) and width >= 560
+    metadata = (chunks.get("tEXt", b"") + chunks.get("iTXt", b"")).decode("latin-1")
+    assert "Skills heatmap: Danube Mechatronics" in metadata
+    assert "Rows: 5 skills; columns: 3 members" in metadata
+    # Text was drawn: dark pixels in the band of the skill labels, left of the grid.
+    gray = image.convert("L")
+    band = gray.crop((0, height // 3, width // 3, height - 100))
+    assert sum(1 for v in band.get_flattened_data() if v < 100) > 300
 
 
 def read_png(data: bytes) -> dict[str, bytes]:

@@ -7,6 +7,7 @@ Access (docs/skills.md): the taxonomy for any role; reads for readers, filtered 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
@@ -14,6 +15,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
+from trellis_common.names import Names, names_of
+from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX
 from trellis_skills import repository
 from trellis_skills.access import Reporter, RoleHolder, check_may_report
@@ -21,6 +24,7 @@ from trellis_skills.domain.imbalance import ImbalanceType
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
 from trellis_skills.heatmap import Heatmap, HeatmapRow, render_png, render_svg, sorted_rows
+from trellis_skills.models import NAMES
 from trellis_skills.repository import HeatmapAxis
 from trellis_skills.schemas import (
     AssessmentOut,
@@ -123,7 +127,7 @@ async def cluster_profile(
         items.append(
             SkillBalanceOut(
                 **{**fields, "actions": list(balance.actions), "sources": list(balance.sources)},
-                skill_label=entry.label if entry else balance.skill_code,
+                skill_label=skill_label(balance.skill_code),
                 framework=entry.framework if entry else None,
                 area=entry.area if entry else None,
             )
@@ -150,17 +154,20 @@ async def _heatmap(
     settings = skills_settings(runtime.settings)
     async with runtime.db.sessions() as session:
         data = await repository.heatmap_data(session, scope, cluster_id, by, limit or settings.heatmap_max_columns)
+        members = data.columns if by is HeatmapAxis.MEMBER else []
+        names = await names_of(session, NAMES, member_ids=members, cluster_ids=[cluster_id])
     taxonomy = load_taxonomy()
     rows = []
     for balance in profile.skills:
         entry = taxonomy.get(balance.skill_code)
         if framework is not None and (entry is None or entry.framework != framework):
             continue
-        rows.append(HeatmapRow(balance.skill_code, entry.label if entry else "", balance.imbalance))
+        rows.append(HeatmapRow(balance.skill_code, skill_label(balance.skill_code), balance.imbalance))
     heading = by.value.replace("_", " ")
     plural = _PLURALS.get(by, f"{heading}s")
+    cluster = names.cluster(cluster_id)
     return Heatmap(
-        title=f"Skills heatmap of cluster {cluster_id}",
+        title=f"Skills heatmap: {cluster}" if cluster else "Skills heatmap of the cluster",
         subtitle=f"Mean gap (level gap + 0.5 × headcount gap) per skill and {heading}; "
         f"{len(data.columns)} of {data.total_columns} {plural}, largest gaps first",
         column_heading=heading,
@@ -168,7 +175,21 @@ async def _heatmap(
         rows=sorted_rows(rows),
         columns=data.columns,
         cells={key: (cell.value, cell.answers) for key, cell in data.cells.items()},
+        column_labels=member_labels(members, names),
     )
+
+
+def member_labels(member_ids: list[str], names: Names) -> dict[str, str]:
+    """Each member column's name; one whose name is not known yet reads as a numbered member organisation."""
+    labels: dict[str, str] = {}
+    unnamed = 0
+    for member_id in member_ids:
+        name = names.member(member_id)
+        if name is None:
+            unnamed += 1
+            name = f"member organisation {unnamed}"
+        labels[member_id] = name
+    return labels
 
 
 # An SVG served on its own is a document; it has no scripts, and the policy says it must not run any.
@@ -205,7 +226,7 @@ async def heatmap_svg(
 @router.get(
     "/clusters/{cluster_id}/heatmap.png",
     tags=["cluster skills profile"],
-    summary="The same grid as PNG, without text (title and description in its metadata); read the SVG",
+    summary="The same picture as PNG, with its text drawn (title and description also in its metadata)",
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
@@ -218,7 +239,8 @@ async def heatmap_png(
     limit: HeatmapLimit = None,
 ) -> Response:
     heatmap = await _heatmap(runtime, scope, cluster_id, by, framework, limit)
-    return Response(render_png(heatmap), media_type="image/png", headers=_IMAGE_HEADERS)
+    # Drawing takes a moment of CPU: off the event loop.
+    return Response(await asyncio.to_thread(render_png, heatmap), media_type="image/png", headers=_IMAGE_HEADERS)
 
 
 @router.post(

@@ -1,17 +1,19 @@
-"""The cluster's skills heatmap as SVG (labelled, accessible) and PNG (the same grid without text).
+"""The cluster's skills heatmap as SVG (labelled, accessible) and PNG (the same picture, drawn by matplotlib).
 
-Pure rendering, no I/O. The PNG is written with the standard library only (zlib); it carries no text
-because that would need a font renderer, so its title and description travel in iTXt chunks and the SVG is
-the picture to read. Every text that reaches the SVG is escaped, and characters XML 1.0 forbids are replaced.
+Pure rendering, no I/O. People read names: the title is the cluster's name, the columns are member
+organisations' names (or areas), the rows are skill labels; codes and ids stay in the data. Both pictures share
+one layout (``_Layout``): the SVG is written by hand, the PNG is drawn with matplotlib's Agg backend and its
+bundled DejaVu fonts, so it needs no system fonts, and carries the title and description as metadata too. Every
+text that reaches the SVG is escaped, and characters XML 1.0 forbids are replaced.
 """
 
 from __future__ import annotations
 
+import io
 import re
-import struct
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from trellis_skills.domain.imbalance import ImbalanceType
@@ -31,8 +33,12 @@ class Heatmap:
     column_heading: str  # "member", "region", ...
     columns_name: str  # the same in the plural: "members", "size classes", ...
     rows: list[HeatmapRow]
-    columns: list[str]
+    columns: list[str]  # keys: member ids or area names
     cells: dict[tuple[str, str], tuple[float, int]]  # (skill_code, column) → (mean gap, answers)
+    column_labels: dict[str, str] = field(default_factory=dict)  # column → what people read (a member's name)
+
+    def column_label(self, column: str) -> str:
+        return self.column_labels.get(column, column)
 
     @property
     def max_value(self) -> float:
@@ -94,7 +100,7 @@ def _fmt(value: float) -> str:
 
 def sorted_rows(rows: list[HeatmapRow]) -> list[HeatmapRow]:
     order = list(ImbalanceType)
-    return sorted(rows, key=lambda r: (order.index(r.imbalance) if r.imbalance else len(order), r.skill_code))
+    return sorted(rows, key=lambda r: (order.index(r.imbalance) if r.imbalance else len(order), r.label, r.skill_code))
 
 
 def describe(heatmap: Heatmap) -> str:
@@ -103,11 +109,17 @@ def describe(heatmap: Heatmap) -> str:
         f"{heatmap.subtitle}. Rows: {len(heatmap.rows)} skills; columns: {len(heatmap.columns)} "
         f"{heatmap.columns_name}. Darker cells mean larger gaps; grey (hatched) cells mean no answer."
     )
-    largest = sorted(heatmap.cells.items(), key=lambda item: (-item[1][0], item[0]))[:3]
+    labels = {row.skill_code: row.label for row in heatmap.rows}
+    shown = [item for item in heatmap.cells.items() if item[0][0] in labels]  # rows a framework filter kept
+    largest = sorted(shown, key=lambda item: (-item[1][0], item[0]))[:3]
     if largest and largest[0][1][0] > 0:
         text += (
             " Largest gaps: "
-            + "; ".join(f"{code} at {column} ({_fmt(value)})" for (code, column), (value, _) in largest if value > 0)
+            + "; ".join(
+                f"{labels[code]} at {heatmap.column_label(column)} ({_fmt(value)})"
+                for (code, column), (value, _) in largest
+                if value > 0
+            )
             + "."
         )
     kinds = [r.imbalance.value for r in heatmap.rows if r.imbalance]
@@ -117,7 +129,7 @@ def describe(heatmap: Heatmap) -> str:
     return text
 
 
-# Layout of the SVG (px)
+# Layout (px), shared by the SVG and the PNG
 CELL = 24
 LABEL_CHARS = 46
 COLUMN_CHARS = 22
@@ -125,10 +137,19 @@ CHAR_W = 6.6  # average advance of a 12 px sans-serif character
 TAG_W = 110
 
 
-def render_svg(heatmap: Heatmap) -> str:
-    rows, columns = heatmap.rows, heatmap.columns
-    maximum = heatmap.max_value
-    label_w = round(min(LABEL_CHARS, max((len(r.skill_code) + 1 + len(r.label) for r in rows), default=10)) * CHAR_W)
+@dataclass(frozen=True)
+class _Layout:
+    width: int
+    height: int
+    label_w: int  # the skill labels end here (right-aligned), 12 px from the left edge
+    left: int  # the grid starts here
+    top: int
+    legend_y: int
+
+
+def _layout(heatmap: Heatmap) -> _Layout:
+    rows, columns = heatmap.rows, [heatmap.column_label(c) for c in heatmap.columns]
+    label_w = round(min(LABEL_CHARS, max((len(r.label) for r in rows), default=10)) * CHAR_W)
     column_h = round(min(COLUMN_CHARS, max((len(c) for c in columns), default=4)) * CHAR_W * 0.77) + 16
     left = 12 + label_w + 8 + TAG_W
     top = 64 + column_h
@@ -136,6 +157,14 @@ def render_svg(heatmap: Heatmap) -> str:
     overhang = round(min(COLUMN_CHARS, max((len(c) for c in columns), default=0)) * CHAR_W * 0.65)
     width = max(left + grid_w + overhang + 16, 560)
     height = top + max(1, len(rows)) * CELL + 80
+    return _Layout(width, height, label_w, left, top, top + max(1, len(rows)) * CELL + 30)
+
+
+def render_svg(heatmap: Heatmap) -> str:
+    rows, columns = heatmap.rows, heatmap.columns
+    maximum = heatmap.max_value
+    box = _layout(heatmap)
+    width, height, left, top = box.width, box.height, box.left, box.top
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="heatmap-title heatmap-desc" '
@@ -149,7 +178,8 @@ def render_svg(heatmap: Heatmap) -> str:
         f'<text x="12" y="44" fill="#333333">{_text(heatmap.subtitle)}</text>',
         f'<text x="{left - TAG_W}" y="{top - 8}" font-weight="bold">imbalance</text>',
     ]
-    for j, name in enumerate(columns):
+    for j, column in enumerate(columns):
+        name = heatmap.column_label(column)
         x = left + j * CELL + CELL / 2 + 4
         out.append(
             f'<g><title>{_text(name)}</title><text x="{x}" y="{top - 6}" transform="rotate(-50 {x} {top - 6})">'
@@ -159,21 +189,21 @@ def render_svg(heatmap: Heatmap) -> str:
         out.append(f'<text x="{left + 4}" y="{top - 8}" fill="#555555">no member answers yet</text>')
     for i, row in enumerate(rows):
         y = top + i * CELL
-        full = f"{row.skill_code} {row.label}"
         out.append(
-            f'<g><title>{_text(full)}</title><text x="{12 + label_w}" y="{y + CELL / 2 + 4}" text-anchor="end">'
-            f"{_text(_short(full, LABEL_CHARS))}</text></g>"
+            f'<g><title>{_text(row.label)}</title><text x="{12 + box.label_w}" y="{y + CELL / 2 + 4}" '
+            f'text-anchor="end">{_text(_short(row.label, LABEL_CHARS))}</text></g>'
         )
         if row.imbalance is not None:
             out.append(
                 f'<text x="{left - TAG_W}" y="{y + CELL / 2 + 4}" fill="{_hex(IMBALANCE_COLOURS[row.imbalance])}" '
                 f'font-weight="bold">{row.imbalance.value}</text>'
             )
-        for j, name in enumerate(columns):
+        for j, column in enumerate(columns):
             x = left + j * CELL
-            cell = heatmap.cells.get((row.skill_code, name))
+            name = heatmap.column_label(column)
+            cell = heatmap.cells.get((row.skill_code, column))
             if cell is None:
-                tip = f"{row.skill_code} · {name}: no answer"
+                tip = f"{row.label} · {name}: no answer"
                 out.append(
                     f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="url(#no-answer)">'
                     f"<title>{_text(tip)}</title></rect>"
@@ -181,13 +211,13 @@ def render_svg(heatmap: Heatmap) -> str:
                 continue
             value, answers = cell
             rgb = colour(value, maximum)
-            tip = f"{row.skill_code} · {name}: mean gap {_fmt(value)} over {answers} answer(s)"
+            tip = f"{row.label} · {name}: mean gap {_fmt(value)} over {answers} answer(s)"
             out.append(
                 f'<g><title>{_text(tip)}</title><rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" '
                 f'fill="{_hex(rgb)}"/><text x="{x + (CELL - 1) / 2}" y="{y + CELL / 2 + 3}" font-size="9" '
                 f'text-anchor="middle" fill="{"#ffffff" if _dark(rgb) else "#000000"}">{_fmt(value)}</text></g>'
             )
-    legend_y = top + max(1, len(rows)) * CELL + 30
+    legend_y = box.legend_y
     steps = 10
     out.append(f'<text x="12" y="{legend_y + 12}">gap</text>')
     for k in range(steps + 1):
@@ -205,53 +235,80 @@ def render_svg(heatmap: Heatmap) -> str:
     return "\n".join(out) + "\n"
 
 
-# Layout of the PNG (px): a marker column with the imbalance colour, then the grid, then the scale.
-PX_CELL = 14
-PX_MARGIN = 8
+# The PNG: the SVG's layout drawn with matplotlib, one pixel of layout per pixel of image at 100 dpi.
+_DPI = 100
+_PT = 72 / _DPI  # a font size in px, in points
+
+
+def heatmap_figure(heatmap: Heatmap) -> Any:
+    """The picture as a matplotlib ``Figure`` (Agg canvas); tests read its text artists."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    rows, columns = heatmap.rows, heatmap.columns
+    maximum = heatmap.max_value
+    box = _layout(heatmap)
+    left, top = box.left, box.top
+    figure = Figure(figsize=(box.width / _DPI, box.height / _DPI), dpi=_DPI, facecolor="#ffffff")
+    FigureCanvasAgg(figure)
+    ax = figure.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, box.width)
+    ax.set_ylim(box.height, 0)  # y grows downwards, as in the SVG
+    ax.set_axis_off()
+    font = {"family": "DejaVu Sans", "fontsize": 12 * _PT}
+
+    def text(x: float, y: float, value: str, **style: Any) -> None:
+        # parse_math off: a "$" in a member's name is a dollar sign, not TeX.
+        ax.text(x, y, value, va="baseline", parse_math=False, **{**font, **style})
+
+    def rect(x: float, y: float, w: float, h: float, rgb: tuple[int, int, int] | None, **style: Any) -> None:
+        colour_ = _hex(rgb) if rgb is not None else "none"
+        ax.add_patch(Rectangle((x, y), w, h, facecolor=colour_, linewidth=0, **style))
+
+    def no_answer(x: float, y: float, w: float, h: float) -> None:
+        rect(x, y, w, h, _EMPTY)
+        rect(x, y, w, h, None, hatch="////", edgecolor="#b0b0b0")
+
+    text(12, 24, _clean(heatmap.title), fontsize=16 * _PT, fontweight="bold")
+    text(12, 44, _clean(heatmap.subtitle), color="#333333")
+    text(left - TAG_W, top - 8, "imbalance", fontweight="bold")
+    for j, column in enumerate(columns):
+        x = left + j * CELL + CELL / 2 + 4
+        label = _clean(_short(heatmap.column_label(column), COLUMN_CHARS))
+        text(x, top - 6, label, rotation=50, rotation_mode="anchor", ha="left")
+    if not columns:
+        text(left + 4, top - 8, "no member answers yet", color="#555555")
+    for i, row in enumerate(rows):
+        y = top + i * CELL
+        text(12 + box.label_w, y + CELL / 2 + 4, _clean(_short(row.label, LABEL_CHARS)), ha="right")
+        if row.imbalance is not None:
+            tag = _hex(IMBALANCE_COLOURS[row.imbalance])
+            text(left - TAG_W, y + CELL / 2 + 4, row.imbalance.value, color=tag, fontweight="bold")
+        for j, column in enumerate(columns):
+            x = left + j * CELL
+            cell = heatmap.cells.get((row.skill_code, column))
+            if cell is None:
+                no_answer(x, y, CELL - 1, CELL - 1)
+                continue
+            rgb = colour(cell[0], maximum)
+            rect(x, y, CELL - 1, CELL - 1, rgb)
+            ink = "#ffffff" if _dark(rgb) else "#000000"
+            text(x + (CELL - 1) / 2, y + CELL / 2 + 3, _fmt(cell[0]), fontsize=9 * _PT, ha="center", color=ink)
+    legend_y, steps = box.legend_y, 10
+    text(12, legend_y + 12, "gap")
+    for k in range(steps + 1):
+        rect(48 + k * 20, legend_y, 20, 16, colour(maximum * k / steps, maximum))
+    text(48, legend_y + 32, "0")
+    text(48 + (steps + 1) * 20, legend_y + 32, _fmt(maximum), ha="right")
+    no_answer(48 + (steps + 1) * 20 + 24, legend_y, 16, 16)
+    text(48 + (steps + 1) * 20 + 46, legend_y + 12, "no answer")
+    return figure
 
 
 def render_png(heatmap: Heatmap) -> bytes:
-    rows, columns = heatmap.rows, heatmap.columns
-    maximum = heatmap.max_value
-    grid_x = PX_MARGIN + 10
-    width = max(grid_x + max(1, len(columns)) * PX_CELL + PX_MARGIN, 11 * 12 + 2 * PX_MARGIN)
-    legend_y = PX_MARGIN + max(1, len(rows)) * PX_CELL + PX_MARGIN
-    height = legend_y + 12 + PX_MARGIN
-    pixels = [bytearray(bytes(_GRID) * width) for _ in range(height)]
-
-    def fill(x0: int, y0: int, w: int, h: int, rgb: tuple[int, int, int]) -> None:
-        chunk = bytes(rgb) * w
-        for y in range(y0, y0 + h):
-            pixels[y][x0 * 3 : (x0 + w) * 3] = chunk
-
-    for i, row in enumerate(rows):
-        y = PX_MARGIN + i * PX_CELL
-        if row.imbalance is not None:
-            fill(PX_MARGIN, y, 6, PX_CELL - 1, IMBALANCE_COLOURS[row.imbalance])
-        for j, name in enumerate(columns):
-            cell = heatmap.cells.get((row.skill_code, name))
-            fill(
-                grid_x + j * PX_CELL, y, PX_CELL - 1, PX_CELL - 1, _EMPTY if cell is None else colour(cell[0], maximum)
-            )
-    for k in range(11):
-        fill(PX_MARGIN + k * 12, legend_y, 12, 12, colour(maximum * k / 10, maximum))
-    raw = b"".join(b"\x00" + bytes(line) for line in pixels)
-    return b"".join(
-        [
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-            _itxt("Title", heatmap.title),
-            _itxt("Description", describe(heatmap)),
-            _chunk(b"IDAT", zlib.compress(raw, 9)),
-            _chunk(b"IEND", b""),
-        ]
-    )
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def _itxt(keyword: str, text: str) -> bytes:
-    # keyword, NUL, compression flag and method (none), empty language tag and translated keyword, UTF-8 text
-    return _chunk(b"iTXt", keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8"))
+    figure = heatmap_figure(heatmap)
+    buffer = io.BytesIO()
+    metadata = {"Title": _clean(heatmap.title), "Description": _clean(describe(heatmap)), "Software": None}
+    figure.savefig(buffer, format="png", dpi=_DPI, metadata=metadata)
+    return buffer.getvalue()

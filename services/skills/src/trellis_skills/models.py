@@ -5,6 +5,8 @@
   (demand and supply), the input of the cluster's skills profile and of the trend of the next assessment.
 - ``supply_reports`` and ``supply_figures``: supply figures other systems report (every report as received,
   and the figure in force per source, scope and skill).
+- ``member_names`` and ``cluster_names``: organisations' names from ``surveys.member.changed``, so the heatmap
+  shows names, not ids (``trellis_common.names``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, Date, Float, Integer, String, Table
 
 from trellis_common.db import UTCDateTime, new_metadata
+from trellis_common.names import name_tables
 
 metadata = new_metadata()
+NAMES = name_tables(metadata)
 
 assessments = Table(
     "assessments",
