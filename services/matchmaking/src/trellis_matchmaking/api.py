@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.app import CorrelationId, Runtime, not_found, report_or_invalid
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_common.csv_upload import CsvLayoutError
+from trellis_common.names import names_of
 from trellis_common.rate_limit import EmailLimit
+from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
@@ -43,7 +45,7 @@ from trellis_matchmaking.matching import (
     settle,
     supersede_other_periods,
 )
-from trellis_matchmaking.models import matches, offers, partners
+from trellis_matchmaking.models import NAMES, matches, offers, partners
 from trellis_matchmaking.partner_csv import check_partners, read_rows
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
@@ -385,15 +387,25 @@ async def list_matches(
     where: list[ColumnElement[bool]] = [column == value for column, value in filters.items() if value is not None]
     async with runtime.db.sessions() as session:
         total, items = await repository.match_page(session, scope, where, limit=limit, offset=offset)
+        items = await _named(session, [dict(item) for item in items])
     return {"items": items, "total": total}
+
+
+async def _named(session: AsyncSession, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Matches with the names people read: the member organisation's and the skill's."""
+    names = await names_of(session, NAMES, member_ids=[item["member_id"] for item in items])
+    return [
+        item | {"member_name": names.member(item["member_id"]), "skill_label": skill_label(item["skill_code"])}
+        for item in items
+    ]
 
 
 async def _match(runtime: Runtime, scope: Scope, match_id: str) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
         row = await repository.match_row(session, scope, match_id)
-    if row is None:
-        raise not_found("match", match_id)
-    return dict(row._mapping)
+        if row is None:
+            raise not_found("match", match_id)
+        return (await _named(session, [dict(row._mapping)]))[0]
 
 
 @router.get("/matches/{match_id}", response_model=MatchOut, tags=["matches"])
@@ -492,6 +504,7 @@ async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, peri
     period = period or _now_period(runtime)
     async with runtime.db.sessions() as session:
         rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
+        names = await names_of(session, NAMES, member_ids=[r.member_id for r in rows])
     by_offer = {r.offer_id: r for r in rows}
     accepted = Counter((r.skill_code, r.offer_id) for r in rows if MatchStatus(r.status) in CONFIRMED)
     return [
@@ -505,6 +518,8 @@ async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, peri
             offer_id=pool.offer_id,
             offer_title=by_offer[pool.offer_id].offer_title,
             member_ids=list(pool.member_ids),
+            member_names=[names.member(member_id) for member_id in pool.member_ids],
+            skill_label=skill_label(pool.skill_code),
             member_count=len(pool.member_ids),
             seats=pool.seats,
             accepted=accepted[(pool.skill_code, pool.offer_id)],

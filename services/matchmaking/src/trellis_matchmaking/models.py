@@ -1,12 +1,15 @@
-"""The matchmaking service's tables: the partner registry, members' needs, seat reservations and match runs."""
+"""The matchmaking service's tables: the partner registry, members' needs, seat reservations and match runs, and
+organisations' names by id (``member_names``, ``cluster_names``) so what people read names members, not ids."""
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
 
 from trellis_common.db import UTCDateTime, new_metadata
+from trellis_common.names import name_tables
 
 metadata = new_metadata()
+NAMES = name_tables(metadata)
 EMPTY_LIST = text("'[]'")
 
 partners = Table(

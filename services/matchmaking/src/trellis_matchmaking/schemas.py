@@ -205,8 +205,10 @@ class MatchOut(BaseModel):
     status: MatchStatus
     cluster_id: str
     member_id: str
+    member_name: str | None = Field(None, description="The member organisation's name (none until it is known)")
     assessment_id: str
     skill_code: str
+    skill_label: str = Field("", description="The skill's name (English)")
     priority: float
     offer_id: str
     partner_id: str
@@ -274,6 +276,10 @@ class PoolOut(BaseModel):
     offer_id: str
     offer_title: str
     member_ids: list[str]
+    member_names: list[str | None] = Field(
+        default_factory=list, description="The members' names, in the order of member_ids (none until known)"
+    )
+    skill_label: str = Field("", description="The skill's name (English)")
     member_count: int
     seats: int
     accepted: int = Field(description="Members of the pool who accepted their seat")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
-from trellis_common.events import GapsAssessed
+from trellis_common.events import GapsAssessed, MemberChanged
+from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_matchmaking.api import router
 from trellis_matchmaking.handlers import on_gaps_assessed_batch
-from trellis_matchmaking.models import metadata
+from trellis_matchmaking.models import NAMES, metadata
 from trellis_matchmaking.settings import MatchmakingSettings
 
 DEFINITION = ServiceDefinition(
@@ -17,10 +18,12 @@ DEFINITION = ServiceDefinition(
     "matching of member gaps to offers with explained scores as gaps arrive, seat capacity per period (gaps placed "
     "together: the most severe first; a proposal keeps its seat; freed seats to the waiting list, most severe "
     "first), pooled demand and international ambitions; outcomes and conversion rate; re-matching. "
-    "Consumes skills.gaps.assessed, publishes matchmaking.partners.matched.",
+    "Consumes skills.gaps.assessed (and surveys.member.changed for organisations' names), publishes "
+    "matchmaking.partners.matched.",
     metadata=metadata,
     migrations="trellis_matchmaking:migrations",
     routers=[router],
+    handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
     batch_handlers={spec_for_model(GapsAssessed).type: on_gaps_assessed_batch},
     settings_class=MatchmakingSettings,
 )
