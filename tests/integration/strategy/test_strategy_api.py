@@ -24,7 +24,7 @@ from tests.integration.strategy.conftest import (
 )
 from tests.support.polling import eventually
 from trellis_common.bus.memory import InMemoryBroker
-from trellis_common.events import ReminderKind
+from trellis_common.events import MemberChanged, MemberContext, ReminderKind
 from trellis_common.runtime import ServiceRuntime
 
 # --- the cluster's schedule ----------------------------------------------------------------------------------
@@ -155,11 +155,29 @@ async def test_actions_are_listed_pooled_first(
 
     page = await eventually(listed, timeout=10, what="two proposed actions")
     assert [(item["kind"], item["text"]) for item in page["items"]] == [
-        ("pooled_offer", "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven"),
-        ("member_partner", "Member m-1 could work with DIH Flanders on digcomp:5.2"),
+        (
+            "pooled_offer",
+            "3 members share a gap in Managing data, information and digital content; "
+            "pooled Data bootcamp from KU Leuven",
+        ),
+        (
+            "member_partner",
+            "A member organisation could work with DIH Flanders on Identifying needs and technological responses",
+        ),
     ]
     assert {item["source_event_id"] for item in page["items"]} == {event_id}
     assert all(item["reviewed_at"] is None for item in page["items"])
+    # The member's name arrives later (another topic): the agenda names it from then on; a tombstone unnames it.
+    await publish(broker, MemberChanged(
+        cluster_id="c-1", member_id="m-1", name="Huber Präzision GmbH", cluster_name="Danube Mechatronics",
+        context=MemberContext(), changed_at=START,
+    ))  # fmt: skip
+
+    async def named() -> list[str] | None:
+        texts = [item["text"] for item in (await api.get("/clusters/c-1/actions")).json()["items"]]
+        return texts if texts[1].startswith("Huber Präzision GmbH could work with DIH Flanders") else None
+
+    await eventually(named, timeout=10, what="the member's name on its action")
     second = (await api.get("/clusters/c-1/actions", params={"limit": 1, "offset": 1})).json()
     assert [item["kind"] for item in second["items"]] == ["member_partner"]
     assert (await api.get("/clusters/c-1/actions", params={"limit": 0})).status_code == 422

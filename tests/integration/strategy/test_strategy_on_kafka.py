@@ -57,8 +57,9 @@ async def test_a_match_on_kafka_puts_its_actions_on_the_next_review_agenda(
 
         actions = await eventually(proposed, timeout=60, what="the proposed actions from the match")
         assert actions == [
-            "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven",
-            "Member m-1 could work with DIH Flanders on digcomp:5.2",
+            "3 members share a gap in Managing data, information and digital content; "
+            "pooled Data bootcamp from KU Leuven",
+            "A member organisation could work with DIH Flanders on Identifying needs and technological responses",
         ]
 
         move_clock(runtime, FIRST_DUE + timedelta(minutes=1))  # the worker wakes and sends the due reminder

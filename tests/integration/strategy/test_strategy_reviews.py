@@ -39,8 +39,10 @@ from trellis_common.runtime import ServiceRuntime
 from trellis_strategy import repository
 from trellis_strategy.models import gap_assessments, match_runs
 
-POOL_LINE = "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven"
-MEMBER_LINE = "Member m-1 could work with DIH Flanders on digcomp:5.2"
+POOL_LINE = (
+    "3 members share a gap in Managing data, information and digital content; pooled Data bootcamp from KU Leuven"
+)
+MEMBER_LINE = "A member organisation could work with DIH Flanders on Identifying needs and technological responses"
 
 
 async def _bus_has(broker: InMemoryBroker, count: int) -> list[ReviewDue] | None:
@@ -104,9 +106,9 @@ async def test_a_growing_pool_refreshes_its_line(strategy: ServiceRuntime, broke
         return texts if len(texts) == 3 and texts[0].startswith("4 members") else None
 
     assert await eventually(refreshed, timeout=10, what="the pool line with four members") == [
-        "4 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven",
+        "4 members share a gap in Managing data, information and digital content; pooled Data bootcamp from KU Leuven",
         MEMBER_LINE,
-        "Member m-2 could work with DIH Flanders on digcomp:5.2",
+        "A member organisation could work with DIH Flanders on Identifying needs and technological responses",
     ]
 
 
@@ -126,8 +128,8 @@ async def test_actions_go_to_the_strategy_of_their_theme(
 
     assert await texts(digital["id"]) == [POOL_LINE, MEMBER_LINE]
     assert await texts(overall.id) == [
-        "3 members share a intl:x gap; pooled Data bootcamp from KU Leuven",
-        "Member m-2 could work with DIH Flanders on intl:ip-protection",
+        "3 members share a gap in a skill outside the taxonomy; pooled Data bootcamp from KU Leuven",
+        "A member organisation could work with DIH Flanders on Intellectual property protection abroad",
     ]
     listed = await ok(await api.get("/clusters/c-1/strategies"))
     assert [(s["type"], s["open_actions"]) for s in listed["items"]] == [("overall", 2), ("digital_skills_plan", 2)]
@@ -183,7 +185,7 @@ async def test_each_reminder_fires_once_at_its_time_and_the_board_hears_of_an_ov
     agenda = due.agenda
     assert (agenda.new_matches, agenda.members_with_gaps, agenda.since) == (2, 3, None)
     assert [(g.skill_code, g.members) for g in agenda.top_gaps] == [("digcomp:5.2", 1), ("greencomp:1.1", 1)]
-    assert agenda.proposed_actions[0].startswith("4 members share a digcomp:1.3 gap")
+    assert agenda.proposed_actions[0].startswith("4 members share a gap in Managing data")
     assert len(agenda.proposed_actions) == 3
     assert agenda.kpis == []
 

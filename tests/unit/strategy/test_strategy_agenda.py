@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity
-from trellis_strategy.domain.agenda import MAX_ACTION_LENGTH, ActionKind, proposed_actions
+from trellis_strategy.domain.agenda import (
+    MAX_ACTION_LENGTH,
+    UNNAMED_MEMBER,
+    ActionKind,
+    proposed_actions,
+    say_again,
+)
 from trellis_strategy.settings import StrategySettings
 
 
@@ -60,19 +66,41 @@ def matched(options: list[MatchOption], pooled: list[PooledOpportunity]) -> Part
 
 
 def test_pooled_opportunities_and_the_top_option_become_actions() -> None:
-    actions = proposed_actions(matched([option(2, "Second best"), option(1)], [pool()]))
+    actions = proposed_actions(matched([option(2, "Second best"), option(1)], [pool()]), "Huber Präzision GmbH")
     assert [(a.kind, a.key, a.text) for a in actions] == [
         (
             ActionKind.POOLED_OFFER,
             "pool:digcomp:1.3:o-9",
-            "3 members share a digcomp:1.3 gap; pooled Data bootcamp from KU Leuven",
+            "3 members share a gap in Managing data, information and digital content; "
+            "pooled Data bootcamp from KU Leuven",
         ),
         (
             ActionKind.MEMBER_PARTNER,
             "member:m-42",
-            "Member m-42 could work with Digital Innovation Hub Flanders on digcomp:5.2",
+            "Huber Präzision GmbH could work with Digital Innovation Hub Flanders on "
+            "Identifying needs and technological responses",
         ),
     ]
+    assert actions[1].facts == {
+        "member_id": "m-42",
+        "skill_code": "digcomp:5.2",
+        "partner_name": "Digital Innovation Hub Flanders",
+    }
+
+
+def test_a_member_whose_name_is_unknown_reads_as_a_member_organisation() -> None:
+    (action,) = proposed_actions(matched([option(1)], []))
+    assert action.text.startswith(f"{UNNAMED_MEMBER} could work with") and "m-42" not in action.text
+
+
+def test_an_action_is_said_again_with_the_names_known_when_read() -> None:
+    (action,) = proposed_actions(matched([option(1)], []))
+    names = {"m-42": "Alpine Composites"}
+    again = say_again(action.kind.value, action.text, action.facts, names.get)
+    assert again.startswith("Alpine Composites could work with Digital Innovation Hub Flanders")
+    gone = say_again(action.kind.value, action.text, action.facts, {}.get)  # the member was deleted since
+    assert gone.startswith(UNNAMED_MEMBER)
+    assert say_again("member_partner", "An old line", None, names.get) == "An old line", "stored without facts"
 
 
 def test_no_options_no_member_action() -> None:

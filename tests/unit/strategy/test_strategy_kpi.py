@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from trellis_strategy.chart import kpi_chart
 from trellis_strategy.domain.kpi import (
     KpiStatus,
     KpiTarget,
@@ -144,3 +145,10 @@ def test_latest_is_the_most_recent_day(entries: list[tuple[int, float]]) -> None
         assert found is None
     else:
         assert found is not None and found.measured_on == max(m.measured_on for m in measurements)
+
+
+def test_the_kpi_chart_says_whose_strategy_it_is() -> None:
+    svg = kpi_chart("Digital skills plan 2026", [], cluster_name="Danube Mechatronics")
+    assert "Digital skills plan 2026 · Danube Mechatronics" in svg
+    assert "KPI progress: Digital skills plan 2026 · Danube Mechatronics" in svg
+    assert "·" not in kpi_chart("Digital skills plan 2026", []).split("<text")[1], "no cluster name known: title only"

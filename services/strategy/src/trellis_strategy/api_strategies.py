@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
+from trellis_common.names import names_of
 from trellis_common.text import INT4_MAX
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.api import plan_or_422, unprocessable
@@ -23,6 +24,7 @@ from trellis_strategy.domain.kpi import KpiTarget
 from trellis_strategy.domain.reminders import AnchorMode, ReviewClock, record_review
 from trellis_strategy.domain.schedule import series
 from trellis_strategy.domain.strategy import InvalidPhaseChange, StrategyType, check_phase_change
+from trellis_strategy.models import NAMES
 from trellis_strategy.schemas import (
     KpiIn,
     KpiOut,
@@ -531,6 +533,7 @@ async def kpi_progress_chart(strategy_id: StrategyId, scope: Reader, runtime: Ru
     async with runtime.db.sessions() as session:
         strategy = await _strategy(session, scope, strategy_id)
         views = await presenters.kpi_today(session, scope, settings, strategy, runtime.clock.now())
+        names = await names_of(session, NAMES, cluster_ids=[strategy.cluster_id])
     bars = [
         KpiBar(
             name=view.kpi.name,
@@ -545,7 +548,9 @@ async def kpi_progress_chart(strategy_id: StrategyId, scope: Reader, runtime: Ru
         for view in views
     ]
     return Response(
-        content=kpi_chart(strategy.title, bars, chart_id=f"kpi-{strategy.id[:8]}"),
+        content=kpi_chart(
+            strategy.title, bars, chart_id=f"kpi-{strategy.id[:8]}", cluster_name=names.cluster(strategy.cluster_id)
+        ),
         media_type="image/svg+xml",
         headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
     )

@@ -52,8 +52,12 @@ class KpiBar:
     status: KpiStatus
 
 
-def kpi_chart(title: str, bars: Sequence[KpiBar], *, chart_id: str = "kpi") -> str:
-    """The chart as an SVG document; ``chart_id`` keeps element ids unique when several charts share a page."""
+def kpi_chart(title: str, bars: Sequence[KpiBar], *, chart_id: str = "kpi", cluster_name: str | None = None) -> str:
+    """The chart as an SVG document; ``chart_id`` keeps element ids unique when several charts share a page.
+
+    ``cluster_name`` (when known) follows the strategy's title, so a chart passed on says whose strategy it is.
+    """
+    title = f"{title} · {cluster_name}" if cluster_name else title
     height = _TOP + max(1, len(bars)) * _ROW_H + 24
     ids = {"title": f"{chart_id}-title", "desc": f"{chart_id}-desc"}
     parts = [

@@ -14,9 +14,11 @@ from trellis_common.auth import Scope
 from trellis_common.consumer import Handling
 from trellis_common.events import GapsAssessed, PartnersMatched
 from trellis_common.logging import get_logger
+from trellis_common.names import names_of
 from trellis_strategy import planning, repository
 from trellis_strategy.domain.agenda import ProposedAction, proposed_actions
 from trellis_strategy.domain.strategy import StrategyType, strategy_type_for_skill
+from trellis_strategy.models import NAMES
 from trellis_strategy.settings import strategy_settings
 
 log = get_logger(__name__)
@@ -42,6 +44,7 @@ async def on_partners_matched(batch: Sequence[Handling]) -> None:
             )
         routes[cluster_id] = await _themes(session, cluster_id, overall)
     fresh = await repository.record_match_runs(session, _ALL, runs, now)
+    names = await names_of(session, NAMES, member_ids=[matched.member_id for matched, _ in runs])
     proposals: list[tuple[str, ProposedAction, str, str]] = []
     for matched, event_id in runs:
         if matched.match_run_id not in fresh:
@@ -49,7 +52,7 @@ async def on_partners_matched(batch: Sequence[Handling]) -> None:
             log.info("match_run_already_seen", match_run_id=matched.match_run_id)
             continue
         fresh.discard(matched.match_run_id)
-        actions = proposed_actions(matched)
+        actions = proposed_actions(matched, names.member(matched.member_id))
         themes = routes[matched.cluster_id]
         for action in actions:
             strategy_id = themes.get(strategy_type_for_skill(action.skill_code), themes[StrategyType.OVERALL])

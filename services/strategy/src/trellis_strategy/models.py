@@ -1,9 +1,11 @@
 """The strategy service's tables: strategies with objectives and KPIs, review schedules and records, the agenda.
 
 Owners are contact ids of the directory (surveys owns it; notifications keeps the projection with names and
-email addresses): this service stores no personal data. Lead-time reminders and escalations are further rows of
-``schedule_fires`` under their own keys (``review-upcoming-14d:<id>``, ``review-overdue:<id>``) for the
-review date they are about, so each fires once across replicas.
+email addresses): this service stores no personal data. Organisations' names (``member_names``,
+``cluster_names``, from ``surveys.member.changed``) are kept so agendas name members, never ids. Lead-time
+reminders and escalations are further rows of ``schedule_fires`` under their own keys
+(``review-upcoming-14d:<id>``, ``review-overdue:<id>``) for the review date they are about, so each fires once
+across replicas.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from sqlalchemy import (
 )
 
 from trellis_common.db import BigIntId, UTCDateTime, new_metadata
+from trellis_common.names import name_tables
 
 metadata = new_metadata()
+NAMES = name_tables(metadata)
 
 strategies = Table(
     "strategies",
@@ -151,6 +155,8 @@ proposed_actions = Table(
     # Which question the action answers (domain.agenda); one open action per key and cluster.
     Column("action_key", String(300), nullable=False),
     Column("text", String(500), nullable=False),
+    # What the text says (member id, skill code, partner, offer, count): read back with today's names.
+    Column("facts", JSON, nullable=True),
     # The event that last shaped the text.
     Column("source_event_id", String(128), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.events import AgendaGap, ReviewAgenda, ReviewKpi
+from trellis_common.names import names_of
 from trellis_strategy import repository
-from trellis_strategy.domain.agenda import summarise
+from trellis_strategy.domain.agenda import say_again, summarise
 from trellis_strategy.domain.kpi import KpiAssessment, assess
+from trellis_strategy.models import NAMES
 from trellis_strategy.settings import StrategySettings
 
 
@@ -36,6 +39,13 @@ class KpiView:
             progress=round(self.assessment.progress, 4) if self.assessment.progress is not None else None,
             status=self.assessment.status.value,
         )
+
+
+async def action_texts(session: AsyncSession, actions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The actions' texts as people read them today: members' names as now known, skill labels."""
+    member_ids = [str(a["facts"]["member_id"]) for a in actions if a["facts"] and "member_id" in a["facts"]]
+    names = await names_of(session, NAMES, member_ids=member_ids)
+    return [say_again(a["kind"], a["text"], a["facts"], names.member) for a in actions]
 
 
 def local_today(now: datetime, zone: ZoneInfo) -> date:
@@ -75,11 +85,11 @@ async def agenda(
     runs, assessments = await repository.activity_since(session, scope, strategy.cluster_id, since)
     facts = summarise(strategy.strategy_type, runs, assessments, settings.agenda_top_gaps)
     views = await kpi_views(session, scope, [strategy.id], local_today(now, zone), settings.kpi_on_track_tolerance)
-    actions = await repository.open_action_texts(session, scope, strategy.id, settings.agenda_max_actions)
+    actions = await repository.open_actions(session, scope, strategy.id, settings.agenda_max_actions)
     return ReviewAgenda(
         new_matches=facts.new_matches,
         members_with_gaps=facts.members_with_gaps,
-        proposed_actions=actions,
+        proposed_actions=await action_texts(session, actions),
         since=since,
         top_gaps=[AgendaGap(skill_code=code, members=count) for code, count in facts.top_gaps],
         kpis=[view.snapshot() for view in views[strategy.id]],

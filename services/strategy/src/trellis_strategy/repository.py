@@ -707,6 +707,7 @@ async def propose_actions(
             index_where=proposed_actions.c.reviewed_at.is_(None),
             set_={
                 "text": stmt.excluded.text,
+                "facts": stmt.excluded.facts,
                 "kind": stmt.excluded.kind,
                 "source_event_id": stmt.excluded.source_event_id,
                 "updated_at": stmt.excluded.updated_at,
@@ -719,6 +720,7 @@ async def propose_actions(
                 "kind": action.kind.value,
                 "action_key": action.key,
                 "text": action.text,
+                "facts": dict(action.facts) or None,
                 "source_event_id": source_event_id,
                 "created_at": now,
                 "updated_at": now,
@@ -731,12 +733,12 @@ async def propose_actions(
 _OPEN_FIRST = case((proposed_actions.c.kind == ActionKind.POOLED_OFFER.value, 0), else_=1)
 
 
-async def open_action_texts(session: AsyncSession, scope: Scope, strategy_id: str, limit: int) -> list[str]:
-    """A strategy's open actions for an agenda: pooled offers first, then the oldest first."""
+async def open_actions(session: AsyncSession, scope: Scope, strategy_id: str, limit: int) -> list[dict[str, Any]]:
+    """A strategy's open actions for an agenda (kind, text, facts): pooled offers first, then the oldest first."""
     if limit <= 0:
         return []
-    texts = await session.scalars(
-        select(proposed_actions.c.text)
+    rows = await session.execute(
+        select(proposed_actions.c.kind, proposed_actions.c.text, proposed_actions.c.facts)
         .where(
             proposed_actions.c.strategy_id == strategy_id,
             proposed_actions.c.reviewed_at.is_(None),
@@ -745,7 +747,7 @@ async def open_action_texts(session: AsyncSession, scope: Scope, strategy_id: st
         .order_by(_OPEN_FIRST, proposed_actions.c.created_at, proposed_actions.c.id)
         .limit(limit)
     )
-    return list(texts)
+    return [dict(row) for row in rows.mappings()]
 
 
 async def open_action_counts(session: AsyncSession, scope: Scope, strategy_ids: Sequence[str]) -> dict[str, int]:

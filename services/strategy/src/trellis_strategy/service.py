@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
-from trellis_common.events import GapsAssessed, PartnersMatched
+from trellis_common.events import GapsAssessed, MemberChanged, PartnersMatched
+from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_strategy import api, api_strategies
 from trellis_strategy.handlers import on_gaps_assessed, on_partners_matched
 from trellis_strategy.jobs import scheduler_worker
-from trellis_strategy.models import metadata
+from trellis_strategy.models import NAMES, metadata
 from trellis_strategy.settings import StrategySettings
 
 DEFINITION = ServiceDefinition(
@@ -17,10 +18,12 @@ DEFINITION = ServiceDefinition(
     description="Cluster strategies (overall, green action plan, digital skills plan, internationalisation "
     "strategy) with objectives, KPIs and owners; review schedules (quarterly, six-monthly or an RFC 5545 RRULE) "
     "with lead-time reminders and escalation; review records; an iCalendar feed and a KPI progress chart. "
-    "Consumes matchmaking.partners.matched and skills.gaps.assessed, publishes strategy.review.due.",
+    "Consumes matchmaking.partners.matched and skills.gaps.assessed (and surveys.member.changed for "
+    "organisations' names), publishes strategy.review.due.",
     metadata=metadata,
     migrations="trellis_strategy:migrations",
     routers=[api.router, api_strategies.router],
+    handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
     batch_handlers={
         spec_for_model(PartnersMatched).type: on_partners_matched,
         spec_for_model(GapsAssessed).type: on_gaps_assessed,
