@@ -348,12 +348,14 @@ def member(
     cluster_id: str = "cluster-1",
     people: list[tuple[str, str, str, ContactRole]] | None = None,
     changed_at: datetime | None = None,
+    cluster_name: str | None = "Rhine Photonics Cluster",
 ) -> MemberChanged:
     people = people if people is not None else [("contact-1", "Anna Schmidt", "en", ContactRole.MEMBER_CONTACT)]
     return MemberChanged(
         cluster_id=cluster_id,
         member_id=member_id,
         name=f"Member {member_id}",
+        cluster_name=cluster_name,
         context=MemberContext(country="DE"),
         contacts=[
             Contact(contact_id=cid, name=name, email=f"{cid}@member.example", language=lang, role=role)

@@ -59,12 +59,17 @@ async def test_member_then_matches_sends_one_email_with_the_matches(service: Har
     assert mail.rcpt_tos == ["contact-1@member.example"]
     assert mail.mail_from == "notifications@notifications.test"
     assert mail.message["To"].addresses[0].display_name == "Anna Schmidt"
+    # The cluster writes: its name is the sender's and the email's, and the member is named.
+    assert mail.message["From"].addresses[0].display_name == "Rhine Photonics Cluster"
+    assert mail.message["From"].addresses[0].addr_spec == "notifications@notifications.test"
     assert mail.message["Subject"] == "2 collaboration partner proposals for your skill gaps"
     assert mail.message["Message-ID"] == message_id_for(event.id, "contact-1", "matches", MAIL_DOMAIN)
     for expected in (
+        "Rhine Photonics Cluster",
+        "Member member-1",
         "Digital Innovation Hub North",
         "Cyber security for SMEs",
-        "digcomp:4.2",
+        "Protecting personal data and privacy",
         "86%",
         "Data literacy masterclass",
         "on site",
@@ -72,6 +77,7 @@ async def test_member_then_matches_sends_one_email_with_the_matches(service: Har
     ):
         assert expected in mail.text, expected
         assert expected in mail.html, expected
+    assert "digcomp:" not in mail.text and "digcomp:" not in mail.html
 
     [row] = await service.deliveries()
     assert row["status"] == "sent" and row["attempts"] == 1 and row["sent_at"] is not None

@@ -121,13 +121,13 @@ def test_matches_in_english_lists_every_option_and_pool() -> None:
         for expected in (
             "Cyber security for SMEs",
             "Digital Innovation Hub North",
-            "digcomp:4.2",
+            "Protecting personal data and privacy",
             "training",
             "on site",
             "86%",
             "Data literacy bootcamp",
             "Hamburg University of Applied Sciences",
-            "digcomp:1.2",
+            "Evaluating data, information and digital content",
             "masterclass",
             "online",
             "71%",
@@ -135,6 +135,7 @@ def test_matches_in_english_lists_every_option_and_pool() -> None:
             "4 members, 12 seats",
         ):
             assert expected in body, expected
+        assert "digcomp:" not in body, "skills read as labels, never as codes"
     # ranked order, whatever order the event lists them in
     assert mail.text.index("1. Cyber security for SMEs") < mail.text.index("2. Data literacy bootcamp")
     assert mail.html.lstrip().startswith("<!DOCTYPE html>")
@@ -146,9 +147,35 @@ def test_matches_in_german() -> None:
     assert mail.subject == "2 Vorschläge für Kooperationspartner zu Ihren Kompetenzlücken"
     for body in (mail.text, mail.html):
         assert "Guten Tag Anna Schmidt," in body
-        for expected in ("Schulung", "vor Ort", "86 %", "Gebündelte Angebote", "4 Mitglieder, 12 Plätze"):
+        for expected in (
+            "Schulung",
+            "vor Ort",
+            "86 %",
+            "Gebündelte Angebote",
+            "4 Mitglieder, 12 Plätze",
+            "Schützen personenbezogener Daten und der Privatsphäre",
+        ):
             assert expected in body, expected
+        assert "digcomp:" not in body
     assert '<html lang="de">' in mail.html
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_cluster_sends_the_email_under_its_name(language: str) -> None:
+    mail = render(
+        EmailTemplate.MATCHES, language, matched=MATCHED, cluster_name="Danube Mechatronics", member_name="Huber GmbH"
+    )
+    for body in (mail.text, visible(mail.html)):
+        assert "Danube Mechatronics" in body and "Huber GmbH" in body
+        assert "Trellis" not in body
+    assert '<td class="brand"' in mail.html and ">Danube Mechatronics</td>" in mail.html
+
+
+@pytest.mark.parametrize(("language", "brand"), [("en", "Your cluster"), ("de", "Ihr Cluster")])
+def test_a_cluster_whose_name_is_not_known_yet_is_worded_neutrally(language: str, brand: str) -> None:
+    mail = render(EmailTemplate.MATCHES, language, matched=MATCHED)
+    assert f">{brand}</td>" in mail.html
+    assert "Trellis" not in mail.text and "Trellis" not in visible(mail.html)
 
 
 def test_matches_without_pooled_opportunities_leaves_the_section_out() -> None:
@@ -338,9 +365,10 @@ def test_the_digest_lists_each_offer_once_best_first() -> None:
     [
         ("en", "Escalation: strategy review overdue since 31 March 2026: Digital and green skills strategy 2026",
          ["14 days overdue", "board member", "Share of SME members active internationally: 36.5%",
-          "target 42% by 31 December 2026", "on track", "digcomp:4.2 (12 members)"]),
+          "target 42% by 31 December 2026", "on track", "Protecting personal data and privacy (12 members)"]),
         ("de", "Eskalation: Strategieüberprüfung seit 31. März 2026 überfällig: Digital and green skills strategy 2026",
-         ["seit 14 Tagen überfällig", "Vorstands", "36,5 %", "Ziel 1.200 t bis 30. Juni 2027", "keine Daten"]),
+         ["seit 14 Tagen überfällig", "Vorstands", "36,5 %", "Ziel 1.200 t bis 30. Juni 2027", "keine Daten",
+          "Schützen personenbezogener Daten und der Privatsphäre (12 Mitglieder)"]),
     ],
 )  # fmt: skip
 def test_the_escalation(language: str, subject: str, phrases: list[str]) -> None:

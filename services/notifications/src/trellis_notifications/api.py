@@ -41,7 +41,7 @@ from trellis_notifications.queries import (
     waiting_for_digest,
 )
 from trellis_notifications.repository import find_contact, preferences_of, save_preferences, unsuppress
-from trellis_notifications.samples import SAMPLE_NAME, sample_context
+from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
 from trellis_notifications.schemas import (
     ContactOut,
     DeliveryDetail,
@@ -325,6 +325,8 @@ async def preview_template(
         next(iter(context.values())),
         cause_event_id="preview",
         now=runtime.clock.now(),
+        cluster_name=SAMPLE_CLUSTER,
+        member_name=SAMPLE_MEMBER,
     )
     if format == "text":
         return PlainTextResponse(f"Subject: {content['subject']}\n\n{content['text_body']}", headers=_PREVIEW_HEADERS)

@@ -12,7 +12,7 @@ from trellis_common.events import EventData, ReviewDue
 from trellis_notifications.domain.deliveries import EmailTemplate, message_id_for
 from trellis_notifications.domain.digest import MatchesDigest
 from trellis_notifications.domain.ical import ICS_CONTENT_TYPE, ICS_FILENAME, review_calendar
-from trellis_notifications.domain.message import Attachment
+from trellis_notifications.domain.message import Attachment, single_line
 from trellis_notifications.domain.preferences import TEMPLATE_CATEGORY, Category
 from trellis_notifications.domain.rendering import default_renderer
 from trellis_notifications.domain.tokens import TokenSigner
@@ -68,8 +68,14 @@ def compose(
     *,
     cause_event_id: str,
     now: datetime,
+    cluster_name: str | None = None,
+    member_name: str | None = None,
 ) -> dict[str, Any]:
-    """The content columns of a pending delivery of ``template`` to ``recipient``."""
+    """The content columns of a pending delivery of ``template`` to ``recipient``.
+
+    ``cluster_name`` brands the email (header, footer, the sender's display name) and ``member_name`` names the
+    recipient's organisation; either may be unknown yet, and the email then words it neutrally.
+    """
     category = TEMPLATE_CATEGORY[template]
     url = unsubscribe_url(settings, recipient.contact_id, category, now) if category is not None else None
     rendered = default_renderer().render(
@@ -78,6 +84,8 @@ def compose(
         recipient_name=recipient.name,
         unsubscribe_url=url,
         on_behalf_of=recipient.on_behalf_of,
+        cluster_name=cluster_name,
+        member_name=member_name,
         **{CONTEXT_NAMES[template]: data},
     )
     attachments: list[Attachment] = []
@@ -86,6 +94,7 @@ def compose(
     return {
         "to_address": recipient.email,
         "to_name": recipient.name,
+        "from_name": single_line(cluster_name)[:200] if cluster_name else None,
         "subject": rendered.subject,
         "text_body": rendered.text,
         "html_body": rendered.html,

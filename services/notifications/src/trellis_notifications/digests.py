@@ -20,13 +20,14 @@ from trellis_common.auth import Scope
 from trellis_common.events import PartnersMatched
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
+from trellis_common.names import names_of
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler, claim_fire
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate, delivery_id_for
 from trellis_notifications.domain.digest import WEEK, collect_digest, digest_due_at
 from trellis_notifications.domain.preferences import Route, address_key, decide
-from trellis_notifications.models import contacts, deliveries, digest_items
+from trellis_notifications.models import NAMES, contacts, deliveries, digest_items
 from trellis_notifications.repository import preferences_of, suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
@@ -135,6 +136,9 @@ class WeeklyDigestJob:
                 delivery |= {"status": DeliveryStatus.SKIPPED.value, "last_error": reason}
             else:
                 digest = collect_digest(runs, due_at - WEEK, due_at)
+                names = await names_of(
+                    session, NAMES, member_ids=[recipient.member_id], cluster_ids=[recipient.cluster_id]
+                )
                 content = compose(
                     self.settings,
                     EmailTemplate.MATCHES_DIGEST,
@@ -142,6 +146,8 @@ class WeeklyDigestJob:
                     digest,
                     cause_event_id=digest_id,
                     now=now,
+                    cluster_name=names.cluster(recipient.cluster_id),
+                    member_name=names.member(recipient.member_id),
                 )
                 delivery |= content | {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now}
             await session.execute(deliveries.insert().values(**delivery))

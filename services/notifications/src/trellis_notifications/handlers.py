@@ -34,6 +34,7 @@ from trellis_common.events import (
     ReviewDue,
 )
 from trellis_common.logging import get_logger
+from trellis_common.names import forget_member, names_of, record_member
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import (
@@ -52,7 +53,7 @@ from trellis_notifications.domain.preferences import (
     decide,
 )
 from trellis_notifications.domain.rendering import is_web_link
-from trellis_notifications.models import contacts, deliveries, digest_items
+from trellis_notifications.models import NAMES, contacts, deliveries, digest_items
 from trellis_notifications.privacy import erase_contacts
 from trellis_notifications.repository import (
     apply_redirects,
@@ -188,6 +189,7 @@ def _row_base(notice: Notice, recipient: Recipient, now: datetime) -> dict[str, 
         "template": notice.template.value,
         "to_address": recipient.email,
         "to_name": recipient.name,
+        "from_name": None,
         "attempts": 0,
         "created_at": now,
         # Every row carries every column, so one executemany inserts them all.
@@ -221,6 +223,12 @@ async def queue_many(addressed: Sequence[tuple[UnitOfWork, Notice, Sequence[Reci
         routed.append((uow, notice, recipients))
     everyone = [r for _, _, recipients in routed for r in recipients]
     chosen = await load_preferences(session, SERVICE, sorted({r.contact_id for r in everyone}))
+    names = await names_of(
+        session,
+        NAMES,
+        member_ids=[r.member_id for r in everyone],
+        cluster_ids=[notice.cluster_id for _, notice, _ in routed],
+    )
     suppressed = await suppressed_keys(session, sorted({r.email for r in everyone}))
     rows: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
@@ -238,7 +246,14 @@ async def queue_many(addressed: Sequence[tuple[UnitOfWork, Notice, Sequence[Reci
                 log.info("email_skipped", template=notice.template.value, reason=decision.reason)
             else:
                 row |= compose(
-                    settings, notice.template, recipient, notice.data, cause_event_id=notice.cause_event_id, now=now
+                    settings,
+                    notice.template,
+                    recipient,
+                    notice.data,
+                    cause_event_id=notice.cause_event_id,
+                    now=now,
+                    cluster_name=names.cluster(notice.cluster_id),
+                    member_name=names.member(recipient.member_id),
                 )
                 row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now}
                 uow.wake(DELIVERIES_DUE)
@@ -346,6 +361,7 @@ async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
         return
     changed = incoming.require(MemberChanged)
     session = uow.session
+    await record_member(session, NAMES, changed)  # keeps the newer state by itself
     changed_at = _aware(changed.changed_at)
     newest = await session.scalar(
         select(func.max(contacts.c.updated_at)).where(contacts.c.member_id == changed.member_id)
@@ -402,6 +418,7 @@ async def erase_member(uow: UnitOfWork, member_id: str) -> None:
     await erase_contacts(session, list(erased))
     await session.execute(delete(digest_items).where(digest_items.c.member_id == member_id))
     await session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+    await forget_member(session, NAMES, member_id)
     await session.execute(
         delete(deliveries).where(
             deliveries.c.member_id == member_id, deliveries.c.status == DeliveryStatus.PARKED.value

@@ -1,13 +1,17 @@
-"""The notifications service's tables: the contact directory projection, people's choices, the delivery
-log, the suppression list and the matches waiting for a weekly digest."""
+"""The notifications service's tables: the contact directory projection (contacts, and the names of member
+organisations and clusters), people's choices, the delivery log, the suppression list and the matches waiting
+for a weekly digest."""
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from trellis_common.db import UTCDateTime, new_metadata
+from trellis_common.names import name_tables
 
 metadata = new_metadata()
+# Organisations' names (not personal data) from the same event: emails name the cluster and the member.
+NAMES = name_tables(metadata)
 
 # Projection of surveys.member.changed: the only personal data this service keeps besides deliveries.
 contacts = Table(
@@ -39,6 +43,7 @@ deliveries = Table(
     Column("template", String(40), nullable=False),
     Column("to_address", String(320), nullable=True),
     Column("to_name", String(200), nullable=True),
+    Column("from_name", String(200), nullable=True),  # the sender's display name: the cluster's name
     Column("subject", Text, nullable=True),
     Column("text_body", Text, nullable=True),
     Column("html_body", Text, nullable=True),

@@ -23,6 +23,8 @@ from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.digest import collect_digest
 
 SAMPLE_NAME = "Maria Rossi"
+SAMPLE_CLUSTER = "Danube Smart Manufacturing Cluster"
+SAMPLE_MEMBER = "Alpine Composites"
 _MATCHED_AT = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
 
 
@@ -82,8 +84,9 @@ SAMPLE_REVIEW = ReviewDue(
         members_with_gaps=7,
         top_gaps=[AgendaGap(skill_code="digcomp:4.2", members=12), AgendaGap(skill_code="digcomp:5.2", members=5)],
         proposed_actions=[
-            "12 members share a DigComp 4.2 gap: book the pooled cyber security training",
-            "Ask the Enterprise Europe Network about a circular economy advisory day",
+            "12 members share a gap in Protecting personal data and privacy; pooled Cyber security for SMEs from "
+            "Digital Innovation Hub North",
+            "Alpine Composites could work with Enterprise Europe Network on Systems thinking",
         ],
         kpis=[
             ReviewKpi(kpi_id="kpi-1", name="Share of SME members active internationally", unit="%", baseline=31,

@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
@@ -49,7 +50,7 @@ from trellis_common.metrics import EMAILS
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.unit_of_work import flush_outboxes
 from trellis_notifications.domain.deliveries import DELIVERIES_DUE, DeliveryStatus, message_id_for, retry_delay
-from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message
+from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message, single_line
 from trellis_notifications.domain.preferences import address_key
 from trellis_notifications.domain.ratelimit import TokenBucket
 from trellis_notifications.models import deliveries
@@ -133,6 +134,7 @@ class ClaimedDelivery:
     created_at: datetime
     unsubscribe_url: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    from_name: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping, *, message_id: str, attempts: int) -> ClaimedDelivery:
@@ -152,6 +154,7 @@ class ClaimedDelivery:
             created_at=row["created_at"],
             unsubscribe_url=row["unsubscribe_url"],
             attachments=tuple(Attachment.from_json(a) for a in row["attachments"] or ()),
+            from_name=row["from_name"],
         )
 
 
@@ -356,10 +359,17 @@ class EmailSender:
                 await asyncio.wait_for(stop.wait(), timeout=wait_s)
         return not stop.is_set()
 
+    def _sender(self, delivery: ClaimedDelivery) -> Address:
+        """The configured address, under the cluster's name when the delivery has one: the cluster writes."""
+        configured = self.settings.sender_address
+        if not delivery.from_name:
+            return configured
+        return Address(display_name=single_line(delivery.from_name), addr_spec=configured.addr_spec)
+
     def _message(self, delivery: ClaimedDelivery) -> EmailMessage:
         return build_message(
             OutgoingEmail(
-                sender=self.settings.sender_address,
+                sender=self._sender(delivery),
                 to_address=delivery.to_address,
                 to_name=delivery.to_name,
                 subject=delivery.subject,

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from trellis_common.skill_labels import skill_label
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.ical import ICS_FILENAME
 from trellis_notifications.domain.message import single_line
@@ -106,6 +107,10 @@ _LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# What an email says for a cluster whose name is not known yet (the header, the signature line).
+_UNNAMED_CLUSTER = {"en": "Your cluster", "de": "Ihr Cluster"}
+
+
 def choose_language(preferred: str | None) -> str:
     """``de``, ``de-AT`` and ``DE_de`` all mean German; anything we have no templates for gets English."""
     primary = (preferred or "").replace("_", "-").split("-")[0].strip().lower()
@@ -150,6 +155,13 @@ def _label(language: str) -> Callable[[str], str]:
         return labels.get(str(code), str(code).replace("_", " "))
 
     return label
+
+
+def _skill(language: str) -> Callable[[str], str]:
+    def skill(code: str) -> str:
+        return skill_label(str(code), language)
+
+    return skill
 
 
 def _percent(language: str) -> Callable[[float], str]:
@@ -201,6 +213,7 @@ class TemplateRenderer:
             "day": _day(lang),
             "moment": _moment(lang),
             "label": _label(lang),
+            "skill": _skill(lang),
             "percent": _percent(lang),
             "amount": _amount(lang),
             "days_overdue": days_overdue,
@@ -214,12 +227,16 @@ class TemplateRenderer:
         *,
         unsubscribe_url: str | None = None,
         on_behalf_of: str | None = None,
+        cluster_name: str | None = None,
+        member_name: str | None = None,
         **context: Any,
     ) -> RenderedEmail:
         """Subject, plain text and HTML (CSS inlined) of ``template`` in the contact's language.
 
         ``unsubscribe_url`` goes into the footer of emails a contact can unsubscribe from; ``on_behalf_of``
-        names the manager whose strategy review emails were redirected to this recipient.
+        names the manager whose strategy review emails were redirected to this recipient. ``cluster_name``
+        brands the email (the cluster sends it, not the platform) and ``member_name`` names the recipient's
+        organisation; templates word either neutrally while it is not known.
         """
         lang = choose_language(language)
         category: Category | None = TEMPLATE_CATEGORY[template]
@@ -230,6 +247,9 @@ class TemplateRenderer:
             "category": category.value if category else None,
             "unsubscribe_url": unsubscribe_url,
             "on_behalf_of": on_behalf_of,
+            "cluster_name": cluster_name,
+            "member_name": member_name,
+            "brand": cluster_name or _UNNAMED_CLUSTER[lang],
             **self.helpers(lang),
         }
         subject = single_line(self.environment.get_template(f"{lang}/{template.value}.subject.txt").render(values))
