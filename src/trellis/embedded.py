@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from trellis.mailsink import MailSink
+from trellis.mailview import mail_router
 from trellis_common import auth_local
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
@@ -31,6 +32,7 @@ from trellis_surveys.service import DEFINITION as SURVEYS
 
 SERVICES: tuple[ServiceDefinition, ...] = (SURVEYS, SKILLS, MATCHMAKING, STRATEGY, NOTIFICATIONS, INGRESS)
 AUTH_DIR = "auth"  # under the data directory: the local token issuer's keys (trellis auth token)
+MAIL_FILE = "mail.db"  # under the data directory: what the mail sink received, kept across restarts
 
 
 @dataclass
@@ -86,7 +88,7 @@ def build_embedded(
 ) -> EmbeddedPlatform:
     data_dir.mkdir(parents=True, exist_ok=True)
     auth_keys = auth_local.load_or_generate(data_dir / AUTH_DIR)
-    mail = MailSink(port=smtp_port)
+    mail = MailSink(port=smtp_port, store=data_dir / MAIL_FILE)
     mail.start()  # started now so its port is known to the notifications settings
     broker = InMemoryBroker()
     runtimes: dict[str, ServiceRuntime] = {}
@@ -120,9 +122,7 @@ def build_embedded(
         links = "".join(f'<li><a href="{root}/{name}/docs">{name}</a> API docs</li>' for name in runtimes)
         return f"<h1>Trellis (embedded)</h1><ul>{links}<li><a href='{root}/mail'>mail sink</a></li></ul>"
 
-    @host.get("/mail", summary="Emails the local mail sink received, newest last")
-    async def list_mail() -> list[dict[str, Any]]:
-        return [m.summary() for m in mail.messages]
+    host.include_router(mail_router(mail))
 
     for name, app in apps.items():
         host.mount(f"/{name}", app)

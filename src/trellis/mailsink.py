@@ -1,18 +1,29 @@
-"""A local SMTP server (aiosmtpd) that keeps what it receives, so embedded mode needs no mail relay."""
+"""A local SMTP server (aiosmtpd) that keeps what it receives, so embedded mode needs no mail relay.
+
+Given a file, it also writes each message to a small SQLite table there and reads them back when it starts,
+so the embedded runner's mail survives a restart (``--no-reset``) and goes with the data directory.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from trellis_common.logging import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,8 @@ class ReceivedMail:
     mail_from: str
     recipients: list[str]
     message: EmailMessage
+    id: int = 0  # 1, 2, … in the order received; stable across restarts when the sink has a store
+    raw: bytes = b""
 
     @property
     def subject(self) -> str:
@@ -30,8 +43,22 @@ class ReceivedMail:
         part = self.message.get_body(preferencelist=("plain",))
         return str(part.get_content()) if part is not None else ""
 
+    def html(self) -> str | None:
+        part = self.message.get_body(preferencelist=("html",))
+        return str(part.get_content()) if part is not None else None
+
+    def attachments(self) -> list[tuple[str, str, int]]:
+        """(file name, content type, size in bytes) of each attachment."""
+        found = []
+        for part in self.message.iter_attachments():
+            payload = part.get_payload(decode=True)
+            size = len(payload) if isinstance(payload, bytes) else 0
+            found.append((part.get_filename() or "(unnamed)", part.get_content_type(), size))
+        return found
+
     def summary(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "received_at": self.received_at.isoformat(),
             "from": self.mail_from,
             "to": self.recipients,
@@ -41,19 +68,65 @@ class ReceivedMail:
         }
 
 
+def _parse(raw: bytes) -> EmailMessage:
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+class _Store:
+    """One row per message: the raw bytes as received, and the envelope."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written from the SMTP server's thread and read at start-up: the recorder's lock serialises both.
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL,"
+            " mail_from TEXT NOT NULL, recipients TEXT NOT NULL, raw BLOB NOT NULL)"
+        )
+        self._db.commit()
+
+    def load(self) -> list[ReceivedMail]:
+        rows = self._db.execute("SELECT id, received_at, mail_from, recipients, raw FROM messages ORDER BY id")
+        return [
+            ReceivedMail(datetime.fromisoformat(at), sender, json.loads(to), _parse(raw), id=ident, raw=raw)
+            for ident, at, sender, to, raw in rows
+        ]
+
+    def add(self, received_at: datetime, mail_from: str, recipients: list[str], raw: bytes) -> int:
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT INTO messages (received_at, mail_from, recipients, raw) VALUES (?, ?, ?, ?)",
+                (received_at.isoformat(), mail_from, json.dumps(recipients), raw),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class _Recorder:
-    def __init__(self) -> None:
-        self.messages: list[ReceivedMail] = []
+    def __init__(self, store: _Store | None) -> None:
+        self.store = store
+        self.messages: list[ReceivedMail] = store.load() if store else []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
-        parsed = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
+        parsed = _parse(raw)
+        now, sender, recipients = datetime.now(UTC), envelope.mail_from or "", list(envelope.rcpt_tos)
         with self.lock:
-            self.messages.append(
-                ReceivedMail(datetime.now(UTC), envelope.mail_from or "", list(envelope.rcpt_tos), parsed)
-            )
+            if self.store is not None:
+                ident = self.store.add(now, sender, recipients, raw)
+            else:
+                ident = (self.messages[-1].id if self.messages else 0) + 1
+            self.messages.append(ReceivedMail(now, sender, recipients, parsed, id=ident, raw=raw))
+        subject = str(parsed["Subject"] or "")
+        log.info("mail_received", service="mail sink", mail_id=ident, to=recipients, subject=subject)
         return "250 Message accepted for delivery"
 
 
@@ -64,8 +137,10 @@ def _free_port(host: str) -> int:
 
 
 class MailSink:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._recorder = _Recorder()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, store: Path | None = None) -> None:
+        """``store``: a SQLite file that keeps the messages across restarts; without it they live in memory."""
+        self._store = _Store(store) if store is not None else None
+        self._recorder = _Recorder(self._store)
         # aiosmtpd checks its own start by connecting to the port it was given, so 0 ("any") cannot be
         # passed through: pick a free port first.
         self._controller = Controller(self._recorder, hostname=host, port=port or _free_port(host))
@@ -82,8 +157,15 @@ class MailSink:
 
     def stop(self) -> None:
         self._controller.stop()
+        if self._store is not None:
+            with self._recorder.lock:
+                self._store.close()
 
     @property
     def messages(self) -> list[ReceivedMail]:
         with self._recorder.lock:
             return list(self._recorder.messages)
+
+    def get(self, ident: int) -> ReceivedMail | None:
+        with self._recorder.lock:
+            return next((m for m in self._recorder.messages if m.id == ident), None)

@@ -20,7 +20,7 @@ async def test_demo_sends_emails_and_schedules_a_review(tmp_path: Path) -> None:
             headers=embedded.admin_headers(), transport=transport, base_url="http://trellis"
         ) as client:
             report = await run_demo(client)
-            mail = (await client.get("/mail")).json()
+            mail = (await client.get("/mail/api/messages")).json()
     assert report.emails_sent >= len(RESPONSES)
     assert len([m for m in mail if "Eva Steiner" not in str(m["to"])]) == report.emails_sent
     assert report.next_review is not None and datetime.fromisoformat(report.next_review) > datetime.fromisoformat(
