@@ -70,9 +70,10 @@ def embedded(
     smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink (0 = any free port)")] = 0,
     demo: Annotated[bool, typer.Option(help="Seed demo data and print what happened")] = True,
     reset: Annotated[bool, typer.Option(help="Start from empty databases")] = True,
+    log_level: Annotated[str, typer.Option(help="Console log level: requests and events show at INFO")] = "INFO",
 ) -> None:
     """Run all six services in one process (SQLite, in-process bus, mail sink) and keep serving."""
-    configure_logging("WARNING")
+    configure_logging(log_level, json=False)  # one readable line per request, event and email
     if reset:
         shutil.rmtree(data_dir, ignore_errors=True)
     asyncio.run(_serve(data_dir, host, port, smtp_port, demo, stay=True))

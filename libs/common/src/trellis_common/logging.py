@@ -1,11 +1,60 @@
-"""structlog JSON logging; event and correlation ids ride along in context variables."""
+"""structlog logging: JSON lines (services, distributed), or readable lines for a console (embedded mode).
+Event and correlation ids ride along in context variables."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+# Left out of console lines: the start of each line says the service, and ids this long drown the rest.
+_CONSOLE_HIDDEN = ("task", "correlation_id")
+_EVENT_TYPE_PREFIX = "eu.trellis."
+
+
+def _short_type(event_type: Any) -> str:
+    return str(event_type).removeprefix(_EVENT_TYPE_PREFIX)
+
+
+def _pairs(fields: MutableMapping[str, Any]) -> str:
+    return " ".join(
+        f"{key}={value!r}" if isinstance(value, str) and " " in value else f"{key}={value}"
+        for key, value in fields.items()
+    )
+
+
+def readable_line(_logger: Any, _method: str, fields: MutableMapping[str, Any]) -> str:
+    """``12:00:01 surveys        POST /surveys/clusters 201 (12.5 ms)``: a request, an event published or
+    handled, or any other log line as its name and fields."""
+    when = str(fields.pop("timestamp", ""))[11:19]
+    level = str(fields.pop("level", "info"))
+    service = str(fields.pop("service", "") or "-")
+    name = str(fields.pop("event", ""))
+    exception = fields.pop("exception", None)
+    for key in _CONSOLE_HIDDEN:
+        fields.pop(key, None)
+    if name == "http_request" and {"method", "path", "status"} <= fields.keys():
+        text = f"{fields.pop('method')} {fields.pop('path')} {fields.pop('status')}"
+        if "ms" in fields:
+            text += f" ({fields.pop('ms')} ms)"
+    elif name == "event_published" and "event_type" in fields:
+        text = f"published {_short_type(fields.pop('event_type'))}"
+        fields.pop("topic", None)
+    elif name == "event_handled" and "event_type" in fields:
+        text = f"handled {_short_type(fields.pop('event_type'))} ({fields.pop('outcome', 'processed')})"
+        fields.pop("batch", None)
+    else:
+        text = name
+    if name in ("event_published", "event_handled") and "event_id" in fields:
+        fields["event"] = str(fields.pop("event_id"))[:8]  # enough to follow one event from hop to hop
+    if fields:
+        text += f"  {_pairs(fields)}"
+    marker = "" if level == "info" else f"{level.upper()} "
+    line = f"{when} {service:<13} {marker}{text}"
+    return f"{line}\n{exception}" if exception else line
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -16,9 +65,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
     ]
-    renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: structlog.types.Processor = structlog.processors.JSONRenderer() if json else readable_line
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -90,6 +90,8 @@ class OutboxRelay:
                 await self.bus.publish([_message(r) for r in rows])
             except PermanentError:
                 rows = await self._publish_one_by_one(session, rows)
+            for r in rows:  # before the next await: in one process, before a consumer logs handling it
+                log.info("event_published", event_id=r.event_id, event_type=r.event_type, topic=r.topic)
             self.failpoints.hit(RELAY_AFTER_PUBLISH)
             await session.execute(
                 update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(sent_at=self.clock.now())
