@@ -14,7 +14,7 @@ import uvicorn
 
 from trellis.auth_cli import auth_app
 from trellis.demo import render, run_demo
-from trellis.embedded import AUTH_DIR, SERVICES, build_embedded
+from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
 from trellis.privacy_cli import privacy_app
 from trellis.settings_doc import render_into
@@ -48,7 +48,7 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
     try:
         if demo:
             async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=platform.admin_headers()) as client:
-                report = await run_demo(client)
+                report = await run_demo(client, record=data_dir / DEMO_FILE)
             typer.echo(render(report, base_url))
         else:
             typer.echo(f"Trellis embedded at {base_url} (mail sink SMTP on 127.0.0.1:{platform.mail.port})")
@@ -69,7 +69,7 @@ def embedded(
     data_dir: Annotated[Path, typer.Option(help="Where the SQLite files live")] = Path(".embedded"),
     smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink (0 = any free port)")] = 0,
     demo: Annotated[bool, typer.Option(help="Seed demo data and print what happened")] = True,
-    reset: Annotated[bool, typer.Option(help="Start from empty databases")] = True,
+    reset: Annotated[bool, typer.Option(help="Start from empty databases (and an empty mail sink)")] = True,
     log_level: Annotated[str, typer.Option(help="Console log level: requests and events show at INFO")] = "INFO",
 ) -> None:
     """Run all six services in one process (SQLite, in-process bus, mail sink) and keep serving."""

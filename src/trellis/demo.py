@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -156,6 +158,7 @@ class DemoReport:
     pooled: list[str] = field(default_factory=list)
     emails_sent: int = 0
     next_review: str | None = None
+    already_seeded: list[str] = field(default_factory=list)  # members and partners found, not created
 
 
 async def _poll(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
@@ -175,26 +178,80 @@ async def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoReport:
-    cluster = await _ok(await client.post("/surveys/clusters", json=CLUSTER))
-    report = DemoReport(cluster_id=cluster["id"])
+@dataclass
+class _Seeded:
+    """What the demo has put into a data directory, kept next to it so a restart on the same data
+    (``--no-reset``) finds the cluster again (clusters cannot be listed) and submits no survey twice."""
+
+    path: Path | None
+    cluster_id: str | None = None
+    responses: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path | None) -> _Seeded:
+        if path is None or not path.exists():
+            return cls(path)
+        saved = json.loads(path.read_text("utf-8"))
+        return cls(path, saved.get("cluster_id"), list(saved.get("responses", [])))
+
+    def save(self) -> None:
+        if self.path is not None:
+            body = {"cluster_id": self.cluster_id, "responses": self.responses}
+            self.path.write_text(json.dumps(body, indent=2), "utf-8")
+
+
+async def _partner_names(client: httpx.AsyncClient) -> set[str]:
+    names: set[str] = set()
+    offset = 0
+    while True:
+        page = await _ok(await client.get("/matchmaking/partners", params={"limit": 200, "offset": offset}))
+        names.update(p["name"] for p in page["items"])
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            return names
+
+
+async def _seed(client: httpx.AsyncClient, report: DemoReport, seeded: _Seeded) -> None:
+    """Create what is missing of the cluster, its members, the partners and the responses; never twice."""
+    if seeded.cluster_id is not None and (await client.get(f"/surveys/clusters/{seeded.cluster_id}")).is_success:
+        report.cluster_id = seeded.cluster_id
+    else:
+        report.cluster_id = (await _ok(await client.post("/surveys/clusters", json=CLUSTER)))["id"]
+        seeded.cluster_id, seeded.responses = report.cluster_id, []
+        seeded.save()
+    listed = await _ok(await client.get(f"/surveys/clusters/{report.cluster_id}/members", params={"limit": 200}))
+    report.members = {m["name"]: m["id"] for m in listed["items"]}
     for member in MEMBERS:
-        created = await _ok(await client.post(f"/surveys/clusters/{cluster['id']}/members", json=member))
+        if member["name"] in report.members:
+            report.already_seeded.append(member["name"])
+            continue
+        created = await _ok(await client.post(f"/surveys/clusters/{report.cluster_id}/members", json=member))
         report.members[member["name"]] = created["id"]
+    registered = await _partner_names(client)
     for partner in PARTNERS:
+        if partner["name"] in registered:
+            report.already_seeded.append(partner["name"])
+            continue
         await _ok(await client.post("/matchmaking/partners", json=partner))
     for name, skills in RESPONSES.items():
-        await _ok(
-            await client.post(
-                "/surveys/responses",
-                json={
-                    "member_id": report.members[name],
-                    "template_id": "digital-skills",
-                    "theme": "digital",
-                    "skills": skills,
-                },
-            )
-        )
+        if name in seeded.responses:
+            continue
+        body = {
+            "member_id": report.members[name],
+            "template_id": "digital-skills",
+            "theme": "digital",
+            "skills": skills,
+        }
+        await _ok(await client.post("/surveys/responses", json=body))
+        seeded.responses.append(name)
+        seeded.save()
+
+
+async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60, *, record: Path | None = None) -> DemoReport:
+    """Seed the demo and report what followed. With ``record`` (a file in the data directory) it is
+    idempotent: run again on the same data, it adds nothing that is already there and reports again."""
+    report = DemoReport(cluster_id="")
+    await _seed(client, report, _Seeded.load(record))
 
     for name in RESPONSES:
         member_id = report.members[name]
@@ -218,7 +275,7 @@ async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoRepo
         )
 
     async def emails_out() -> bool:
-        page = await _ok(await client.get("/notifications/deliveries", params={"cluster_id": cluster["id"]}))
+        page = await _ok(await client.get("/notifications/deliveries", params={"cluster_id": report.cluster_id}))
         sent = [d for d in page["items"] if d["status"] == "sent"]
         report.emails_sent = len(sent)
         return len(sent) >= len(RESPONSES)
@@ -226,7 +283,7 @@ async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoRepo
     await _poll(emails_out, timeout_s, "the match emails")
 
     async def scheduled() -> bool:
-        response = await client.get(f"/strategy/clusters/{cluster['id']}/schedule")
+        response = await client.get(f"/strategy/clusters/{report.cluster_id}/schedule")
         if response.status_code != 200:
             return False
         report.next_review = response.json()["next_due_at"]
@@ -239,6 +296,8 @@ async def run_demo(client: httpx.AsyncClient, timeout_s: float = 60) -> DemoRepo
 
 def render(report: DemoReport, base_url: str) -> str:
     lines = [f"Cluster {CLUSTER['name']} ({report.cluster_id})", ""]
+    if report.already_seeded:
+        lines[1:1] = ["(demo data found from an earlier start: nothing seeded twice)"]
     for name in RESPONSES:
         lines.append(f"{name}")
         lines.extend(f"  gap   {g}" for g in report.gaps.get(name, []))

@@ -33,6 +33,7 @@ from trellis_surveys.service import DEFINITION as SURVEYS
 SERVICES: tuple[ServiceDefinition, ...] = (SURVEYS, SKILLS, MATCHMAKING, STRATEGY, NOTIFICATIONS, INGRESS)
 AUTH_DIR = "auth"  # under the data directory: the local token issuer's keys (trellis auth token)
 MAIL_FILE = "mail.db"  # under the data directory: what the mail sink received, kept across restarts
+DEMO_FILE = "demo.json"  # under the data directory: what the demo seeded, so a restart does not seed it again
 
 
 @dataclass
