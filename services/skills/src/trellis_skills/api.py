@@ -147,7 +147,7 @@ async def cluster_profile(
 _PLURALS = {HeatmapAxis.SIZE_CLASS: "size classes", HeatmapAxis.COUNTRY: "countries"}
 
 
-async def _heatmap(
+async def cluster_heatmap(
     runtime: Runtime, scope: Scope, cluster_id: str, by: HeatmapAxis, framework: Framework | None, limit: int | None
 ) -> Heatmap:
     profile = await _profile(runtime, scope, cluster_id)
@@ -219,7 +219,7 @@ async def heatmap_svg(
     framework: Framework | None = None,
     limit: HeatmapLimit = None,
 ) -> Response:
-    heatmap = await _heatmap(runtime, scope, cluster_id, by, framework, limit)
+    heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit)
     return Response(render_svg(heatmap), media_type="image/svg+xml; charset=utf-8", headers=_IMAGE_HEADERS)
 
 
@@ -238,7 +238,7 @@ async def heatmap_png(
     framework: Framework | None = None,
     limit: HeatmapLimit = None,
 ) -> Response:
-    heatmap = await _heatmap(runtime, scope, cluster_id, by, framework, limit)
+    heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit)
     # Drawing takes a moment of CPU: off the event loop.
     return Response(await asyncio.to_thread(render_png, heatmap), media_type="image/png", headers=_IMAGE_HEADERS)
 
