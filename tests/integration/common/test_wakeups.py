@@ -70,3 +70,32 @@ async def test_a_commit_in_one_process_wakes_the_relay_of_another(new_database: 
     finally:
         await api.stop()
         await worker.stop()
+
+
+async def test_a_commit_while_the_relay_looks_is_not_missed(tmp_path: Path) -> None:
+    """A row committed after the relay's pass found nothing, but before the pass ended, is published at once:
+    the signal it fires is not cleared by the relay going back to wait (a lost wake-up costs a poll)."""
+    broker = InMemoryBroker()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'surveys.db'}"
+    runtime = runtime_for(SURVEYS, database_url=url, bus=InMemoryBus(broker), workers=False, **SLOW_POLL)
+    relay = runtime.relay
+    look = relay.publish_batch
+    late: list[float] = []
+
+    async def look_then_commit() -> int:
+        sent = await look()
+        if sent == 0 and not late:  # the pass saw nothing; a commit lands before it ends
+            late.append(time.monotonic())
+            await emit(runtime, completed_response())
+        return sent
+
+    relay.publish_batch = look_then_commit  # type: ignore[method-assign]
+    await runtime.start()
+    try:
+
+        async def published() -> bool:
+            return bool(late) and len(broker.topics.get(RESPONSES.topic(), [])) == 1
+
+        await eventually(published, timeout=5, interval=0.02, what="the late commit on the bus")
+    finally:
+        await runtime.stop()

@@ -142,6 +142,9 @@ class OutboxRelay:
         loops = 0
         try:
             while not stop.is_set():
+                # Cleared before looking, not after: a commit that signals while this pass runs (after its
+                # SELECT saw nothing) keeps the event set, so the wait below returns at once.
+                self.wakeup.clear()
                 try:
                     sent = await self.publish_batch()
                     if loops % 20 == 0:
@@ -158,7 +161,6 @@ class OutboxRelay:
                     backoff = min(backoff * 2, self.max_backoff_s)
                 if sent:
                     continue
-                self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=backoff)
         finally:
