@@ -170,6 +170,16 @@ async def measure_project(args: argparse.Namespace, pg_url: str, bootstrap: str)
 
         if "stages" in args.skip:
             await platform.start("skills", "matchmaking", "notifications", "strategy")
+            # Warm up instead: consumer groups joined and connections open, as after the stages.
+            warm = stage.member_ids[:20]
+            async with Producer(bootstrap, platform.prefix) as producer:
+                await producer.burst([(m, response_event(stage, m, rng)) for m in warm])
+            await _wait(
+                "the warm-up responses to be emailed",
+                lambda: _all_arrived(platform, "stage", len(warm)),
+                timeout,
+            )
+            await _settle(platform, "the warm-up to settle", timeout)
         else:
             # --- each stage draining a backlog, the stages after it stopped -----------------------------------
             events = [(m, response_event(stage, m, rng)) for m in stage.member_ids]

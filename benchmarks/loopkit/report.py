@@ -57,10 +57,10 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"  {leg}: p50 {figures['p50_s']:.2f} s, p99 {figures['p99_s']:.2f} s")
         if burst:
             cpu = burst["cpu_s"]
-            per = {k: v / max(1, burst["emailed"]) * 1000 for k, v in cpu.items()}
-            print("\nCPU seconds per service during the burst (ms per response):")
+            print("\nCPU seconds per service during the burst (ms per response emailed):")
             for name, seconds in cpu.items():
-                print(f"  {name:<14} {seconds:7.1f} s  ({per[name]:.1f} ms)")
+                per = f"{seconds / burst['emailed'] * 1000:.1f} ms" if burst["emailed"] else "none emailed"
+                print(f"  {name:<14} {seconds:7.1f} s  ({per})")
         print("\nEmails per member (one response each):")
         for run in ("stage", "burst", "steady"):
             counts = project.get(f"emails_{run}")
