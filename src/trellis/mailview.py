@@ -88,6 +88,8 @@ def _row(request: Request, mail: ReceivedMail) -> dict[str, Any]:
     return {
         "id": mail.id,
         "when": _when(mail),
+        "day": mail.received_at.strftime("%Y-%m-%d"),
+        "time": mail.received_at.strftime("%H:%M:%S UTC"),
         "sender": _people(mail.message, "From", [mail.mail_from]),
         "to": _people(mail.message, "To", mail.recipients),
         "subject": mail.subject or "(no subject)",
