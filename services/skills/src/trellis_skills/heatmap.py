@@ -131,8 +131,8 @@ def describe(heatmap: Heatmap) -> str:
 
 # Layout (px), shared by the SVG and the PNG
 CELL = 24
-LABEL_CHARS = 46
-COLUMN_CHARS = 22
+LABEL_CHARS = 72  # the longest DigComp label, whole: the PNG has no tooltips
+COLUMN_CHARS = 30
 CHAR_W = 6.6  # average advance of a 12 px sans-serif character
 TAG_W = 110
 
@@ -155,7 +155,9 @@ def _layout(heatmap: Heatmap) -> _Layout:
     top = 64 + column_h
     grid_w = max(1, len(columns)) * CELL
     overhang = round(min(COLUMN_CHARS, max((len(c) for c in columns), default=0)) * CHAR_W * 0.65)
-    width = max(left + grid_w + overhang + 16, 560)
+    # Wide enough for the title (16 px bold) and the subtitle as well as the grid: neither may be cut off.
+    heading_w = max(len(heatmap.title) * CHAR_W * 16 / 12 * 1.08, len(heatmap.subtitle) * CHAR_W) + 24
+    width = round(max(left + grid_w + overhang + 16, heading_w, 560))
     height = top + max(1, len(rows)) * CELL + 80
     return _Layout(width, height, label_w, left, top, top + max(1, len(rows)) * CELL + 30)
 
@@ -168,7 +170,8 @@ def render_svg(heatmap: Heatmap) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="heatmap-title heatmap-desc" '
-        'font-family="DejaVu Sans, Arial, Helvetica, sans-serif" font-size="12">',
+        # Shown in a page narrower than the map (a phone), it scales down instead of running off the side.
+        'style="max-width:100%;height:auto" font-family="DejaVu Sans, Arial, Helvetica, sans-serif" font-size="12">',
         f'<title id="heatmap-title">{_text(heatmap.title)}</title>',
         f'<desc id="heatmap-desc">{_text(describe(heatmap))}</desc>',
         '<defs><pattern id="no-answer" width="6" height="6" patternUnits="userSpaceOnUse">'
