@@ -33,9 +33,11 @@ RUN groupadd --system --gid 10001 trellis \
 # Only the virtual environment crosses over: no compiler, no uv, no sources, no package caches.
 COPY --from=build /opt/trellis /opt/trellis
 # Bytecode was compiled at build time; a read-only root file system must not be written to at run time.
+# matplotlib (the skills heatmap PNG) keeps its font cache in /tmp, the one writable place.
 ENV PATH=/opt/trellis/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     TRELLIS_HTTP_PORT=8000
 WORKDIR /tmp
 USER 10001:10001
