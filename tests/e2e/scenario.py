@@ -15,6 +15,7 @@ import httpx
 
 from tests.support.polling import eventually
 from trellis.mailsink import ReceivedMail
+from trellis_common.skill_labels import skill_label
 
 MANAGER_EMAIL = "manager@cluster.example"
 MEMBER_EMAIL = "member@sme.example"
@@ -136,7 +137,8 @@ async def run_loop(platform: Platform) -> dict[str, int]:
 
     (match_mail,) = await wait_for_mail(platform, MEMBER_EMAIL)
     assert OFFER_TITLE in match_mail.text(), "the email lists the member's matches"
-    assert "digcomp:5.2" in match_mail.text() or "5.2" in match_mail.text()
+    assert skill_label("digcomp:5.2") in match_mail.text(), "the skill by its label"
+    assert "digcomp:" not in match_mail.text(), "never by its code"
 
     strategy = platform.clients["strategy"]
     cluster_id = platform.ids["cluster"]
