@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -54,7 +55,7 @@ from loopkit.workload import (
     topic_stamps,
 )
 
-from trellis_common.catalogue import spec_for_model
+from trellis_common.catalogue import BY_TYPE, spec_for_model
 from trellis_common.events import GapsAssessed, PartnersMatched
 
 
@@ -129,16 +130,18 @@ async def _settle(platform: Platform, what: str, within_s: float) -> bool:
         return False
 
 
+def _consumed_types(service: str) -> set[str]:
+    """The event types a service's consumer reads (its handlers and, where it has them, batch handlers)."""
+    definition = importlib.import_module(f"trellis_{service}.service").DEFINITION
+    return {*definition.handlers, *getattr(definition, "batch_handlers", {})}
+
+
 async def _settled(platform: Platform) -> bool:
-    """Every consumer group caught up and no email waiting to be sent."""
+    """Every consumer group caught up on everything it reads and no email waiting to be sent."""
     prefix = platform.prefix
-    for service, types in (
-        ("skills", ["surveys.response.completed.v1"]),
-        ("matchmaking", ["skills.gaps.assessed.v1"]),
-        ("strategy", ["matchmaking.partners.matched.v1"]),
-        ("notifications", ["matchmaking.partners.matched.v1"]),
-    ):
-        if await group_lag(platform.bootstrap, f"{prefix}trellis-{service}", [prefix + t for t in types]):
+    for service in ("skills", "matchmaking", "strategy", "notifications"):
+        topics = sorted({BY_TYPE[t].topic(prefix) for t in _consumed_types(service)})
+        if await group_lag(platform.bootstrap, f"{prefix}trellis-{service}", topics):
             return False
     waiting = await platform.scalar(
         "notifications", "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')"
