@@ -215,7 +215,8 @@ class EventConsumer:
             for event_type, run in itertools.groupby(work, key=lambda h: h.incoming.envelope.type):
                 await self._handle(event_type, list(run))
             signals = await flush_outboxes(h.uow for h in work)
-            runtime.failpoints.hit(CONSUMER_BEFORE_DB_COMMIT)
+            types = {incoming.envelope.type for _, incoming in batch}
+            runtime.failpoints.hit(CONSUMER_BEFORE_DB_COMMIT, types)
         runtime.wakeups.fire(signals)
         seconds = (time.perf_counter() - started) / len(batch)
         for (_, incoming), applied in zip(batch, fresh, strict=True):
@@ -231,7 +232,7 @@ class EventConsumer:
                 correlation_id=event.correlationid,
                 batch=len(batch),
             )
-        runtime.failpoints.hit(CONSUMER_AFTER_DB_COMMIT)
+        runtime.failpoints.hit(CONSUMER_AFTER_DB_COMMIT, types)
 
     async def _handle(self, event_type: str, run: list[Handling]) -> None:
         batch_handler = self.batch_handlers.get(event_type)
