@@ -26,7 +26,7 @@ from trellis_common.logging import configure_logging
 async def measure_embedded(members: int, offers: int, seats: int, seed: int, within_s: float = 600) -> dict[str, Any]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="trellis-loop-embedded-") as data_dir:
-        configure_logging("WARNING")  # as `trellis embedded` runs
+        configure_logging("WARNING")  # `trellis embedded --log-level WARNING`: a console line per event is not measured
         platform = build_embedded(Path(data_dir), fast=False)
         # No SMTP pacing, as in the distributed run: the figure is the platform's own ceiling.
         notifications = platform.runtimes["notifications"]
