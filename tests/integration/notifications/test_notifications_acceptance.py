@@ -163,7 +163,7 @@ async def test_every_template_arrives_with_both_parts_and_correct_headers(servic
         mail = by_key[(who, SUBJECTS[language][template])]
         message: EmailMessage = mail.message
         assert mail.mail_from == SENDER and mail.rcpt_tos == [f"{who}@member.example"]
-        assert str(message["From"]) == f"Trellis <{SENDER}>"
+        assert str(message["From"]) == f"Rhine Photonics Cluster <{SENDER}>", "the cluster writes, from our address"
         [to] = message["To"].addresses
         assert (to.addr_spec, to.display_name) == (f"{who}@member.example", names[who])
         cause = digest_id_for(who, DIGEST_DUE) if template == "matches_digest" else causes[template].id
