@@ -12,8 +12,8 @@ from trellis_common.skill_labels import LabelSet, is_listed, label_set, shipped_
 CODE = re.compile(r"\b(digcomp|greencomp|intl):")
 
 
-def test_english_and_german_are_shipped() -> None:
-    assert {"en", "de"} <= shipped_languages()
+def test_english_german_and_french_are_shipped() -> None:
+    assert {"en", "de", "fr"} <= shipped_languages()
 
 
 @pytest.mark.parametrize(
@@ -34,19 +34,19 @@ def test_regional_and_oddly_written_tags_mean_their_language(tag: str) -> None:
     assert skill_label("digcomp:3.4", tag) == "Programmieren"
 
 
-@pytest.mark.parametrize("tag", ["fr", "pt-BR", "", None, "xx"])
+@pytest.mark.parametrize("tag", ["it", "pt-BR", "", None, "xx"])
 def test_a_language_not_shipped_falls_back_to_english(tag: str | None) -> None:
     assert skill_label("digcomp:3.4", tag) == "Programming"
 
 
 def test_a_label_missing_in_a_language_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
-    partial = LabelSet("fr", "une compétence hors taxonomie", {"digcomp:3.4": "Programmation"})
+    partial = LabelSet("it", "una competenza fuori tassonomia", {"digcomp:3.4": "Programmazione"})
     real = skill_labels.label_set
-    monkeypatch.setattr(skill_labels, "label_set", lambda language: partial if language == "fr" else real(language))
-    assert skill_label("digcomp:3.4", "fr") == "Programmation"
-    assert skill_label("digcomp:5.2", "fr") == "Identifying needs and technological responses"
+    monkeypatch.setattr(skill_labels, "label_set", lambda language: partial if language == "it" else real(language))
+    assert skill_label("digcomp:3.4", "it") == "Programmazione"
+    assert skill_label("digcomp:5.2", "it") == "Identifying needs and technological responses"
     # Unknown everywhere: the language's own wording, not English's and not the code.
-    assert skill_label("digcomp:9.9", "fr") == "une compétence hors taxonomie"
+    assert skill_label("digcomp:9.9", "it") == "una competenza fuori tassonomia"
 
 
 @pytest.mark.parametrize("language", ["en", "de", "fr"])

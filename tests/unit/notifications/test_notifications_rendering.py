@@ -259,15 +259,15 @@ def test_subjects_are_single_line_even_when_the_event_is_not() -> None:
 
 @pytest.mark.parametrize(
     ("preferred", "chosen"),
-    [("en", "en"), ("de", "de"), ("DE", "de"), ("de-AT", "de"), ("de_CH", "de"), ("fr", "en"), ("", "en"),
-     (None, "en"), ("pt-BR", "en")],
+    [("en", "en"), ("de", "de"), ("DE", "de"), ("de-AT", "de"), ("de_CH", "de"), ("fr", "fr"), ("fr-BE", "fr"),
+     ("it", "en"), ("", "en"), (None, "en"), ("pt-BR", "en")],
 )  # fmt: skip
 def test_language_choice_falls_back_to_english(preferred: str | None, chosen: str) -> None:
     assert choose_language(preferred) == chosen
 
 
 def test_unsupported_language_renders_english() -> None:
-    assert render(EmailTemplate.MATCHES, "fr", matched=MATCHED) == render(EmailTemplate.MATCHES, "en", matched=MATCHED)
+    assert render(EmailTemplate.MATCHES, "it", matched=MATCHED) == render(EmailTemplate.MATCHES, "en", matched=MATCHED)
 
 
 @pytest.mark.parametrize("language", sorted(SUPPORTED_LANGUAGES))
@@ -398,7 +398,8 @@ def test_the_calendar_entry_texts_follow_the_language() -> None:
     summary, description = RENDERER.calendar_texts("de", review=REVIEW)
     assert summary == "Strategieüberprüfung: Aviation skills 2030"
     assert "fällig am 31. März 2026" in plain(description) and "Pool the cyber security training" in description
-    assert RENDERER.calendar_texts("fr", review=REVIEW)[0] == "Strategy review: Aviation skills 2030"
+    assert RENDERER.calendar_texts("fr", review=REVIEW)[0] == "Revue de la stratégie : Aviation skills 2030"
+    assert RENDERER.calendar_texts("it", review=REVIEW)[0] == "Strategy review: Aviation skills 2030"
 
 
 def test_the_unsubscribe_page_in_both_languages() -> None:

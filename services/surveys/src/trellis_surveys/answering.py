@@ -21,16 +21,18 @@ from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit
+from trellis_common.skill_labels import is_listed, primary_language, skill_label
 from trellis_surveys.campaigns import signer
 from trellis_surveys.directory import load_member
 from trellis_surveys.domain.links import BadLink, LinkProblem, form_token, form_token_valid
 from trellis_surveys.domain.templates import (
-    LIKERT_LABELS,
+    LIKERT_SCALE,
     SKILL_FIELDS,
     AnswerError,
     Question,
     QuestionType,
     SurveyTemplate,
+    survey_title,
     validate_response,
 )
 from trellis_surveys.models import campaigns, invitations
@@ -108,11 +110,46 @@ UI: dict[str, dict[str, str]] = {
         "bad_number": "muss eine ganze Zahl sein",
         "skill_incomplete": "füllen Sie alle fünf Felder für diese Kompetenz aus oder lassen Sie alle leer",
     },
+    "fr": {
+        "problems": "Un problème est survenu",
+        "required_note": "Les questions marquées d’un * sont obligatoires. Vous pouvez enregistrer et revenir plus "
+        "tard sur cette page grâce au même lien.",
+        "submit": "Envoyer les réponses",
+        "save": "Enregistrer et continuer plus tard",
+        "saved": "Vos réponses sont enregistrées. Revenez par le même lien pour continuer.",
+        "thanks_title": "Merci",
+        "thanks": "Vos réponses sont enregistrées. Vous pouvez les modifier grâce au même lien jusqu’au {close}.",
+        "resubmitted": "Vous avez déjà répondu à cette enquête. Un nouvel envoi remplacera vos réponses.",
+        "current_level": "Niveau actuel de votre personnel",
+        "required_level": "Niveau dont vous avez besoin",
+        "headcount_having": "Personnes qui la possèdent",
+        "headcount_needed": "Personnes dont vous avez besoin",
+        "importance": "Importance (1 faible – 5 essentielle)",
+        "only_if": "À remplir uniquement si vous avez répondu « {answer} » à « {question} ».",
+        "only_if_min": "À remplir uniquement si vous avez répondu {answer} ou plus à « {question} ».",
+        "forged_title": "Ce lien ne fonctionne pas",
+        "forged": "Le lien est incomplet ou a été modifié. Ouvrez-le à nouveau depuis votre e-mail d’invitation, ou "
+        "demandez une nouvelle invitation à la direction de votre cluster.",
+        "expired_title": "Cette enquête est close",
+        "expired": "Le lien a expiré car l’enquête est close. Merci de votre intérêt ; la direction de votre cluster "
+        "pourra vous informer de la prochaine enquête.",
+        "session_title": "Veuillez réessayer",
+        "session": "Le formulaire n’a pas pu être accepté, car il ne provenait pas de cette page d’enquête. Ouvrez à "
+        "nouveau le lien de votre invitation et renvoyez vos réponses.",
+        "bad_number": "doit être un nombre entier",
+        "skill_incomplete": "remplissez les cinq champs pour cette compétence, ou laissez-les tous vides",
+    },
 }
 
 
 def _ui(language: str) -> dict[str, str]:
     return UI.get(language, UI["en"])
+
+
+def localised(template: SurveyTemplate, language: str) -> SurveyTemplate:
+    """``template`` as a member reading ``language`` sees it: its translation, the shared skill labels."""
+    codes = [t.code for t in template.taxonomy if is_listed(t.code)]
+    return template.localised(language, {code: skill_label(code, language) for code in codes})
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -170,7 +207,8 @@ async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
         )
         stored = await get_template(session, LINK_SCOPE, campaign["template_id"], campaign["template_version"])
     assert stored is not None
-    language = invitation["language"] if invitation["language"] in UI else "en"
+    spoken = primary_language(invitation["language"])
+    language = spoken if spoken in UI else "en"
     if now >= campaign["closes_at"]:
         return _message(language, "expired", status.HTTP_410_GONE)
     return Opened(dict(invitation), dict(campaign), stored.template, language)
@@ -186,7 +224,7 @@ def _condition_text(template: SurveyTemplate, question: Question, ui: dict[str, 
         return None
     source = template.question(condition.question)
     assert source is not None
-    labels = dict(_choices(source, None))
+    labels = dict(_choices(source, template.language))
     if condition.at_least is not None:
         return ui["only_if_min"].format(answer=f"{condition.at_least:g}", question=source.text)
     wanted = [str(condition.equals)] if condition.equals is not None else (condition.any_of or [])
@@ -196,7 +234,8 @@ def _condition_text(template: SurveyTemplate, question: Question, ui: dict[str, 
 
 def _choices(question: Question, language: str | None) -> list[tuple[str, str]]:
     if question.type is QuestionType.LIKERT:
-        return [(str(n), f"{n} – {label}") for n, label in enumerate(LIKERT_LABELS, start=1)]
+        scale = LIKERT_SCALE.get(language or "en", LIKERT_SCALE["en"])
+        return [(str(n), f"{n} – {label}") for n, label in enumerate(scale, start=1)]
     if question.type is QuestionType.RATING:
         low, high = question.scale_labels or ("", "")
         return [
@@ -221,16 +260,15 @@ def _form_context(
     error_list: list[tuple[str, str]],
     notice: str | None,
 ) -> dict[str, Any]:
-    template, language = opened.template, opened.language
+    language = opened.language
+    template = localised(opened.template, language)
     ui = _ui(language)
-    translation = template.translations.get(language) if language != template.language else None
     questions: list[dict[str, Any]] = []
     for q in template.questions:
-        text = (translation.questions.get(q.id) if translation else None) or q.text
         item: dict[str, Any] = {
             "id": q.id,
             "type": q.type.value,
-            "text": text,
+            "text": q.text,
             "help": q.help,
             "section": q.section,
             "required": q.required,
@@ -250,7 +288,7 @@ def _form_context(
                     "code": code,
                     "anchor": _anchor(code),
                     "error": errors.get(f"skill:{code}"),
-                    "label": (translation.skills.get(code) if translation else None) or template.label_of(code),
+                    "label": template.label_of(code),
                     "fields": [
                         {
                             "name": f"skill.{code}.{f}",
@@ -271,9 +309,9 @@ def _form_context(
         questions.append(item)
     return {
         "lang": language,
-        "page_title": (translation.title if translation and translation.title else template.title),
-        "title": (translation.title if translation and translation.title else opened.campaign["title"]),
-        "intro": (translation.intro if translation and translation.intro else template.intro),
+        "page_title": template.title,
+        "title": survey_title(opened.campaign["title"], opened.template, language),
+        "intro": template.intro,
         "ui": ui,
         "questions": questions,
         "errors": errors,
@@ -390,10 +428,12 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
                 )
             )
         return _page("form.html", **_form_context(request, opened, settings, token, draft, {}, [], ui["saved"]))
-    answers, skills, errors = _parse(opened.template, draft, ui)
+    # The member's language: messages quote the questions as the member read them (answers are the same).
+    shown_template = localised(opened.template, opened.language)
+    answers, skills, errors = _parse(shown_template, draft, ui)
     validated = None
     if not errors:
-        validated, errors = validate_response(opened.template, answers, skills)
+        validated, errors = validate_response(shown_template, answers, skills)
     if validated is None:
         shown: dict[str, str] = {}
         listed: list[tuple[str, str]] = []
@@ -406,7 +446,7 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
                         anchor,
                         error.message
                         if error.message.startswith("'")
-                        else f"{_label_of(opened.template, key)}: {error.message}",
+                        else f"{_label_of(shown_template, key)}: {error.message}",
                     )
                 )
         context = _form_context(request, opened, settings, token, draft, shown, listed, None)

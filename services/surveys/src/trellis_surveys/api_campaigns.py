@@ -140,7 +140,7 @@ async def launch_campaign(
         ]
         await session.execute(insert(invitations), rows)
         for row in rows:
-            uow.emit(invitation_event(settings, campaign, row, 0))
+            uow.emit(invitation_event(settings, campaign, row, 0, stored.template))
         out = await _campaign_out(session, scope, campaign)
     runtime.wake_workers()
     return out

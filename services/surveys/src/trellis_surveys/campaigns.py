@@ -22,8 +22,13 @@ from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler, claim_fire
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.domain.links import INVITATION_PURPOSE, LinkSigner
+from trellis_surveys.domain.templates import SurveyTemplate, survey_title
 from trellis_surveys.models import campaigns, invitations
 from trellis_surveys.settings import SurveysSettings, surveys_settings
+from trellis_surveys.template_store import get_template
+
+# Reminders read any cluster's campaign template (the job runs for every cluster).
+_JOB_SCOPE = Scope.everything("survey-reminders")
 
 log = get_logger(__name__)
 
@@ -37,15 +42,21 @@ def answer_link(settings: SurveysSettings, invitation_id: str, expires_at: datet
 
 
 def invitation_event(
-    settings: SurveysSettings, campaign: dict[str, Any], invitation: dict[str, Any], reminder: int
+    settings: SurveysSettings,
+    campaign: dict[str, Any],
+    invitation: dict[str, Any],
+    reminder: int,
+    template: SurveyTemplate | None = None,
 ) -> InvitationRequested:
+    """The email request; with the campaign's ``template`` the title is in the contact's language."""
+    title = campaign["title"] if template is None else survey_title(campaign["title"], template, invitation["language"])
     return InvitationRequested(
         invitation_id=invitation["id"],
         campaign_id=campaign["id"],
         cluster_id=campaign["cluster_id"],
         member_id=invitation["member_id"],
         contact_id=invitation["contact_id"],
-        survey_title=campaign["title"],
+        survey_title=title,
         theme=SurveyTheme(campaign["theme"]),
         link=answer_link(settings, invitation["id"], campaign["closes_at"]),
         expires_at=campaign["closes_at"],
@@ -116,6 +127,8 @@ class ReminderJob:
                             campaigns.c.reminder_after_s,
                             campaigns.c.title,
                             campaigns.c.theme,
+                            campaigns.c.template_id,
+                            campaigns.c.template_version,
                         )
                         .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
                         .where(invitations.c.next_reminder_at <= now, invitations.c.completed_at.is_(None))
@@ -146,7 +159,8 @@ class ReminderJob:
             "theme": row["theme"],
             "closes_at": row["closes_at"],
         }
-        uow.emit(invitation_event(settings, campaign, row, number))
+        stored = await get_template(uow.session, _JOB_SCOPE, row["template_id"], row["template_version"])
+        uow.emit(invitation_event(settings, campaign, row, number, stored.template if stored else None))
         following = now + timedelta(seconds=row["reminder_after_s"]) if number < row["max_reminders"] else None
         if following is not None and following >= row["closes_at"]:
             following = None

@@ -35,6 +35,7 @@ class Language(StrEnum):
 
     EN = "en"
     DE = "de"
+    FR = "fr"
 
 
 DEFAULT_LANGUAGE = Language.EN.value
@@ -49,6 +50,10 @@ _MONTHS = {
     "de": (
         "Januar", "Februar", "März", "April", "Mai", "Juni",
         "Juli", "August", "September", "Oktober", "November", "Dezember",
+    ),
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
     ),
 }  # fmt: skip
 
@@ -104,11 +109,36 @@ _LABELS: dict[str, dict[str, str]] = {
         "missed": "verfehlt",
         "no_data": "keine Daten",
     },
+    "fr": {
+        "training": "formation",
+        "masterclass": "masterclass",
+        "coaching": "coaching",
+        "mentoring": "mentorat",
+        "job_shadowing": "observation en situation de travail",
+        "worker_exchange": "échange temporaire de personnel",
+        "on_the_job_training": "formation en situation de travail",
+        "advisory": "conseil",
+        "online": "en ligne",
+        "on_site": "sur site",
+        "hybrid": "hybride",
+        "green": "transition écologique",
+        "digital": "compétences numériques",
+        "internationalisation": "internationalisation",
+        "invitations": "invitations aux enquêtes",
+        "reminders": "rappels d’enquête",
+        "matches": "propositions de partenaires",
+        "digests": "récapitulatifs hebdomadaires des propositions de partenaires",
+        "achieved": "atteint",
+        "on_track": "en bonne voie",
+        "behind": "en retard",
+        "missed": "manqué",
+        "no_data": "pas de données",
+    },
 }
 
 
 # What an email says for a cluster whose name is not known yet (the header, the signature line).
-_UNNAMED_CLUSTER = {"en": "Your cluster", "de": "Ihr Cluster"}
+_UNNAMED_CLUSTER = {"en": "Your cluster", "de": "Ihr Cluster", "fr": "Votre cluster"}
 
 
 def choose_language(preferred: str | None) -> str:
@@ -133,6 +163,9 @@ def _day(language: str) -> Callable[[date], str]:
         # A no-break space keeps day and month together on narrow screens.
         if language == "de":
             return f"{value.day}.{NBSP}{months[value.month - 1]} {value.year}"
+        if language == "fr":  # "1er décembre", "2 décembre"
+            first = "er" if value.day == 1 else ""
+            return f"{value.day}{first}{NBSP}{months[value.month - 1]} {value.year}"
         return f"{value.day}{NBSP}{months[value.month - 1]} {value.year}"
 
     return day
@@ -164,10 +197,14 @@ def _skill(language: str) -> Callable[[str], str]:
     return skill
 
 
+# German and French typography put a (no-break) space between a number and its per cent sign.
+_SPACE_BEFORE_PERCENT = frozenset({"de", "fr"})
+
+
 def _percent(language: str) -> Callable[[float], str]:
     def percent(score: float) -> str:
         value = round(score * 100)
-        return f"{value}{NBSP}%" if language == "de" else f"{value}%"
+        return f"{value}{NBSP}%" if language in _SPACE_BEFORE_PERCENT else f"{value}%"
 
     return percent
 
@@ -177,9 +214,11 @@ def _amount(language: str) -> Callable[[float, str], str]:
         number = f"{value:,.2f}".rstrip("0").rstrip(".")  # 42 → "42", 12.5 → "12.5", 1234.25 → "1,234.25"
         if language == "de":
             number = number.replace(",", " ").replace(".", ",").replace(" ", ".")
+        elif language == "fr":  # 1 234,25: a space groups thousands, a comma marks decimals
+            number = number.replace(",", NBSP).replace(".", ",")
         if not unit:
             return number
-        if unit == "%" and language != "de":
+        if unit == "%" and language not in _SPACE_BEFORE_PERCENT:
             return f"{number}%"
         return f"{number}{NBSP}{unit}"
 

@@ -19,6 +19,24 @@ TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|intl|esco):[A-
 TemplateId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
 MAX_HEADCOUNT = 1_000_000
 LIKERT_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
+# The five-point scale in each language the answering form speaks (English is the source).
+LIKERT_SCALE: dict[str, tuple[str, ...]] = {
+    "en": LIKERT_LABELS,
+    "de": (
+        "Stimme überhaupt nicht zu",
+        "Stimme eher nicht zu",
+        "Weder noch",
+        "Stimme eher zu",
+        "Stimme voll und ganz zu",
+    ),
+    "fr": (
+        "Pas du tout d’accord",
+        "Plutôt pas d’accord",
+        "Ni d’accord ni pas d’accord",
+        "Plutôt d’accord",
+        "Tout à fait d’accord",
+    ),
+}
 
 
 class QuestionType(StrEnum):
@@ -145,10 +163,17 @@ class TemplateStatus(StrEnum):
 
 
 class TemplateTranslation(Strict):
+    """Everything a member reads in a template, in one more language; what is missing shows in the source."""
+
     title: str | None = None
     intro: str | None = None
+    sections: dict[str, str] = Field(default_factory=dict, description="section (as written) to translated name")
     questions: dict[str, str] = Field(default_factory=dict, description="question id to translated text")
+    help: dict[str, str] = Field(default_factory=dict, description="question id to translated help")
+    units: dict[str, str] = Field(default_factory=dict, description="question id to translated unit")
+    scale_labels: dict[str, tuple[str, str]] = Field(default_factory=dict, description="rating question id to ends")
     options: dict[str, str] = Field(default_factory=dict, description="'<question>.<value>' to translated label")
+    levels: dict[str, str] = Field(default_factory=dict, description="'<question>.<level>' to translated name")
     skills: dict[str, str] = Field(default_factory=dict, description="taxonomy code to translated label")
 
 
@@ -201,6 +226,40 @@ class SurveyTemplate(Strict):
 
     def label_of(self, code: str) -> str:
         return next((t.label for t in self.taxonomy if t.code == code), code)
+
+    def localised(self, language: str, skill_labels: dict[str, str] | None = None) -> SurveyTemplate:
+        """The same template with every text a member reads in ``language`` (ids, values and rules unchanged).
+
+        ``skill_labels`` are the shared taxonomy labels in that language, used where the template's own
+        translation does not name a skill. Texts without a translation stay in the template's language.
+        """
+        translation = self.translations.get(language)
+        if language == self.language or (translation is None and not skill_labels):
+            return self
+        tr = translation or TemplateTranslation()
+        shared = skill_labels or {}
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data["title"] = tr.title or self.title
+        data["intro"] = tr.intro or self.intro
+        data["language"] = language
+        for entry in data["taxonomy"]:
+            entry["label"] = tr.skills.get(entry["code"]) or shared.get(entry["code"]) or entry["label"]
+        for question in data["questions"]:
+            qid = question["id"]
+            question["text"] = tr.questions.get(qid) or question["text"]
+            for key, names in (("help", tr.help), ("unit", tr.units)):
+                if question.get(key):
+                    question[key] = names.get(qid) or question[key]
+            if question.get("section"):
+                question["section"] = tr.sections.get(question["section"]) or question["section"]
+            if qid in tr.scale_labels:
+                question["scale_labels"] = list(tr.scale_labels[qid])
+            for option in question.get("options", []):
+                option["label"] = tr.options.get(f"{qid}.{option['value']}") or option["label"]
+            levels = question.get("levels", {}).get("labels", {})
+            for level in levels:
+                levels[level] = tr.levels.get(f"{qid}.{level}") or levels[level]
+        return SurveyTemplate.model_validate(data)
 
 
 # ---------------------------------------------------------------------------------------------- answers
@@ -406,6 +465,16 @@ def adapt(
     data.update(changes)
     data.update(id=new_id, version=version, based_on=source.key, title=title or data["title"])
     return SurveyTemplate.model_validate(data)
+
+
+def survey_title(campaign_title: str, template: SurveyTemplate, language: str | None) -> str:
+    """What a member sees as the survey's name: a campaign named after its template reads in the member's
+    language; a title the cluster chose itself stays as the cluster wrote it."""
+    if campaign_title != template.title:
+        return campaign_title
+    primary = (language or "").replace("_", "-").split("-")[0].strip().lower()
+    translation = template.translations.get(primary)
+    return translation.title if translation and translation.title else template.title
 
 
 def slug(text: str) -> str:
