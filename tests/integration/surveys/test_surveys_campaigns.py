@@ -172,6 +172,7 @@ async def test_forged_expired_and_translated_pages(surveys: Surveys) -> None:
     invitations = {i.member_id: i for i in (await surveys.invitations())}
     german = await surveys.client.get(path_of(invitations[member_ids[1]].link))
     assert 'lang="de"' in german.text and "Bedarf und Angebot an digitalen Kompetenzen" in german.text
+    assert "Ihre Digitalisierung" in german.text and "Stimme voll und ganz zu" in german.text
     tampered = await surveys.client.get(path_of(invitations[member_ids[0]].link)[:-3] + "abc")
     assert tampered.status_code == 404 and "This link does not work" in tampered.text
     script = await surveys.client.get("/answer/<script>alert(1)</script>")
@@ -247,3 +248,21 @@ async def test_bad_campaigns_are_refused(surveys: Surveys) -> None:
         response = await surveys.client.post(f"/clusters/{cluster_id}/campaigns", json=body)
         assert response.status_code == 422 and field in response.text, (body, response.text)
     assert (await surveys.invitations()) == [] and await surveys.outbox_rows(InvitationRequested) == 0
+
+
+async def test_a_french_contact_gets_the_french_title_and_form(surveys: Surveys) -> None:
+    cluster_id, _ = await cluster_with_members(surveys.client, 1)
+    contact = {"name": "Claire Martin", "email": "claire@membre.example", "language": "fr"}
+    member = await ok(
+        await surveys.client.post(
+            f"/clusters/{cluster_id}/members", json={"name": "Membre", "country": "FR", "contacts": [contact]}
+        ),
+        201,
+    )
+    await launch(surveys, cluster_id)
+    french = next(i for i in await surveys.invitations() if i.member_id == member["id"])
+    assert french.survey_title == "Besoins et offre en compétences numériques"
+    page = await surveys.client.get(path_of(french.link))
+    assert page.status_code == 200 and 'lang="fr"' in page.text
+    for text in ("Votre transformation numérique", "Tout à fait d’accord", "Programmation", "Envoyer les réponses"):
+        assert text in page.text
