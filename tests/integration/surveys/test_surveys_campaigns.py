@@ -4,8 +4,9 @@ answering form (save, resume, submit) driven over HTTP."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.integration.surveys.conftest import BASE_URL, START, Surveys, cluster_with_members, ok
 from trellis_common.events import InvitationRequested, ResponseCompleted
@@ -137,6 +138,9 @@ async def test_save_resume_submit_and_resubmit(surveys: Surveys) -> None:
         },
     )
     assert done.status_code == 200 and "Thank you" in done.text
+    # What happens next, and until when answers can change, in the cluster's time (Brussels by default), not UTC.
+    closes = datetime.fromisoformat(campaign["closes_at"]).astimezone(ZoneInfo("Europe/Brussels"))
+    assert "What happens next" in done.text and f"{closes:%H:%M} {closes:%Z}" in done.text and "UTC" not in done.text
     again = await surveys.client.post(
         path,
         data={

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import APIRouter, Request, status
@@ -35,7 +36,7 @@ from trellis_surveys.domain.templates import (
     survey_title,
     validate_response,
 )
-from trellis_surveys.models import campaigns, invitations
+from trellis_surveys.models import campaigns, clusters, invitations
 from trellis_surveys.privacy import is_erased
 from trellis_surveys.recording import record_response
 from trellis_surveys.settings import SurveysSettings, surveys_settings
@@ -63,6 +64,9 @@ UI: dict[str, dict[str, str]] = {
         "saved": "Your answers are saved. Come back through the same link to continue.",
         "thanks_title": "Thank you",
         "thanks": "Your answers are recorded. You can change them through the same link until {close}.",
+        "next_steps": "What happens next: your cluster analyses the answers of all its members. If collaboration "
+        "partners can help with your needs, you will receive their proposals by email; if none fits yet, your "
+        "cluster manager sees your needs and can follow up.",
         "resubmitted": "You already submitted this survey. Submitting again replaces your answers.",
         "current_level": "Level of your staff today",
         "required_level": "Level you need",
@@ -92,6 +96,9 @@ UI: dict[str, dict[str, str]] = {
         "saved": "Ihre Antworten sind gespeichert. Über denselben Link können Sie später weitermachen.",
         "thanks_title": "Vielen Dank",
         "thanks": "Ihre Antworten sind erfasst. Bis {close} können Sie sie über denselben Link ändern.",
+        "next_steps": "Wie es weitergeht: Ihr Cluster wertet die Antworten aller Mitglieder aus. Wenn "
+        "Kooperationspartner bei Ihrem Bedarf helfen können, erhalten Sie deren Vorschläge per E-Mail; passt noch "
+        "keiner, sieht Ihr Clustermanagement Ihren Bedarf und kann auf Sie zukommen.",
         "resubmitted": "Sie haben diese Umfrage bereits abgeschickt. Erneutes Absenden ersetzt Ihre Antworten.",
         "current_level": "Heutiges Niveau Ihrer Beschäftigten",
         "required_level": "Benötigtes Niveau",
@@ -119,6 +126,9 @@ UI: dict[str, dict[str, str]] = {
         "saved": "Vos réponses sont enregistrées. Revenez par le même lien pour continuer.",
         "thanks_title": "Merci",
         "thanks": "Vos réponses sont enregistrées. Vous pouvez les modifier grâce au même lien jusqu’au {close}.",
+        "next_steps": "La suite : votre cluster analyse les réponses de tous ses membres. Si des partenaires "
+        "peuvent répondre à vos besoins, vous recevrez leurs propositions par e-mail ; si aucun ne convient encore, "
+        "la direction de votre cluster voit vos besoins et pourra revenir vers vous.",
         "resubmitted": "Vous avez déjà répondu à cette enquête. Un nouvel envoi remplacera vos réponses.",
         "current_level": "Niveau actuel de votre personnel",
         "required_level": "Niveau dont vous avez besoin",
@@ -140,6 +150,26 @@ UI: dict[str, dict[str, str]] = {
         "skill_incomplete": "remplissez les cinq champs pour cette compétence, ou laissez-les tous vides",
     },
 }
+
+
+_MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+}
+
+
+def local_time(moment: datetime, timezone: str, language: str) -> str:
+    """A moment as a member reads it: the cluster's local time, the month in words, the zone's abbreviation."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    month = _MONTHS.get(language, _MONTHS["en"]).split()[local.month - 1]
+    clock, zone = local.strftime("%H:%M"), local.strftime("%Z")
+    if language == "de":
+        return f"{local.day}. {month} {local.year}, {clock} Uhr {zone}"
+    if language == "fr":
+        day = "1er" if local.day == 1 else str(local.day)
+        return f"{day} {month} {local.year} à {clock} {zone}"
+    return f"{local.day} {month} {local.year}, {clock} {zone}"
 
 
 def _ui(language: str) -> dict[str, str]:
@@ -180,6 +210,7 @@ class Opened:
     campaign: dict[str, Any]
     template: SurveyTemplate
     language: str
+    timezone: str  # the cluster's: dates on pages are the member's local time, not UTC
 
 
 async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
@@ -206,12 +237,13 @@ async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
             .one()
         )
         stored = await get_template(session, LINK_SCOPE, campaign["template_id"], campaign["template_version"])
+        timezone = await session.scalar(select(clusters.c.timezone).where(clusters.c.id == campaign["cluster_id"]))
     assert stored is not None
     spoken = primary_language(invitation["language"])
     language = spoken if spoken in UI else "en"
     if now >= campaign["closes_at"]:
         return _message(language, "expired", status.HTTP_410_GONE)
-    return Opened(dict(invitation), dict(campaign), stored.template, language)
+    return Opened(dict(invitation), dict(campaign), stored.template, language, timezone or "UTC")
 
 
 def _anchor(code: str) -> str:
@@ -471,13 +503,13 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
                 next_reminder_at=None,
             )
         )
-    close = opened.campaign["closes_at"].strftime("%Y-%m-%d %H:%M UTC")
+    close = local_time(opened.campaign["closes_at"], opened.timezone, opened.language)
     return _page(
         "message.html",
         lang=opened.language,
         page_title=ui["thanks_title"],
         heading=ui["thanks_title"],
-        paragraphs=[ui["thanks"].format(close=close)],
+        paragraphs=[ui["thanks"].format(close=close), ui["next_steps"]],
     )
 
 
