@@ -415,13 +415,14 @@ async def test_template_previews(service: Harness) -> None:
         assert {t["name"] for t in listed} == {
             "matches",
             "matches_digest",
+            "answers_received",
             "review_reminder",
             "review_escalation",
             "survey_invitation",
             "survey_reminder",
         }
         for template in listed:
-            for lang in ("en", "de"):
+            for lang in ("en", "de", "fr"):
                 html = await api.get(f"/templates/{template['name']}/preview", params={"lang": lang})
                 assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
                 assert f'lang="{lang}"' in html.text and "default-src 'none'" in html.headers["content-security-policy"]
@@ -476,3 +477,20 @@ async def test_erasure_takes_preferences_and_waiting_digest_items_along(service:
         assert (await session.execute(select(digest_items))).all() == []
     async with service.api() as api:
         assert (await api.get("/contacts/contact-1/preferences")).status_code == 404
+
+
+async def test_an_assessment_no_offer_fits_gets_one_answers_received_email(service: Harness) -> None:
+    """A member whose gaps fit no offer hears that the answers arrived and a person follows up; a re-match that
+    finds nothing new sends nothing, and the same event twice is one email."""
+    await service.publish(member())
+    await service.all_consumed()
+    nothing = matched().model_copy(update={"options": [], "pooled": [], "reason": "assessment"})
+    first = await service.publish(nothing)
+    await service.publish(nothing, event_id=first.id)  # redelivered: same event id
+    await service.publish(matched().model_copy(update={"options": [], "pooled": [], "reason": "rematch"}))
+    await service.all_consumed()
+    assert [d["template"] for d in await service.deliveries()] == ["answers_received"], "one, for the assessment"
+    [mail] = await service.emails(1)
+    assert str(mail.message["Subject"]) == "We have your answers"
+    body = mail.message.get_body(preferencelist=("plain",))
+    assert body is not None and "cluster manager will look at them and follow up" in body.get_content()

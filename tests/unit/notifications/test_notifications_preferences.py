@@ -30,7 +30,7 @@ preferences_strategy = st.builds(
 def test_every_template_has_a_category_or_is_a_review() -> None:
     assert set(TEMPLATE_CATEGORY) == set(EmailTemplate)
     assert {t for t, c in TEMPLATE_CATEGORY.items() if c is None} == REDIRECTABLE
-    assert templates_of(Category.MATCHES) == [EmailTemplate.MATCHES]
+    assert templates_of(Category.MATCHES) == [EmailTemplate.MATCHES, EmailTemplate.ANSWERS_RECEIVED]
     assert templates_of(Category.DIGESTS) == [EmailTemplate.MATCHES_DIGEST]
 
 

@@ -24,6 +24,7 @@ UNSUBSCRIBE_PURPOSE = "notifications.unsubscribe.v1"
 CONTEXT_NAMES: dict[EmailTemplate, str] = {
     EmailTemplate.MATCHES: "matched",
     EmailTemplate.MATCHES_DIGEST: "digest",
+    EmailTemplate.ANSWERS_RECEIVED: "matched",
     EmailTemplate.REVIEW_REMINDER: "review",
     EmailTemplate.REVIEW_ESCALATION: "review",
     EmailTemplate.SURVEY_INVITATION: "invitation",

@@ -67,6 +67,7 @@ SERVICE = Scope.everything("notifications-handlers")  # event handlers act for e
 
 _PAYLOAD_MODELS: dict[EmailTemplate, type[EventData]] = {
     EmailTemplate.MATCHES: PartnersMatched,
+    EmailTemplate.ANSWERS_RECEIVED: PartnersMatched,
     EmailTemplate.REVIEW_REMINDER: ReviewDue,
     EmailTemplate.REVIEW_ESCALATION: ReviewDue,
     EmailTemplate.SURVEY_INVITATION: InvitationRequested,
@@ -463,11 +464,15 @@ async def on_partners_matched_batch(batch: Sequence[Handling]) -> None:
     notices = []
     for uow, incoming in batch:
         matched = incoming.require(PartnersMatched)
+        template = EmailTemplate.MATCHES
         if not matched.options:
-            log.info("no_partner_options", member_id=matched.member_id)
-            continue
+            log.info("no_partner_options", member_id=matched.member_id, reason=matched.reason)
+            if matched.reason not in (None, "assessment"):  # None: producers that predate the field
+                continue  # a re-match that found nothing new: the member already heard about this response
+            # Once per response (matchmaking matches an assessment once): nothing fits yet, a person follows up.
+            template = EmailTemplate.ANSWERS_RECEIVED
         notice = Notice(
-            template=EmailTemplate.MATCHES,
+            template=template,
             audience=Audience(AudienceKind.MEMBER, matched.member_id),
             data=matched,
             cause_event_id=incoming.envelope.id,

@@ -151,6 +151,8 @@ def sample_context(template: EmailTemplate) -> dict[str, Any]:
     """Keyword arguments for ``TemplateRenderer.render`` that fill every section of ``template``."""
     if template is EmailTemplate.MATCHES:
         return {"matched": SAMPLE_MATCHED}
+    if template is EmailTemplate.ANSWERS_RECEIVED:
+        return {"matched": SAMPLE_MATCHED.model_copy(update={"options": [], "pooled": []})}
     if template is EmailTemplate.MATCHES_DIGEST:
         return {"digest": _sample_digest()}
     if template is EmailTemplate.REVIEW_REMINDER:

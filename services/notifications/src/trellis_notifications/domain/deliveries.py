@@ -24,6 +24,7 @@ class DeliveryStatus(StrEnum):
 class EmailTemplate(StrEnum):
     MATCHES = "matches"
     MATCHES_DIGEST = "matches_digest"  # a week of matches in one email
+    ANSWERS_RECEIVED = "answers_received"  # an assessment no offer fits yet: the member hears it was received
     REVIEW_REMINDER = "review_reminder"  # ahead of and on the due date, with an .ics attachment
     REVIEW_ESCALATION = "review_escalation"  # the review is overdue: the board is told as well
     SURVEY_INVITATION = "survey_invitation"

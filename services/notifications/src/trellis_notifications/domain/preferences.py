@@ -32,6 +32,7 @@ TEMPLATE_CATEGORY: dict[EmailTemplate, Category | None] = {
     EmailTemplate.SURVEY_REMINDER: Category.REMINDERS,
     EmailTemplate.MATCHES: Category.MATCHES,
     EmailTemplate.MATCHES_DIGEST: Category.DIGESTS,
+    EmailTemplate.ANSWERS_RECEIVED: Category.MATCHES,  # the other answer to an assessment: no proposal yet
     EmailTemplate.REVIEW_REMINDER: None,
     EmailTemplate.REVIEW_ESCALATION: None,
 }
