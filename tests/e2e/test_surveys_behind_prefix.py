@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Browser
 
 from tests.conftest import NewDatabase
-from tests.e2e.test_surveys_browser import SECRET, fill_skill, published
+from tests.e2e.test_surveys_browser import EMAIL, SECRET, fill_skill, launch_campaign, published
 from tests.support import auth
 from tests.support.polling import eventually
 from tests.support.prefix import behind, serving, stripping_proxy
@@ -29,29 +29,7 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import from_kafka
 from trellis_common.events import InvitationRequested, ResponseCompleted
 
-EMAIL = "maria@alpine.example"
 ANSWERS = {"digitalisation_priority": 4, "hiring_difficulty": "yes", "open_it_positions": 3, "employees": 40}
-
-
-async def launch_campaign(api: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A cluster with one member, and a campaign that invites its contact; returns (member, campaign)."""
-    cluster = (await api.post("/clusters", json={"name": "Prefix cluster", "country": "AT"})).json()
-    member = (
-        await api.post(
-            f"/clusters/{cluster['id']}/members",
-            json={
-                "name": "Alpine Composites",
-                "member_type": "sme",
-                "country": "AT",
-                "contacts": [{"name": "Maria Rossi", "email": EMAIL, "language": "en"}],
-            },
-        )
-    ).json()
-    launched = await api.post(
-        f"/clusters/{cluster['id']}/campaigns", json={"template_id": "digital-skills", "title": "Digital skills"}
-    )
-    assert launched.status_code == 201, launched.text
-    return member, launched.json()
 
 
 async def answer_in_browser(browser: Browser, link: str) -> None:

@@ -25,6 +25,7 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import InvitationRequested, ResponseCompleted
 
 SECRET = "browser-test-link-secret-0123456789abcdef"
+EMAIL = "maria@alpine.example"
 
 
 @pytest.fixture
@@ -71,28 +72,32 @@ async def fill_skill(
     await page.select_option(f"#skill-{anchor}-importance", importance)
 
 
+async def launch_campaign(api: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A cluster with one member, and a campaign that invites its contact; returns (member, campaign)."""
+    cluster = (await api.post("/clusters", json={"name": "Browser cluster", "country": "AT"})).json()
+    member = (
+        await api.post(
+            f"/clusters/{cluster['id']}/members",
+            json={
+                "name": "Alpine Composites",
+                "member_type": "sme",
+                "country": "AT",
+                "contacts": [{"name": "Maria Rossi", "email": EMAIL, "language": "en"}],
+            },
+        )
+    ).json()
+    launched = await api.post(
+        f"/clusters/{cluster['id']}/campaigns", json={"template_id": "digital-skills", "title": "Digital skills"}
+    )
+    assert launched.status_code == 201, launched.text
+    return member, launched.json()
+
+
 async def test_a_member_answers_a_skill_matrix_survey_in_the_browser(
     browser: Browser, surveys_process: ServiceProcess, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     async with httpx.AsyncClient(headers=auth.admin(), base_url=surveys_process.url, timeout=10) as api:
-        cluster = (await api.post("/clusters", json={"name": "Browser cluster", "country": "AT"})).json()
-        member = (
-            await api.post(
-                f"/clusters/{cluster['id']}/members",
-                json={
-                    "name": "Alpine Composites",
-                    "member_type": "sme",
-                    "country": "AT",
-                    "contacts": [{"name": "Maria Rossi", "email": "maria@alpine.example", "language": "en"}],
-                },
-            )
-        ).json()
-        launched = await api.post(
-            f"/clusters/{cluster['id']}/campaigns",
-            json={"template_id": "digital-skills", "title": "Digital skills 2025"},
-        )
-        assert launched.status_code == 201, launched.text
-        campaign = launched.json()
+        member, campaign = await launch_campaign(api)
 
     invitation_topic = spec_for_model(InvitationRequested).topic(topic_prefix)
     [invitation] = await published(kafka_bootstrap, invitation_topic, member["id"])
