@@ -99,6 +99,7 @@ DATABASE = Secret("TRELLIS_DATABASE_URL", "database-url")
 def services() -> list[Service]:
     extra: dict[str, dict[str, str]] = {
         "surveys": {"TRELLIS_PUBLIC_BASE_URL": "https://surveys.trellis.example.org"},
+        "matchmaking": {"TRELLIS_PUBLIC_BASE_URL": "https://matchmaking.trellis.example.org"},
         "notifications": {
             "TRELLIS_PUBLIC_BASE_URL": "https://notifications.trellis.example.org",
             "TRELLIS_SMTP_HOST": "smtp.example.org",
@@ -110,6 +111,7 @@ def services() -> list[Service]:
     }
     secrets: dict[str, tuple[Secret, ...]] = {
         "surveys": (DATABASE, Secret("TRELLIS_SURVEY_LINK_SECRET", "survey-link-secret")),
+        "matchmaking": (DATABASE, Secret("TRELLIS_REPLY_LINK_SECRET", "reply-link-secret")),
         "notifications": (
             DATABASE,
             Secret("TRELLIS_UNSUBSCRIBE_SECRET", "unsubscribe-secret"),

@@ -84,7 +84,11 @@ def test_every_service_is_served_after_topics_and_its_migration(compose: dict[st
 
 def test_secrets_come_from_the_users_shell(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name, variable in (("surveys", "TRELLIS_SURVEY_LINK_SECRET"), ("notifications", "TRELLIS_UNSUBSCRIBE_SECRET")):
+    for name, variable in (
+        ("surveys", "TRELLIS_SURVEY_LINK_SECRET"),
+        ("matchmaking", "TRELLIS_REPLY_LINK_SECRET"),
+        ("notifications", "TRELLIS_UNSUBSCRIBE_SECRET"),
+    ):
         assert re.fullmatch(r"\$\{" + variable + r":\?[^}]+\}", services[name]["environment"][variable])
 
 

@@ -217,12 +217,14 @@ def test_environment_names_only_real_settings_and_secrets_come_from_secrets(
         "TRELLIS_DATABASE_URL",
         "TRELLIS_SURVEY_LINK_SECRET",
         "TRELLIS_UNSUBSCRIBE_SECRET",
+        "TRELLIS_REPLY_LINK_SECRET",
         "TRELLIS_SMTP_PASSWORD",
         "TRELLIS_KAFKA_SASL_PASSWORD",
     }
     required = {service: {"TRELLIS_DATABASE_URL"} for service in ALL_SERVICES}
     required["surveys"].add("TRELLIS_SURVEY_LINK_SECRET")
     required["notifications"].add("TRELLIS_UNSUBSCRIBE_SECRET")
+    required["matchmaking"].add("TRELLIS_REPLY_LINK_SECRET")
     assert not of_kind(objects, "Secret"), "a Secret with values is part of the manifests"
     for workload in [obj for obj in objects if obj["kind"] in WORKLOADS]:
         service = workload["metadata"]["labels"]["app.kubernetes.io/name"]
@@ -299,7 +301,12 @@ def test_prod_wires_the_issuer_the_ingress_and_monitoring(rendered: dict[str, li
         for path in rule["http"]["paths"]
     }
     # Only the member pages and the event ingress are public; APIs, /metrics and /docs stay inside.
-    assert public == {("ingress", "/events"), ("surveys", "/answer/"), ("notifications", "/unsubscribe/")}
+    assert public == {
+        ("ingress", "/events"),
+        ("surveys", "/answer/"),
+        ("matchmaking", "/reply/"),
+        ("notifications", "/unsubscribe/"),
+    }
     services = of_kind(objects, "Service")
     monitor = named(objects, "ServiceMonitor", "trellis")["spec"]
     selected = [s for s in services if s["metadata"]["labels"].items() >= monitor["selector"]["matchLabels"].items()]

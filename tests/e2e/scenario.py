@@ -6,6 +6,7 @@ review date → one reminder email to the cluster manager.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -131,6 +132,20 @@ async def wait_for_mail(platform: Platform, address: str, count: int = 1, timeou
     return await eventually(arrived, timeout=timeout, interval=0.1, what=f"{count} email(s) to {address}")
 
 
+async def accept_by_link(platform: Platform, match_mail: ReceivedMail) -> None:
+    """The member follows the email's accept link: a page that asks, one POST, and matchmaking records it."""
+    matchmaking = platform.clients["matchmaking"]
+    found = re.search(r"/reply/([^?\s]+)\?answer=accepted&lang=en", match_mail.text())
+    assert found, "the match email carries an accept link"
+    path = f"/reply/{found.group(1)}"
+    page = await matchmaking.get(path, params={"answer": "accepted", "lang": "en"})
+    assert page.status_code == 200 and "Would you like to take up this offer?" in page.text, page.text
+    pressed = await matchmaking.post(f"{path}?lang=en", data={"answer": "accepted"}, follow_redirects=False)
+    assert pressed.status_code == 303, pressed.text
+    (match,) = (await ok(await matchmaking.get("/matches", params={"member_id": platform.ids["member"]})))["items"]
+    assert (match["status"], match["outcome_by"]) == ("accepted", "member")
+
+
 async def run_loop(platform: Platform) -> dict[str, int]:
     await seed(platform)
     await submit_response(platform, "member", correlation_id=CORRELATION_ID)
@@ -139,6 +154,7 @@ async def run_loop(platform: Platform) -> dict[str, int]:
     assert OFFER_TITLE in match_mail.text(), "the email lists the member's matches"
     assert skill_label("digcomp:5.2") in match_mail.text(), "the skill by its label"
     assert "digcomp:" not in match_mail.text(), "never by its code"
+    await accept_by_link(platform, match_mail)
 
     strategy = platform.clients["strategy"]
     cluster_id = platform.ids["cluster"]

@@ -83,6 +83,7 @@ MEMBER_PAGES = {
     "surveys": {"GET /answer/{token}", "POST /answer/{token}"},
     "notifications": {"GET /unsubscribe/{token}", "POST /unsubscribe/{token}"},
     "strategy": {"GET /clusters/{cluster_id}/reviews.ics"},
+    "matchmaking": {"GET /reply/{token}", "POST /reply/{token}"},
 }
 # Of those, the ones left out of the OpenAPI document on purpose (the survey form is HTML for members).
 UNDOCUMENTED = {"surveys": {"GET /answer/{token}", "POST /answer/{token}"}}
@@ -141,6 +142,7 @@ URL_FORMATS = frozenset({"uri", "url", "iri", "uri-reference", "iri-reference", 
 KNOWN_URL_INPUTS = {
     ("matchmaking", "website"): "a partner's web site, shown to managers and in match emails",
     ("event", "link"): "the signed survey link of surveys.invitation.requested, written into the email",
+    ("event", "reply_link"): "the signed accept/decline link matchmaking puts on a proposal, written into the email",
 }
 PLACEHOLDERS = {"version": "1", "measured_on": "2026-01-15"}
 CSV = b"name,country,contact_name,contact_email\nImported GmbH,AT,Ina Import,ina@imported.example\n"
@@ -787,7 +789,11 @@ async def test_api8_an_unhandled_error_carries_the_security_headers(service_name
     assert answer.headers.get("x-correlation-id") == "corr-500"
 
 
-SIGNING_SECRETS = {"surveys": "TRELLIS_SURVEY_LINK_SECRET", "notifications": "TRELLIS_UNSUBSCRIBE_SECRET"}
+SIGNING_SECRETS = {
+    "surveys": "TRELLIS_SURVEY_LINK_SECRET",
+    "matchmaking": "TRELLIS_REPLY_LINK_SECRET",
+    "notifications": "TRELLIS_UNSUBSCRIBE_SECRET",
+}
 
 
 @pytest.mark.parametrize("service_name", sorted(SIGNING_SECRETS))

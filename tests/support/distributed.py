@@ -77,7 +77,8 @@ async def start_services(
         extra = dict(environment or {})
         if service in failpoints:
             extra["TRELLIS_FAILPOINTS"] = failpoints[service]
-        platform.process(service, urls[service]).start(**extra)
+        proc = platform.process(service, urls[service])
+        proc.start(**{"TRELLIS_PUBLIC_BASE_URL": proc.url, **extra})  # links in emails reach this process
     for proc in platform.processes.values():
         await proc.wait_ready()
     return urls

@@ -18,12 +18,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from trellis_common import dates
 from trellis_common.skill_labels import label_set, shipped_languages
+from trellis_matchmaking.reply_texts import TEXTS as REPLY_PAGE
 from trellis_notifications.domain import rendering
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, TemplateRenderer
 from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
-from trellis_surveys.answering import UI, localised
+from trellis_surveys.answering import ANSWER_MESSAGES, UI, localised
+from trellis_surveys.domain import templates as survey_templates
 from trellis_surveys.domain.templates import LIKERT_SCALE, SurveyTemplate
 from trellis_surveys.template_store import builtin_templates
 
@@ -62,7 +65,7 @@ def _without_samples(text: str, context: dict[str, Any]) -> str:
 
 
 def test_the_three_working_languages_are_supported_everywhere() -> None:
-    assert set(LANGUAGES) == SUPPORTED_LANGUAGES == set(UI) == set(LIKERT_SCALE)
+    assert set(LANGUAGES) == SUPPORTED_LANGUAGES == set(UI) == set(LIKERT_SCALE) == set(REPLY_PAGE)
     assert set(LANGUAGES) <= shipped_languages()
 
 
@@ -80,9 +83,10 @@ def test_every_english_template_file_exists_in_each_language(folder: str, langua
     assert _template_files(folder.format(language)) == _template_files(folder.format("en"))
 
 
-@pytest.mark.parametrize("table", ["_LABELS", "_UNNAMED_CLUSTER", "_MONTHS"])
+@pytest.mark.parametrize("table", ["rendering._LABELS", "rendering._UNNAMED_CLUSTER", "dates.MONTHS"])
 def test_rendering_tables_have_every_language_and_key(table: str) -> None:
-    values: dict[str, Any] = getattr(rendering, table)
+    module, name = table.split(".")
+    values: dict[str, Any] = getattr({"rendering": rendering, "dates": dates}[module], name)
     assert set(values) == set(LANGUAGES)
     for language in TRANSLATED:
         if isinstance(values["en"], dict):
@@ -134,6 +138,15 @@ def test_the_unsubscribe_page_renders_in_each_language(state: str, language: str
         assert not ENGLISH.findall(body.replace("One-Click", " ").replace("List-Unsubscribe", " "))
 
 
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_accept_decline_page_is_complete(language: str) -> None:
+    assert set(REPLY_PAGE[language]) == set(REPLY_PAGE["en"])
+    for key, text in REPLY_PAGE[language].items():
+        assert text.strip() and text != REPLY_PAGE["en"][key], key
+        assert _fields(text) == _fields(REPLY_PAGE["en"][key]), key
+        assert not ENGLISH.findall(text), f"{key} ({language}) has English words {ENGLISH.findall(text)}"
+
+
 # ------------------------------------------------------------------------------------------ the survey form
 
 
@@ -144,6 +157,20 @@ def test_the_form_strings_are_complete(language: str) -> None:
         assert text.strip(), key
         assert _fields(text) == _fields(UI["en"][key]), key
     assert len(LIKERT_SCALE[language]) == len(LIKERT_SCALE["en"]) and all(LIKERT_SCALE[language])
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_answer_checks_speak_the_members_language(language: str) -> None:
+    english = survey_templates.ANSWER_MESSAGES
+    assert set(ANSWER_MESSAGES[language]) == set(english)
+    for key, text in ANSWER_MESSAGES[language].items():
+        assert text.strip() and _fields(text) == _fields(english[key]), key
+        assert not ENGLISH.findall(text), f"{key} ({language}) has English words"
+    # The form's checks, as a member submitting an empty and a wrong answer reads them.
+    shown = localised(builtin_templates()[("digital-skills", 1)], language)
+    _, errors = survey_templates.validate_response(shown, {"employees": -3}, [], messages=ANSWER_MESSAGES[language])
+    messages = " ".join(error.message for error in errors)
+    assert errors and not ENGLISH.findall(messages) and "must" not in messages, messages
 
 
 def _shipped() -> list[SurveyTemplate]:

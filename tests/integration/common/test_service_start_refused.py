@@ -11,6 +11,7 @@ import pytest
 CASES = [
     ("surveys", {}, "TRELLIS_SURVEY_LINK_SECRET"),
     ("notifications", {}, "TRELLIS_UNSUBSCRIBE_SECRET"),
+    ("matchmaking", {}, "TRELLIS_REPLY_LINK_SECRET"),
     ("surveys", {"TRELLIS_SURVEY_LINK_SECRET": "dev-only-survey-link-secret"}, "TRELLIS_SURVEY_LINK_SECRET"),
     ("ingress", {"TRELLIS_AUTH_ISSUER": ""}, "TRELLIS_AUTH_ISSUER"),
 ]

@@ -19,14 +19,25 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.clock import ManualClock
 from trellis_common.consumer import Handling, Incoming
 from trellis_common.envelope import CloudEvent
-from trellis_common.events import GapsAssessed, MemberContext, PartnersMatched, SkillGap, SurveyTheme, Trend
+from trellis_common.events import (
+    GapsAssessed,
+    MemberChanged,
+    MemberContext,
+    PartnersMatched,
+    SkillGap,
+    SurveyTheme,
+    Trend,
+)
+from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.unit_of_work import flush_outboxes
 from trellis_matchmaking.handlers import on_gaps_assessed, on_gaps_assessed_batch
+from trellis_matchmaking.models import NAMES
 from trellis_matchmaking.service import DEFINITION
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # seat period 2026-Q1
 GAPS = spec_for_model(GapsAssessed)
+MEMBERS = spec_for_model(MemberChanged)
 AT_MEMBER = MemberContext(country="AT", region="AT13", languages=["de", "en"], sector="C25")
 
 
@@ -95,6 +106,21 @@ async def deliver_batch(runtime: ServiceRuntime, *events: GapsAssessed) -> list[
         await on_gaps_assessed_batch(batch)
         await flush_outboxes(h.uow for h in batch)
     return [PartnersMatched.model_validate(e.data) for h in batch for e in h.uow.emitted]
+
+
+async def name_member(runtime: ServiceRuntime, member_id: str, name: str) -> None:
+    """The member's (and its cluster's) name, as surveys.member.changed brings it."""
+    changed = MemberChanged(
+        cluster_id="c-1", member_id=member_id, name=name, cluster_name="Danube", context=AT_MEMBER, changed_at=START
+    )
+    envelope = CloudEvent(
+        source="/tests/surveys",
+        type=spec_for_model(MemberChanged).type,
+        subject=member_id,
+        data=changed.model_dump(mode="json"),
+    )
+    async with runtime.unit_of_work(cause=envelope) as uow:
+        await member_names_handler(NAMES)(uow, Incoming(envelope, changed, member_id))
 
 
 def move_clock(runtime: ServiceRuntime, moment: datetime) -> None:

@@ -36,8 +36,10 @@ DIRECTORY_PARAMS = frozenset({"partner_id", "offer_id"})  # the platform-wide pa
 EMPTY_WHEN_UNSEEN = frozenset({"GET /members/{member_id}/matches"})
 # Platform-wide reads for platform admins only (every service's audit log).
 ADMIN_READS = frozenset({"GET /audit"})
-# The operations surface of a manual-clock deployment (the other operations routes are not in the route table).
-PUBLIC = frozenset({"GET /admin/clock", "PUT /admin/clock"})
+# The operations surface of a manual-clock deployment (the other operations routes are not in the route table), and
+# the page behind a match email's accept/decline link, whose signed token is the authorisation (tested in
+# test_reply_links: it reaches the one match it names).
+PUBLIC = frozenset({"GET /admin/clock", "PUT /admin/clock", "GET /reply/{token}", "POST /reply/{token}"})
 OPEN_ROUTES = ("/healthz", "/readyz", "/metrics", "/asyncapi.json", "/openapi.json", "/docs", "/admin/clock")
 GAP = gap("digcomp:5.2", current=2, required=5, headcount_gap=2, importance=4)
 CSV = (

@@ -9,28 +9,21 @@ import httpx
 import pytest
 
 from tests.integration.matchmaking.conftest import (
-    AT_MEMBER,
     START,
     created,
     deliver,
     deliver_batch,
     gaps_assessed,
     move_clock,
+    name_member,
     offer,
     partner,
     problem,
     skill_gap,
 )
-from trellis_common.catalogue import spec_for_model
-from trellis_common.consumer import Incoming
-from trellis_common.envelope import CloudEvent
 from trellis_common.errors import PermanentError
-from trellis_common.events import MemberChanged, MemberContext
-from trellis_common.names import member_names_handler
+from trellis_common.events import MemberContext
 from trellis_common.runtime import ServiceRuntime
-from trellis_matchmaking.models import NAMES
-
-MEMBERS = spec_for_model(MemberChanged)
 
 SEVERE = skill_gap("digcomp:5.2", current=2, required=5, headcount_gap=3, importance=5)  # 5 × (3 + 1.5) = 22.5
 MILD = skill_gap("digcomp:5.2", current=4, required=5, headcount_gap=0, importance=2)  # 2 × (1 + 0) = 2
@@ -323,17 +316,6 @@ async def test_members_sharing_a_gap_are_pooled_in_one_group_offer(
     assert (held["member_name"], held["skill_label"]) == ("Vienna Sensor Labs", listed["skill_label"])
     single = (await api.get(f"/matches/{held['id']}")).json()
     assert single["member_name"] == "Vienna Sensor Labs"
-
-
-async def name_member(runtime: ServiceRuntime, member_id: str, name: str) -> None:
-    changed = MemberChanged(
-        cluster_id="c-1", member_id=member_id, name=name, cluster_name="Danube", context=AT_MEMBER, changed_at=START
-    )
-    envelope = CloudEvent(
-        source="/tests/surveys", type=MEMBERS.type, subject=member_id, data=changed.model_dump(mode="json")
-    )
-    async with runtime.unit_of_work(cause=envelope) as uow:
-        await member_names_handler(NAMES)(uow, Incoming(envelope, changed, member_id))
 
 
 async def test_international_ambitions_meet_partners_in_the_target_countries(

@@ -365,6 +365,9 @@ def member(
     )
 
 
+REPLY_LINK = "https://trellis.test/matchmaking/reply/token-of-match-1"  # as matchmaking signs it
+
+
 def matched(member_id: str = "member-1", cluster_id: str = "cluster-1") -> PartnersMatched:
     return PartnersMatched(
         match_run_id=f"run-{uuid.uuid4()}",
@@ -384,6 +387,8 @@ def matched(member_id: str = "member-1", cluster_id: str = "cluster-1") -> Partn
                 delivery="online",
                 score=0.86,
                 explanation=[ScoreComponent(factor="gap_severity", weight=0.5, value=1.0, contribution=0.5)],
+                match_id="match-1",
+                reply_link=REPLY_LINK,
             ),
             MatchOption(
                 rank=2,

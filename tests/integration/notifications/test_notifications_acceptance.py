@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from tests.integration.notifications.harness import (
     MAIL_DOMAIN,
+    REPLY_LINK,
     Harness,
     Received,
     SmtpServer,
@@ -184,6 +185,11 @@ async def test_every_template_arrives_with_both_parts_and_correct_headers(servic
             assert url in text and url in html
         else:
             assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None
+        if template in ("matches", "matches_digest"):
+            # One click to answer the proposal that holds a seat; the alternative without one has no buttons.
+            for answer in ("accepted", "declined"):
+                link = f"{REPLY_LINK}?answer={answer}&lang={language}"
+                assert text.count(link) == 1 and html.count(f'href="{link.replace("&", "&amp;")}"') == 1
     calendar_part = next(
         p
         for p in by_key[("manager-1", SUBJECTS[language]["review_reminder"])].message.walk()

@@ -34,7 +34,7 @@ from tests.integration.strategy.conftest import (
 )
 from tests.support.polling import eventually
 from trellis_common.bus.memory import InMemoryBroker
-from trellis_common.events import ContactRole, ReminderKind, ReviewDue
+from trellis_common.events import AgendaActionKind, ContactRole, ReminderKind, ReviewDue
 from trellis_common.runtime import ServiceRuntime
 from trellis_strategy import repository
 from trellis_strategy.models import gap_assessments, match_runs
@@ -187,6 +187,12 @@ async def test_each_reminder_fires_once_at_its_time_and_the_board_hears_of_an_ov
     assert [(g.skill_code, g.members) for g in agenda.top_gaps] == [("digcomp:5.2", 1), ("greencomp:1.1", 1)]
     assert agenda.proposed_actions[0].startswith("4 members share a gap in Managing data")
     assert len(agenda.proposed_actions) == 3
+    # The same actions as data, in the same order, for readers of other languages.
+    assert [a.kind for a in agenda.actions] == [AgendaActionKind.POOLED_OFFER] + [AgendaActionKind.MEMBER_PARTNER] * 2
+    pooled = agenda.actions[0]
+    assert (pooled.member_count, pooled.skill_code, pooled.member_name) == (4, "digcomp:1.3", None)
+    assert pooled.offer_title and pooled.partner_name and str(pooled.member_count) in agenda.proposed_actions[0]
+    assert all(a.partner_name in text for a, text in zip(agenda.actions, agenda.proposed_actions, strict=True))
     assert agenda.kpis == []
 
     await eventually(lambda: outbox_sent(strategy), timeout=10, what="the outbox to drain")

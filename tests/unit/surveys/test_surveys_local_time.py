@@ -21,4 +21,6 @@ from trellis_surveys.answering import local_time
     ],
 )
 def test_local_time(moment: datetime, timezone: str, language: str, expected: str) -> None:
-    assert local_time(moment, timezone, language) == expected
+    shown = local_time(moment, timezone, language)
+    assert shown.replace("\u00a0", " ") == expected
+    assert "\u00a0" in shown.split(",")[0].split(" à ")[0], "day and month stay on one line"

@@ -153,7 +153,7 @@ def create_app(
                 log.info(
                     "http_request",
                     method=request.method,
-                    path=request.url.path,
+                    path=_loggable_path(request),
                     status=response.status_code,
                     ms=round((time.perf_counter() - started) * 1000, 1),
                 )
@@ -192,6 +192,14 @@ def _printable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_printable(item) for item in value]
     return value
+
+
+def _loggable_path(request: Request) -> str:
+    """The path without the signed token of a member's link (survey, unsubscribe, accept/decline): logs travel
+    further than links should, and the token alone lets its holder act in the member's name."""
+    path = request.url.path
+    token = request.scope.get("path_params", {}).get("token")
+    return path.replace(token, "[token]") if isinstance(token, str) and token else path
 
 
 def page_path(request: Request, route: str, **params: Any) -> str:

@@ -208,6 +208,12 @@ class MatchOption(EventData):
     score: float
     explanation: list[ScoreComponent]
     match_id: Id | None = Field(None, description="Set on the proposal that holds a seat; outcomes refer to it")
+    reply_link: str | None = Field(
+        None,
+        max_length=2000,
+        description="Signed, expiring link (set with match_id) to the page where the member accepts or declines "
+        "the proposal; append ?answer=accepted or ?answer=declined to ask for that answer",
+    )
 
 
 class PooledOpportunity(EventData):
@@ -256,10 +262,32 @@ class ReviewKpi(EventData):
     status: str = Field(description="achieved | on_track | behind | missed | no_data")
 
 
+class AgendaActionKind(StrEnum):
+    POOLED_OFFER = "pooled_offer"  # one group offer for several members sharing a gap
+    MEMBER_PARTNER = "member_partner"  # a member and the partner that fits its gap best
+
+
+class AgendaAction(EventData):
+    """A proposed action as data, so that each reader gets it in their own language."""
+
+    kind: AgendaActionKind
+    skill_code: str = Field(max_length=64)
+    partner_name: str = Field(max_length=200)
+    offer_title: str | None = Field(None, max_length=300, description="pooled_offer: the group offer")
+    member_count: Count | None = Field(None, description="pooled_offer: members sharing the gap")
+    member_name: str | None = Field(None, max_length=200, description="member_partner: the member organisation")
+
+
 class ReviewAgenda(EventData):
     new_matches: Count = 0
     members_with_gaps: Count = 0
-    proposed_actions: list[str] = Field(default_factory=list)
+    proposed_actions: list[str] = Field(
+        default_factory=list, description="The proposed actions in English words (see actions for the data)"
+    )
+    actions: list[AgendaAction] = Field(
+        default_factory=list,
+        description="The same proposed actions as data, in the same order (none from older producers)",
+    )
     since: datetime | None = Field(None, description="Start of the agenda: the last review (None before the first)")
     top_gaps: list[AgendaGap] = Field(default_factory=list)
     kpis: list[ReviewKpi] = Field(default_factory=list)

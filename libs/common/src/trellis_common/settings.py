@@ -4,12 +4,43 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 from trellis_common.kafka_security import KafkaSecurity
+
+MIN_SECRET_CHARS = 32
+
+
+def _web_url(value: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+        or not value.isascii()
+        or any(ch.isspace() or ch in '<>"' for ch in value)
+    ):
+        raise ValueError("must be an http(s) URL without query or fragment, e.g. 'https://trellis.example.org/surveys'")
+    return value.rstrip("/")
+
+
+# Where people reach a service's pages from outside (links in emails start with it); no trailing slash.
+PublicBaseUrl = Annotated[str, AfterValidator(_web_url)]
+
+
+def require_secret(secret: SecretStr | None, variable: str, environment: str, signs: str) -> None:
+    """A signing key is set, long enough, outside dev: a known or guessable key lets anyone forge links."""
+    value = secret.get_secret_value() if secret is not None else ""
+    if value and len(value) < MIN_SECRET_CHARS:
+        raise ValueError(f"{variable} must have at least {MIN_SECRET_CHARS} characters")
+    if not value and environment != "dev":
+        raise ValueError(f"{variable} must be set (32+ random characters) outside environment=dev: it signs {signs}")
+
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 

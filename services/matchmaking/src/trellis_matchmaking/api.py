@@ -33,7 +33,6 @@ from trellis_matchmaking.domain.outcomes import (
     MatchStatus,
     OutcomeNotAllowed,
     conversion,
-    next_status,
 )
 from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.domain.pooling import find_pools
@@ -46,6 +45,7 @@ from trellis_matchmaking.matching import (
     supersede_other_periods,
 )
 from trellis_matchmaking.models import NAMES, matches, offers, partners
+from trellis_matchmaking.outcome_recording import record_outcome as record
 from trellis_matchmaking.partner_csv import check_partners, read_rows
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
@@ -426,38 +426,15 @@ async def record_outcome(
     """Accepting confirms the seat; declining frees it, and the offer is not proposed for this gap again (a
     re-match proposes another); completing records that the member took part."""
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        row = await repository.match_row(uow.session, scope, match_id, lock=True)
-        if row is None:
-            raise not_found("match", match_id)
         try:
-            after = next_status(MatchStatus(row.status), body.outcome)
+            recorded = await record(
+                runtime, uow, scope, match_id, body.outcome, recorded_by=body.recorded_by.value, note=body.note
+            )
         except OutcomeNotAllowed as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"outcome: {exc}") from None
-        if after.value != row.status:
-            await repository.update_match(
-                uow.session,
-                scope,
-                match_id,
-                {
-                    "status": after.value,
-                    "outcome_at": uow.now,
-                    "outcome_by": body.recorded_by.value,
-                    "outcome_note": body.note,
-                    "updated_at": uow.now,
-                },
-            )
-            if after is MatchStatus.DECLINED:
-                await _after_decline(runtime, uow, row)
+        if recorded is None:
+            raise not_found("match", match_id)
     return await _match(runtime, scope, match_id)
-
-
-async def _after_decline(runtime: Runtime, uow: UnitOfWork, match: Row[Any]) -> None:
-    """The seat is free again: the gap looks for another offer (its member hears of it only if it finds one)
-    and the waiting list gets the seat."""
-    await repository.clear_gap_seats(uow.session, [match.id], uow.now)
-    settings = matchmaking_settings(runtime.settings)
-    if match.period == current_period(settings, uow.now):
-        await settle(uow, settings, match.period, {match.member_id: None}, freed=[match.offer_id])
 
 
 @router.get(

@@ -6,6 +6,7 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import GapsAssessed, MemberChanged
 from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
+from trellis_matchmaking import reply_page
 from trellis_matchmaking.api import router
 from trellis_matchmaking.handlers import on_gaps_assessed_batch
 from trellis_matchmaking.models import NAMES, metadata
@@ -22,7 +23,7 @@ DEFINITION = ServiceDefinition(
     "matchmaking.partners.matched.",
     metadata=metadata,
     migrations="trellis_matchmaking:migrations",
-    routers=[router],
+    routers=[router, reply_page.router],
     handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
     batch_handlers={spec_for_model(GapsAssessed).type: on_gaps_assessed_batch},
     settings_class=MatchmakingSettings,

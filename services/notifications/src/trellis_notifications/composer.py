@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from trellis_common.events import EventData, ReviewDue
+from trellis_common.tokens import TokenSigner
 from trellis_notifications.domain.deliveries import EmailTemplate, message_id_for
 from trellis_notifications.domain.digest import MatchesDigest
 from trellis_notifications.domain.ical import ICS_CONTENT_TYPE, ICS_FILENAME, review_calendar
 from trellis_notifications.domain.message import Attachment, single_line
 from trellis_notifications.domain.preferences import TEMPLATE_CATEGORY, Category
 from trellis_notifications.domain.rendering import default_renderer
-from trellis_notifications.domain.tokens import TokenSigner
 from trellis_notifications.settings import NotificationsSettings
 
 UNSUBSCRIBE_PURPOSE = "notifications.unsubscribe.v1"

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from trellis_common.events import (
+    AgendaAction,
+    AgendaActionKind,
     AgendaGap,
     ContactRole,
     InvitationRequested,
@@ -29,8 +31,9 @@ _MATCHED_AT = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
 
 
 def _option(
-    rank: int, skill: str, partner: str, kind: str, title: str, fmt: str, mode: str, score: float
+    rank: int, skill: str, partner: str, kind: str, title: str, fmt: str, mode: str, score: float, *, seat: bool
 ) -> MatchOption:
+    """A proposal holding a seat (``seat``: with the link the member answers it by) or an alternative."""
     return MatchOption(
         rank=rank,
         skill_code=skill,
@@ -43,6 +46,8 @@ def _option(
         delivery=mode,
         score=score,
         explanation=[ScoreComponent(factor="gap_severity", weight=0.5, value=score, contribution=score / 2)],
+        match_id=f"match-{rank}" if seat else None,
+        reply_link=f"https://trellis.example.org/matchmaking/reply/sample-token-{rank}" if seat else None,
     )
 
 
@@ -53,11 +58,11 @@ SAMPLE_MATCHED = PartnersMatched(
     member_id="member-sample",
     options=[
         _option(1, "digcomp:4.2", "Digital Innovation Hub North", "digital_innovation_hub",
-                "Cyber security for SMEs", "training", "online", 0.86),
+                "Cyber security for SMEs", "training", "online", 0.86, seat=True),
         _option(2, "digcomp:5.2", "University of Applied Sciences Danube", "university",
-                "Data-driven production masterclass", "masterclass", "on_site", 0.74),
+                "Data-driven production masterclass", "masterclass", "on_site", 0.74, seat=True),
         _option(3, "greencomp:2.1", "Enterprise Europe Network", "enterprise_europe_network",
-                "Circular economy advisory for manufacturers", "advisory", "hybrid", 0.61),
+                "Circular economy advisory for manufacturers", "advisory", "hybrid", 0.61, seat=False),
     ],
     pooled=[
         PooledOpportunity(pool_id="pool-sample", skill_code="digcomp:4.2", partner_id="partner-1",
@@ -87,6 +92,13 @@ SAMPLE_REVIEW = ReviewDue(
             "12 members share a gap in Protecting personal data and privacy; pooled Cyber security for SMEs from "
             "Digital Innovation Hub North",
             "Alpine Composites could work with Enterprise Europe Network on Systems thinking",
+        ],
+        actions=[
+            AgendaAction(kind=AgendaActionKind.POOLED_OFFER, skill_code="digcomp:4.2",
+                         partner_name="Digital Innovation Hub North", offer_title="Cyber security for SMEs",
+                         member_count=12),
+            AgendaAction(kind=AgendaActionKind.MEMBER_PARTNER, skill_code="greencomp:2.1",
+                         partner_name="Enterprise Europe Network", member_name=SAMPLE_MEMBER),
         ],
         kpis=[
             ReviewKpi(kpi_id="kpi-1", name="Share of SME members active internationally", unit="%", baseline=31,
@@ -139,6 +151,7 @@ def _sample_digest() -> Any:
                     "on_the_job_training",
                     "on_site",
                     0.58,
+                    seat=True,
                 ),
             ],
         }

@@ -6,18 +6,16 @@ import re
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import PublicBaseUrl, ServiceSettings, require_secret
 from trellis_common.unit_of_work import UnitOfWork
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # Used only when environment=dev and no secret is set, so a newcomer's embedded run works out of the box.
 _DEV_UNSUBSCRIBE_SECRET = "trellis-dev-only-unsubscribe-secret"  # noqa: S105 - refused outside dev
-_MIN_SECRET_CHARS = 32
 
 
 class NotificationsSettings(ServiceSettings):
@@ -57,7 +55,7 @@ class NotificationsSettings(ServiceSettings):
         60.0, gt=0, description="A claimed email still unconfirmed after this long is taken to be lost in a crash"
     )
     sender_poll_interval_s: float = Field(1.0, gt=0, description="How often the sender looks for due emails")
-    public_base_url: str = Field(
+    public_base_url: PublicBaseUrl = Field(
         "http://localhost:8000",
         description="Public URL of this service's API for links in emails (one-click unsubscribe); https in production",
     )
@@ -88,21 +86,6 @@ class NotificationsSettings(ServiceSettings):
             raise ValueError("must be a host name such as 'trellis.example.org'")
         return value
 
-    @field_validator("public_base_url")
-    @classmethod
-    def _public_base_url_is_a_web_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if (
-            parts.scheme not in {"http", "https"}
-            or not parts.netloc
-            or parts.query
-            or parts.fragment
-            or not value.isascii()
-            or any(ch.isspace() or ch in '<>"' for ch in value)
-        ):
-            raise ValueError("must be an http(s) URL without query or fragment, e.g. 'https://trellis.example.org'")
-        return value.rstrip("/")
-
     @field_validator("digest_timezone")
     @classmethod
     def _digest_timezone_exists(cls, value: str) -> str:
@@ -120,14 +103,7 @@ class NotificationsSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _unsubscribe_secret_outside_dev(self) -> NotificationsSettings:
-        secret = self.unsubscribe_secret.get_secret_value() if self.unsubscribe_secret else ""
-        if secret and len(secret) < _MIN_SECRET_CHARS:
-            raise ValueError(f"TRELLIS_UNSUBSCRIBE_SECRET must have at least {_MIN_SECRET_CHARS} characters")
-        if not secret and self.environment != "dev":
-            raise ValueError(
-                "TRELLIS_UNSUBSCRIBE_SECRET must be set (32+ random characters) outside environment=dev: "
-                "it signs the unsubscribe links in emails"
-            )
+        require_secret(self.unsubscribe_secret, "TRELLIS_UNSUBSCRIBE_SECRET", self.environment, "unsubscribe links")
         return self
 
     @property

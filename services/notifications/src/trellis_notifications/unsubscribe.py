@@ -22,11 +22,11 @@ from trellis_common.app import Runtime
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit, rate_limited
+from trellis_common.tokens import TokenError
 from trellis_notifications.api import settings_of
 from trellis_notifications.composer import unsubscribe_signer
 from trellis_notifications.domain.preferences import Category
 from trellis_notifications.domain.rendering import default_renderer
-from trellis_notifications.domain.tokens import TokenError
 from trellis_notifications.repository import find_contact, unsubscribe
 
 log = get_logger(__name__)

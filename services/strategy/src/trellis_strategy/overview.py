@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_common.events import AgendaGap, ReviewAgenda, ReviewKpi
+from trellis_common.events import AgendaAction, AgendaActionKind, AgendaGap, ReviewAgenda, ReviewKpi
 from trellis_common.names import names_of
 from trellis_strategy import repository
 from trellis_strategy.domain.agenda import say_again, summarise
@@ -43,9 +43,30 @@ class KpiView:
 
 async def action_texts(session: AsyncSession, actions: Sequence[Mapping[str, Any]]) -> list[str]:
     """The actions' texts as people read them today: members' names as now known, skill labels."""
+    return (await _worded(session, actions))[0]
+
+
+async def _worded(session: AsyncSession, actions: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[AgendaAction]]:
+    """The actions in English words and as data (for readers of other languages), with today's member names.
+    Actions stored before their facts were kept have words only: then the data is left out altogether, so that
+    a reader never sees part of the agenda."""
     member_ids = [str(a["facts"]["member_id"]) for a in actions if a["facts"] and "member_id" in a["facts"]]
     names = await names_of(session, NAMES, member_ids=member_ids)
-    return [say_again(a["kind"], a["text"], a["facts"], names.member) for a in actions]
+    texts = [say_again(a["kind"], a["text"], a["facts"], names.member) for a in actions]
+    if not all(a["facts"] for a in actions):
+        return texts, []
+    data = [
+        AgendaAction(
+            kind=AgendaActionKind(a["kind"]),
+            skill_code=str(a["facts"].get("skill_code", "")),
+            partner_name=str(a["facts"].get("partner_name", "")),
+            offer_title=a["facts"].get("offer_title"),
+            member_count=a["facts"].get("member_count"),
+            member_name=names.member(str(a["facts"]["member_id"])) if "member_id" in a["facts"] else None,
+        )
+        for a in actions
+    ]
+    return texts, data
 
 
 def local_today(now: datetime, zone: ZoneInfo) -> date:
@@ -85,11 +106,14 @@ async def agenda(
     runs, assessments = await repository.activity_since(session, scope, strategy.cluster_id, since)
     facts = summarise(strategy.strategy_type, runs, assessments, settings.agenda_top_gaps)
     views = await kpi_views(session, scope, [strategy.id], local_today(now, zone), settings.kpi_on_track_tolerance)
-    actions = await repository.open_actions(session, scope, strategy.id, settings.agenda_max_actions)
+    texts, actions = await _worded(
+        session, await repository.open_actions(session, scope, strategy.id, settings.agenda_max_actions)
+    )
     return ReviewAgenda(
         new_matches=facts.new_matches,
         members_with_gaps=facts.members_with_gaps,
-        proposed_actions=await action_texts(session, actions),
+        proposed_actions=texts,
+        actions=actions,
         since=since,
         top_gaps=[AgendaGap(skill_code=code, members=count) for code, count in facts.top_gaps],
         kpis=[view.snapshot() for view in views[strategy.id]],

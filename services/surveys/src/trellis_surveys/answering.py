@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
+from trellis_common.dates import long_date
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit
 from trellis_common.skill_labels import is_listed, primary_language, skill_label
@@ -152,24 +153,61 @@ UI: dict[str, dict[str, str]] = {
 }
 
 
-_MONTHS = {
-    "en": "January February March April May June July August September October November December",
-    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
-    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+# The validation messages of ``domain.templates.ANSWER_MESSAGES`` in the other languages a member may read the form
+# in (same keys, same placeholders; English comes from there).
+ANSWER_MESSAGES: dict[str, dict[str, str]] = {
+    "de": {
+        "likert": "muss eine ganze Zahl von 1 (stimme gar nicht zu) bis 5 (stimme voll zu) sein",
+        "rating": "muss eine ganze Zahl von {low} bis {high} sein",
+        "one_of": "muss eine dieser Optionen sein: {allowed}",
+        "option_list": "muss eine Liste von Optionen sein",
+        "unknown_options": "unbekannte Option(en) {unknown}; erlaubt: {allowed}",
+        "chosen_twice": "jede Option darf nur einmal gewählt werden",
+        "too_few_choices": "wählen Sie mindestens {count}",
+        "too_many_choices": "wählen Sie höchstens {count}",
+        "number": "muss eine Zahl sein",
+        "whole_number": "muss eine ganze Zahl sein",
+        "too_small": "muss mindestens {limit} sein",
+        "too_large": "darf höchstens {limit} sein",
+        "text": "muss ein Text sein",
+        "too_long": "darf höchstens {count} Zeichen lang sein",
+        "required": "„{question}“ muss beantwortet werden",
+        "matrix_required": "„{question}“ braucht mindestens eine Kompetenz",
+        "skill_field_required": "muss ausgefüllt werden",
+        "out_of_range": "muss zwischen {low} und {high} liegen, nicht {value}",
+    },
+    "fr": {
+        "likert": "doit être un nombre entier de 1 (pas du tout d’accord) à 5 (tout à fait d’accord)",
+        "rating": "doit être un nombre entier de {low} à {high}",
+        "one_of": "doit être l’une de ces options : {allowed}",
+        "option_list": "doit être une liste d’options",
+        "unknown_options": "option(s) inconnue(s) {unknown} ; autorisées : {allowed}",
+        "chosen_twice": "chaque option ne peut être choisie qu’une fois",
+        "too_few_choices": "choisissez-en au moins {count}",
+        "too_many_choices": "choisissez-en au plus {count}",
+        "number": "doit être un nombre",
+        "whole_number": "doit être un nombre entier",
+        "too_small": "doit être au moins {limit}",
+        "too_large": "doit être au plus {limit}",
+        "text": "doit être un texte",
+        "too_long": "ne doit pas dépasser {count} caractères",
+        "required": "« {question} » doit être renseigné",
+        "matrix_required": "« {question} » demande au moins une compétence",
+        "skill_field_required": "doit être renseigné",
+        "out_of_range": "doit être compris entre {low} et {high}, pas {value}",
+    },
 }
 
 
 def local_time(moment: datetime, timezone: str, language: str) -> str:
     """A moment as a member reads it: the cluster's local time, the month in words, the zone's abbreviation."""
     local = moment.astimezone(ZoneInfo(timezone))
-    month = _MONTHS.get(language, _MONTHS["en"]).split()[local.month - 1]
-    clock, zone = local.strftime("%H:%M"), local.strftime("%Z")
+    day, clock, zone = long_date(local.date(), language), local.strftime("%H:%M"), local.strftime("%Z")
     if language == "de":
-        return f"{local.day}. {month} {local.year}, {clock} Uhr {zone}"
+        return f"{day}, {clock} Uhr {zone}"
     if language == "fr":
-        day = "1er" if local.day == 1 else str(local.day)
-        return f"{day} {month} {local.year} à {clock} {zone}"
-    return f"{local.day} {month} {local.year}, {clock} {zone}"
+        return f"{day} à {clock} {zone}"
+    return f"{day}, {clock} {zone}"
 
 
 def _ui(language: str) -> dict[str, str]:
@@ -465,7 +503,9 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
     answers, skills, errors = _parse(shown_template, draft, ui)
     validated = None
     if not errors:
-        validated, errors = validate_response(shown_template, answers, skills)
+        validated, errors = validate_response(
+            shown_template, answers, skills, messages=ANSWER_MESSAGES.get(opened.language)
+        )
     if validated is None:
         shown: dict[str, str] = {}
         listed: list[tuple[str, str]] = []
@@ -476,9 +516,7 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
                 listed.append(
                     (
                         anchor,
-                        error.message
-                        if error.message.startswith("'")
-                        else f"{_label_of(shown_template, key)}: {error.message}",
+                        error.message if error.names_question else f"{_label_of(shown_template, key)}: {error.message}",
                     )
                 )
         context = _form_context(request, opened, settings, token, draft, shown, listed, None)

@@ -18,6 +18,7 @@ from trellis_matchmaking.domain.pooling import pool_id
 from trellis_matchmaking.matching.ledger import Ledger
 from trellis_matchmaking.matching.solving import explanation_json, solve
 from trellis_matchmaking.models import match_runs, matches
+from trellis_matchmaking.reply_links import ReplyLink, reply_links
 from trellis_matchmaking.settings import MatchmakingSettings
 
 UnitFor = Callable[[str], UnitOfWork]  # the unit of work a member's announcement is emitted in
@@ -104,7 +105,7 @@ def _option(rank: int, proposal: Proposal) -> MatchOption:
     )
 
 
-def _seat_option(rank: int, match: Mapping[str, Any]) -> MatchOption:
+def _seat_option(rank: int, match: Mapping[str, Any], reply_link: ReplyLink | None) -> MatchOption:
     return MatchOption(
         rank=rank,
         skill_code=match["skill_code"],
@@ -118,19 +119,24 @@ def _seat_option(rank: int, match: Mapping[str, Any]) -> MatchOption:
         score=match["score"],
         explanation=[ScoreComponent.model_validate(c) for c in match["explanation"]],
         match_id=match["id"],
+        reply_link=reply_link(match["id"]) if reply_link else None,
     )
 
 
 def member_options(
-    needs: Sequence[MemberNeed], seats: Mapping[str, Mapping[str, Any]], alternatives: Alternatives
+    needs: Sequence[MemberNeed],
+    seats: Mapping[str, Mapping[str, Any]],
+    alternatives: Alternatives,
+    reply_link: ReplyLink | None = None,
 ) -> list[MatchOption]:
-    """The member's options ranked: most severe gap first; per gap its seat, then the alternatives."""
+    """The member's options ranked: most severe gap first; per gap its seat (with the link the member answers
+    it by), then the alternatives."""
     options: list[MatchOption] = []
     for need in sorted(needs, key=lambda n: (-n.gap.priority, n.gap.skill_code)):
         seat = seats.get(need.gap.skill_code)
         if seat is None:
             continue
-        options.append(_seat_option(len(options) + 1, seat))
+        options.append(_seat_option(len(options) + 1, seat, reply_link))
         for alternative in alternatives.get(need.key, ()):
             options.append(_option(len(options) + 1, alternative))
     return options
@@ -152,10 +158,13 @@ async def announce(
     period = ledger.period
     members = sorted(m for m in reasons if m in ledger.assessments)
     pools = await _pools(uow, ledger, members, settings)
+    reply_link = reply_links(settings, uow.now)
     runs: list[dict[str, Any]] = []
     for member_id in members:
         need = ledger.assessments[member_id]
-        options = member_options(ledger.needs.get(member_id, []), ledger.seats.get(member_id, {}), alternatives)
+        options = member_options(
+            ledger.needs.get(member_id, []), ledger.seats.get(member_id, {}), alternatives, reply_link
+        )
         pooled = pools.get(member_id, [])
         run_id = str(uuid.uuid4())
         runs.append(
@@ -164,7 +173,8 @@ async def announce(
                 "assessment_id": need.assessment_id,
                 "cluster_id": need.cluster_id,
                 "member_id": member_id,
-                "options": [o.model_dump(mode="json") for o in options],
+                # The reply links are the member's to use: the run a manager reads keeps the rest.
+                "options": [o.model_dump(mode="json", exclude={"reply_link"}) for o in options],
                 "pooled": [p.model_dump(mode="json") for p in pooled],
                 "matched_at": uow.now,
                 "period": period,

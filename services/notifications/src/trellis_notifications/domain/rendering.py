@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from trellis_common.dates import long_date
 from trellis_common.skill_labels import skill_label
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.ical import ICS_FILENAME
@@ -41,21 +42,6 @@ class Language(StrEnum):
 DEFAULT_LANGUAGE = Language.EN.value
 NBSP = "\u00a0"  # between a number and its unit, a day and its month: never split across lines
 SUPPORTED_LANGUAGES = frozenset(language.value for language in Language)
-
-_MONTHS = {
-    "en": (
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ),
-    "de": (
-        "Januar", "Februar", "März", "April", "Mai", "Juni",
-        "Juli", "August", "September", "Oktober", "November", "Dezember",
-    ),
-    "fr": (
-        "janvier", "février", "mars", "avril", "mai", "juin",
-        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-    ),
-}  # fmt: skip
 
 # Display names of the codes events carry (offer formats, delivery modes, survey themes, categories).
 _LABELS: dict[str, dict[str, str]] = {
@@ -155,20 +141,7 @@ class RenderedEmail:
 
 
 def _day(language: str) -> Callable[[date], str]:
-    months = _MONTHS[language]
-
-    def day(value: date) -> str:
-        if isinstance(value, datetime):
-            value = (value.astimezone(UTC) if value.tzinfo else value).date()
-        # A no-break space keeps day and month together on narrow screens.
-        if language == "de":
-            return f"{value.day}.{NBSP}{months[value.month - 1]} {value.year}"
-        if language == "fr":  # "1er décembre", "2 décembre"
-            first = "er" if value.day == 1 else ""
-            return f"{value.day}{first}{NBSP}{months[value.month - 1]} {value.year}"
-        return f"{value.day}{NBSP}{months[value.month - 1]} {value.year}"
-
-    return day
+    return lambda value: long_date(value, language)
 
 
 def _moment(language: str) -> Callable[[datetime], str]:

@@ -1,4 +1,4 @@
-"""Signed, timestamped tokens for links in emails (one-click unsubscribe), with itsdangerous.
+"""Signed, timestamped tokens for links in emails and pages (unsubscribe, accept or decline a match), with itsdangerous.
 
 The payload and its issue time are signed together, salted with a *purpose*: a token made for one purpose
 never verifies for another, and changing the secret voids every token. The age is checked against the

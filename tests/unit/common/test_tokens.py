@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trellis_notifications.domain.tokens import TokenError, TokenSigner
+from trellis_common.tokens import TokenError, TokenSigner
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 YEAR = timedelta(days=365)
