@@ -214,6 +214,7 @@ async def test_one_click_unsubscribe_stops_that_category_and_nothing_else(servic
         page = await api.get(path)  # a link scanner, or a person following the footer link
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assert '<form method="post">' in page.text and "partner proposals" in page.text
+        assert "Rhine Photonics Cluster" in page.text and "Trellis" not in page.text, "the member's cluster speaks"
         assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
         assert (await service.deliveries(status="skipped")) == []  # a GET changes nothing
 
@@ -232,6 +233,7 @@ async def test_one_click_unsubscribe_stops_that_category_and_nothing_else(servic
 
         tampered = await api.post(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
         assert tampered.status_code == 400 and "not valid" in tampered.text
+        assert "Your cluster" in tampered.text, "a link naming nobody names no cluster"
 
     later = await service.publish(matched())
     await service.publish(invitation("contact-1"))  # another category: still arrives

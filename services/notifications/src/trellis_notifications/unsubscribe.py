@@ -21,12 +21,14 @@ from fastapi.responses import HTMLResponse
 from trellis_common.app import Runtime
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
+from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit, rate_limited
 from trellis_common.tokens import TokenError
 from trellis_notifications.api import settings_of
 from trellis_notifications.composer import unsubscribe_signer
 from trellis_notifications.domain.preferences import Category
 from trellis_notifications.domain.rendering import default_renderer
+from trellis_notifications.models import NAMES
 from trellis_notifications.repository import find_contact, unsubscribe
 
 log = get_logger(__name__)
@@ -59,19 +61,27 @@ def _read(runtime: Runtime, token: str) -> tuple[str, Category] | None:
         return None
 
 
-async def _language_of(runtime: Runtime, contact_id: str) -> str | None:
+async def _reader(runtime: Runtime, contact_id: str) -> tuple[str | None, str | None]:
+    """The contact's language and cluster name (either unknown for an erased contact or an unnamed cluster)."""
     async with runtime.db.sessions() as session:
         contact = await find_contact(session, _link_scope(contact_id), contact_id)
-    return None if contact is None else str(contact["language"])
+        if contact is None:
+            return None, None
+        names = await names_of(session, NAMES, cluster_ids=[str(contact["cluster_id"])])
+    return str(contact["language"]), names.cluster(str(contact["cluster_id"]))
 
 
-def _page(runtime: Runtime, state: State, language: str | None, category: Category | None) -> HTMLResponse:
+def _page(
+    runtime: Runtime, state: State, reader: tuple[str | None, str | None], category: Category | None
+) -> HTMLResponse:
+    language, cluster_name = reader
     html = default_renderer().render_page(
         "unsubscribe",
         language,
         state=state,
         category=category.value if category else None,
         max_age_days=settings_of(runtime).unsubscribe_link_max_age_days,
+        cluster_name=cluster_name,
     )
     return HTMLResponse(html, status_code=400 if state == "invalid" else 200, headers=_PAGE_HEADERS)
 
@@ -89,9 +99,9 @@ _per_link = rate_limited("unsubscribe-link", "public_rate_per_minute", 60, key=l
 async def confirm_page(token: str, runtime: Runtime, _limit: PublicLimit) -> HTMLResponse:
     read = _read(runtime, token)
     if read is None:
-        return _page(runtime, "invalid", None, None)
+        return _page(runtime, "invalid", (None, None), None)
     contact_id, category = read
-    return _page(runtime, "confirm", await _language_of(runtime, contact_id), category)
+    return _page(runtime, "confirm", await _reader(runtime, contact_id), category)
 
 
 @router.post(
@@ -104,11 +114,11 @@ async def one_click(token: str, runtime: Runtime, _limit: Annotated[None, Depend
     read = _read(runtime, token)
     if read is None:
         log.info("unsubscribe_refused", reason="invalid token")
-        return _page(runtime, "invalid", None, None)
+        return _page(runtime, "invalid", (None, None), None)
     contact_id, category = read
     async with runtime.unit_of_work() as uow:
         known = await unsubscribe(uow.session, _link_scope(contact_id), contact_id, category, uow.now)
     # An unknown (erased) contact gets the same answer: nothing is sent to it anyway, and the page must not
     # tell a stranger holding the link whether the person is in the directory.
     log.info("unsubscribed", contact_id=contact_id, category=category.value, known=known)
-    return _page(runtime, "done", await _language_of(runtime, contact_id), category)
+    return _page(runtime, "done", await _reader(runtime, contact_id), category)

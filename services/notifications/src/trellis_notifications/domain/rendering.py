@@ -280,7 +280,9 @@ class TemplateRenderer:
     def render_page(self, name: str, language: str | None, **context: Any) -> str:
         """A small server-rendered page (the unsubscribe confirmation), in the contact's language."""
         lang = choose_language(language)
-        return self.environment.get_template(f"pages/{lang}/{name}.html").render({**context, **self.helpers(lang)})
+        brand = context.pop("cluster_name", None) or _UNNAMED_CLUSTER[lang]
+        page = self.environment.get_template(f"pages/{lang}/{name}.html")
+        return page.render({**context, **self.helpers(lang), "brand": brand})
 
 
 @functools.cache
