@@ -89,7 +89,7 @@ MEMBER_PAGES = {
 UNDOCUMENTED = {"surveys": {"GET /answer/{token}", "POST /answer/{token}"}}
 # Platform-wide operations no cluster role may call (at least these; any route depending on admin_scope too).
 ADMIN_ONLY = {
-    "surveys": {"GET /audit", "POST /clusters"},
+    "surveys": {"GET /audit", "POST /clusters", "POST /admin/members/announce"},
     "skills": {"GET /audit"},
     "matchmaking": {
         "GET /audit",

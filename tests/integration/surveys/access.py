@@ -30,12 +30,20 @@ MEMBER_FACING = frozenset({"GET /answer/{token}", "POST /answer/{token}"})
 DOCUMENTATION = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 # Platform-wide operations for platform admins only: creating a cluster, the service's audit log, and the export
 # of what the service holds about a contact (right of access).
-ADMIN_ONLY = frozenset({"POST /clusters", "GET /audit", "GET /privacy/contacts/{contact_id}"})
+ADMIN_ONLY = frozenset(
+    {"POST /clusters", "GET /audit", "GET /privacy/contacts/{contact_id}", "POST /admin/members/announce"}
+)
 # The one change an integration token may make: external survey tools record completed responses.
 FOR_INTEGRATIONS = frozenset({"POST /responses"})
 # Operations whose path names no cluster object, with what a manager of A gets when aiming at B's objects
 # (POST /responses names B's member in its body).
-NO_PATH_OBJECT = {"GET /templates": 200, "POST /clusters": 403, "GET /audit": 403, "POST /responses": 404}
+NO_PATH_OBJECT = {
+    "GET /templates": 200,
+    "POST /clusters": 403,
+    "GET /audit": 403,
+    "POST /responses": 404,
+    "POST /admin/members/announce": 403,
+}
 # Operations that name a cluster object in their path but are refused to every manager, whatever it names.
 REFUSED_TO_MANAGERS = {"GET /privacy/contacts/{contact_id}": 403}
 # Ids that exist nowhere: a B object must be answered exactly like these.
@@ -74,6 +82,7 @@ def response_body(member_id: str) -> dict[str, Any]:
 # A plausible, valid request for each write, given the ids it is aimed at: only authorisation may refuse it.
 WRITE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "POST /clusters": lambda ids: {"json": {"name": "Another cluster"}},
+    "POST /admin/members/announce": lambda ids: {},
     "POST /clusters/{cluster_id}/members": lambda ids: {"json": member_body("Written Member GmbH")},
     "POST /clusters/{cluster_id}/members/import": lambda ids: {"files": {"file": ("members.csv", CSV, "text/csv")}},
     "PUT /members/{member_id}": lambda ids: {"json": member_body("Replaced Member GmbH")},

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.integration.surveys.conftest import Surveys, ok
+from tests.integration.surveys.conftest import Surveys, cluster_with_members, ok
+from tests.support import auth
 from trellis_common.events import MemberChanged
 from trellis_surveys.models import members
 
@@ -121,3 +122,26 @@ async def test_member_changed_carries_the_member_and_cluster_names(surveys: Surv
         "Huber Präzision GmbH",
         "Danube Mechatronics",
     )
+
+
+async def test_an_operator_announces_every_member_again_after_an_upgrade(surveys: Surveys) -> None:
+    cluster_id, member_ids = await cluster_with_members(surveys.client, 2)
+    other, _ = await cluster_with_members(surveys.client, 1)
+    before = await surveys.events(MemberChanged)
+    assert len(before) == 3
+
+    only_one = await ok(await surveys.client.post("/admin/members/announce", params={"cluster_id": cluster_id}))
+    assert only_one == {"announced": 2, "clusters": 1}
+    again = (await surveys.events(MemberChanged))[3:]
+    assert sorted(e.member_id for e in again) == sorted(member_ids)
+    by_member = {e.member_id: e for e in before}
+    for event in again:  # the same state, the same time: consumers keep what they hold, now complete
+        assert event == by_member[event.member_id] and event.cluster_name == "Test cluster"
+
+    assert await ok(await surveys.client.post("/admin/members/announce")) == {"announced": 3, "clusters": 2}
+    missing = await surveys.client.post("/admin/members/announce", params={"cluster_id": "no-such-cluster"})
+    assert missing.status_code == 404
+    manager = auth.bearer("cluster-manager", clusters=(cluster_id, other))
+    refused = await surveys.client.post("/admin/members/announce", headers=manager)
+    assert refused.status_code == 403, "platform admins only: it publishes the whole directory"
+    assert len(await surveys.events(MemberChanged)) == 3 + 2 + 3, "the refused call published nothing"

@@ -19,13 +19,14 @@ from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.events import MemberChanged, MemberType, SizeClass
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_surveys.directory import find_cluster, load_member, member_cluster, require_cluster
+from trellis_surveys.directory import find_cluster, load_member, load_members, member_cluster, require_cluster
 from trellis_surveys.domain.member_import import check_rows, read_rows
 from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
 from trellis_surveys.models import clusters, contacts, members
 from trellis_surveys.privacy import forget_contacts, forget_member
 from trellis_surveys.recording import member_changed, new_id, record_response
 from trellis_surveys.schemas import (
+    AnnouncedOut,
     ClusterIn,
     ClusterOut,
     ImportReport,
@@ -64,6 +65,28 @@ async def create_cluster(body: ClusterIn, runtime: Runtime, _scope: Admin) -> di
     async with runtime.unit_of_work() as uow:
         await uow.session.execute(insert(clusters).values(row))
     return row
+
+
+@router.post(
+    "/admin/members/announce",
+    response_model=AnnouncedOut,
+    tags=["directory"],
+    summary="Publish every member's current state on surveys.member.changed again (platform admins)",
+    responses={404: {"description": "The cluster does not exist"}},
+)
+async def announce_members(
+    runtime: Runtime, scope: Admin, correlation: CorrelationId, cluster_id: str | None = None
+) -> dict[str, Any]:
+    """For an upgrade that added fields to the event (cluster_name): the other services' copies of the
+    directory become complete. Every member (of ``cluster_id``, when given) is announced as it is now, so
+    consumers that already hold that state change nothing, and a repeat is harmless."""
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        if cluster_id is not None:
+            await require_cluster(uow.session, scope, cluster_id)
+        found = await load_members(uow.session, scope, cluster_id)
+        for member in found:
+            uow.emit(member_changed(member))
+    return {"announced": len(found), "clusters": len({m["cluster_id"] for m in found})}
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut, tags=["directory"])

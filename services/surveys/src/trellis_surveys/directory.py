@@ -61,3 +61,24 @@ async def load_member(session: AsyncSession, scope: Scope, member_id: str) -> di
         .all()
     )
     return {**row, "contacts": [dict(c) for c in people]}
+
+
+async def load_members(session: AsyncSession, scope: Scope, cluster_id: str | None = None) -> list[dict[str, Any]]:
+    """Every member in scope (of one cluster, when given) as ``load_member`` reads it, in two queries."""
+    query = (
+        select(members, clusters.c.name.label("cluster_name"))
+        .join(clusters, clusters.c.id == members.c.cluster_id)
+        .where(scope.clause(members.c.cluster_id))
+        .order_by(members.c.cluster_id, members.c.id)
+    )
+    if cluster_id is not None:
+        query = query.where(members.c.cluster_id == cluster_id)
+    rows = [dict(row) for row in (await session.execute(query)).mappings()]
+    people: dict[str, list[dict[str, Any]]] = {str(row["id"]): [] for row in rows}
+    if rows:
+        found = await session.execute(
+            select(contacts).where(contacts.c.member_id.in_(list(people))).order_by(contacts.c.name)
+        )
+        for contact in found.mappings():
+            people[str(contact["member_id"])].append(dict(contact))
+    return [{**row, "contacts": people[str(row["id"])]} for row in rows]

@@ -32,6 +32,11 @@ class ClusterIn(Body):
         return value
 
 
+class AnnouncedOut(BaseModel):
+    announced: int = Field(description="Members whose state was published again")
+    clusters: int = Field(description="Clusters they belong to")
+
+
 class ClusterOut(ClusterIn):
     id: str
     created_at: datetime
