@@ -22,6 +22,7 @@ from trellis_common import dates
 from trellis_common.skill_labels import label_set, shipped_languages
 from trellis_matchmaking.reply_texts import TEXTS as REPLY_PAGE
 from trellis_notifications.domain import rendering
+from trellis_skills.heatmap_words import WORDS as HEATMAP
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, TemplateRenderer
 from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
@@ -65,7 +66,7 @@ def _without_samples(text: str, context: dict[str, Any]) -> str:
 
 
 def test_the_three_working_languages_are_supported_everywhere() -> None:
-    assert set(LANGUAGES) == SUPPORTED_LANGUAGES == set(UI) == set(LIKERT_SCALE) == set(REPLY_PAGE)
+    assert set(LANGUAGES) == SUPPORTED_LANGUAGES == set(UI) == set(LIKERT_SCALE) == set(REPLY_PAGE) == set(HEATMAP)
     assert set(LANGUAGES) <= shipped_languages()
 
 
@@ -145,6 +146,14 @@ def test_the_accept_decline_page_is_complete(language: str) -> None:
         assert text.strip() and text != REPLY_PAGE["en"][key], key
         assert _fields(text) == _fields(REPLY_PAGE["en"][key]), key
         assert not ENGLISH.findall(text), f"{key} ({language}) has English words {ENGLISH.findall(text)}"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_the_heatmap_words_are_complete(language: str) -> None:
+    assert set(HEATMAP[language]) == set(HEATMAP["en"])
+    for key, text in HEATMAP[language].items():
+        assert text.strip() and _fields(text) == _fields(HEATMAP["en"][key]), key
+        assert not ENGLISH.findall(text), f"{key} ({language}) has English words"
 
 
 # ------------------------------------------------------------------------------------------ the survey form

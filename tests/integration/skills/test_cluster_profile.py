@@ -25,8 +25,10 @@ from trellis_common.db import inbox
 from trellis_common.envelope import from_kafka
 from trellis_common.events import SupplyReported
 from trellis_common.runtime import ServiceRuntime
+from trellis_common.skill_labels import skill_label
 from trellis_skills import repository
 from trellis_skills.domain.imbalance import aggregate
+from trellis_skills.heatmap_words import WORDS
 from trellis_skills.models import NAMES as NAME_TABLES
 from trellis_skills.models import member_skill_profiles
 
@@ -340,6 +342,42 @@ async def test_heatmap_svg_is_labelled_accessible_and_escaped(
     assert "Programming · AT13: mean gap 4.0 over 2 answer(s)" in [t.text for t in region_root.iter(f"{SVG}title")]
     assert (await api.get("/clusters/c-1/heatmap.svg", params={"by": "colour"})).status_code == 422
     assert (await api.get("/clusters/c-1/heatmap.svg", params={"limit": 0})).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("asked", "language", "title", "kinds"),
+    [
+        ({"params": {"lang": "de-AT"}}, "de", "Kompetenz-Heatmap: Danube Mechatronics", {"Mangel", "Überschuss"}),
+        (
+            {"headers": {"Accept-Language": "it, fr;q=0.8"}},
+            "fr",
+            "Carte thermique des compétences : Danube Mechatronics",
+            {"pénurie", "excédent"},
+        ),
+    ],
+)
+async def test_heatmap_speaks_the_readers_language(
+    skills: ServiceRuntime,
+    broker: InMemoryBroker,
+    api: httpx.AsyncClient,
+    asked: dict[str, Any],
+    language: str,
+    title: str,
+    kinds: set[str],
+) -> None:
+    await answer_worked_examples(skills, broker)
+    await name_members(skills, broker, {"m-1": "Huber Präzision GmbH"})
+    svg = (await api.get("/clusters/c-1/heatmap.svg", **asked)).text
+    root = ElementTree.fromstring(svg)
+    assert root.find(f"{SVG}title").text == title  # type: ignore[union-attr]
+    texts = {t.text for t in root.iter(f"{SVG}text")}
+    assert kinds <= texts and skill_label("digcomp:3.4", language) in texts
+    assert {WORDS[language]["unnamed_member"].format(number=1), WORDS[language]["no_answer"]} <= texts
+    words = " ".join(t or "" for t in texts) + (root.find(f"{SVG}desc").text or "")  # type: ignore[union-attr]
+    english = {"imbalance", "shortage", "surplus", "no answer", "Rows", "Largest gaps", "mean gap", "member"}
+    assert not [w for w in english if re.search(rf"\b{w}\b", words)], words
+    png = await api.get("/clusters/c-1/heatmap.png", **asked)
+    assert Image.open(io.BytesIO(png.content)).info["Title"] == title
 
 
 async def test_heatmap_of_members_not_named_yet_shows_no_ids(

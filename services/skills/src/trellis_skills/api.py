@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
 from trellis_common.names import Names, names_of
-from trellis_common.skill_labels import skill_label
+from trellis_common.skill_labels import primary_language, skill_label
 from trellis_common.text import INT4_MAX
 from trellis_skills import repository
 from trellis_skills.access import Reporter, RoleHolder, check_may_report
@@ -24,6 +24,7 @@ from trellis_skills.domain.imbalance import ImbalanceType
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
 from trellis_skills.heatmap import Heatmap, HeatmapRow, render_png, render_svg, sorted_rows
+from trellis_skills.heatmap_words import WORDS, heatmap_language
 from trellis_skills.models import NAMES
 from trellis_skills.repository import HeatmapAxis
 from trellis_skills.schemas import (
@@ -144,11 +145,14 @@ async def cluster_profile(
     )
 
 
-_PLURALS = {HeatmapAxis.SIZE_CLASS: "size classes", HeatmapAxis.COUNTRY: "countries"}
-
-
 async def cluster_heatmap(
-    runtime: Runtime, scope: Scope, cluster_id: str, by: HeatmapAxis, framework: Framework | None, limit: int | None
+    runtime: Runtime,
+    scope: Scope,
+    cluster_id: str,
+    by: HeatmapAxis,
+    framework: Framework | None,
+    limit: int | None,
+    language: str = "en",
 ) -> Heatmap:
     profile = await _profile(runtime, scope, cluster_id)
     settings = skills_settings(runtime.settings)
@@ -157,29 +161,33 @@ async def cluster_heatmap(
         members = data.columns if by is HeatmapAxis.MEMBER else []
         names = await names_of(session, NAMES, member_ids=members, cluster_ids=[cluster_id])
     taxonomy = load_taxonomy()
+    say = WORDS[language]
     rows = []
     for balance in profile.skills:
         entry = taxonomy.get(balance.skill_code)
         if framework is not None and (entry is None or entry.framework != framework):
             continue
-        rows.append(HeatmapRow(balance.skill_code, skill_label(balance.skill_code), balance.imbalance))
-    heading = by.value.replace("_", " ")
-    plural = _PLURALS.get(by, f"{heading}s")
+        rows.append(HeatmapRow(balance.skill_code, skill_label(balance.skill_code, language), balance.imbalance))
+    heading, plural = say[f"axis.{by.value}"], say[f"axis.{by.value}.plural"]
     cluster = names.cluster(cluster_id)
     return Heatmap(
-        title=f"Skills heatmap: {cluster}" if cluster else "Skills heatmap of the cluster",
-        subtitle=f"Mean gap (level gap + 0.5 × headcount gap) per skill and {heading}; "
-        f"{len(data.columns)} of {data.total_columns} {plural}, largest gaps first",
+        title=say["title_named"].format(cluster=cluster) if cluster else say["title"],
+        subtitle=say["subtitle"].format(
+            heading=heading, shown=len(data.columns), total=data.total_columns, plural=plural
+        ),
         column_heading=heading,
         columns_name=plural,
         rows=sorted_rows(rows),
         columns=data.columns,
         cells={key: (cell.value, cell.answers) for key, cell in data.cells.items()},
-        column_labels=member_labels(members, names),
+        column_labels=member_labels(members, names, say["unnamed_member"]),
+        words=say,
     )
 
 
-def member_labels(member_ids: list[str], names: Names) -> dict[str, str]:
+def member_labels(
+    member_ids: list[str], names: Names, unnamed_wording: str = WORDS["en"]["unnamed_member"]
+) -> dict[str, str]:
     """Each member column's name; one whose name is not known yet reads as a numbered member organisation."""
     labels: dict[str, str] = {}
     unnamed = 0
@@ -187,7 +195,7 @@ def member_labels(member_ids: list[str], names: Names) -> dict[str, str]:
         name = names.member(member_id)
         if name is None:
             unnamed += 1
-            name = f"member organisation {unnamed}"
+            name = unnamed_wording.format(number=unnamed)
         labels[member_id] = name
     return labels
 
@@ -198,7 +206,27 @@ _IMAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+
+
+def _chart_language(asked: str | None, request: Request) -> str:
+    if asked:
+        return heatmap_language(asked)
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip()
+        if tag and heatmap_language(tag) == primary_language(tag):
+            return heatmap_language(tag)
+    return "en"
+
+
 HeatmapBy = Annotated[HeatmapAxis, Query(description="Columns: members, or members grouped by an attribute")]
+HeatmapLanguage = Annotated[
+    str | None,
+    Query(
+        max_length=35,
+        description="Language of the words and skill labels (en, de, fr; e.g. de-AT counts as de); else the "
+        "Accept-Language header's first language we ship, else English",
+    ),
+]
 HeatmapLimit = Annotated[
     int | None, Query(ge=1, le=500, description="Most columns; TRELLIS_HEATMAP_MAX_COLUMNS by default")
 ]
@@ -213,13 +241,16 @@ HeatmapLimit = Annotated[
 )
 async def heatmap_svg(
     cluster_id: ClusterId,
+    request: Request,
     runtime: Runtime,
     scope: Reader,
     by: HeatmapBy = HeatmapAxis.MEMBER,
     framework: Framework | None = None,
     limit: HeatmapLimit = None,
+    lang: HeatmapLanguage = None,
 ) -> Response:
-    heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit)
+    language = _chart_language(lang, request)
+    heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit, language)
     return Response(render_svg(heatmap), media_type="image/svg+xml; charset=utf-8", headers=_IMAGE_HEADERS)
 
 
@@ -232,13 +263,16 @@ async def heatmap_svg(
 )
 async def heatmap_png(
     cluster_id: ClusterId,
+    request: Request,
     runtime: Runtime,
     scope: Reader,
     by: HeatmapBy = HeatmapAxis.MEMBER,
     framework: Framework | None = None,
     limit: HeatmapLimit = None,
+    lang: HeatmapLanguage = None,
 ) -> Response:
-    heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit)
+    language = _chart_language(lang, request)
+    heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit, language)
     # Drawing takes a moment of CPU: off the event loop.
     return Response(await asyncio.to_thread(render_png, heatmap), media_type="image/png", headers=_IMAGE_HEADERS)
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from trellis_skills.domain.imbalance import ImbalanceType
+from trellis_skills.heatmap_words import WORDS
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Heatmap:
     columns: list[str]  # keys: member ids or area names
     cells: dict[tuple[str, str], tuple[float, int]]  # (skill_code, column) → (mean gap, answers)
     column_labels: dict[str, str] = field(default_factory=dict)  # column → what people read (a member's name)
+    words: Mapping[str, str] = field(default_factory=lambda: WORDS["en"])  # the picture's language
 
     def column_label(self, column: str) -> str:
         return self.column_labels.get(column, column)
@@ -94,8 +97,9 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+def _fmt(heatmap: Heatmap, value: float) -> str:
+    number = f"{value:.1f}" if value < 10 else f"{value:.0f}"
+    return number.replace(".", heatmap.words["decimal_mark"])
 
 
 def sorted_rows(rows: list[HeatmapRow]) -> list[HeatmapRow]:
@@ -105,28 +109,31 @@ def sorted_rows(rows: list[HeatmapRow]) -> list[HeatmapRow]:
 
 def describe(heatmap: Heatmap) -> str:
     """The picture in words, for screen readers and for the PNG's description."""
-    text = (
-        f"{heatmap.subtitle}. Rows: {len(heatmap.rows)} skills; columns: {len(heatmap.columns)} "
-        f"{heatmap.columns_name}. Darker cells mean larger gaps; grey (hatched) cells mean no answer."
+    say = heatmap.words
+    text = say["describe"].format(
+        subtitle=heatmap.subtitle, rows=len(heatmap.rows), columns=len(heatmap.columns), plural=heatmap.columns_name
     )
     labels = {row.skill_code: row.label for row in heatmap.rows}
     shown = [item for item in heatmap.cells.items() if item[0][0] in labels]  # rows a framework filter kept
     largest = sorted(shown, key=lambda item: (-item[1][0], item[0]))[:3]
     if largest and largest[0][1][0] > 0:
-        text += (
-            " Largest gaps: "
-            + "; ".join(
-                f"{labels[code]} at {heatmap.column_label(column)} ({_fmt(value)})"
-                for (code, column), (value, _) in largest
-                if value > 0
+        items = "; ".join(
+            say["largest_item"].format(
+                skill=labels[code], column=heatmap.column_label(column), value=_fmt(heatmap, value)
             )
-            + "."
+            for (code, column), (value, _) in largest
+            if value > 0
         )
-    kinds = [r.imbalance.value for r in heatmap.rows if r.imbalance]
+        text += say["largest"].format(items=items)
+    kinds = [r.imbalance for r in heatmap.rows if r.imbalance]
     if kinds:
-        counts = {k.value: kinds.count(k.value) for k in ImbalanceType if k.value in kinds}
-        text += " Skills by type of imbalance: " + ", ".join(f"{k} {n}" for k, n in counts.items()) + "."
+        counts = ", ".join(f"{imbalance_word(heatmap, k)} {kinds.count(k)}" for k in ImbalanceType if k in kinds)
+        text += say["kinds"].format(items=counts)
     return text
+
+
+def imbalance_word(heatmap: Heatmap, kind: ImbalanceType) -> str:
+    return heatmap.words[f"imbalance.{kind.value}"]
 
 
 # Layout (px), shared by the SVG and the PNG
@@ -134,7 +141,7 @@ CELL = 24
 LABEL_CHARS = 72  # the longest DigComp label, whole: the PNG has no tooltips
 COLUMN_CHARS = 30
 CHAR_W = 6.6  # average advance of a 12 px sans-serif character
-TAG_W = 110
+TAG_W = 124  # the imbalance column: its bold heading, e.g. "Ungleichgewicht", must clear the grid
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ def _layout(heatmap: Heatmap) -> _Layout:
 
 
 def render_svg(heatmap: Heatmap) -> str:
-    rows, columns = heatmap.rows, heatmap.columns
+    rows, columns, say = heatmap.rows, heatmap.columns, heatmap.words
     maximum = heatmap.max_value
     box = _layout(heatmap)
     width, height, left, top = box.width, box.height, box.left, box.top
@@ -179,7 +186,7 @@ def render_svg(heatmap: Heatmap) -> str:
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="12" y="24" font-size="16" font-weight="bold">{_text(heatmap.title)}</text>',
         f'<text x="12" y="44" fill="#333333">{_text(heatmap.subtitle)}</text>',
-        f'<text x="{left - TAG_W}" y="{top - 8}" font-weight="bold">imbalance</text>',
+        f'<text x="{left - TAG_W}" y="{top - 8}" font-weight="bold">{_text(say["imbalance"])}</text>',
     ]
     for j, column in enumerate(columns):
         name = heatmap.column_label(column)
@@ -189,7 +196,7 @@ def render_svg(heatmap: Heatmap) -> str:
             f"{_text(_short(name, COLUMN_CHARS))}</text></g>"
         )
     if not columns:
-        out.append(f'<text x="{left + 4}" y="{top - 8}" fill="#555555">no member answers yet</text>')
+        out.append(f'<text x="{left + 4}" y="{top - 8}" fill="#555555">{_text(say["no_columns"])}</text>')
     for i, row in enumerate(rows):
         y = top + i * CELL
         out.append(
@@ -199,14 +206,14 @@ def render_svg(heatmap: Heatmap) -> str:
         if row.imbalance is not None:
             out.append(
                 f'<text x="{left - TAG_W}" y="{y + CELL / 2 + 4}" fill="{_hex(IMBALANCE_COLOURS[row.imbalance])}" '
-                f'font-weight="bold">{row.imbalance.value}</text>'
+                f'font-weight="bold">{_text(imbalance_word(heatmap, row.imbalance))}</text>'
             )
         for j, column in enumerate(columns):
             x = left + j * CELL
             name = heatmap.column_label(column)
             cell = heatmap.cells.get((row.skill_code, column))
             if cell is None:
-                tip = f"{row.label} · {name}: no answer"
+                tip = say["tip_empty"].format(skill=row.label, column=name)
                 out.append(
                     f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="url(#no-answer)">'
                     f"<title>{_text(tip)}</title></rect>"
@@ -214,25 +221,27 @@ def render_svg(heatmap: Heatmap) -> str:
                 continue
             value, answers = cell
             rgb = colour(value, maximum)
-            tip = f"{row.label} · {name}: mean gap {_fmt(value)} over {answers} answer(s)"
+            tip = say["tip"].format(skill=row.label, column=name, value=_fmt(heatmap, value), answers=answers)
             out.append(
                 f'<g><title>{_text(tip)}</title><rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" '
                 f'fill="{_hex(rgb)}"/><text x="{x + (CELL - 1) / 2}" y="{y + CELL / 2 + 3}" font-size="9" '
-                f'text-anchor="middle" fill="{"#ffffff" if _dark(rgb) else "#000000"}">{_fmt(value)}</text></g>'
+                f'text-anchor="middle" fill="{"#ffffff" if _dark(rgb) else "#000000"}">'
+                f"{_fmt(heatmap, value)}</text></g>"
             )
     legend_y = box.legend_y
     steps = 10
-    out.append(f'<text x="12" y="{legend_y + 12}">gap</text>')
+    out.append(f'<text x="12" y="{legend_y + 12}">{_text(say["legend_gap"])}</text>')
     for k in range(steps + 1):
         value = maximum * k / steps
         out.append(
             f'<rect x="{48 + k * 20}" y="{legend_y}" width="20" height="16" fill="{_hex(colour(value, maximum))}"/>'
         )
     out.append(f'<text x="48" y="{legend_y + 32}">0</text>')
-    out.append(f'<text x="{48 + (steps + 1) * 20}" y="{legend_y + 32}" text-anchor="end">{_fmt(maximum)}</text>')
+    top_value = _fmt(heatmap, maximum)
+    out.append(f'<text x="{48 + (steps + 1) * 20}" y="{legend_y + 32}" text-anchor="end">{top_value}</text>')
     out.append(
         f'<rect x="{48 + (steps + 1) * 20 + 24}" y="{legend_y}" width="16" height="16" fill="url(#no-answer)"/>'
-        f'<text x="{48 + (steps + 1) * 20 + 46}" y="{legend_y + 12}">no answer</text>'
+        f'<text x="{48 + (steps + 1) * 20 + 46}" y="{legend_y + 12}">{_text(say["no_answer"])}</text>'
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -249,7 +258,7 @@ def heatmap_figure(heatmap: Heatmap) -> Any:
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    rows, columns = heatmap.rows, heatmap.columns
+    rows, columns, say = heatmap.rows, heatmap.columns, heatmap.words
     maximum = heatmap.max_value
     box = _layout(heatmap)
     left, top = box.left, box.top
@@ -275,19 +284,19 @@ def heatmap_figure(heatmap: Heatmap) -> Any:
 
     text(12, 24, _clean(heatmap.title), fontsize=16 * _PT, fontweight="bold")
     text(12, 44, _clean(heatmap.subtitle), color="#333333")
-    text(left - TAG_W, top - 8, "imbalance", fontweight="bold")
+    text(left - TAG_W, top - 8, say["imbalance"], fontweight="bold")
     for j, column in enumerate(columns):
         x = left + j * CELL + CELL / 2 + 4
         label = _clean(_short(heatmap.column_label(column), COLUMN_CHARS))
         text(x, top - 6, label, rotation=50, rotation_mode="anchor", ha="left")
     if not columns:
-        text(left + 4, top - 8, "no member answers yet", color="#555555")
+        text(left + 4, top - 8, say["no_columns"], color="#555555")
     for i, row in enumerate(rows):
         y = top + i * CELL
         text(12 + box.label_w, y + CELL / 2 + 4, _clean(_short(row.label, LABEL_CHARS)), ha="right")
         if row.imbalance is not None:
             tag = _hex(IMBALANCE_COLOURS[row.imbalance])
-            text(left - TAG_W, y + CELL / 2 + 4, row.imbalance.value, color=tag, fontweight="bold")
+            text(left - TAG_W, y + CELL / 2 + 4, imbalance_word(heatmap, row.imbalance), color=tag, fontweight="bold")
         for j, column in enumerate(columns):
             x = left + j * CELL
             cell = heatmap.cells.get((row.skill_code, column))
@@ -297,15 +306,15 @@ def heatmap_figure(heatmap: Heatmap) -> Any:
             rgb = colour(cell[0], maximum)
             rect(x, y, CELL - 1, CELL - 1, rgb)
             ink = "#ffffff" if _dark(rgb) else "#000000"
-            text(x + (CELL - 1) / 2, y + CELL / 2 + 3, _fmt(cell[0]), fontsize=9 * _PT, ha="center", color=ink)
+            text(x + (CELL - 1) / 2, y + CELL / 2 + 3, _fmt(heatmap, cell[0]), fontsize=9 * _PT, ha="center", color=ink)
     legend_y, steps = box.legend_y, 10
-    text(12, legend_y + 12, "gap")
+    text(12, legend_y + 12, say["legend_gap"])
     for k in range(steps + 1):
         rect(48 + k * 20, legend_y, 20, 16, colour(maximum * k / steps, maximum))
     text(48, legend_y + 32, "0")
-    text(48 + (steps + 1) * 20, legend_y + 32, _fmt(maximum), ha="right")
+    text(48 + (steps + 1) * 20, legend_y + 32, _fmt(heatmap, maximum), ha="right")
     no_answer(48 + (steps + 1) * 20 + 24, legend_y, 16, 16)
-    text(48 + (steps + 1) * 20 + 46, legend_y + 12, "no answer")
+    text(48 + (steps + 1) * 20 + 46, legend_y + 12, say["no_answer"])
     return figure
 
 
