@@ -22,10 +22,10 @@ from trellis_common import dates
 from trellis_common.skill_labels import label_set, shipped_languages
 from trellis_matchmaking.reply_texts import TEXTS as REPLY_PAGE
 from trellis_notifications.domain import rendering
-from trellis_skills.heatmap_words import WORDS as HEATMAP
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, TemplateRenderer
 from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
+from trellis_skills.heatmap_words import WORDS as HEATMAP
 from trellis_surveys.answering import ANSWER_MESSAGES, UI, localised
 from trellis_surveys.domain import templates as survey_templates
 from trellis_surveys.domain.templates import LIKERT_SCALE, SurveyTemplate

@@ -22,6 +22,20 @@ BASELINE_HEADERS = {
 }
 
 
+# The headers of a page behind a member's signed link (survey form, unsubscribe, accept/decline): the link is a
+# credential, so the page stays out of caches, referrers and search engines; it styles itself inline, posts only
+# to itself and is framed by nobody.
+LINK_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
 def with_frame_ancestors(policy: str | None) -> str:
     """The default policy, or a page's own with framing forbidden added when it does not say."""
     if not policy:

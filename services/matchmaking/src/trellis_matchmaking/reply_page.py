@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
 from trellis_common.dates import long_date
+from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
 from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit
@@ -37,16 +38,6 @@ router = APIRouter(tags=["replies"])
 Answer = Literal["accepted", "declined"]
 _ANSWERS: tuple[Answer, ...] = ("accepted", "declined")
 _CSS: dict[Answer, str] = {"accepted": "accept", "declined": "decline"}
-# The token is in the URL: keep it out of caches, referrers and search engines.
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 _pages = jinja2.Environment(
     loader=jinja2.PackageLoader("trellis_matchmaking", "web"),
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -174,7 +165,7 @@ def _render(
 
 def _respond(context: dict[str, Any], status_code: int) -> HTMLResponse:
     html = _pages.get_template("reply.html").render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=_PAGE_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers=LINK_PAGE_HEADERS)
 
 
 @router.get(
@@ -227,4 +218,4 @@ async def reply_answer(
         return _render(request, token, language, None)
     log.info("match_reply", match_id=match_id, answer=answer, changed=recorded.changed)
     target = f"{page_path(request, 'reply_page', token=token)}?lang={language}"
-    return RedirectResponse(target, status_code=303, headers=_PAGE_HEADERS)
+    return RedirectResponse(target, status_code=303, headers=LINK_PAGE_HEADERS)

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from trellis_common.app import Runtime
 from trellis_common.auth import Scope
+from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
 from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit, rate_limited
@@ -34,16 +35,6 @@ from trellis_notifications.repository import find_contact, unsubscribe
 log = get_logger(__name__)
 router = APIRouter(tags=["unsubscribe"])
 
-# The token is in the URL: keep it out of caches, referrers and search engines.
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 State = Literal["confirm", "done", "invalid"]
 
 
@@ -83,7 +74,7 @@ def _page(
         max_age_days=settings_of(runtime).unsubscribe_link_max_age_days,
         cluster_name=cluster_name,
     )
-    return HTMLResponse(html, status_code=400 if state == "invalid" else 200, headers=_PAGE_HEADERS)
+    return HTMLResponse(html, status_code=400 if state == "invalid" else 200, headers=LINK_PAGE_HEADERS)
 
 
 # Mail providers send one-click unsubscribes for many people from few addresses: limit per link, not per client.

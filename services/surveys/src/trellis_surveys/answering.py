@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
 from trellis_common.dates import long_date
+from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit
 from trellis_common.skill_labels import is_listed, primary_language, skill_label
@@ -221,13 +222,7 @@ def localised(template: SurveyTemplate, language: str) -> SurveyTemplate:
 
 
 def _page(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    response = HTMLResponse(_pages.get_template(name).render(**context), status_code=status_code)
-    # The link is a credential: keep it out of caches and referrers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
-    return response
+    return HTMLResponse(_pages.get_template(name).render(**context), status_code=status_code, headers=LINK_PAGE_HEADERS)
 
 
 def _message(language: str, key: str, status_code: int, *extra: str) -> HTMLResponse:
