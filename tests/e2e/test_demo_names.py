@@ -2,8 +2,9 @@
 
 The README's demo runs embedded; then a review reminder is made due and a digital skills plan with KPIs is
 added, so every output people read exists: each email (subject, sender, plain text, HTML, calendar entry), the
-email previews and the unsubscribe page, the skills heatmap (SVG, and the PNG's metadata and every text it
-draws), the review agenda and the KPI chart. Each is scanned for a UUID and for a ``digcomp:``/``greencomp:``
+email previews in English, German and French, the unsubscribe page and the page behind a match email's Accept
+button, the skills heatmap (SVG in three languages, and the PNG's metadata and every text it draws), the review
+agenda and the KPI chart. Each is scanned for a UUID and for a ``digcomp:``/``greencomp:``
 code.
 """
 
@@ -62,6 +63,16 @@ async def unsubscribe_page_of(client: httpx.AsyncClient, sink: MailSink) -> str:
     return page.text
 
 
+async def reply_page_of(client: httpx.AsyncClient, sink: MailSink) -> str:
+    """The page behind the Accept button of the first match email (opening it records nothing)."""
+    match_mail = next(m for m in sink.messages if m.subject.endswith("for your skill gaps"))
+    found = re.search(r"/matchmaking/reply/[^?\s]+", match_mail.text())
+    assert found, "the match email carries a reply link"
+    page = await client.get(found.group(0), params={"answer": "accepted"})
+    assert page.status_code == 200, page.text
+    return page.text
+
+
 async def test_what_people_read_names_organisations_and_skills(tmp_path: Path) -> None:
     embedded = build_embedded(tmp_path, manual_clock=True)
     scanned: dict[str, str] = {}
@@ -106,8 +117,13 @@ async def test_what_people_read_names_organisations_and_skills(tmp_path: Path) -
             svg = await client.get(f"/skills/clusters/{cluster_id}/heatmap.svg")
             png = await client.get(f"/skills/clusters/{cluster_id}/heatmap.png")
             scanned["heatmap SVG"] = svg.text
+            for lang in ("de", "fr"):
+                scanned[f"heatmap SVG {lang}"] = (
+                    await client.get(f"/skills/clusters/{cluster_id}/heatmap.svg", params={"lang": lang})
+                ).text
+            scanned["accept/decline page"] = await reply_page_of(client, embedded.mail)
             for template in EmailTemplate:
-                for lang in ("en", "de"):
+                for lang in ("en", "de", "fr"):
                     for form in ("html", "text"):
                         preview = await client.get(
                             f"/notifications/templates/{template.value}/preview", params={"lang": lang, "format": form}
