@@ -31,7 +31,6 @@ from trellis_matchmaking.domain.partners import (
 )
 from trellis_matchmaking.domain.plan import MatchPlan, plan_matches
 from trellis_matchmaking.domain.pooling import SeatHolder, find_pools
-from trellis_matchmaking.domain.scoring import PARTNERS_FOR
 
 SKILLS = (
     [f"digcomp:{a}.{c}" for a, n in ((1, 3), (2, 6), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1)]
@@ -105,7 +104,7 @@ def synthetic(
                     offer_id=f"o{o:05d}",
                     partner_id=f"p{o // 5:04d}",
                     partner_name=f"Partner {o // 5}",
-                    partner_type=rng.choice(sorted(PARTNERS_FOR[framework])).value,
+                    partner_type=rng.choice(sorted(PartnerType)).value,
                     title=f"Offer {o}",
                     skill_codes=frozenset([code, *rng.sample([s for s in SKILLS if s.startswith(framework)], 1)]),
                     max_level=8,

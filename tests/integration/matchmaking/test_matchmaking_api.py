@@ -344,9 +344,12 @@ async def test_international_ambitions_meet_partners_in_the_target_countries(
     context = MemberContext(country="AT", languages=["de"], sector="C25", target_countries=["DE"])
     intl = skill_gap("intl:partner-search", current=1, required=3, headcount_gap=0, importance=4)
     (event,) = await deliver(matchmaking, gaps_assessed("m-export", [intl], context=context))
-    assert [o.partner_name for o in event.options] == ["EEN Bavaria"]
+    # The French cluster reaches France, not a target country: never proposed. The Vienna hub declares the skill
+    # (its type excludes nothing) but reaches no market of the member's: an alternative, ranked after.
+    assert [o.partner_name for o in event.options] == ["EEN Bavaria", "DIH Vienna"]
     market = {c.factor: c for c in event.options[0].explanation}["market_fit"]
     assert (market.value, market.note) == (1.0, "reaches DE")
+    assert event.options[0].score > event.options[1].score
 
 
 async def test_seats_are_counted_per_period(matchmaking: ServiceRuntime, api: httpx.AsyncClient) -> None:
@@ -370,21 +373,25 @@ async def test_seats_are_counted_per_period(matchmaking: ServiceRuntime, api: ht
     assert await deliver(matchmaking, older) == [], "an assessment older than the one on file changes nothing"
 
 
-async def test_partner_changes_release_the_proposals_they_break(
+async def test_directory_changes_release_the_proposals_they_break(
     matchmaking: ServiceRuntime, api: httpx.AsyncClient
 ) -> None:
     made = await created(
         await api.post("/partners", json=partner("TU Danube", "university", offer("Data", "digcomp:5.2", 3)))
     )
+    offer_id = made["offers"][0]["id"]
     await deliver(matchmaking, gaps_assessed("m-severe", [SEVERE]))
     assert [m["status"] for m in await matches_of(api)] == ["proposed"]
 
-    await api.patch(f"/partners/{made['id']}", json={"partner_type": "green_tech_consultant"})  # not for digcomp
+    await api.patch(f"/partners/{made['id']}", json={"partner_type": "green_tech_consultant"})
+    assert [m["status"] for m in await matches_of(api)] == ["proposed"], "a partner's type excludes nothing"
+
+    await api.put(f"/offers/{offer_id}", json=offer("Data", "digcomp:5.2", 3, countries=["DE"]))  # not AT any more
     assert [m["status"] for m in await matches_of(api)] == ["released"]
     assert (await api.post("/rematch")).json()["unserved_gaps"] == 1, "the gap waits: no offer serves it"
 
     move_clock(matchmaking, START + timedelta(minutes=1))
-    await api.patch(f"/partners/{made['id']}", json={"partner_type": "university"})
+    await api.put(f"/offers/{offer_id}", json=offer("Data", "digcomp:5.2", 3))
     assert await matches_of(api, status="proposed"), "the offer serves the gap again: the waiting gap got its seat"
     latest = (await api.get("/members/m-severe/matches")).json()[0]
     assert latest["reason"] == "rematch" and latest["options"][0]["offer_title"] == "Data"

@@ -97,13 +97,13 @@ def test_shared_gaps_lean_towards_one_group_offer() -> None:
     assert pooling.value == 1.0
 
 
-def test_partner_types_and_delivery_are_respected_in_a_round() -> None:
+def test_places_and_languages_are_respected_in_a_round_and_partner_types_do_not_exclude() -> None:
     member = need("m-1", context=MemberContext(country="AT", languages=["de"]))
     catalogue = [
-        offer("o-green", partner_type=PartnerType.GREEN_TECH_CONSULTANT.value),
+        offer("o-green", partner_type=PartnerType.GREEN_TECH_CONSULTANT.value),  # declares the digital skill
         offer("o-de", delivery=Delivery.ON_SITE, countries=frozenset({"DE"})),
         offer("o-fr", languages=frozenset({"fr"})),
         offer("o-ok", delivery=Delivery.HYBRID, countries=frozenset({"AT"})),
     ]
     plan = plan_matches([member], catalogue)
-    assert [o.offer.offer_id for o in plan.options[0]] == ["o-ok"]
+    assert sorted(o.offer.offer_id for o in plan.options[0]) == ["o-green", "o-ok"]

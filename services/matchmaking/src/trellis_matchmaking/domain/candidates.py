@@ -23,7 +23,6 @@ from trellis_matchmaking.domain.partners import (
     NeedKind,
     Offer,
     OfferFormat,
-    PartnerType,
     framework_of,
 )
 from trellis_matchmaking.domain.scoring import (
@@ -31,7 +30,6 @@ from trellis_matchmaking.domain.scoring import (
     FACTORS,
     FORMAT_FIT,
     OPEN_TO_ALL,
-    PARTNERS_FOR,
     SEVERITY_CEILING,
     WEIGHTS,
 )
@@ -43,7 +41,6 @@ Matrix = npt.NDArray[np.float32]
 
 _KINDS = list(NeedKind)
 _FORMATS = list(OfferFormat)
-_TYPES = [*PartnerType, "other"]  # a stored type this code does not know yet is allowed where any type is
 _FORMAT_TABLE = np.array([[FORMAT_FIT[k][f] for f in _FORMATS] for k in _KINDS])
 
 
@@ -110,7 +107,6 @@ def score_candidates(
     sectors = _Vocabulary(o.sectors for o in offers)
 
     # Offers, as columns.
-    o_type = np.array([_TYPES.index(o.partner_type) if o.partner_type in _TYPES else len(_TYPES) - 1 for o in offers])
     o_format = np.array([_FORMATS.index(o.format) for o in offers], dtype=np.int64)
     o_online = np.array([o.delivery == Delivery.ONLINE for o in offers], dtype=bool)
     o_elsewhere = np.array([DELIVERY_ELSEWHERE.get(o.delivery, 1.0) for o in offers])
@@ -175,15 +171,12 @@ def score_candidates(
         framework = framework_of(skill_code)
         international = framework == "intl"
 
-        allowed = PARTNERS_FOR.get(framework)
-        type_ok = np.array([allowed is None or _TYPES[t] in allowed for t in o_type[o]], dtype=bool)
         level = o_level[o][None, :]
         current = n_current[n][:, None]
         level_gap = n_level_gap[n][:, None]
         region_hit = _hits(n_regions[n], o_regions[o])
 
-        eligible = np.broadcast_to(type_ok[None, :], (len(n), len(o))).copy()
-        eligible &= ~((level <= current) & (level_gap > 0))
+        eligible = ~((level <= current) & (level_gap > 0))
         eligible &= ~o_has["countries"][o][None, :] | (o_countries[o][:, n_country[n]].T > 0.5)
         eligible &= ~o_has["regions"][o][None, :] | region_hit
         eligible &= ~o_has["languages"][o][None, :] | ~n_speaks[n][:, None] | _hits(n_languages[n], o_languages[o])

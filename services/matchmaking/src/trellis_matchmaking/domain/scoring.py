@@ -20,7 +20,6 @@ from trellis_matchmaking.domain.partners import (
     Offer,
     OfferFormat,
     PartnerType,
-    framework_of,
     need_kind,
 )
 
@@ -28,7 +27,6 @@ from trellis_matchmaking.domain.partners import (
 __all__ = [
     "FACTORS",
     "FORMAT_FIT",
-    "PARTNERS_FOR",
     "SEVERITY_CEILING",
     "WEIGHTS",
     "Delivery",
@@ -53,38 +51,6 @@ WEIGHTS: Mapping[str, float] = {
     "pooling": 0.10,
 }
 FACTORS = tuple(WEIGHTS)
-
-_P = PartnerType
-# Who the guide sends members to, per skills framework (digital Actions 3-4; green Actions 2, 4 and 5;
-# international Actions 3-4). A framework not listed here accepts every partner type.
-PARTNERS_FOR: Mapping[str, frozenset[PartnerType]] = {
-    "digcomp": frozenset(
-        {
-            _P.KNOWLEDGE_INSTITUTION,
-            _P.UNIVERSITY,
-            _P.VOCATIONAL_SCHOOL,
-            _P.TRAINING_PROVIDER,
-            _P.DIGITAL_INNOVATION_HUB,
-            _P.TECHNOLOGY_PROVIDER,
-            _P.CLUSTER,
-        }
-    ),
-    "greencomp": frozenset(
-        {
-            _P.KNOWLEDGE_INSTITUTION,
-            _P.UNIVERSITY,
-            _P.VOCATIONAL_SCHOOL,
-            _P.TRAINING_PROVIDER,
-            _P.GREEN_TECH_CONSULTANT,
-            _P.TECHNOLOGY_PROVIDER,
-            _P.CLUSTER,
-            _P.ENTERPRISE_EUROPE_NETWORK,
-        }
-    ),
-    "intl": frozenset(
-        {_P.CLUSTER, _P.ENTERPRISE_EUROPE_NETWORK, _P.TRAINING_PROVIDER, _P.UNIVERSITY, _P.KNOWLEDGE_INSTITUTION}
-    ),
-}
 
 _F = OfferFormat
 # How well a format answers a kind of need: upskilling is taught, a shortage is met by bringing more people
@@ -136,12 +102,8 @@ def _list(values: frozenset[str]) -> str:
 def ineligibility(gap: SkillGap, offer: Offer, member: MemberContext | MemberProfile) -> str | None:
     """Why the pair can never match, or None when it can (checked in this order)."""
     profile = _profile(member)
-    framework = framework_of(gap.skill_code)
     if gap.skill_code not in offer.skill_codes:
         return "offer does not cover the skill"
-    allowed = PARTNERS_FOR.get(framework)
-    if allowed is not None and offer.partner_type not in allowed:
-        return f"a {offer.partner_type} is not a partner for {framework} needs"
     if offer.max_level <= gap.current_level and gap.level_gap > 0:
         return "offer does not lift above the member's current level"
     if offer.countries and profile.country not in offer.countries:
