@@ -411,3 +411,17 @@ def test_the_unsubscribe_page_in_both_languages() -> None:
     assert "<form" not in done
     invalid = RENDERER.render_page("unsubscribe", "en", state="invalid", category=None, max_age_days=30)
     assert "older than 30 days" in invalid
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr"])
+@pytest.mark.parametrize("template", [EmailTemplate.REVIEW_REMINDER, EmailTemplate.REVIEW_ESCALATION])
+def test_review_emails_give_the_rhythm_as_the_guides_example_not_as_its_rule(
+    template: EmailTemplate, language: str
+) -> None:
+    """The guide reports quarterly reviews and six-monthly evaluations as Hamburg Aviation's practice; its general
+    advice is to update a strategy as often as needed. The emails say so, and never state a rule."""
+    mail = TemplateRenderer().render(template, language, **sample_context(template))
+    for part in (mail.text, mail.html):
+        assert "Hamburg Aviation" in part
+    assert "should be reviewed every quarter" not in mail.text
+    assert "sollte vierteljährlich überprüft" not in mail.text and "devrait être revue" not in mail.text

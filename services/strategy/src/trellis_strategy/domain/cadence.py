@@ -1,7 +1,8 @@
 """When is a cluster's strategy review next due? Pure cadence maths, no I/O.
 
-The guide recommends reviewing a cluster strategy quarterly and evaluating it at least every six months; a
-cluster may instead give its own RFC 5545 RRULE. Review dates are computed on the local wall clock of the
+The default, quarterly reviews with an evaluation at least every six months, follows the guide's Hamburg
+Aviation example (the guide itself advises updating a strategy as often as needed); a cluster may choose
+six-monthly reviews or give its own RFC 5545 RRULE. Review dates are computed on the local wall clock of the
 cluster's IANA time zone (a 10:00 review stays at 10:00 across daylight-saving changes) and returned in UTC,
 to whole seconds.
 
