@@ -239,7 +239,7 @@ async def test_outcomes_confirm_or_free_seats_and_give_the_conversion_rate(
         "completed": 1,
     }
     assert figures["conversion_rate"] == 0.5 and figures["share_of_proposals"] == 0.5
-    assert figures["eccp"]["rate"] == 0.1908 and figures["ahead_of_eccp"] is True
+    assert figures["completion_rate"] == 1.0 and "eccp" not in figures and "ahead_of_eccp" not in figures
     assert (await api.get("/outcomes/conversion", params={"cluster_id": "c-other"})).json()["conversion_rate"] is None
 
 

@@ -51,7 +51,7 @@ def test_outcomes_follow_the_match() -> None:
             next_status(status, outcome)
 
 
-def test_conversion_rate_is_compared_with_the_eccp() -> None:
+def test_the_funnel_is_our_own_and_compared_with_nothing_else() -> None:
     figures = conversion(
         {
             MatchStatus.ACCEPTED: 2,
@@ -63,9 +63,10 @@ def test_conversion_rate_is_compared_with_the_eccp() -> None:
     )
     assert (figures.agreements, figures.answered, figures.proposals) == (3, 10, 15)
     assert figures.rate == 0.3 and figures.share_of_proposals == 0.2
-    assert figures.eccp_rate == 0.1908  # 416 agreements out of 2,180 meetings
-    assert figures.ahead_of_eccp is True
-    assert conversion({}).rate is None and conversion({}).ahead_of_eccp is None
+    assert figures.completion_rate == 0.3333  # 1 of the 3 agreements completed
+    assert not any("eccp" in name for name in vars(figures)), "ECCP counts meetings, not seats taken up"
+    empty = conversion({})
+    assert (empty.rate, empty.share_of_proposals, empty.completion_rate) == (None, None, None)
 
 
 def test_pools_are_members_of_one_cluster_in_one_group_offer() -> None:

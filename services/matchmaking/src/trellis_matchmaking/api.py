@@ -28,8 +28,6 @@ from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import (
     CONFIRMED,
-    ECCP_AGREEMENTS,
-    ECCP_MEETINGS,
     MatchStatus,
     OutcomeNotAllowed,
     conversion,
@@ -50,7 +48,6 @@ from trellis_matchmaking.partner_csv import check_partners, read_rows
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
     ConversionOut,
-    EccpReference,
     ImportReport,
     ImportRowError,
     MatchOut,
@@ -441,7 +438,7 @@ async def record_outcome(
     "/outcomes/conversion",
     response_model=ConversionOut,
     tags=["outcomes"],
-    summary="How many proposals became agreements, next to the ECCP's matchmaking figure",
+    summary="The funnel of proposals: proposed → accepted → completed (and declined)",
 )
 async def conversion_rate(
     runtime: Runtime,
@@ -453,19 +450,8 @@ async def conversion_rate(
     async with runtime.db.sessions() as session:
         counts = await repository.status_counts(session, scope, cluster_id=cluster_id, period=period)
     figures = conversion(counts)
-    result = {k: v for k, v in vars(figures).items() if k not in ("rate", "eccp_rate")}
-    return {
-        **result,
-        "cluster_id": cluster_id,
-        "period": period,
-        "conversion_rate": figures.rate,
-        "eccp": EccpReference(
-            meetings=ECCP_MEETINGS,
-            agreements=ECCP_AGREEMENTS,
-            rate=figures.eccp_rate,
-            source="ECCP matchmaking: bilateral meetings that led to agreements",
-        ),
-    }
+    result = {k: v for k, v in vars(figures).items() if k != "rate"}
+    return {**result, "cluster_id": cluster_id, "period": period, "conversion_rate": figures.rate}
 
 
 @router.get(

@@ -242,13 +242,6 @@ class OutcomeIn(Body):
     note: str | None = Field(None, max_length=2000)
 
 
-class EccpReference(BaseModel):
-    meetings: int
-    agreements: int
-    rate: float
-    source: str
-
-
 class ConversionOut(BaseModel):
     cluster_id: str | None
     period: str | None
@@ -262,8 +255,7 @@ class ConversionOut(BaseModel):
     answered: int = Field(description="agreements + declined")
     conversion_rate: float | None = Field(description="agreements / answered")
     share_of_proposals: float | None = Field(description="agreements / proposals (pending ones included)")
-    eccp: EccpReference
-    ahead_of_eccp: bool | None
+    completion_rate: float | None = Field(description="completed / agreements: members who took part")
 
 
 class PoolOut(BaseModel):

@@ -1,14 +1,14 @@
-"""What happens to a proposal after it is made, and how often proposals turn into agreements."""
+"""What happens to a proposal after it is made, and how proposals move through our own funnel:
+proposed → accepted → completed (declined leaves it).
+
+No outside benchmark is put next to these figures: ECCP's matchmaking events count bilateral meetings that led to
+agreements, a different thing from members accepting a seat in an offer."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-# ECCP matchmaking: 2,180 bilateral meetings led to 416 agreements (about 19%): the figure to beat.
-ECCP_MEETINGS = 2180
-ECCP_AGREEMENTS = 416
 
 
 class MatchStatus(StrEnum):
@@ -48,7 +48,8 @@ def next_status(current: MatchStatus, outcome: Outcome) -> MatchStatus:
 
 @dataclass(frozen=True)
 class Conversion:
-    """Agreements among proposals: ``rate`` over the proposals members answered, as the ECCP counts meetings."""
+    """The funnel: of the proposals members answered, the share they took up (``rate``); of those taken up, the
+    share completed (``completion_rate``)."""
 
     proposals: int
     pending: int
@@ -60,8 +61,7 @@ class Conversion:
     answered: int
     rate: float | None
     share_of_proposals: float | None
-    eccp_rate: float
-    ahead_of_eccp: bool | None
+    completion_rate: float | None
 
 
 def conversion(counts: Mapping[MatchStatus, int]) -> Conversion:
@@ -74,7 +74,6 @@ def conversion(counts: Mapping[MatchStatus, int]) -> Conversion:
     answered = agreements + declined
     proposals = answered + pending
     rate = round(agreements / answered, 4) if answered else None
-    eccp = round(ECCP_AGREEMENTS / ECCP_MEETINGS, 4)
     return Conversion(
         proposals=proposals,
         pending=pending,
@@ -86,6 +85,5 @@ def conversion(counts: Mapping[MatchStatus, int]) -> Conversion:
         answered=answered,
         rate=rate,
         share_of_proposals=round(agreements / proposals, 4) if proposals else None,
-        eccp_rate=eccp,
-        ahead_of_eccp=None if rate is None else rate > eccp,
+        completion_rate=round(completed / agreements, 4) if agreements else None,
     )
