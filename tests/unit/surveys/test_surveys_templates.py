@@ -175,3 +175,17 @@ def test_any_in_range_matrix_is_accepted_and_kept_whole(rows: list[tuple[str, in
 def test_any_out_of_range_level_is_refused(level: int, field: str) -> None:
     validated, errors = validate_response(template("digital-skills"), {}, [row(**{field: level})])
     assert validated is None and [e.field for e in errors] == [f"skills[0].{field}"]
+
+
+# The guide's three action segments, as its overview names them ("Segments of action").
+GUIDE_SEGMENTS = {
+    "green": "clusters as leaders of the green transition through collaboration",
+    "digital": "clusters as accelerators of the digital transition through skills",
+    "internationalisation": "clusters as builders of resilience through internationalisation",
+}
+
+
+@pytest.mark.parametrize("key", ["digital-skills", "green-transition", "internationalisation-readiness"])
+def test_each_shipped_template_cites_the_guide_segment_by_its_name(key: str) -> None:
+    shipped = template(key)
+    assert f"segment '{GUIDE_SEGMENTS[shipped.theme.value]}'" in (shipped.source or "")
