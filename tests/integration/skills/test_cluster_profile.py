@@ -60,9 +60,18 @@ WORKED = {
 REGIONS = {"m-1": "AT13", "m-2": "AT13", "m-3": "AT12"}
 
 
+# A month before, m-2 still needed 3 people for trade fairs: its need has fallen since (the evidence that turns
+# "many hold it, few need it" into obsolescence rather than a surplus).
+EARLIER = {"m-2": [skill("intl:trade-fairs", 4, 4, 5, 3)]}
+WORKED_ASSESSMENTS = len(EARLIER) + len(WORKED)
+
+
 async def answer_worked_examples(skills: ServiceRuntime, broker: InMemoryBroker) -> None:
+    month_before = T0 - timedelta(days=30)
+    await publish(broker, *(response(m, a, region=REGIONS[m], completed_at=month_before) for m, a in EARLIER.items()))
+    await eventually(until_assessed(skills, len(EARLIER)), timeout=10, what="the earlier assessment")
     await publish(broker, *(response(m, answers, region=REGIONS[m]) for m, answers in WORKED.items()))
-    await eventually(until_assessed(skills, len(WORKED)), timeout=10, what="three assessments")
+    await eventually(until_assessed(skills, WORKED_ASSESSMENTS), timeout=10, what="the worked examples")
 
 
 def by_code(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -114,6 +123,10 @@ async def test_each_type_of_imbalance_from_member_answers(
     gap = skills_by_code["digcomp:4.2"]
     assert (gap["required_level"], gap["current_level"], gap["level_gap"]) == (4.0, 2.2, 1.8)
     assert skills_by_code["intl:trade-fairs"]["actions"] == ["reskilling"]
+    assert skills_by_code["intl:trade-fairs"]["declining_members"] == 1
+    assert (
+        "1 member needs fewer people than at their previous answer" in skills_by_code["intl:trade-fairs"]["explanation"]
+    )
     assert [s["imbalance"] for s in profile["skills"]] == ["shortage", "gap", "surplus", "obsolescence", "balanced"]
 
     only = (await api.get("/clusters/c-1/profile", params={"imbalance": ["gap", "surplus"]})).json()
@@ -310,7 +323,7 @@ async def test_heatmap_svg_is_labelled_accessible_and_escaped(
     await answer_worked_examples(skills, broker)
     hostile = '<script>alert("x")</script>& Co. KG'  # control characters: see tests/unit/skills/test_heatmap.py
     await publish(broker, response("m-4", [skill("digcomp:3.4", 1, 5, 0, 2)], region="<b>AT13</b>"))
-    await eventually(until_assessed(skills, 4), timeout=10, what="the fourth assessment")
+    await eventually(until_assessed(skills, WORKED_ASSESSMENTS + 1), timeout=10, what="one more assessment")
     await name_members(skills, broker, {**NAMES, "m-4": hostile})
 
     got = await api.get("/clusters/c-1/heatmap.svg")
@@ -439,3 +452,28 @@ async def test_taxonomy_lists_levels_and_searches(api: httpx.AsyncClient) -> Non
     assert [i["code"] for i in (await api.get("/taxonomy", params={"q": "trade fair"})).json()["items"]] == [
         "intl:trade-fairs"
     ]
+
+
+async def test_a_falling_need_survives_a_redelivered_response(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    earlier = response("m-9", [skill("intl:trade-fairs", 4, 4, 5, 3)], completed_at=T0 - timedelta(days=30))
+    later = response("m-9", [skill("intl:trade-fairs", 4, 0, 5, 0)])
+    await publish(broker, earlier)
+    await eventually(until_assessed(skills, 1), timeout=10, what="the earlier answer")
+    await publish(broker, later)
+    await eventually(until_assessed(skills, 2), timeout=10, what="the later answer")
+    [balance] = (await api.get("/clusters/c-1/profile")).json()["skills"]
+    assert (balance["imbalance"], balance["declining_members"]) == ("obsolescence", 1)
+
+    await publish(broker, later)  # the same response again, under a new event id (a producer's resend)
+    spec = spec_for_model(type(later))
+
+    async def consumed() -> bool:
+        async with skills.db.sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(inbox).where(inbox.c.event_type == spec.type))
+        return count == 3
+
+    await eventually(consumed, timeout=10, what="the resend consumed")
+    [balance] = (await api.get("/clusters/c-1/profile")).json()["skills"]
+    assert (balance["imbalance"], balance["declining_members"]) == ("obsolescence", 1), "the evidence is kept"

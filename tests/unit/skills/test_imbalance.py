@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from fractions import Fraction
 
 import pytest
@@ -105,22 +106,49 @@ def test_surplus_it_cluster_members_with_more_programmers_than_they_need() -> No
     assert "train-the-trainer" in balance.recommendation
 
 
-def test_obsolescence_trade_fair_skills_after_services_went_virtual() -> None:
-    # The guide: matchmaking events and conferences have been offered virtually since the pandemic. Members
-    # still hold 6 + 5 + 4 = 15 people skilled in trade-fair participation and need 1.
+@dataclass(frozen=True)
+class Revised:
+    """A member's latest answer as skills stores it: with what it needed at its previous answer."""
+
+    skill_code: str
+    current_level: int
+    required_level: int
+    headcount_having: int
+    headcount_needed: int
+    previous_headcount_needed: int | None
+
+
+def test_many_holders_and_little_need_is_a_surplus_without_evidence_of_decline() -> None:
+    # 15 people hold the skill, 1 is needed, and nobody's need has fallen: the skill is plentiful, not obsolete.
     balance = one(
         [
-            answer("intl:trade-fairs", 5, 5, 6, 1),
-            answer("intl:trade-fairs", 4, 0, 5, 0),
-            answer("intl:trade-fairs", 4, 0, 4, 0),
+            answer("digcomp:3.4", 5, 5, 6, 1),
+            answer("digcomp:3.4", 4, 0, 5, 0),
+            answer("digcomp:3.4", 4, 0, 4, 0),
         ]
     )
-    assert balance.imbalance is ImbalanceType.OBSOLESCENCE
+    assert balance.imbalance is ImbalanceType.SURPLUS
+    assert balance.declining_members == 0 and balance.actions == ()
+
+
+def test_obsolescence_needs_a_falling_need() -> None:
+    # The same stock, but two members needed people at their previous answer and need none now.
+    balance = one(
+        [
+            Revised("digcomp:3.4", 5, 5, 6, 1, 1),
+            Revised("digcomp:3.4", 4, 0, 5, 0, 3),
+            Revised("digcomp:3.4", 4, 0, 4, 0, 2),
+        ]
+    )
+    assert balance.imbalance is ImbalanceType.OBSOLESCENCE and balance.declining_members == 2
     assert balance.explanation == (
-        "Obsolescence: members hold the skill (15 people) but need 1 person: demand is 0.07 × what they hold "
-        "(rule: members hold it (≥ 2 people) and demand ≤ 0.1 × what they hold)."
+        "Obsolescence: members hold the skill (15 people) but need 1 person: demand is 0.07 × what they hold, "
+        "and 2 members need fewer people than at their previous answer (rule: members hold it (≥ 2 people), "
+        "demand ≤ 0.1 × what they hold, and a member needs fewer people than at its previous answer)."
     )
     assert balance.actions == (SkillsAction.RESKILLING,)
+    rising = one([Revised("digcomp:3.4", 4, 4, 15, 1, 0)])  # the need grew: still only a surplus
+    assert rising.imbalance is ImbalanceType.SURPLUS
 
 
 def test_balanced_collaboration_tools_after_the_pandemic() -> None:
@@ -197,13 +225,20 @@ def test_every_type_names_its_actions() -> None:
 # --- Properties ------------------------------------------------------------------------------------------
 
 CODES = ["digcomp:3.4", "digcomp:4.2", "greencomp:2.1", "intl:trade-fairs"]
-answers_st = st.builds(
-    answer,
-    st.sampled_from(CODES),
-    st.integers(0, 8),
-    st.integers(0, 8),
-    st.integers(0, 60),
-    st.integers(0, 60),
+answers_st = st.one_of(
+    st.builds(
+        answer, st.sampled_from(CODES), st.integers(0, 8), st.integers(0, 8), st.integers(0, 60), st.integers(0, 60)
+    ),
+    # Stored answers: with what the member needed before (none at a first answer).
+    st.builds(
+        Revised,
+        st.sampled_from(CODES),
+        st.integers(0, 8),
+        st.integers(0, 8),
+        st.integers(0, 60),
+        st.integers(0, 60),
+        st.one_of(st.none(), st.integers(0, 60)),
+    ),
 )
 figures_st = st.builds(
     ExternalFigure,
@@ -271,6 +306,7 @@ def test_each_type_holds_what_its_name_says(
         obsolete = (
             b.member_supply >= rules.obsolescence_min_people
             and b.demand <= Fraction(str(rules.obsolescence_max_demand_ratio)) * b.member_supply
+            and b.declining_members > 0
         )
         surplus = (
             b.supply - b.demand >= rules.surplus_min_people

@@ -57,6 +57,9 @@ member_skill_profiles = Table(
     Column("required_level", Integer, nullable=False),
     Column("headcount_having", Integer, nullable=False),
     Column("headcount_needed", Integer, nullable=False),
+    # What the member needed at its previous answer for the skill (none before a second answer): a falling need
+    # is the evidence of obsolescence.
+    Column("previous_headcount_needed", Integer, nullable=True),
     Column("importance", Integer, nullable=False),
     # level_gap + 0.5 × headcount_gap of this answer: the trend of the next assessment compares against it.
     Column("severity", Float, nullable=False),

@@ -168,10 +168,15 @@ async def save_answers(
         return
     insert = insert_for(session, member_skill_profiles)
     keys = ("cluster_id", "member_id", "skill_code")
+    # A newer response keeps what the member needed before; the same response again (a redelivery) keeps the
+    # previous answer's figure, so evidence of a falling need is not lost.
+    previous = case(
+        (P.response_id == insert.excluded.response_id, P.previous_headcount_needed), else_=P.headcount_needed
+    )
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=[P.cluster_id, P.member_id, P.skill_code],
-            set_={k: insert.excluded[k] for k in rows[0] if k not in keys},
+            set_={**{k: insert.excluded[k] for k in rows[0] if k not in keys}, "previous_headcount_needed": previous},
             where=P.answered_at <= insert.excluded.answered_at,
         ),
         rows,
@@ -195,6 +200,7 @@ async def cluster_totals(session: AsyncSession, scope: Scope, cluster_id: str) -
             func.sum(P.required_level * held),
             func.sum(P.current_level * held),
             func.sum(shortfall * held),
+            func.sum(case((P.previous_headcount_needed > P.headcount_needed, 1), else_=0)),
         )
         .where(P.cluster_id == cluster_id, scope.clause(P.cluster_id))
         .group_by(P.skill_code)

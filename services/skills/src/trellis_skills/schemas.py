@@ -49,6 +49,9 @@ class SkillBalanceOut(BaseModel):
     members: int = Field(description="Members who answered for the skill")
     demanding_members: int = Field(description="Members who need people with the skill")
     holding_members: int = Field(description="Members who have people with the skill")
+    declining_members: int = Field(
+        0, description="Members who need fewer people with the skill than at their previous answer"
+    )
     demand: int = Field(description="People needed (Σ headcount_needed)")
     member_supply: int = Field(description="People members have (Σ headcount_having)")
     external_supply: int = Field(description="People reported by other systems at the required level")

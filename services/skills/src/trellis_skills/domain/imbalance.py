@@ -7,7 +7,10 @@ their names follow the Cedefop typology (DESIGN §6):
 - *shortage*: more people are needed than are available;
 - *gap*: the people exist, but below the level the work requires;
 - *surplus*: more people are available than are needed;
-- *obsolescence*: members hold the skill but (almost) no longer need it;
+- *obsolescence*: members hold the skill but (almost) no longer need it, and their need for it is falling: at
+  least one member needs fewer people than at its previous answer. Without that evidence a skill many hold and
+  few need is a *surplus* (our own rule: the guide names the four types but gives no test; a large stock alone
+  says the skill is plentiful, not that it is going out of use);
 - *balanced*: none of these.
 
 Every total is a sum of integers, so the profile does not depend on the order members are added in, totals
@@ -118,8 +121,9 @@ class ImbalanceRules:
                 )
             case ImbalanceType.OBSOLESCENCE:
                 return (
-                    f"members hold it (≥ {_people(self.obsolescence_min_people)}) and demand ≤ "
-                    f"{_fmt(self.obsolescence_max_demand_ratio)} × what they hold"
+                    f"members hold it (≥ {_people(self.obsolescence_min_people)}), demand ≤ "
+                    f"{_fmt(self.obsolescence_max_demand_ratio)} × what they hold, and a member needs fewer people "
+                    "than at its previous answer"
                 )
             case ImbalanceType.GAP:
                 return (
@@ -153,6 +157,17 @@ class AnswerLike(Protocol):
     def headcount_needed(self) -> int: ...
 
 
+def _previous_need(answer: AnswerLike) -> int | None:
+    """The people the member needed at its previous answer for the skill (stored rows have it, events do not)."""
+    previous = getattr(answer, "previous_headcount_needed", None)
+    return previous if isinstance(previous, int) else None
+
+
+def _declining(answer: AnswerLike) -> bool:
+    previous = _previous_need(answer)
+    return previous is not None and previous > answer.headcount_needed
+
+
 @dataclass(frozen=True)
 class SkillTotals:
     """What the members said about one skill, summed. Levels are weighted by the people needed.
@@ -171,6 +186,7 @@ class SkillTotals:
     held_required_sum: int = 0  # Σ required_level × headcount_needed where current_level > 0
     held_current_sum: int = 0  # Σ current_level × headcount_needed where current_level > 0
     held_shortfall_sum: int = 0  # Σ max(0, required_level − current_level) × headcount_needed, same rows
+    declining_members: int = 0  # members who need fewer people than at their previous answer
 
     @classmethod
     def of(cls, answer: AnswerLike) -> SkillTotals:
@@ -187,6 +203,7 @@ class SkillTotals:
             held_required_sum=answer.required_level * held,
             held_current_sum=answer.current_level * held,
             held_shortfall_sum=max(0, answer.required_level - answer.current_level) * held,
+            declining_members=int(_declining(answer)),
         )
 
     def __add__(self, other: SkillTotals) -> SkillTotals:
@@ -202,7 +219,7 @@ def aggregate(answers: Iterable[AnswerLike]) -> dict[str, SkillTotals]:
     for answer in answers:
         s = sums.get(answer.skill_code)
         if s is None:
-            s = sums[answer.skill_code] = [0] * 10
+            s = sums[answer.skill_code] = [0] * 11
         needed, having = answer.headcount_needed, answer.headcount_having
         current, required = answer.current_level, answer.required_level
         held = needed if current > 0 else 0
@@ -216,6 +233,7 @@ def aggregate(answers: Iterable[AnswerLike]) -> dict[str, SkillTotals]:
         s[7] += required * held
         s[8] += current * held
         s[9] += (required - current) * held if required > current else 0
+        s[10] += _declining(answer)
     return {code: SkillTotals(*s) for code, s in sums.items()}
 
 
@@ -239,6 +257,7 @@ class SkillBalance:
     members: int
     demanding_members: int
     holding_members: int
+    declining_members: int
     demand: int
     member_supply: int
     external_supply: int
@@ -290,11 +309,17 @@ def classify(
         kind = ImbalanceType.SHORTAGE
         ratio = f"demand is {_fmt(Fraction(demand, supply))} × supply" if supply else "nobody is available"
         why = f"members need {_people(demand)}, {supply_text}: {ratio}, {demand - supply} short"
-    elif holding >= rules.obsolescence_min_people and demand <= _exact(rules.obsolescence_max_demand_ratio) * holding:
+    elif (
+        holding >= rules.obsolescence_min_people
+        and demand <= _exact(rules.obsolescence_max_demand_ratio) * holding
+        and totals.declining_members > 0
+    ):
         kind = ImbalanceType.OBSOLESCENCE
+        fewer = totals.declining_members
         why = (
             f"members hold the skill ({_people(holding)}) but need {_people(demand)}: "
-            f"demand is {_fmt(Fraction(demand, holding))} × what they hold"
+            f"demand is {_fmt(Fraction(demand, holding))} × what they hold, and {fewer} "
+            f"{'member needs' if fewer == 1 else 'members need'} fewer people than at their previous answer"
         )
     elif held > 0 and totals.held_shortfall_sum >= _exact(rules.gap_min_levels) * held:
         assert held_required is not None and current is not None and level_gap is not None
@@ -317,6 +342,7 @@ def classify(
         members=totals.members,
         demanding_members=totals.demanding_members,
         holding_members=totals.holding_members,
+        declining_members=totals.declining_members,
         demand=demand,
         member_supply=totals.member_supply,
         external_supply=counted,
