@@ -11,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from trellis_common.events import SkillAnswer
 from trellis_common.skill_labels import skill_label
+from trellis_surveys.answering import UI
 from trellis_surveys.domain.templates import (
     QuestionType,
     SurveyTemplate,
@@ -189,3 +191,16 @@ GUIDE_SEGMENTS = {
 def test_each_shipped_template_cites_the_guide_segment_by_its_name(key: str) -> None:
     shipped = template(key)
     assert f"segment '{GUIDE_SEGMENTS[shipped.theme.value]}'" in (shipped.source or "")
+
+
+@pytest.mark.parametrize(
+    ("language", "today", "in_total"),
+    [("en", "today", "in total"), ("de", "heute", "insgesamt"), ("fr", "aujourd’hui", "au total")],
+)
+def test_the_form_asks_for_headcounts_exactly_as_the_event_means_them(language: str, today: str, in_total: str) -> None:
+    """headcount_having: people with the skill today (at the current level); headcount_needed: people needed at the
+    required level in total, those the member has included (the gap is the difference)."""
+    assert today in UI[language]["headcount_having"] and in_total in UI[language]["headcount_needed"]
+    fields = SkillAnswer.model_fields
+    assert "current_level" in (fields["headcount_having"].description or "")
+    assert "in total" in (fields["headcount_needed"].description or "")

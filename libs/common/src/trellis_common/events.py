@@ -114,10 +114,15 @@ class SkillAnswer(EventData):
     """One row of a skill matrix: demand (required level, people needed) against supply."""
 
     skill_code: str = Field(min_length=1, max_length=64, description="Taxonomy code, e.g. digcomp:5.2")
-    current_level: Level
-    required_level: Level
-    headcount_having: Count = Field(description="People who have the skill at the required level")
-    headcount_needed: Count = Field(description="People the member needs with the skill")
+    current_level: Level = Field(description="The level the member's people with the skill have today (0: nobody)")
+    required_level: Level = Field(description="The level the member needs")
+    headcount_having: Count = Field(
+        description="People the member has today with the skill, at current_level (whatever that level is)"
+    )
+    headcount_needed: Count = Field(
+        description="People the member needs with the skill at required_level, in total: those it has included "
+        "(so headcount_needed − headcount_having people are missing)"
+    )
     importance: int = Field(ge=1, le=5, description="1 (nice to have) to 5 (critical)")
 
 
@@ -140,10 +145,10 @@ class SkillGap(EventData):
     framework: str
     current_level: Level
     required_level: Level
-    level_gap: Count
-    headcount_having: Count
-    headcount_needed: Count
-    headcount_gap: Count
+    level_gap: Count = Field(description="max(0, required_level − current_level)")
+    headcount_having: Count = Field(description="As in the answer: people with the skill today")
+    headcount_needed: Count = Field(description="As in the answer: people needed at the required level, in total")
+    headcount_gap: Count = Field(description="max(0, headcount_needed − headcount_having)")
     importance: int = Field(ge=1, le=5)
     priority: float = Field(ge=0)
     priority_formula: str = Field(description="The formula with this gap's numbers filled in")
