@@ -92,6 +92,8 @@ async def test_a_member_answers_the_survey_and_accepts_a_proposal_from_the_email
         invitation = await open_mail(context, url, "Survey invitation")
         form = await follow(context, invitation, "Answer the survey")
         assert form.url.startswith(f"{url}/surveys/answer/")
+        shown = await form.inner_text("main")
+        assert "digcomp:" not in shown and skill_label("digcomp:5.2") in shown, "skills by name, never by code"
         await form.check("#q-digitalisation_priority-4")
         await fill_skill(form, "digcomp-5-2", "2", "5", "1", "4", "5")
         await form.click("button[value=save]")
