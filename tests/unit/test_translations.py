@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from trellis_common import dates
 from trellis_common.skill_labels import label_set, shipped_languages
+from trellis_matchmaking.domain.partners import Delivery, OfferFormat
 from trellis_matchmaking.reply_texts import TEXTS as REPLY_PAGE
 from trellis_notifications.domain import rendering
 from trellis_notifications.domain.deliveries import EmailTemplate
@@ -146,6 +147,14 @@ def test_the_accept_decline_page_is_complete(language: str) -> None:
         assert text.strip() and text != REPLY_PAGE["en"][key], key
         assert _fields(text) == _fields(REPLY_PAGE["en"][key]), key
         assert not ENGLISH.findall(text), f"{key} ({language}) has English words {ENGLISH.findall(text)}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_offer_format_and_delivery_has_a_label(language: str) -> None:
+    """Emails name an offer's format and delivery in the reader's language: each one matchmaking knows."""
+    labels: dict[str, dict[str, str]] = rendering._LABELS
+    missing = [value for value in [*OfferFormat, *Delivery] if not labels[language].get(value.value, "").strip()]
+    assert not missing, f"{language} lacks labels for {missing}"
 
 
 @pytest.mark.parametrize("language", TRANSLATED)

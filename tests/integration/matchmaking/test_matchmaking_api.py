@@ -403,3 +403,20 @@ async def test_directory_changes_release_the_proposals_they_break(
 async def test_a_gap_named_twice_breaks_the_contract(matchmaking: ServiceRuntime) -> None:
     with pytest.raises(PermanentError, match=r"digcomp:5\.2"):
         await deliver(matchmaking, gaps_assessed("m-1", [SEVERE, MILD]))
+
+
+async def test_partners_and_formats_the_guide_names_are_registered_and_matched(
+    matchmaking: ServiceRuntime, api: httpx.AsyncClient
+) -> None:
+    chamber = partner(
+        "Chamber of Commerce Vienna",
+        "chamber_of_commerce",
+        offer("Data workshop for SMEs", "digcomp:5.2", 4, format="workshop"),
+        offer("Trade mission to Bavaria", "intl:partner-search", 4, format="trade_mission", target_markets=["DE"]),
+    )
+    made = await created(await api.post("/partners", json=chamber))
+    assert {o["format"] for o in made["offers"]} == {"workshop", "trade_mission"}
+    for kind in ("regional_development_agency", "trade_promotion_agency", "large_company", "start_up", "investor"):
+        assert (await api.post("/partners", json=partner(f"A {kind}", kind))).status_code == 201, kind
+    (told,) = await deliver(matchmaking, gaps_assessed("m-1", [SEVERE]))
+    assert [(o.partner_name, o.format) for o in told.options] == [("Chamber of Commerce Vienna", "workshop")]

@@ -12,7 +12,7 @@ from trellis_common.events import MemberContext, SkillGap
 
 class PartnerType(StrEnum):
     """Collaboration partners the guide names (digital Actions 3-4, green Actions 2, 4 and 5, international
-    Action 4)."""
+    Actions 3-4). Values are stored and published as text: a type may be added, never renamed."""
 
     KNOWLEDGE_INSTITUTION = "knowledge_institution"
     UNIVERSITY = "university"
@@ -23,6 +23,13 @@ class PartnerType(StrEnum):
     TECHNOLOGY_PROVIDER = "technology_provider"
     GREEN_TECH_CONSULTANT = "green_tech_consultant"
     ENTERPRISE_EUROPE_NETWORK = "enterprise_europe_network"
+    CHAMBER_OF_COMMERCE = "chamber_of_commerce"
+    REGIONAL_DEVELOPMENT_AGENCY = "regional_development_agency"
+    TRADE_PROMOTION_AGENCY = "trade_promotion_agency"
+    LARGE_COMPANY = "large_company"
+    START_UP = "start_up"
+    MEMBER_COMPANY = "member_company"  # a member whose experts train others (train-the-trainer)
+    INVESTOR = "investor"
 
 
 class OfferFormat(StrEnum):
@@ -34,6 +41,13 @@ class OfferFormat(StrEnum):
     WORKER_EXCHANGE = "worker_exchange"
     ON_THE_JOB_TRAINING = "on_the_job_training"
     ADVISORY = "advisory"
+    PEER_LEARNING = "peer_learning"
+    STUDY_VISIT = "study_visit"
+    WORKSHOP = "workshop"
+    WEBINAR = "webinar"
+    TRAIN_THE_TRAINER = "train_the_trainer"
+    TRADE_MISSION = "trade_mission"
+    TEST_BED = "test_bed"  # test beds and demonstration facilities
 
 
 class Delivery(StrEnum):
@@ -43,9 +57,26 @@ class Delivery(StrEnum):
 
 
 # Formats one partner can run for several members at once: the guide's "economies of scale".
-GROUP_FORMATS = frozenset({OfferFormat.TRAINING, OfferFormat.MASTERCLASS})
-# Organisations that open the door to their own country's market (international Action 4).
-MARKET_DOOR_TYPES = frozenset({PartnerType.CLUSTER, PartnerType.ENTERPRISE_EUROPE_NETWORK})
+GROUP_FORMATS = frozenset(
+    {
+        OfferFormat.TRAINING,
+        OfferFormat.MASTERCLASS,
+        OfferFormat.PEER_LEARNING,
+        OfferFormat.STUDY_VISIT,
+        OfferFormat.WORKSHOP,
+        OfferFormat.WEBINAR,
+        OfferFormat.TRADE_MISSION,
+    }
+)
+# Organisations that open the door to their own country's market (international Actions 3-4).
+MARKET_DOOR_TYPES = frozenset(
+    {
+        PartnerType.CLUSTER,
+        PartnerType.ENTERPRISE_EUROPE_NETWORK,
+        PartnerType.CHAMBER_OF_COMMERCE,
+        PartnerType.TRADE_PROMOTION_AGENCY,
+    }
+)
 
 
 class NeedKind(StrEnum):

@@ -65,6 +65,13 @@ FORMAT_FIT: Mapping[NeedKind, Mapping[OfferFormat, float]] = {
         _F.JOB_SHADOWING: 0.7,
         _F.WORKER_EXCHANGE: 0.7,
         _F.ADVISORY: 0.5,
+        _F.WORKSHOP: 0.9,
+        _F.TRAIN_THE_TRAINER: 0.8,
+        _F.PEER_LEARNING: 0.8,
+        _F.WEBINAR: 0.7,
+        _F.TEST_BED: 0.7,
+        _F.STUDY_VISIT: 0.6,
+        _F.TRADE_MISSION: 0.3,
     },
     NeedKind.SHORTAGE: {
         _F.ON_THE_JOB_TRAINING: 1.0,
@@ -75,6 +82,13 @@ FORMAT_FIT: Mapping[NeedKind, Mapping[OfferFormat, float]] = {
         _F.COACHING: 0.6,
         _F.MENTORING: 0.6,
         _F.ADVISORY: 0.4,
+        _F.TRAIN_THE_TRAINER: 0.9,  # more people able to teach: more people reach the level
+        _F.WORKSHOP: 0.7,
+        _F.PEER_LEARNING: 0.6,
+        _F.TEST_BED: 0.6,
+        _F.WEBINAR: 0.5,
+        _F.STUDY_VISIT: 0.5,
+        _F.TRADE_MISSION: 0.2,
     },
     NeedKind.INTERNATIONALISATION: {
         _F.ADVISORY: 1.0,
@@ -85,6 +99,13 @@ FORMAT_FIT: Mapping[NeedKind, Mapping[OfferFormat, float]] = {
         _F.WORKER_EXCHANGE: 0.7,
         _F.JOB_SHADOWING: 0.6,
         _F.ON_THE_JOB_TRAINING: 0.5,
+        _F.TRADE_MISSION: 1.0,  # international Action 4: missions and joint stands open markets
+        _F.STUDY_VISIT: 0.9,
+        _F.PEER_LEARNING: 0.8,
+        _F.WORKSHOP: 0.8,
+        _F.WEBINAR: 0.7,
+        _F.TRAIN_THE_TRAINER: 0.5,
+        _F.TEST_BED: 0.5,
     },
 }
 DELIVERY_ELSEWHERE = {Delivery.HYBRID: 0.85, Delivery.ON_SITE: 0.7}  # in the member's country, not its region
