@@ -156,6 +156,7 @@ async def test_a_member_answers_a_skill_matrix_survey_in_the_browser(
             "headcount_having": 0,
             "headcount_needed": 2,
             "importance": 4,
+            "level_scale_max": 8,  # the digital-skills matrix rates 0-8
         },
         {
             "skill_code": "digcomp:5.2",
@@ -164,6 +165,7 @@ async def test_a_member_answers_a_skill_matrix_survey_in_the_browser(
             "headcount_having": 1,
             "headcount_needed": 4,
             "importance": 5,
+            "level_scale_max": 8,
         },
     ]
     async with httpx.AsyncClient(headers=auth.admin(), base_url=surveys_process.url, timeout=10) as api:

@@ -477,3 +477,15 @@ async def test_a_falling_need_survives_a_redelivered_response(
     await eventually(consumed, timeout=10, what="the resend consumed")
     [balance] = (await api.get("/clusters/c-1/profile")).json()["skills"]
     assert (balance["imbalance"], balance["declining_members"]) == ("obsolescence", 1), "the evidence is kept"
+
+
+async def test_levels_rated_on_another_scale_are_put_on_the_frameworks(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    # The digital-skills template rates its GreenComp row 0-8; the green template rates GreenComp 0-4.
+    on_digital = skill("greencomp:2.1", 6, 8, 1, 3).model_copy(update={"level_scale_max": 8})
+    on_green = skill("greencomp:2.1", 3, 4, 1, 3).model_copy(update={"level_scale_max": 4})
+    await publish(broker, response("m-d", [on_digital]), response("m-g", [on_green]))
+    await eventually(until_assessed(skills, 2), timeout=10, what="both answers")
+    [balance] = (await api.get("/clusters/c-1/profile")).json()["skills"]
+    assert (balance["required_level"], balance["current_level"], balance["level_gap"]) == (4.0, 3.0, 1.0)

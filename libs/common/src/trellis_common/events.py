@@ -124,6 +124,13 @@ class SkillAnswer(EventData):
         "(so headcount_needed − headcount_having people are missing)"
     )
     importance: int = Field(ge=1, le=5, description="1 (nice to have) to 5 (critical)")
+    level_scale_max: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="The top of the scale the two levels were given on (the template's matrix, 0 = none); none: "
+        "the framework's own scale (DigComp 8, GreenComp 4, internationalisation 4)",
+    )
 
 
 class ResponseCompleted(EventData):

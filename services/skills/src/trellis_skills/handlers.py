@@ -10,6 +10,7 @@ from trellis_common.consumer import Handling, Incoming, distinct_runs
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported
 from trellis_common.logging import get_logger
+from trellis_common.skill_scales import on_framework_scale
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_skills import repository
 from trellis_skills.domain.gaps import answer_problems, assess_gaps, severity
@@ -31,11 +32,18 @@ async def on_responses_completed(batch: Sequence[Handling]) -> None:
         await _assess(run)
 
 
+def _on_framework_scales(response: ResponseCompleted) -> ResponseCompleted:
+    """Levels rated on a template's own scale, put on each framework's (``trellis_common.skill_scales``)."""
+    if all(a.level_scale_max is None for a in response.skills):
+        return response
+    return response.model_copy(update={"skills": [on_framework_scale(a) for a in response.skills]})
+
+
 async def _assess(run: Sequence[Handling]) -> None:
     session = run[0].uow.session
     taxonomy = load_taxonomy()
     max_headcount = skills_settings(run[0].uow.settings).max_headcount
-    responses = [(h.uow, h.incoming.require(ResponseCompleted)) for h in run]
+    responses = [(h.uow, _on_framework_scales(h.incoming.require(ResponseCompleted))) for h in run]
     for _, response in responses:
         problems = answer_problems(response.skills, taxonomy, max_headcount)
         if problems:

@@ -304,7 +304,9 @@ async def submit_response(
         template = stored.template
         if body.theme != template.theme:
             raise unprocessable([AnswerError(field="theme", message=f"template {template.id} is for {template.theme}")])
-        validated, errors = validate_response(template, body.answers, [s.model_dump() for s in body.skills])
+        # Rows are on the template matrix's scale (checked against its range); the event says which.
+        rows = [s.model_dump(exclude={"level_scale_max"}) for s in body.skills]
+        validated, errors = validate_response(template, body.answers, rows)
         if validated is None:
             raise unprocessable(errors)
         member = await load_member(uow.session, scope, body.member_id)

@@ -77,7 +77,9 @@ async def record_response(
     """
     now = uow.now
     digest = _digest(validated)
-    skills = [SkillAnswer.model_validate(row.model_dump()) for row in validated.skills]
+    matrix = template.skill_matrix
+    scale = {"level_scale_max": matrix.levels.max} if matrix is not None else {}  # the scale the member rated on
+    skills = [SkillAnswer.model_validate(row.model_dump() | scale) for row in validated.skills]
     values = {
         "template_id": template.id,
         "template_version": template.version,
