@@ -168,15 +168,13 @@ async def save_answers(
         return
     insert = insert_for(session, member_skill_profiles)
     keys = ("cluster_id", "member_id", "skill_code")
-    # A newer response keeps what the member needed before; the same response again (a redelivery) keeps the
-    # previous answer's figure, so evidence of a falling need is not lost.
-    previous = case(
-        (P.response_id == insert.excluded.response_id, P.previous_headcount_needed), else_=P.headcount_needed
-    )
+    # A newer answer keeps what the member needed before it (a resent response never gets here: assessments are
+    # deduplicated by response id, so the figure is always the previous answer's).
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=[P.cluster_id, P.member_id, P.skill_code],
-            set_={**{k: insert.excluded[k] for k in rows[0] if k not in keys}, "previous_headcount_needed": previous},
+            set_={k: insert.excluded[k] for k in rows[0] if k not in keys}
+            | {"previous_headcount_needed": P.headcount_needed},
             where=P.answered_at <= insert.excluded.answered_at,
         ),
         rows,
