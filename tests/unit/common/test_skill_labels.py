@@ -7,7 +7,14 @@ import re
 import pytest
 
 from trellis_common import skill_labels
-from trellis_common.skill_labels import LabelSet, is_listed, label_set, shipped_languages, skill_label
+from trellis_common.skill_labels import (
+    LabelSet,
+    is_listed,
+    label_set,
+    preferred_language,
+    shipped_languages,
+    skill_label,
+)
 
 CODE = re.compile(r"\b(digcomp|greencomp|intl):")
 
@@ -71,3 +78,11 @@ def test_german_labels_every_skill_of_the_taxonomy() -> None:
     english, german = label_set("en"), label_set("de")
     assert english is not None and german is not None
     assert set(german.labels) == set(english.labels)
+
+
+def test_a_page_speaks_the_asked_language_else_the_browsers_else_english() -> None:
+    shipped = ("en", "de", "fr")
+    assert preferred_language("de-AT", "fr", shipped) == "de", "the link's lang comes first"
+    assert preferred_language("it", "it-IT, fr;q=0.8, de;q=0.5", shipped) == "fr", "then the browser's first we ship"
+    assert preferred_language(None, "", shipped) == "en"
+    assert preferred_language("", "pt, es", shipped) == "en"

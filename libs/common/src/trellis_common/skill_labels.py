@@ -10,6 +10,7 @@ the taxonomy's, which skills refuses) reads as that language's ``unlisted`` word
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -29,6 +30,16 @@ def primary_language(tag: str | None) -> str:
     """``de``, ``de-AT`` and ``DE_de`` all mean ``de``; nothing means English."""
     primary = (tag or "").replace("_", "-").split("-")[0].strip().lower()
     return primary or SOURCE_LANGUAGE
+
+
+def preferred_language(asked: str | None, accept_language: str, available: Iterable[str]) -> str:
+    """What a page is shown in: the language ``asked`` for (a link's ``lang``), else the first of the browser's
+    ``Accept-Language`` that is ``available``, else English. Tags count by their primary language (de-AT: de)."""
+    shipped = set(available)
+    for tag in [asked or "", *(part.split(";")[0] for part in accept_language.split(","))]:
+        if tag.strip() and (language := primary_language(tag)) in shipped:
+            return language
+    return SOURCE_LANGUAGE
 
 
 @cache

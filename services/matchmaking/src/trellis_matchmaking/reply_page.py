@@ -23,7 +23,7 @@ from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
 from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit
-from trellis_common.skill_labels import primary_language, skill_label
+from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome, OutcomeNotAllowed
 from trellis_matchmaking.models import NAMES
@@ -47,13 +47,7 @@ _pages = jinja2.Environment(
 
 def page_language(request: Request) -> str:
     """The ``lang`` the email put on the link, else the browser's first language we ship, else English."""
-    asked = [request.query_params.get("lang", "")]
-    asked += [part.split(";")[0] for part in request.headers.get("accept-language", "").split(",")]
-    for tag in asked:
-        language = primary_language(tag) if tag.strip() else ""
-        if language in TEXTS:
-            return language
-    return "en"
+    return preferred_language(request.query_params.get("lang"), request.headers.get("accept-language", ""), TEXTS)
 
 
 @dataclass(frozen=True)

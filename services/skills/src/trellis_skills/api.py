@@ -16,7 +16,7 @@ from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
 from trellis_common.names import Names, names_of
-from trellis_common.skill_labels import primary_language, skill_label
+from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_common.text import INT4_MAX
 from trellis_skills import repository
 from trellis_skills.access import Reporter, RoleHolder, check_may_report
@@ -24,7 +24,7 @@ from trellis_skills.domain.imbalance import ImbalanceType
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
 from trellis_skills.heatmap import Heatmap, HeatmapRow, render_png, render_svg, sorted_rows
-from trellis_skills.heatmap_words import WORDS, heatmap_language
+from trellis_skills.heatmap_words import WORDS
 from trellis_skills.models import NAMES
 from trellis_skills.repository import HeatmapAxis
 from trellis_skills.schemas import (
@@ -208,16 +208,6 @@ _IMAGE_HEADERS = {
 }
 
 
-def _chart_language(asked: str | None, request: Request) -> str:
-    if asked:
-        return heatmap_language(asked)
-    for part in request.headers.get("accept-language", "").split(","):
-        tag = part.split(";")[0].strip()
-        if tag and heatmap_language(tag) == primary_language(tag):
-            return heatmap_language(tag)
-    return "en"
-
-
 HeatmapBy = Annotated[HeatmapAxis, Query(description="Columns: members, or members grouped by an attribute")]
 HeatmapLanguage = Annotated[
     str | None,
@@ -249,7 +239,7 @@ async def heatmap_svg(
     limit: HeatmapLimit = None,
     lang: HeatmapLanguage = None,
 ) -> Response:
-    language = _chart_language(lang, request)
+    language = preferred_language(lang, request.headers.get("accept-language", ""), WORDS)
     heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit, language)
     return Response(render_svg(heatmap), media_type="image/svg+xml; charset=utf-8", headers=_IMAGE_HEADERS)
 
@@ -271,7 +261,7 @@ async def heatmap_png(
     limit: HeatmapLimit = None,
     lang: HeatmapLanguage = None,
 ) -> Response:
-    language = _chart_language(lang, request)
+    language = preferred_language(lang, request.headers.get("accept-language", ""), WORDS)
     heatmap = await cluster_heatmap(runtime, scope, cluster_id, by, framework, limit, language)
     # Drawing takes a moment of CPU: off the event loop.
     return Response(await asyncio.to_thread(render_png, heatmap), media_type="image/png", headers=_IMAGE_HEADERS)

@@ -3,8 +3,6 @@ have every entry with the same placeholders). Skill labels come from the shared 
 
 from __future__ import annotations
 
-from trellis_common.skill_labels import primary_language
-
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title_named": "Skills heatmap: {cluster}",
@@ -109,9 +107,3 @@ WORDS: dict[str, dict[str, str]] = {
         "decimal_mark": ",",
     },
 }
-
-
-def heatmap_language(tag: str | None) -> str:
-    """``de``, ``de-AT`` … mean German; a language we have no words for gets English."""
-    language = primary_language(tag)
-    return language if language in WORDS else "en"
