@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import insert, select, update
 
 from trellis_common.events import Contact, MemberChanged, MemberContext, ResponseCompleted, SkillAnswer
 from trellis_common.unit_of_work import UnitOfWork
+from trellis_surveys.domain.ambitions import ContextField
 from trellis_surveys.domain.templates import SurveyTemplate, ValidatedResponse
 from trellis_surveys.models import invitations, responses
 
@@ -20,7 +22,9 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def member_context(member: dict[str, Any]) -> MemberContext:
+def member_context(member: dict[str, Any], answered: Mapping[ContextField, list[str]] | None = None) -> MemberContext:
+    """The member's directory entry, plus what its answers say of it (a response's international ambitions)."""
+    answered = answered or {}
     return MemberContext(
         country=member["country"],
         region=member["region"],
@@ -28,6 +32,8 @@ def member_context(member: dict[str, Any]) -> MemberContext:
         sector=member["sector"],
         member_type=member["member_type"],
         languages=member["languages"],
+        target_countries=answered.get(ContextField.TARGET_COUNTRIES, []),
+        target_sectors=answered.get(ContextField.TARGET_SECTORS, []),
     )
 
 
@@ -115,7 +121,7 @@ async def record_response(
             template_version=template.version,
             theme=template.theme,
             completed_at=now,
-            member_context=member_context(member),
+            member_context=member_context(member, template.context_answers(validated.answers)),
             skills=skills,
             answers=validated.answers,
         )

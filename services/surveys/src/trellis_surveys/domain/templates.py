@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trellis_common.events import SurveyTheme
+from trellis_surveys.domain.ambitions import ContextField, code_problem
 
 QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|intl|esco):[A-Za-z0-9.\-/_]{1,120}$")]
@@ -55,7 +56,8 @@ class Strict(BaseModel):
 
 
 class Option(Strict):
-    value: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
+    # Upper case and dots: an option may be a country (CZ) or NACE code (C28.4) that feeds the member context.
+    value: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     label: str = Field(min_length=1, max_length=300)
     taxonomy_code: TaxonomyCode | None = None
 
@@ -116,6 +118,9 @@ class Question(Strict):
     skills: list[TaxonomyCode] = Field(default_factory=list, max_length=60, description="skill-matrix rows")
     levels: Levels = Field(default_factory=Levels)
     taxonomy_codes: list[TaxonomyCode] = Field(default_factory=list, max_length=60)
+    member_context: ContextField | None = Field(
+        None, description="The member_context field of the published response that the chosen option values fill"
+    )
 
     @model_validator(mode="after")
     def consistent(self) -> Question:
@@ -135,6 +140,13 @@ class Question(Strict):
                 raise ValueError(f"question {self.id}: each skill appears once in the matrix")
             if self.levels.min >= self.levels.max:
                 raise ValueError(f"question {self.id}: levels.min must be below levels.max")
+        if self.member_context is not None:
+            if kind not in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE):
+                raise ValueError(f"question {self.id}: only a choice question can fill the member context")
+            for option in self.options:
+                problem = code_problem(self.member_context, option.value, option.label)
+                if problem:
+                    raise ValueError(f"question {self.id}: {problem}")
         return self
 
     @property
@@ -198,9 +210,14 @@ class SurveyTemplate(Strict):
         seen: set[str] = set()
         known_codes = {t.code for t in self.taxonomy}
         matrices = 0
+        fed: set[ContextField] = set()
         for question in self.questions:
             if question.id in seen:
                 raise ValueError(f"question id {question.id} is used twice")
+            if question.member_context in fed:
+                raise ValueError(f"question {question.id}: member_context.{question.member_context} is already asked")
+            if question.member_context is not None:
+                fed.add(question.member_context)
             if question.show_if is not None and question.show_if.question not in seen:
                 raise ValueError(f"question {question.id}: show_if must refer to an earlier question")
             seen.add(question.id)
@@ -227,6 +244,15 @@ class SurveyTemplate(Strict):
 
     def label_of(self, code: str) -> str:
         return next((t.label for t in self.taxonomy if t.code == code), code)
+
+    def context_answers(self, answers: Mapping[str, Any]) -> dict[ContextField, list[str]]:
+        """The member-context fields these (validated) answers fill, each with the chosen codes."""
+        filled: dict[ContextField, list[str]] = {}
+        for question in self.questions:
+            value = answers.get(question.id)
+            if question.member_context is not None and value:
+                filled[question.member_context] = [str(v) for v in (value if isinstance(value, list) else [value])]
+        return filled
 
     def localised(self, language: str, skill_labels: dict[str, str] | None = None) -> SurveyTemplate:
         """The same template with every text a member reads in ``language`` (ids, values and rules unchanged).
