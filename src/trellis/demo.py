@@ -120,7 +120,16 @@ PARTNERS: list[dict[str, Any]] = [
                 "countries": ["AT"],
                 "languages": ["de"],
                 "seats": 5,
-            }
+            },
+            {
+                "title": "Energy management and carbon accounting for SMEs",
+                "skill_codes": ["greenwork:energy-management", "greenwork:carbon-accounting"],
+                "format": "workshop",
+                "delivery": "hybrid",
+                "countries": ["AT"],
+                "languages": ["de", "en"],
+                "seats": 12,
+            },
         ],
     },
 ]

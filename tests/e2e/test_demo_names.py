@@ -4,8 +4,8 @@ The README's demo runs embedded; then a review reminder is made due and a digita
 added, so every output people read exists: each email (subject, sender, plain text, HTML, calendar entry), the
 email previews in English, German and French, the unsubscribe page and the page behind a match email's Accept
 button, the skills heatmap (SVG in three languages, and the PNG's metadata and every text it draws), the review
-agenda and the KPI chart. Each is scanned for a UUID and for a ``digcomp:``/``greencomp:``
-code.
+agenda and the KPI chart. Each is scanned for a UUID and for a taxonomy code of any framework (``digcomp:``,
+``greencomp:``, ``greenwork:``, ``intl:``).
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from trellis.mailsink import MailSink
 from trellis_common.auth import Scope
 from trellis_common.clock import ManualClock
 from trellis_common.skill_labels import skill_label
+from trellis_common.skill_scales import FRAMEWORK_SCALE
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_skills.api import cluster_heatmap
 from trellis_skills.heatmap import heatmap_figure
 from trellis_skills.repository import HeatmapAxis
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-CODE = re.compile(r"\b(digcomp|greencomp):")
+CODE = re.compile(rf"\b({'|'.join(FRAMEWORK_SCALE)}):")
 
 
 def offending(text: str) -> list[str]:

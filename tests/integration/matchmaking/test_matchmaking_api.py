@@ -144,6 +144,27 @@ async def test_csv_import_is_all_or_nothing_with_a_row_report(api: httpx.AsyncCl
     assert (await api.post("/partners/import", files={"file": ("p.csv", huge, "text/csv")})).status_code == 413
 
 
+async def test_partners_offer_workforce_green_skills_and_a_gap_in_one_is_matched(
+    matchmaking: ServiceRuntime, api: httpx.AsyncClient
+) -> None:
+    """Partners declare workforce green skills (energy management, life-cycle assessment, …) by API or CSV; a
+    member's gap in one of them is matched to the offer that declares it, and matches filter by the code."""
+    consultant = partner(
+        "GreenShift", "green_tech_consultant", offer("Energy management for SMEs", "greenwork:energy-management", 5)
+    )
+    energy = (await created(await api.post("/partners", json=consultant)))["offers"][0]["id"]
+    row = "Eco Lab,knowledge_institution,AT,LCA clinic,greenwork:life-cycle-assessment;greenwork:circular-design"
+    sheet = f"{CSV_HEADER}\n{row},workshop,online,,8"
+    report = await created(await api.post("/partners/import", files={"file": ("partners.csv", sheet, "text/csv")}))
+    assert (report["imported_partners"], report["imported_offers"]) == (1, 1)
+
+    gap = skill_gap("greenwork:energy-management", current=1, required=4, headcount_gap=2, importance=4)
+    (told,) = await deliver(matchmaking, gaps_assessed("m-green", [gap]))
+    assert [(o.offer_id, o.skill_code) for o in told.options] == [(energy, "greenwork:energy-management")]
+    found = await matches_of(api, skill_code="greenwork:energy-management")
+    assert [(m["member_id"], m["offer_id"]) for m in found] == [("m-green", energy)]
+
+
 # --- matching, seats and outcomes -----------------------------------------------------------------------------
 
 

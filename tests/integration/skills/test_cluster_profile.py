@@ -23,7 +23,7 @@ from trellis_common.bus.memory import InMemoryBroker
 from trellis_common.catalogue import spec_for_model
 from trellis_common.db import inbox
 from trellis_common.envelope import from_kafka
-from trellis_common.events import SupplyReported
+from trellis_common.events import SupplyReported, SurveyTheme
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.skill_labels import skill_label
 from trellis_skills import repository
@@ -451,6 +451,31 @@ async def test_taxonomy_lists_levels_and_searches(api: httpx.AsyncClient) -> Non
     assert (await api.get("/taxonomy/greencomp:2.1")).json()["levels"] is None
     assert [i["code"] for i in (await api.get("/taxonomy", params={"q": "trade fair"})).json()["items"]] == [
         "intl:trade-fairs"
+    ]
+
+
+async def test_a_workforce_green_skill_is_listed_with_its_source_and_assessed_as_a_green_gap(
+    skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
+) -> None:
+    """A skill members can name (energy management), answered on the green template's 0-4 scale, is a gap of the
+    workforce green skills framework; the taxonomy says where each such skill comes from."""
+    page = (await api.get("/taxonomy", params={"framework": "greenwork"})).json()
+    assert page["count"] == 11 and all(item["source"] and item["levels"] is None for item in page["items"])
+    assert "ISO 50001:2018" in (await api.get("/taxonomy/greenwork:energy-management")).json()["source"]
+
+    answer = skill("greenwork:energy-management", 1, 4, 0, 2).model_copy(update={"level_scale_max": 4})
+    green = response("m-e", [answer]).model_copy(
+        update={"template_id": "green-transition", "template_version": 2, "theme": SurveyTheme.GREEN}
+    )
+    await publish(broker, member_changed("m-e", "Energiewerk Steyr"), green)
+    await eventually(until_assessed(skills, 1), timeout=10, what="the green answer")
+    [assessment] = (await api.get("/members/m-e/assessments")).json()
+    assert [(g["skill_code"], g["skill_label"], g["framework"], g["level_gap"]) for g in assessment["gaps"]] == [
+        ("greenwork:energy-management", "Energy management", "greenwork", 3)
+    ]
+    profile = (await api.get("/clusters/c-1/profile", params={"framework": "greenwork"})).json()
+    assert [(b["skill_code"], b["framework"], b["demand"]) for b in profile["skills"]] == [
+        ("greenwork:energy-management", "greenwork", 2)
     ]
 
 

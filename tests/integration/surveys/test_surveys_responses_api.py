@@ -78,6 +78,31 @@ async def test_missing_required_answer_of_the_green_template(surveys: Surveys) -
     assert await surveys.outbox_rows(ResponseCompleted) == 1
 
 
+async def test_the_green_template_takes_workforce_green_skills_on_its_scale(surveys: Surveys) -> None:
+    """Version 2 of the green template (the newest) asks for skills members can name, such as life-cycle
+    assessment; the published response carries the code and the matrix's 0-4 scale."""
+    _, (member_id, _) = await cluster_with_members(surveys.client)
+    shown = await ok(await surveys.client.get("/templates/green-transition"))
+    assert shown["version"] == 2
+    matrix = next(q for q in shown["questions"] if q["type"] == "skill_matrix")
+    assert {"greenwork:energy-management", "greenwork:life-cycle-assessment"} <= set(matrix["skills"])
+    lca = {**ROW, "skill_code": "greenwork:life-cycle-assessment", "current_level": 1, "required_level": 4}
+    green = {
+        "member_id": member_id,
+        "template_id": "green-transition",
+        "template_version": 2,
+        "theme": "green",
+        "answers": {"green_priority": 4, "sustainability_strategy": "no", "challenges": ["skills"]},
+        "skills": [lca],
+    }
+    await ok(await surveys.client.post("/responses", json=green), 201)
+    [published] = await surveys.responses()
+    assert [(a.skill_code, a.required_level, a.level_scale_max) for a in published.skills] == [
+        ("greenwork:life-cycle-assessment", 4, 4)
+    ]
+    assert (published.template_id, published.template_version) == ("green-transition", 2)
+
+
 async def test_what_the_loop_sends_is_still_accepted(surveys: Surveys) -> None:
     _, (member_id, _) = await cluster_with_members(surveys.client)
     created = await ok(await surveys.client.post("/responses", json=body(member_id)), 201)

@@ -15,8 +15,9 @@ from trellis_common.skill_labels import (
     shipped_languages,
     skill_label,
 )
+from trellis_common.skill_scales import FRAMEWORK_SCALE
 
-CODE = re.compile(r"\b(digcomp|greencomp|intl):")
+CODE = re.compile(rf"\b({'|'.join(FRAMEWORK_SCALE)}):")  # a code of any framework of the taxonomy
 
 
 def test_english_german_and_french_are_shipped() -> None:
@@ -29,6 +30,9 @@ def test_english_german_and_french_are_shipped() -> None:
         ("digcomp:4.2", "en", "Protecting personal data and privacy"),
         ("digcomp:4.2", "de", "Schützen personenbezogener Daten und der Privatsphäre"),
         ("greencomp:2.1", "de", "Systemisches Denken"),
+        ("greenwork:life-cycle-assessment", "en", "Life-cycle assessment"),
+        ("greenwork:life-cycle-assessment", "de", "Ökobilanzierung (Lebenszyklusanalyse)"),
+        ("greenwork:sustainability-reporting", "fr", "Reporting de durabilité (CSRD, ESRS)"),
         ("intl:trade-fairs", "en", "Trade fair and trade mission participation"),
     ],
 )
@@ -65,7 +69,7 @@ def test_an_unknown_code_never_shows_as_a_code(language: str) -> None:
 
 def test_every_shipped_language_names_only_codes_english_knows() -> None:
     english = label_set("en")
-    assert english is not None and len(english.labels) == 43
+    assert english is not None and len(english.labels) == 54
     for language in shipped_languages():
         labels = label_set(language)
         assert labels is not None and labels.language == language

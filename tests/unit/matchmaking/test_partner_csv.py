@@ -38,6 +38,18 @@ def test_rows_of_one_partner_make_one_partner_with_its_offers() -> None:
     assert een.offers == [] and checked.offers == 2
 
 
+def test_a_partner_offers_workforce_green_skills() -> None:
+    checked = check_partners(
+        rows(
+            "Green Minds,green_tech_consultant,AT,LCA and ecodesign clinic,"
+            '"greenwork:life-cycle-assessment;greenwork:circular-design",4,workshop,online,,de,8'
+        ),
+        registered={},
+    )
+    assert checked.errors == []
+    assert checked.partners[0].offers[0].skill_codes == ["greenwork:life-cycle-assessment", "greenwork:circular-design"]
+
+
 def test_semicolon_files_from_spreadsheets_are_read() -> None:
     checked = check_partners(
         rows(

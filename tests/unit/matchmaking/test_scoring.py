@@ -111,7 +111,9 @@ def test_ineligible_pairs_say_why() -> None:
 
 
 @pytest.mark.parametrize("partner_type", list(PartnerType))
-@pytest.mark.parametrize("skill_code", ["digcomp:5.2", "greencomp:2.1", "intl:partner-search"])
+@pytest.mark.parametrize(
+    "skill_code", ["digcomp:5.2", "greencomp:2.1", "greenwork:circular-design", "intl:partner-search"]
+)
 def test_eligibility_follows_what_the_offer_declares_never_the_partner_type(
     partner_type: PartnerType, skill_code: str
 ) -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trellis_common.events import SkillAnswer, Trend
+from trellis_common.skill_scales import FRAMEWORK_SCALE
 from trellis_skills.domain.gaps import assess_gaps, severity, trend
 from trellis_skills.domain.taxonomy import load_taxonomy
 
@@ -16,8 +19,30 @@ def test_taxonomy_has_the_frameworks_in_full() -> None:
     frameworks = [e.framework for e in TAXONOMY.entries.values()]
     assert frameworks.count("digcomp") == 21
     assert frameworks.count("greencomp") == 12
+    assert frameworks.count("greenwork") == 11
     assert frameworks.count("intl") >= 8
     assert TAXONOMY.get("digcomp:5.4") is not None and TAXONOMY.get("digcomp:5.4").label.startswith("Identifying")  # type: ignore[union-attr]
+    assert set(frameworks) == set(FRAMEWORK_SCALE), "every framework has its one level scale"
+    assert all(e.source for e in TAXONOMY.entries.values()), "every skill says where it comes from"
+
+
+# Each workforce green skill is cited to a public standard or EU act (no ESCO URI could be checked, so none is given).
+CITES = re.compile(r"\bISO \d{4,5}(-\d)?:\d{4}|\b(Directive|Regulation) (\(E[CU]\) (No )?)?\d{4}/\d+|GHG Protocol")
+
+
+def test_workforce_green_skills_are_skills_members_can_name_each_with_its_source() -> None:
+    green_work = {e.code: e for e in TAXONOMY.search(framework="greenwork")}
+    assert set(green_work) >= {
+        "greenwork:energy-management",
+        "greenwork:life-cycle-assessment",
+        "greenwork:sustainability-reporting",
+        "greenwork:circular-design",
+    }
+    for code, entry in green_work.items():
+        assert CITES.search(entry.source or ""), code
+        assert entry.levels is None and entry.esco_uri is None, "scale 0-4 is ours; no URI we could not check"
+    assert "ISO 14040:2006" in (green_work["greenwork:life-cycle-assessment"].source or "")
+    assert "Directive (EU) 2022/2464" in (green_work["greenwork:sustainability-reporting"].source or "")
 
 
 answers = st.builds(

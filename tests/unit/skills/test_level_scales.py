@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trellis_common.events import SkillAnswer
-from trellis_common.skill_scales import on_framework_scale, rescale
+from trellis_common.skill_scales import framework_scale, on_framework_scale, rescale
 from trellis_skills.domain.gaps import assess_gaps
 from trellis_skills.domain.taxonomy import load_taxonomy
 
@@ -53,3 +53,27 @@ def test_levels_are_rescaled_half_up_and_none_stays_none() -> None:
         level_scale_max=8,
     )
     assert on_framework_scale(digcomp) is digcomp
+
+
+def test_workforce_green_skills_are_on_the_green_templates_scale() -> None:
+    """Workforce green skills are on 0-4, as the green-transition template rates them; a matrix rated 0-8 is put
+    on that scale before the gap is computed, and the gap names its framework."""
+    assert framework_scale("greenwork:energy-management") == 4
+    on_digital_scale = SkillAnswer(
+        skill_code="greenwork:energy-management",
+        current_level=2,
+        required_level=8,
+        headcount_having=1,
+        headcount_needed=3,
+        importance=4,
+        level_scale_max=8,
+    )
+    on_green_scale = on_framework_scale(on_digital_scale)
+    assert (on_green_scale.current_level, on_green_scale.required_level, on_green_scale.level_scale_max) == (1, 4, 4)
+    (gap,) = assess_gaps([on_green_scale], load_taxonomy(), {})
+    assert (gap.framework, gap.skill_label, gap.level_gap, gap.headcount_gap) == (
+        "greenwork",
+        "Energy management",
+        3,
+        2,
+    )

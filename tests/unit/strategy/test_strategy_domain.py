@@ -23,6 +23,7 @@ from trellis_strategy.domain.strategy import (
     [
         ("digcomp:5.2", StrategyType.DIGITAL_SKILLS_PLAN),
         ("greencomp:1.1", StrategyType.GREEN_ACTION_PLAN),
+        ("greenwork:energy-management", StrategyType.GREEN_ACTION_PLAN),
         ("intl:ip-protection", StrategyType.INTERNATIONALISATION_STRATEGY),
         ("DigComp:1.1", StrategyType.DIGITAL_SKILLS_PLAN),
         ("esco:abc", StrategyType.OVERALL),
@@ -73,3 +74,13 @@ def test_a_thematic_agenda_counts_its_theme_only() -> None:
     green = summarise(StrategyType.GREEN_ACTION_PLAN, RUNS, ASSESSMENTS)
     assert (green.new_matches, green.members_with_gaps, green.top_gaps) == (1, 2, [("greencomp:1.1", 1)])
     assert follows(StrategyType.OVERALL, []) and not follows(StrategyType.GREEN_ACTION_PLAN, [])
+
+
+def test_the_green_action_plan_follows_workforce_green_skills_too() -> None:
+    """GreenComp mindsets and workforce green skills (energy management, …) are both the green theme."""
+    runs = [Activity("m-1", ("greenwork:energy-management",)), Activity("m-2", ("digcomp:5.2",))]
+    assessments = [Activity("m-3", ("greenwork:energy-management", "greencomp:2.1"))]
+    green = summarise(StrategyType.GREEN_ACTION_PLAN, runs, assessments)
+    assert (green.new_matches, green.members_with_gaps) == (1, 2)
+    assert green.top_gaps == [("greencomp:2.1", 1), ("greenwork:energy-management", 1)]
+    assert not follows(StrategyType.DIGITAL_SKILLS_PLAN, ["greenwork:energy-management"])

@@ -110,6 +110,28 @@ def test_green_levels_follow_the_template_scale() -> None:
     assert [e.field for e in errors] == ["skills[0].required_level"]
 
 
+def test_the_green_template_asks_for_workforce_green_skills_beside_the_greencomp_competences() -> None:
+    """Version 2 rates, on the same 0-4 scale, every workforce green skill of the taxonomy (skills members can name:
+    energy management, life-cycle assessment, sustainability reporting, …) and GreenComp's sustainability
+    competences as version 1 did; version 1 stays as it shipped (a shipped version never changes)."""
+    entries = json.loads(TAXONOMY.read_text())["entries"]
+    green_work = [e["code"] for e in entries if e["framework"] == "greenwork"]
+    first, newest = template("green-transition"), builtin_templates()[("green-transition", 2)]
+    assert first.skill_matrix is not None and newest.skill_matrix is not None
+    assert len(green_work) >= 8 and set(green_work) <= set(newest.skill_matrix.skills)
+    assert [c for c in newest.skill_matrix.skills if c.startswith("greencomp:")] == first.skill_matrix.skills
+    assert not [c for c in first.skill_matrix.skills if c.startswith("greenwork:")]
+    assert newest.skill_matrix.levels == first.skill_matrix.levels
+    assert "workforce green skills" in newest.source
+
+    answers = {"green_priority": 4, "sustainability_strategy": "no", "challenges": ["skills"]}
+    lca = row("greenwork:life-cycle-assessment", current_level=1, required_level=4)
+    validated, errors = validate_response(newest, answers, [lca])
+    assert errors == [] and validated is not None and validated.taxonomy_codes == ["greenwork:life-cycle-assessment"]
+    _, errors = validate_response(newest, answers, [{**lca, "required_level": 5}])
+    assert [e.field for e in errors] == ["skills[0].required_level"]
+
+
 def test_conditional_questions_are_asked_only_when_their_condition_holds() -> None:
     t = template("internationalisation-readiness")
     base = {"international_ambition": "none", "value_chain_disrupted": 2, "support_wanted": ["matchmaking"]}
@@ -187,9 +209,9 @@ GUIDE_SEGMENTS = {
 }
 
 
-@pytest.mark.parametrize("key", ["digital-skills", "green-transition", "internationalisation-readiness"])
-def test_each_shipped_template_cites_the_guide_segment_by_its_name(key: str) -> None:
-    shipped = template(key)
+@pytest.mark.parametrize("key", sorted(builtin_templates()))
+def test_each_shipped_template_cites_the_guide_segment_by_its_name(key: tuple[str, int]) -> None:
+    shipped = builtin_templates()[key]
     assert f"segment '{GUIDE_SEGMENTS[shipped.theme.value]}'" in (shipped.source or "")
 
 

@@ -129,7 +129,7 @@ class SkillAnswer(EventData):
         ge=1,
         le=100,
         description="The top of the scale the two levels were given on (the template's matrix, 0 = none); none: "
-        "the framework's own scale (DigComp 8, GreenComp 4, internationalisation 4)",
+        "the framework's own scale (DigComp 8, GreenComp 4, workforce green skills 4, internationalisation 4)",
     )
 
 

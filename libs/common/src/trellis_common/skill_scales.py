@@ -3,9 +3,10 @@
 A template's skill matrix may rate on its own scale (the digital-skills template rates every row 0-8, DigComp's
 range, its GreenComp row included); responses say which (``SkillAnswer.level_scale_max``). Before anything
 compares levels, they are put on the framework's scale: DigComp 0-8 (its eight proficiency levels), GreenComp
-0-4 and internationalisation 0-4 (the scales of our green and internationalisation templates; GreenComp itself
-defines no levels). 0 always means nobody has the skill. An answer without a scale (events from before the field
-existed) is taken to be on its framework's scale, as every matrix row but one always was.
+0-4, workforce green skills 0-4 and internationalisation 0-4 (the scales of our green and internationalisation
+templates; GreenComp and the sources of the workforce green skills define no levels). 0 always means nobody has the
+skill. An answer without a scale (events from before the field existed) is taken to be on its framework's scale,
+as every matrix row but one always was.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from fractions import Fraction
 
 from trellis_common.events import SkillAnswer
 
-FRAMEWORK_SCALE: dict[str, int] = {"digcomp": 8, "greencomp": 4, "intl": 4}
+# Every framework of the skills taxonomy has its scale here (a test keeps the two in step).
+FRAMEWORK_SCALE: dict[str, int] = {"digcomp": 8, "greencomp": 4, "greenwork": 4, "intl": 4}
 
 
 def framework_scale(skill_code: str) -> int | None:

@@ -22,7 +22,7 @@ from trellis_common.text import INT4_MAX, StorableText
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome
 from trellis_matchmaking.domain.partners import Delivery, OfferFormat, PartnerType
 
-SKILL_CODE = r"^(digcomp|greencomp|intl):[a-z0-9.\-]+$"
+SKILL_CODE = r"^(digcomp|greencomp|greenwork|intl):[a-z0-9.\-]+$"
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
 Region = Annotated[str, Field(min_length=2, max_length=64, description="NUTS code (AT13) or a region's name")]

@@ -41,7 +41,7 @@ from trellis_skills.schemas import (
 from trellis_skills.settings import skills_settings
 
 router = APIRouter()
-Framework = Literal["digcomp", "greencomp", "intl"]
+Framework = Literal["digcomp", "greencomp", "greenwork", "intl"]
 ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 

@@ -21,6 +21,9 @@ class SkillOut(BaseModel):
     levels: list[int] | None = Field(
         None, min_length=2, max_length=2, description="Lowest and highest level, e.g. [1, 8] for DigComp 2.2"
     )
+    source: str | None = Field(
+        None, description="Where the skill comes from: the framework, or the standard or EU act the skill is cited to"
+    )
 
 
 class TaxonomyOut(BaseModel):

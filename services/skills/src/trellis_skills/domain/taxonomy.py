@@ -1,6 +1,7 @@
-"""The skill taxonomy (DigComp 2.2, GreenComp, internationalisation capabilities) as versioned data.
+"""The skill taxonomy (DigComp 2.2, GreenComp, workforce green skills, internationalisation capabilities) as
+versioned data.
 
-The structure (codes, frameworks, areas, levels) is here; the labels, in every language, are shared data of
+The structure (codes, frameworks, areas, levels, sources) is here; the labels, in every language, are shared data of
 ``trellis_common.skill_labels`` so every service names skills the same way. ``label`` is the English one.
 """
 
@@ -23,6 +24,9 @@ class SkillEntry:
     esco_uri: str | None = None
     # The framework's proficiency levels (DigComp 2.2: 1-8); None where the framework defines none.
     levels: tuple[int, int] | None = None
+    # Where the skill comes from: the entry's own source (each workforce green skill cites a standard or EU act),
+    # else its framework's.
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ def load_taxonomy() -> Taxonomy:
             skill_label(e["code"]),
             e.get("esco_uri"),
             (int(e["levels"][0]), int(e["levels"][1])) if e.get("levels") else None,
+            e.get("source") or raw["sources"].get(e["framework"]),
         )
         for e in raw["entries"]
     }

@@ -8,7 +8,8 @@ partner). Texts stay short and carry no personal data, and no ids or codes eithe
 skill labels. An action keeps its facts (member id, skill code, partner, offer, count) beside its text, so the
 agenda says it again with the names known when it is read (a member named later, or deleted since, reads
 right). An action belongs to the strategy whose theme its skill is in (a DigComp skill to the digital skills
-plan, GreenComp to the green action plan, …) when the cluster has one, else to the overall strategy.
+plan, GreenComp and workforce green skills to the green action plan, …) when the cluster has one, else to the
+overall strategy.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from trellis_common.events import PartnersMatched
 from trellis_common.skill_labels import skill_label
-from trellis_strategy.domain.strategy import FRAMEWORK_OF_TYPE, StrategyType, follows, framework_of
+from trellis_strategy.domain.strategy import FRAMEWORKS_OF_TYPE, StrategyType, follows, framework_of
 
 MAX_ACTION_LENGTH = 500
 _MAX_FIELD_LENGTH = 80
@@ -137,12 +138,12 @@ def summarise(
     because the member had gaps); ``top_gaps`` ranks skills by the members newly assessed with a gap in them.
     """
     runs = [run for run in match_runs if follows(strategy_type, run.skill_codes)]
-    framework = FRAMEWORK_OF_TYPE.get(strategy_type)
+    frameworks = FRAMEWORKS_OF_TYPE.get(strategy_type)
     members: set[str] = {run.member_id for run in runs if run.skill_codes}
     per_skill: dict[str, set[str]] = {}
     for assessment in assessments:
         for code in assessment.skill_codes:
-            if framework is None or framework_of(code) == framework:
+            if frameworks is None or framework_of(code) in frameworks:
                 members.add(assessment.member_id)
                 per_skill.setdefault(code, set()).add(assessment.member_id)  # a re-assessed member counts once
     counts = Counter({code: len(who) for code, who in per_skill.items()})

@@ -26,13 +26,16 @@ class StrategyPhase(StrEnum):
 
 PHASE_ORDER: tuple[StrategyPhase, ...] = (StrategyPhase.DIAGNOSTICS, StrategyPhase.CHOICE, StrategyPhase.ACTION)
 
-# The skill framework (prefix of a taxonomy code such as ``digcomp:5.2``) each thematic strategy follows.
-FRAMEWORK_OF_TYPE: dict[StrategyType, str] = {
-    StrategyType.GREEN_ACTION_PLAN: "greencomp",
-    StrategyType.DIGITAL_SKILLS_PLAN: "digcomp",
-    StrategyType.INTERNATIONALISATION_STRATEGY: "intl",
+# The skill frameworks (prefix of a taxonomy code such as ``digcomp:5.2``) each thematic strategy follows: the green
+# action plan follows both the GreenComp sustainability competences and the workforce green skills.
+FRAMEWORKS_OF_TYPE: dict[StrategyType, frozenset[str]] = {
+    StrategyType.GREEN_ACTION_PLAN: frozenset({"greencomp", "greenwork"}),
+    StrategyType.DIGITAL_SKILLS_PLAN: frozenset({"digcomp"}),
+    StrategyType.INTERNATIONALISATION_STRATEGY: frozenset({"intl"}),
 }
-TYPE_OF_FRAMEWORK: dict[str, StrategyType] = {framework: kind for kind, framework in FRAMEWORK_OF_TYPE.items()}
+TYPE_OF_FRAMEWORK: dict[str, StrategyType] = {
+    framework: kind for kind, frameworks in FRAMEWORKS_OF_TYPE.items() for framework in frameworks
+}
 
 DEFAULT_TITLES: dict[StrategyType, str] = {
     StrategyType.OVERALL: "Cluster strategy",
@@ -70,5 +73,5 @@ def strategy_type_for_skill(skill_code: str) -> StrategyType:
 
 def follows(strategy_type: StrategyType, skill_codes: list[str] | tuple[str, ...] | set[str]) -> bool:
     """Does a strategy of this type care about activity on these skills? The overall strategy follows all."""
-    framework = FRAMEWORK_OF_TYPE.get(strategy_type)
-    return framework is None or any(framework_of(code) == framework for code in skill_codes)
+    frameworks = FRAMEWORKS_OF_TYPE.get(strategy_type)
+    return frameworks is None or any(framework_of(code) in frameworks for code in skill_codes)

@@ -17,7 +17,7 @@ from trellis_common.events import SurveyTheme
 from trellis_surveys.domain.ambitions import ContextField, code_problem
 
 QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|intl|esco):[A-Za-z0-9.\-/_]{1,120}$")]
+TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|greenwork|intl|esco):[A-Za-z0-9.\-/_]{1,120}$")]
 TemplateId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
 MAX_HEADCOUNT = 1_000_000
 LIKERT_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
