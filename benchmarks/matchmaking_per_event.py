@@ -43,7 +43,7 @@ from trellis_common.envelope import CloudEvent
 from trellis_common.events import GapsAssessed, MemberContext, SkillGap, SurveyTheme, Trend
 from trellis_common.logging import configure_logging
 from trellis_common.runtime import ServiceRuntime
-from trellis_matchmaking import handlers, repository
+from trellis_matchmaking import handlers, models, repository
 from trellis_matchmaking.matching import current_period
 from trellis_matchmaking.models import member_needs, offers, partners
 from trellis_matchmaking.service import DEFINITION
@@ -124,9 +124,22 @@ async def _seed_offers(runtime: ServiceRuntime, rng: random.Random, count: int, 
             await uow.session.execute(insert(offers), rows)
 
 
+async def _introduce(runtime: ServiceRuntime, member_ids: list[str]) -> None:
+    """The members as surveys.member.changed brought them (matchmaking places gaps of known members only)."""
+    names = getattr(models, "NAMES", None)
+    if names is None:  # a version before members had to be known
+        return
+    now = datetime.now(UTC)
+    rows = [{"member_id": m, "cluster_id": "c-bench", "name": f"Member {m}", "changed_at": now} for m in member_ids]
+    async with runtime.db.sessions() as session, session.begin():
+        for start in range(0, len(rows), 5000):
+            await session.execute(insert(names.members), rows[start : start + 5000])
+
+
 async def _seed_open_gaps(runtime: ServiceRuntime, rng: random.Random, gaps: int) -> None:
     now = datetime.now(UTC)
     members = [f"seed-{i:06d}" for i in range(gaps // 3)]
+    await _introduce(runtime, members)
     batch_handler = getattr(handlers, "on_gaps_assessed_batch", None)
     if batch_handler is not None:
         from trellis_common.consumer import Handling  # type: ignore[attr-defined,unused-ignore]
@@ -184,6 +197,7 @@ async def measure(pg_admin_url: str, open_gaps: int, events: int, seed: int) -> 
         async with runtime.db.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE")
         timings = []
+        await _introduce(runtime, [f"new-{i:04d}" for i in range(events)])
         for i in range(events):
             data = _assessed(rng, f"new-{i:04d}", datetime.now(UTC))
             envelope = _envelope(data)

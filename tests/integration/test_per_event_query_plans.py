@@ -61,6 +61,8 @@ INSERT INTO outbox (event_id, event_type, topic, key, headers, payload, created_
 """
 SEEDS: dict[str, str] = {
     "skills": f"""
+INSERT INTO member_names (member_id, cluster_id, name, changed_at)
+  SELECT 'm-' || i, 'c-' || (i % 100), 'Member ' || i, now() FROM generate_series(1, {MEMBERS + 2}) i;
 INSERT INTO cluster_members (cluster_id, member_id, country, region, member_type, answered_at, updated_at)
   SELECT 'c-' || (i % 100), 'm-' || i, 'AT', 'AT13', 'sme', now(), now() FROM generate_series(1, {MEMBERS}) i;
 INSERT INTO member_skill_profiles (cluster_id, member_id, skill_code, current_level, required_level,
@@ -72,6 +74,8 @@ INSERT INTO assessments (id, response_id, cluster_id, member_id, theme, member_c
   FROM generate_series(1, {MEMBERS}) i;
 """,
     "matchmaking": f"""
+INSERT INTO member_names (member_id, cluster_id, name, changed_at)
+  SELECT 'm-' || i, 'c-' || (i % 100), 'Member ' || i, now() FROM generate_series(1, {MEMBERS + 2}) i;
 INSERT INTO partners (id, name, partner_type, country, created_at)
   SELECT 'p-' || i, 'Partner ' || i, 'university', 'AT', now() FROM generate_series(1, 40) i;
 INSERT INTO offers (id, partner_id, title, skill_codes, max_level, format, delivery, countries, languages, seats)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from trellis_common.events import MemberContext, ResponseCompleted, SkillAnswer, SurveyTheme
+from trellis_common.bus import OutgoingMessage
+from trellis_common.catalogue import spec_for_model
+from trellis_common.envelope import CloudEvent, to_binary
+from trellis_common.events import (
+    GapsAssessed,
+    MemberChanged,
+    MemberContext,
+    ResponseCompleted,
+    SkillAnswer,
+    SurveyTheme,
+)
 
 
 def completed_response(
@@ -52,3 +62,27 @@ def completed_response(
             ),
         ],
     )
+
+
+def introduction(data: ResponseCompleted | GapsAssessed) -> MemberChanged:
+    """The member an event is about, as surveys published it when the member was registered: skills and
+    matchmaking act only for members they know (responses and gaps of others wait for them)."""
+    return MemberChanged(
+        cluster_id=data.cluster_id,
+        member_id=data.member_id,
+        name=f"Member {data.member_id}",
+        context=data.member_context,
+        changed_at=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+
+
+def introduction_message(data: ResponseCompleted | GapsAssessed, topic_prefix: str = "") -> OutgoingMessage:
+    """``introduction(data)`` as the record surveys' relay puts on surveys.member.changed."""
+    changed = introduction(data)
+    spec = spec_for_model(MemberChanged)
+    headers, value = to_binary(
+        CloudEvent(
+            source="/tests/surveys", type=spec.type, subject=changed.member_id, data=changed.model_dump(mode="json")
+        )
+    )
+    return OutgoingMessage(spec.topic(topic_prefix), changed.member_id, value, headers)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.support.fixtures import completed_response
+from tests.support.fixtures import completed_response, introduction_message
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
 from trellis_common.bus import OutgoingMessage
@@ -25,7 +25,9 @@ async def test_poison_records_go_to_the_dlq_and_the_consumer_goes_on(tmp_path: P
     runtime = runtime_for(SKILLS, database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}", bus=InMemoryBus(broker))
     await runtime.start()
     try:
-        good = CloudEvent(source="/t", type=RESPONSES.type, data=completed_response().model_dump(mode="json"))
+        response = completed_response()
+        await broker.append([introduction_message(response)])
+        good = CloudEvent(source="/t", type=RESPONSES.type, data=response.model_dump(mode="json"))
         headers, value = to_binary(good)
         nested = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, not a ValueError
         poison = [

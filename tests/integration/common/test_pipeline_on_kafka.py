@@ -11,15 +11,15 @@ from sqlalchemy import func, select, text
 
 from tests.conftest import NewDatabase
 from tests.support import auth
-from tests.support.fixtures import completed_response
-from tests.support.kafka import header, produce, read_all
+from tests.support.fixtures import completed_response, introduction
+from tests.support.kafka import header, produce, produce_event, read_all
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import CloudEvent, from_kafka, to_binary, to_structured
 from trellis_common.events import GapsAssessed, ResponseCompleted
-from trellis_skills.models import assessments
+from trellis_skills.models import NAMES, assessments
 from trellis_skills.service import DEFINITION as SKILLS
 
 RESPONSES = spec_for_model(ResponseCompleted)
@@ -45,6 +45,7 @@ async def test_completed_response_becomes_gaps_event(
     await runtime.start()
     try:
         response = completed_response()
+        await produce_event(kafka_bootstrap, topic_prefix, introduction(response))
         event = response_event(response)
         headers, value = to_binary(event)
         await produce(kafka_bootstrap, RESPONSES.topic(topic_prefix), value, key=b"m-1", headers=headers)
@@ -74,6 +75,7 @@ async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
     )
     await runtime.start()
     try:
+        await produce_event(kafka_bootstrap, topic_prefix, introduction(completed_response()))
         event = response_event(completed_response())
         headers, value = to_structured(event)
         topic = RESPONSES.topic(topic_prefix)
@@ -82,7 +84,9 @@ async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
 
         async def both_consumed() -> bool:
             async with runtime.db.sessions() as session:
-                inbox_rows = await session.scalar(text("SELECT count(*) FROM inbox"))
+                inbox_rows = await session.scalar(
+                    text("SELECT count(*) FROM inbox WHERE event_type = :type"), {"type": RESPONSES.type}
+                )
             lag = (
                 await runtime.consumer.bus_consumer.lag() if runtime.consumer and runtime.consumer.bus_consumer else {}
             )
@@ -106,6 +110,8 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
     await runtime.start()
     try:
         topic = RESPONSES.topic(topic_prefix)
+        for member_id in ("m-good", "m-y", "m-z"):
+            await produce_event(kafka_bootstrap, topic_prefix, introduction(completed_response(member_id=member_id)))
         good = response_event(completed_response(member_id="m-good"))
         headers, _ = to_binary(good)
         bad_json = [(k, v) for k, v in headers if k != "ce_id"] + [("ce_id", b"bad-json")]
@@ -274,6 +280,13 @@ async def test_database_outage_is_retried_in_order_without_losing_events(
             return consumer.bus_consumer is not None and consumer.bus_consumer.assigned()
 
         await eventually(assigned, what="partitions assigned")
+        await produce_event(kafka_bootstrap, topic_prefix, introduction(completed_response()))
+
+        async def introduced() -> bool:
+            async with runtime.db.sessions() as session:
+                return await session.scalar(select(NAMES.members.c.member_id)) == "m-1"
+
+        await eventually(introduced, what="the member known")
         await _admin(pg_admin_url, f'ALTER DATABASE "{name}" RENAME TO "{name}_away"', name)
         first = completed_response()  # digcomp:5.2 severity 3 + 0.5 × 3 = 4.5
         second = completed_response(skills=[first.skills[0].model_copy(update={"current_level": 4})])  # 1 + 1.5

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.support import auth
 from tests.support.runtime import runtime_for
@@ -28,7 +29,6 @@ from trellis_common.events import (
     SurveyTheme,
     Trend,
 )
-from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.unit_of_work import flush_outboxes
 from trellis_matchmaking.handlers import on_gaps_assessed, on_gaps_assessed_batch
@@ -83,8 +83,12 @@ def gaps_assessed(
     )
 
 
-async def deliver(runtime: ServiceRuntime, data: GapsAssessed) -> list[PartnersMatched]:
-    """Hand the event to the handler as the consumer would (one transaction); return what it published."""
+async def deliver(runtime: ServiceRuntime, data: GapsAssessed, *, known: bool = True) -> list[PartnersMatched]:
+    """Hand the event to the handler as the consumer would (one transaction); return what it published.
+
+    ``known``: the member was published on surveys.member.changed before (else its gaps wait for it)."""
+    if known:
+        await announce(runtime, data)
     envelope = CloudEvent(
         source="/tests/skills", type=GAPS.type, subject=data.member_id, data=data.model_dump(mode="json")
     )
@@ -95,6 +99,7 @@ async def deliver(runtime: ServiceRuntime, data: GapsAssessed) -> list[PartnersM
 
 async def deliver_batch(runtime: ServiceRuntime, *events: GapsAssessed) -> list[PartnersMatched]:
     """Hand several events to the batch handler in one transaction, as the consumer does with a fetched batch."""
+    await announce(runtime, *events)
     async with runtime.db.sessions() as session, session.begin():
         batch = []
         for data in events:
@@ -108,10 +113,35 @@ async def deliver_batch(runtime: ServiceRuntime, *events: GapsAssessed) -> list[
     return [PartnersMatched.model_validate(e.data) for h in batch for e in h.uow.emitted]
 
 
-async def name_member(runtime: ServiceRuntime, member_id: str, name: str) -> None:
-    """The member's (and its cluster's) name, as surveys.member.changed brings it."""
+async def announce(runtime: ServiceRuntime, *events: GapsAssessed) -> None:
+    """The members of ``events`` as surveys published them before (unless matchmaking knows them already)."""
+    async with runtime.db.sessions() as session:
+        known = set((await session.execute(select(NAMES.members.c.member_id))).scalars())
+    for data in events:
+        if data.member_id not in known:
+            await name_member(
+                runtime, data.member_id, f"Member {data.member_id}", cluster_id=data.cluster_id, cluster_name=None
+            )
+            known.add(data.member_id)
+
+
+async def name_member(
+    runtime: ServiceRuntime,
+    member_id: str,
+    name: str,
+    *,
+    cluster_id: str = "c-1",
+    cluster_name: str | None = "Danube",
+    at: datetime = START,
+) -> None:
+    """The member's (and its cluster's) name, as surveys.member.changed brings it (releasing gaps that waited)."""
     changed = MemberChanged(
-        cluster_id="c-1", member_id=member_id, name=name, cluster_name="Danube", context=AT_MEMBER, changed_at=START
+        cluster_id=cluster_id,
+        member_id=member_id,
+        name=name,
+        cluster_name=cluster_name,
+        context=AT_MEMBER,
+        changed_at=at,
     )
     envelope = CloudEvent(
         source="/tests/surveys",
@@ -119,8 +149,9 @@ async def name_member(runtime: ServiceRuntime, member_id: str, name: str) -> Non
         subject=member_id,
         data=changed.model_dump(mode="json"),
     )
+    handler = DEFINITION.handlers[envelope.type]
     async with runtime.unit_of_work(cause=envelope) as uow:
-        await member_names_handler(NAMES)(uow, Incoming(envelope, changed, member_id))
+        await handler(uow, Incoming(envelope, changed, member_id))
 
 
 def move_clock(runtime: ServiceRuntime, moment: datetime) -> None:

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
-from tests.integration.matchmaking.conftest import START, gaps_assessed, move_clock, skill_gap
+from tests.integration.matchmaking.conftest import START, gaps_assessed, move_clock, name_member, skill_gap
 from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
@@ -132,6 +132,8 @@ async def _scenario(path: Path, offers: list[dict[str, Any]], steps: list[Any], 
             seats = {oid: o["seats"] for oid, o in zip(offer_ids, offers, strict=True)}
             assessed_at: dict[str, list[Any]] = defaultdict(list)
             placed_priority: dict[str, float] = {}  # match id -> its gap's priority when the seat was given
+            for member_id in regions:  # surveys published them: gaps of unknown members would wait instead
+                await name_member(runtime, member_id, f"Member {member_id}")
             for number, step in enumerate(steps, start=1):
                 now = START + timedelta(minutes=number)
                 move_clock(runtime, now)

@@ -324,14 +324,14 @@ async def test_members_sharing_a_gap_are_pooled_in_one_group_offer(
 
     (listed,) = (await api.get("/clusters/c-1/pools")).json()
     assert listed["member_ids"] == ["m-1", "m-2", "m-3"] and listed["pool_id"] == pool.pool_id
-    assert listed["member_names"] == [None, None, None], "names not known yet"
+    assert listed["member_names"] == ["Member m-1", "Member m-2", "Member m-3"], "as surveys published them"
     assert (await api.get("/clusters/c-2/pools")).json() == [], "one member alone is no pool"
 
-    # Names arrive with surveys.member.changed: pools and matches name members and skills.
+    # A new name arrives with surveys.member.changed: pools and matches name members by their latest names.
     await name_member(matchmaking, "m-1", "Huber Präzision GmbH")
     await name_member(matchmaking, "m-3", "Vienna Sensor Labs")
     (listed,) = (await api.get("/clusters/c-1/pools")).json()
-    assert listed["member_names"] == ["Huber Präzision GmbH", None, "Vienna Sensor Labs"]
+    assert listed["member_names"] == ["Huber Präzision GmbH", "Member m-2", "Vienna Sensor Labs"]
     assert listed["skill_label"] == "Identifying needs and technological responses"
     (held,) = (await api.get("/matches", params={"member_id": "m-3"})).json()["items"]
     assert (held["member_name"], held["skill_label"]) == ("Vienna Sensor Labs", listed["skill_label"])

@@ -23,6 +23,7 @@ Huber hears nothing more: its proposals did not change.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,13 +33,13 @@ from sqlalchemy import select
 from tests.conftest import NewDatabase
 from tests.integration.matchmaking.conftest import gaps_assessed, offer, partner, skill_gap
 from tests.support import auth
-from tests.support.kafka import produce, read_all
+from tests.support.kafka import produce, produce_event, read_all
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import CloudEvent, from_kafka, to_binary
-from trellis_common.events import GapsAssessed, MemberContext, PartnersMatched
+from trellis_common.events import GapsAssessed, MemberChanged, MemberContext, PartnersMatched
 from trellis_common.runtime import ServiceRuntime
 from trellis_matchmaking.models import matches
 from trellis_matchmaking.service import DEFINITION
@@ -107,6 +108,16 @@ async def service(kafka_bootstrap: str, topic_prefix: str, new_database: NewData
         await runtime.stop()
 
 
+def member_of(gaps: GapsAssessed) -> MemberChanged:
+    return MemberChanged(
+        cluster_id=gaps.cluster_id,
+        member_id=gaps.member_id,
+        name=f"Member {gaps.member_id}",
+        context=gaps.member_context,
+        changed_at=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+
+
 def summary(event: PartnersMatched) -> dict[str, Any]:
     return {
         "member": event.member_id,
@@ -125,6 +136,8 @@ async def test_gaps_events_become_ranked_explained_matches_with_one_pool(
     ) as api:
         for body in PARTNERS:
             assert (await api.post("/partners", json=body)).status_code == 201
+        for known in (HUBER, ALPINE, SENSOR):  # surveys published the members before skills assessed them
+            await produce_event(kafka_bootstrap, topic_prefix, member_of(known))
 
         for sent, expected_total in ((HUBER, 1), (ALPINE, 2), (SENSOR, 3)):  # one after another: the story above
             envelope = CloudEvent(

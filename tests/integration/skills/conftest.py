@@ -29,10 +29,13 @@ from trellis_common.events import (
     SurveyTheme,
 )
 from trellis_common.runtime import ServiceRuntime
-from trellis_skills.models import assessments
+from trellis_skills.models import NAMES, assessments
 from trellis_skills.service import DEFINITION as SKILLS
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def skill(code: str, current: int, required: int, having: int, needed: int, importance: int = 3) -> SkillAnswer:
@@ -69,7 +72,12 @@ def response(
 
 
 def member_changed(
-    member_id: str, name: str, *, cluster_id: str = "c-1", cluster_name: str | None = "Danube Mechatronics"
+    member_id: str,
+    name: str,
+    *,
+    cluster_id: str = "c-1",
+    cluster_name: str | None = "Danube Mechatronics",
+    at: datetime = T0,
 ) -> MemberChanged:
     return MemberChanged(
         cluster_id=cluster_id,
@@ -77,7 +85,7 @@ def member_changed(
         name=name,
         cluster_name=cluster_name,
         context=MemberContext(country="AT"),
-        changed_at=T0,
+        changed_at=at,
     )
 
 
@@ -93,9 +101,22 @@ def envelope(data: EventData, *, event_id: str | None = None) -> CloudEvent:
     )
 
 
-async def publish(broker: InMemoryBroker, *events: EventData) -> list[str]:
-    """Put events on the in-memory bus the way their producers' relays would; returns their event ids."""
+async def publish(broker: InMemoryBroker, *events: EventData, announce: bool = True) -> list[str]:
+    """Put events on the in-memory bus the way their producers' relays would; returns their event ids.
+
+    ``announce``: first publish each response's member as surveys did when it was registered (with an old
+    ``changed_at``, so a test's own names win); without it, responses of members nobody published wait."""
     ids = []
+    if announce:
+        first_clusters: dict[str, str] = {}  # a member belongs to one cluster: the first response's
+        for data in events:
+            if isinstance(data, ResponseCompleted):
+                first_clusters.setdefault(data.member_id, data.cluster_id)
+        introductions: list[EventData] = [
+            member_changed(member_id, f"Member {member_id}", cluster_id=cluster_id, cluster_name=None, at=LONG_AGO)
+            for member_id, cluster_id in first_clusters.items()
+        ]
+        events = (*introductions, *events)
     for data in events:
         spec = spec_for_model(type(data))
         event = envelope(data)
@@ -103,6 +124,20 @@ async def publish(broker: InMemoryBroker, *events: EventData) -> list[str]:
         await broker.append([OutgoingMessage(spec.topic(), str(getattr(data, spec.key_field)), value, headers)])
         ids.append(event.id)
     return ids
+
+
+async def forget(broker: InMemoryBroker, member_id: str) -> None:
+    """The member's tombstone on surveys.member.changed, as surveys publishes it when the member is deleted."""
+    spec = spec_for_model(MemberChanged)
+    event = CloudEvent(source="/tests", type=spec.type, subject=member_id, data=None)
+    headers, value = to_binary(event)
+    await broker.append([OutgoingMessage(spec.topic(), member_id, value, headers)])
+
+
+async def known_member(runtime: ServiceRuntime, member_id: str) -> bool:
+    async with runtime.db.sessions() as session:
+        found = await session.scalar(select(NAMES.members.c.member_id).where(NAMES.members.c.member_id == member_id))
+        return found is not None
 
 
 async def assessed_count(runtime: ServiceRuntime) -> int:

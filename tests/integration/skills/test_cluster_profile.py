@@ -16,7 +16,16 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from tests.integration.skills.conftest import T0, member_changed, publish, response, skill, until_assessed
+from tests.integration.skills.conftest import (
+    T0,
+    forget,
+    known_member,
+    member_changed,
+    publish,
+    response,
+    skill,
+    until_assessed,
+)
 from tests.support.polling import eventually
 from trellis_common.auth import Scope
 from trellis_common.bus.memory import InMemoryBroker
@@ -216,13 +225,19 @@ async def test_supply_reports_count_for_the_clusters_regions_once(
     assert (await api.post("/supply-reports", json=newer)).status_code == 201
     assert by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]["external_supply"] == 3
 
+    # A cluster nobody published is refused (it would be a phantom's figures).
+    unknown = await api.post("/supply-reports", json=supply_report(report_id="x-0", scope="cluster", scope_id="c-9"))
+    assert unknown.status_code == 422 and "unknown cluster 'c-9'" in unknown.text
+
     # Another cluster's figures and a region without members of c-1 do not count.
+    await publish(broker, member_changed("m-c2", "Bora Robotics", cluster_id="c-2"))
+    await eventually(lambda: known_member(skills, "m-c2"), timeout=10, what="c-2's member projected")
     other = supply_report(report_id="x-1", scope="cluster", scope_id="c-2")
     elsewhere = supply_report(report_id="x-2", scope_id="DE21")
     assert (await api.post("/supply-reports", json=other)).status_code == 201
     assert (await api.post("/supply-reports", json=elsewhere)).status_code == 201
     assert by_code((await api.get("/clusters/c-1/profile")).json())["digcomp:3.4"]["external_supply"] == 3
-    # ... and a cluster known only from a report has a profile of its supply.
+    # ... and a cluster whose members have not answered yet has a profile of its supply.
     assert by_code((await api.get("/clusters/c-2/profile")).json())["digcomp:3.4"]["supply"] == 8
 
     page = (await api.get("/supply-reports", params={"scope": "region", "limit": 2})).json()
@@ -311,10 +326,27 @@ async def name_members(skills: ServiceRuntime, broker: InMemoryBroker, names: di
     await publish(broker, *(member_changed(m, name) for m, name in names.items()))
 
     async def projected() -> bool:
-        async with skills.db.sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(NAME_TABLES.members)) or 0) >= len(names)
+        kept = await names_kept(skills)
+        return all(kept.get(member_id) == name for member_id, name in names.items())
 
     await eventually(projected, timeout=10, what="the members' names")
+
+
+async def names_kept(skills: ServiceRuntime) -> dict[str, str]:
+    async with skills.db.sessions() as session:
+        rows = await session.execute(select(NAME_TABLES.members.c.member_id, NAME_TABLES.members.c.name))
+        return {str(member_id): str(name) for member_id, name in rows}
+
+
+async def unname(skills: ServiceRuntime, broker: InMemoryBroker, *member_ids: str) -> None:
+    """Members deleted in surveys after they answered: their names are gone, their answers still count."""
+    for member_id in member_ids:
+        await forget(broker, member_id)
+
+    async def gone() -> bool:
+        return not set(member_ids) & set(await names_kept(skills))
+
+    await eventually(gone, timeout=10, what="the members' names forgotten")
 
 
 async def test_heatmap_svg_is_labelled_accessible_and_escaped(
@@ -380,6 +412,7 @@ async def test_heatmap_speaks_the_readers_language(
 ) -> None:
     await answer_worked_examples(skills, broker)
     await name_members(skills, broker, {"m-1": "Huber Präzision GmbH"})
+    await unname(skills, broker, "m-2", "m-3")
     svg = (await api.get("/clusters/c-1/heatmap.svg", **asked)).text
     root = ElementTree.fromstring(svg)
     assert root.find(f"{SVG}title").text == title  # type: ignore[union-attr]
@@ -393,11 +426,12 @@ async def test_heatmap_speaks_the_readers_language(
     assert Image.open(io.BytesIO(png.content)).info["Title"] == title
 
 
-async def test_heatmap_of_members_not_named_yet_shows_no_ids(
+async def test_heatmap_of_members_whose_names_are_gone_shows_no_ids(
     skills: ServiceRuntime, broker: InMemoryBroker, api: httpx.AsyncClient
 ) -> None:
     await answer_worked_examples(skills, broker)
     await name_members(skills, broker, {"m-2": "Alpine Composites"})
+    await unname(skills, broker, "m-1", "m-3")
     svg = (await api.get("/clusters/c-1/heatmap.svg")).text
     texts = {t.text for t in ElementTree.fromstring(svg).iter(f"{SVG}text")}
     assert {"Alpine Composites", "member organisation 1", "member organisation 2"} <= texts

@@ -12,8 +12,8 @@ import pytest
 REPORT = {
     "report_id": "ams-2026-02",
     "source": "Regional employment agency",
-    "scope": "cluster",
-    "scope_id": "c-1",
+    "scope": "region",
+    "scope_id": "AT13",
     "as_of": "2026-02-28",
     "figures": [{"skill_code": "digcomp:5.2", "headcount": 38, "level": 4}],
 }

@@ -2,11 +2,12 @@
 
 A fetched batch is applied in one database transaction: the inbox claims of all its events, every
 handler's effects and the outbox rows they cause commit together, and the Kafka offsets are committed once,
-after that commit. Records are handled in fetch order, so the order per key (partition) is the order of
-the log. Should one record fail for good, the batch's transaction is rolled back and the batch is applied
-again one record per transaction, so the bad record goes alone to ``<topic>.dlq`` with the error in
-headers and the others are applied. Transient failures rewind the partitions and retry with capped
-exponential backoff, so order is kept and no offset is committed past unapplied work.
+after that commit. Records are handled in fetch order (state topics' records first), so the order per key
+(partition) is the order of the log. Should one record fail for good, the batch's transaction is rolled
+back and the batch is applied again one record per transaction, so the bad record goes alone to
+``<topic>.dlq`` with the error in headers and the others are applied. Transient failures rewind the
+partitions and retry with capped exponential backoff, so order is kept and no offset is committed past
+unapplied work.
 
 A service may register a *batch handler* for a type: it receives the batch's consecutive events of that
 type together (each with its own unit of work, so emitted events keep their causation), e.g. so that
@@ -169,8 +170,11 @@ class EventConsumer:
         """Apply a batch in one transaction; if one record fails for good, apply them one by one instead.
 
         Undecodable records are dead-lettered after the others are applied, so a transient failure (which
-        replays the whole batch) does not send them to the DLQ twice.
+        replays the whole batch) does not send them to the DLQ twice. Records of state topics (compacted, e.g.
+        the member directory) go first: the facts fetched with them may be about what they bring (a response
+        of a member published just before); each partition's order is kept.
         """
+        records = sorted(records, key=self._facts_after_state)
         decoded: list[tuple[Record, Incoming]] = []
         undecodable: list[tuple[Record, Exception]] = []
         for record in records:
@@ -249,6 +253,10 @@ class EventConsumer:
                 await handler(handling.uow, handling.incoming)
             finally:
                 structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id")
+
+    def _facts_after_state(self, record: Record) -> int:
+        spec = self._spec_by_topic.get(record.topic)
+        return 0 if spec is not None and spec.compacted else 1
 
     def _decode(self, record: Record) -> Incoming:
         try:

@@ -171,3 +171,29 @@ def drop_name_tables() -> None:
     with op.batch_alter_table("member_names", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_member_names_cluster_id"))
     op.drop_table("member_names")
+
+
+def create_parked_events_table() -> None:
+    """Events about members not known yet (``trellis_common.parking``)."""
+    op.create_table(
+        "parked_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=200), nullable=False),
+        sa.Column("cluster_id", sa.String(length=128), nullable=False),
+        sa.Column("member_id", sa.String(length=128), nullable=False),
+        sa.Column("key", sa.String(length=256), nullable=True),
+        sa.Column("envelope", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=1000), nullable=False),
+        sa.Column("parked_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_parked_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_parked_events_event_id")),
+    )
+    with op.batch_alter_table("parked_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_parked_events_member_id"), ["member_id"], unique=False)
+
+
+def drop_parked_events_table() -> None:
+    with op.batch_alter_table("parked_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_parked_events_member_id"))
+    op.drop_table("parked_events")

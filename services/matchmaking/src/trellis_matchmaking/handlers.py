@@ -13,9 +13,11 @@ from trellis_common.consumer import Handling, Incoming, distinct_runs
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed
 from trellis_common.logging import get_logger
+from trellis_common.parking import admit
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.matching import EVERYTHING, Reason, current_period, settle, supersede_other_periods
+from trellis_matchmaking.models import PARKING
 from trellis_matchmaking.settings import matchmaking_settings
 
 log = get_logger(__name__)
@@ -30,9 +32,17 @@ async def on_gaps_assessed_batch(batch: Sequence[Handling]) -> None:
     """Each member's latest gaps become its demand in the current seat period, then they are placed together.
 
     A member named twice in a batch has its assessments placed one after the other, as if they came apart.
+    Gaps of a member not known yet wait (parked) and never take a seat; an unknown cluster's are refused
+    (``trellis_common.parking``).
     """
-    for part in distinct_runs(batch, key=lambda h: h.incoming.require(GapsAssessed).member_id):
+    admitted = await admit(PARKING, batch, _member_of)
+    for part in distinct_runs(admitted, key=lambda h: h.incoming.require(GapsAssessed).member_id):
         await _place(part)
+
+
+def _member_of(incoming: Incoming) -> tuple[str, str]:
+    assessed = incoming.require(GapsAssessed)
+    return assessed.cluster_id, assessed.member_id
 
 
 async def _place(part: Sequence[Handling]) -> None:

@@ -7,9 +7,11 @@ from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, 
 
 from trellis_common.db import UTCDateTime, new_metadata
 from trellis_common.names import name_tables
+from trellis_common.parking import Parking, parked_events_table
 
 metadata = new_metadata()
 NAMES = name_tables(metadata)
+PARKING = Parking("matchmaking", NAMES, parked_events_table(metadata))
 EMPTY_LIST = text("'[]'")
 
 partners = Table(

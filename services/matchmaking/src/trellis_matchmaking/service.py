@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import GapsAssessed, MemberChanged
-from trellis_common.names import member_names_handler
+from trellis_common.parking import releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_matchmaking import reply_page
 from trellis_matchmaking.api import router
 from trellis_matchmaking.handlers import on_gaps_assessed_batch
-from trellis_matchmaking.models import NAMES, metadata
+from trellis_matchmaking.models import PARKING, metadata
 from trellis_matchmaking.settings import MatchmakingSettings
 
 DEFINITION = ServiceDefinition(
@@ -19,12 +19,17 @@ DEFINITION = ServiceDefinition(
     "matching of member gaps to offers with explained scores as gaps arrive, seat capacity per period (gaps placed "
     "together: the most severe first; a proposal keeps its seat; freed seats to the waiting list, most severe "
     "first), pooled demand and international ambitions; outcomes and conversion rate; re-matching. "
-    "Consumes skills.gaps.assessed (and surveys.member.changed for organisations' names), publishes "
+    "Consumes skills.gaps.assessed (gaps of a member not known yet wait for it and take no seat) and "
+    "surveys.member.changed (organisations' names; releases what waited for the member), publishes "
     "matchmaking.partners.matched.",
     metadata=metadata,
     migrations="trellis_matchmaking:migrations",
     routers=[router, reply_page.router],
-    handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
+    handlers={
+        spec_for_model(MemberChanged).type: releasing_names_handler(
+            PARKING, {spec_for_model(GapsAssessed).type: on_gaps_assessed_batch}
+        )
+    },
     batch_handlers={spec_for_model(GapsAssessed).type: on_gaps_assessed_batch},
     settings_class=MatchmakingSettings,
 )

@@ -16,6 +16,7 @@ from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
 from trellis_common.names import Names, names_of
+from trellis_common.parking import is_known_cluster
 from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_common.text import INT4_MAX
 from trellis_skills import repository
@@ -295,6 +296,17 @@ async def post_supply_report(
             detail=[{"type": "value_error", "loc": ["body", *p.loc], "msg": p.message} for p in problems],
         )
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        if report.scope is SupplyScope.CLUSTER and not await is_known_cluster(uow.session, NAMES, report.scope_id):
+            raise HTTPException(
+                422,
+                detail=[
+                    {
+                        "type": "value_error",
+                        "loc": ["body", "scope_id"],
+                        "msg": f"unknown cluster {report.scope_id!r}: no member of it was published by surveys",
+                    }
+                ],
+            )
         outcome = await repository.record_supply_report(uow.session, scope, report, via="api", now=now)
         if outcome == "created":
             # One log of every report, whoever sent it; our own consumer recognises it and does nothing.

@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from trellis_common.auth import Scope
 from trellis_common.consumer import Handling, Incoming, distinct_runs
 from trellis_common.errors import PermanentError
-from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported
+from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported, SupplyScope
 from trellis_common.logging import get_logger
+from trellis_common.parking import admit, require_known_cluster
 from trellis_common.skill_scales import on_framework_scale
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_skills import repository
 from trellis_skills.domain.gaps import answer_problems, assess_gaps, severity
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
+from trellis_skills.models import NAMES, PARKING
 from trellis_skills.settings import skills_settings
 
 log = get_logger(__name__)
@@ -26,10 +28,24 @@ async def on_responses_completed(batch: Sequence[Handling]) -> None:
     """Assess the responses of a consumer batch together: one read of what is known, one write of each kind.
 
     A member named twice in a batch has its responses assessed one after the other (the second one's trends
-    compare with the first).
+    compare with the first). Responses of a member not known yet wait for it (parked); an unknown cluster's are
+    refused (``trellis_common.parking``).
     """
-    for run in distinct_runs(batch, key=lambda h: h.incoming.require(ResponseCompleted).member_id):
+    if batch:
+        taxonomy, max_headcount = load_taxonomy(), skills_settings(batch[0].uow.settings).max_headcount
+        for handling in batch:  # a broken response goes to the DLQ now rather than wait for its member
+            response = _on_framework_scales(handling.incoming.require(ResponseCompleted))
+            problems = answer_problems(response.skills, taxonomy, max_headcount)
+            if problems:
+                raise PermanentError("; ".join(problems))
+    admitted = await admit(PARKING, batch, _member_of)
+    for run in distinct_runs(admitted, key=lambda h: h.incoming.require(ResponseCompleted).member_id):
         await _assess(run)
+
+
+def _member_of(incoming: Incoming) -> tuple[str, str]:
+    response = incoming.require(ResponseCompleted)
+    return response.cluster_id, response.member_id
 
 
 def _on_framework_scales(response: ResponseCompleted) -> ResponseCompleted:
@@ -42,12 +58,7 @@ def _on_framework_scales(response: ResponseCompleted) -> ResponseCompleted:
 async def _assess(run: Sequence[Handling]) -> None:
     session = run[0].uow.session
     taxonomy = load_taxonomy()
-    max_headcount = skills_settings(run[0].uow.settings).max_headcount
     responses = [(h.uow, _on_framework_scales(h.incoming.require(ResponseCompleted))) for h in run]
-    for _, response in responses:
-        problems = answer_problems(response.skills, taxonomy, max_headcount)
-        if problems:
-            raise PermanentError("; ".join(problems))
     # The same response re-sent under a new event id is still one assessment and one event. The same id from
     # another cluster is not a re-send: a producer of one cluster must not be able to pre-empt another's ids.
     owners = await repository.clusters_of_responses(session, EVERYTHING, [r.response_id for _, r in responses])
@@ -110,6 +121,8 @@ async def on_supply_reported(uow: UnitOfWork, incoming: Incoming) -> None:
     problems = report_problems(report, load_taxonomy(), settings.max_headcount, uow.now.date())
     if problems:
         raise PermanentError(f"supply report {report.report_id}: " + "; ".join(map(str, problems)))
+    if report.scope is SupplyScope.CLUSTER:
+        await require_known_cluster(uow.session, NAMES, report.scope_id)
     outcome = await repository.record_supply_report(uow.session, EVERYTHING, report, via="event", now=uow.now)
     if outcome == "conflict":
         raise PermanentError(

@@ -15,9 +15,11 @@ from sqlalchemy import JSON, Column, Date, Float, Integer, String, Table
 
 from trellis_common.db import UTCDateTime, new_metadata
 from trellis_common.names import name_tables
+from trellis_common.parking import Parking, parked_events_table
 
 metadata = new_metadata()
 NAMES = name_tables(metadata)
+PARKING = Parking("skills", NAMES, parked_events_table(metadata))
 
 assessments = Table(
     "assessments",

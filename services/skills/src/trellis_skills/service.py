@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import MemberChanged, ResponseCompleted, SupplyReported
-from trellis_common.names import member_names_handler
+from trellis_common.parking import releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_skills.api import router
 from trellis_skills.handlers import on_responses_completed, on_supply_reported
-from trellis_skills.models import NAMES, metadata
+from trellis_skills.models import PARKING, metadata
 from trellis_skills.settings import SkillsSettings
 
 DEFINITION = ServiceDefinition(
@@ -16,14 +16,17 @@ DEFINITION = ServiceDefinition(
     title="Trellis skills",
     description="Skill taxonomy (DigComp 2.2, GreenComp, internationalisation), per-member skill gaps and the "
     "cluster's skills profile (shortage, gap, surplus, obsolescence) with a heatmap. Consumes "
-    "surveys.response.completed and skills.supply.reported (and surveys.member.changed for organisations' names), "
+    "surveys.response.completed (responses of a member not known yet wait for it) and skills.supply.reported (an "
+    "unknown cluster's are refused), and surveys.member.changed (organisations' names; releases what waited), "
     "publishes skills.gaps.assessed and skills.supply.reported (for reports posted to its API).",
     metadata=metadata,
     migrations="trellis_skills:migrations",
     routers=[router],
     handlers={
         spec_for_model(SupplyReported).type: on_supply_reported,
-        spec_for_model(MemberChanged).type: member_names_handler(NAMES),
+        spec_for_model(MemberChanged).type: releasing_names_handler(
+            PARKING, {spec_for_model(ResponseCompleted).type: on_responses_completed}
+        ),
     },
     batch_handlers={spec_for_model(ResponseCompleted).type: on_responses_completed},
     settings_class=SkillsSettings,

@@ -1,0 +1,82 @@
+"""Phantom members (#16 point 8): a response for a member nobody published is not assessed; it waits (parked,
+with the reason) until surveys.member.changed brings the member, then it is assessed once, in its own chain. A
+response for an unknown cluster goes to the DLQ with the reason, and so do supply figures for one; a broken
+response goes to the DLQ at once rather than wait for its member."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from tests.integration.skills.conftest import (
+    assessed_count,
+    member_changed,
+    publish,
+    response,
+    skill,
+    until_assessed,
+)
+from tests.support.polling import eventually
+from trellis_common.bus.memory import InMemoryBroker
+from trellis_common.catalogue import spec_for_model
+from trellis_common.envelope import from_kafka
+from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported
+from trellis_common.runtime import ServiceRuntime
+from trellis_skills.models import PARKING
+
+RESPONSES = spec_for_model(ResponseCompleted)
+SUPPLY = spec_for_model(SupplyReported)
+GAPS = spec_for_model(GapsAssessed)
+
+
+async def parked(skills: ServiceRuntime) -> list[tuple[str, str]]:
+    async with skills.db.sessions() as session:
+        rows = await session.execute(select(PARKING.parked.c.member_id, PARKING.parked.c.reason))
+        return [(str(member_id), str(reason)) for member_id, reason in rows]
+
+
+def errors_in(broker: InMemoryBroker, topic: str) -> list[str]:
+    return [dict(r.headers)["trellis_error"].decode() for r in broker.topics.get(topic, [])]  # type: ignore[attr-defined]
+
+
+async def test_unknown_members_wait_and_unknown_clusters_are_refused(
+    skills: ServiceRuntime, broker: InMemoryBroker
+) -> None:
+    await publish(broker, member_changed("m-known", "Huber Präzision GmbH", cluster_id="c-1"))
+    phantom = response("m-phantom", [skill("digcomp:5.2", 2, 5, 1, 4)], cluster_id="c-1")
+    (phantom_event,) = await publish(broker, phantom, announce=False)
+    await publish(broker, response("m-x", [skill("digcomp:5.2", 2, 5, 1, 4)], cluster_id="c-nowhere"), announce=False)
+    await publish(broker, response("m-phantom", [skill("nocode:1", 2, 5, 1, 4)], cluster_id="c-1"), announce=False)
+    supply = SupplyReported.model_validate(
+        {
+            "report_id": "r-1",
+            "source": "Employment agency",
+            "scope": "cluster",
+            "scope_id": "c-nowhere",
+            "as_of": "2026-02-28",
+            "figures": [{"skill_code": "digcomp:5.2", "headcount": 3}],
+            "reported_at": "2026-03-01T00:00:00Z",
+        }
+    )
+    await publish(broker, supply)
+
+    async def refused() -> list[str] | None:
+        found = errors_in(broker, RESPONSES.dlq_topic()) + errors_in(broker, SUPPLY.dlq_topic())
+        return found if len(found) >= 3 else None
+
+    reasons = sorted(await eventually(refused, what="the unknown cluster's events and the broken one refused"))
+    assert "unknown cluster 'c-nowhere'" in reasons[0] and "unknown cluster 'c-nowhere'" in reasons[1]
+    assert "unknown skill code(s) nocode:1" in reasons[2], "broken: refused at once, not parked"
+    assert await eventually(lambda: parked(skills), what="the phantom's response parked") == [
+        ("m-phantom", "member 'm-phantom' is not known yet")
+    ]
+    assert await assessed_count(skills) == 0 and not broker.topics.get(GAPS.topic())
+
+    # Surveys publishes the member (registered late): the response that waited is assessed, in its own chain.
+    await publish(broker, member_changed("m-phantom", "Alpine Composites", cluster_id="c-1"))
+    await eventually(until_assessed(skills, 1), what="the released response assessed")
+    assert await parked(skills) == []
+    await skills.relay.drain()
+    (gaps,) = [from_kafka(r.headers, r.value) for r in broker.topics[GAPS.topic()]]  # type: ignore[attr-defined]
+    assert gaps.causationid == phantom_event and gaps.data is not None and gaps.data["member_id"] == "m-phantom"
+    async with skills.db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(PARKING.parked)) == 0
