@@ -60,6 +60,13 @@ def consumed(service: str) -> list[EventSpec]:
     return [spec for spec in specs if spec is not None]
 
 
+def scaled_by_lag(service: str) -> list[EventSpec]:
+    """What a service's replicas scale with: the topics it consumes, unless it only keeps a projection from them
+    (then it scales with its HTTP load, like a service that consumes nothing)."""
+    definition = importlib.import_module(f"trellis_{service}.service").DEFINITION
+    return [] if definition.projection_only else consumed(service)
+
+
 def published(service: str) -> list[EventSpec]:
     return [spec for spec in CATALOGUE if spec.service == service or (service == "ingress" and spec.ingress)]
 

@@ -80,9 +80,14 @@ class Service:
         )
 
     @property
+    def scales_by_lag(self) -> bool:
+        """A consumer of work scales with its lag; a service that only keeps a projection scales with HTTP."""
+        return bool(self.consumes) and not self.definition.projection_only
+
+    @property
     def max_replicas(self) -> int:
         """More consumers than partitions would leave one unassigned, and /readyz keeps it unready."""
-        if not self.consumes:
+        if not self.scales_by_lag:
             return 6
         return min(3, sum(spec.partitions for spec in self.consumes))
 
@@ -199,7 +204,7 @@ def http_probe(path: str, period: int, timeout: int, failures: int) -> dict[str,
 
 def deployment(service: Service) -> dict[str, Any]:
     # A consumer never surges: one pod more than partitions would stay unassigned and so unready.
-    rolling = {"maxSurge": 0, "maxUnavailable": 1} if service.consumes else {"maxSurge": 1, "maxUnavailable": 0}
+    rolling = {"maxSurge": 0, "maxUnavailable": 1} if service.scales_by_lag else {"maxSurge": 1, "maxUnavailable": 0}
     container = {
         "name": service.name,
         "image": IMAGE,
@@ -807,7 +812,7 @@ def render() -> dict[Path, str]:
             configMapGenerator=[auth, kafka],
         )
     )
-    consumers = [service for service in all_services if service.consumes]
+    consumers = [service for service in all_services if service.scales_by_lag]
     files[Path("components/keda/scaledobjects.yaml")] = dump([scaled_object(service) for service in consumers])
     files[Path("components/keda/kustomization.yaml")] = dump(
         component(

@@ -24,7 +24,14 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from tests.deploy.conftest import ALL_SERVICES, consumed, granted_rights, render, settings_class, wanted_rights
+from tests.deploy.conftest import (
+    ALL_SERVICES,
+    granted_rights,
+    render,
+    scaled_by_lag,
+    settings_class,
+    wanted_rights,
+)
 from tests.deploy.generate import K8S
 
 Objects = list[dict[str, Any]]
@@ -216,7 +223,7 @@ def test_migration_jobs_get_no_kafka_settings(rendered: dict[str, Objects]) -> N
 def test_prod_lag_scaler_authenticates_as_the_consumer(rendered: dict[str, Objects]) -> None:
     problems, triggers = scaler_problems(rendered["prod"])
     assert not problems, "\n".join(problems)
-    assert triggers == sum(len(consumed(service)) for service in ALL_SERVICES)
+    assert triggers == sum(len(scaled_by_lag(service)) for service in ALL_SERVICES)
 
 
 def test_dev_stays_on_the_plain_listener(rendered: dict[str, Objects]) -> None:

@@ -17,7 +17,14 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from tests.deploy.conftest import ALL_SERVICES, OVERLAYS, consumed, granted_rights, setting_names, wanted_rights
+from tests.deploy.conftest import (
+    ALL_SERVICES,
+    OVERLAYS,
+    granted_rights,
+    scaled_by_lag,
+    setting_names,
+    wanted_rights,
+)
 from tests.deploy.generate import K8S
 from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
 
@@ -254,7 +261,7 @@ def test_consumers_never_outnumber_their_partitions(rendered: dict[str, list[dic
     objects = rendered[overlay]
     scaled = {obj["spec"]["scaleTargetRef"]["name"]: obj["spec"] for obj in of_kind(objects, "ScaledObject")}
     for service in ALL_SERVICES:
-        specs = consumed(service)
+        specs = scaled_by_lag(service)
         if not specs:
             assert service not in scaled
             continue
@@ -269,7 +276,7 @@ def test_consumers_never_outnumber_their_partitions(rendered: dict[str, list[dic
             assert triggers == {spec.topic() for spec in specs}
             assert {t["metadata"]["consumerGroup"] for t in scaled[service]["triggers"]} == {f"trellis-{service}"}
     if overlay == "prod":
-        assert set(scaled) == {service for service in ALL_SERVICES if consumed(service)}
+        assert set(scaled) == {service for service in ALL_SERVICES if scaled_by_lag(service)}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

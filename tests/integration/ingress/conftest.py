@@ -11,15 +11,20 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from tests.support.fixtures import completed_response, introduction_message
+from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
 from trellis_common import auth_local
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.envelope import CloudEvent, from_kafka
 from trellis_common.runtime import ServiceRuntime
+from trellis_ingress.models import NAMES
 from trellis_ingress.service import DEFINITION as INGRESS
 
+KNOWN_CLUSTERS = ("cl-mechatronics", "cl-other")  # published by surveys before the tests post for them
 EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
 
 
@@ -60,6 +65,17 @@ async def start_ingress(database_url: str, keys_dir: Path, **overrides: Any) -> 
         **overrides,
     )
     await runtime.start()
+    for cluster_id in KNOWN_CLUSTERS:
+        await broker.append(
+            [introduction_message(completed_response(member_id=f"m-of-{cluster_id}", cluster_id=cluster_id))]
+        )
+
+    async def projected() -> bool:
+        async with runtime.db.sessions() as session:
+            rows = await session.execute(select(NAMES.members.c.cluster_id))
+            return set(KNOWN_CLUSTERS) <= set(rows.scalars())
+
+    await eventually(projected, what="the clusters surveys published")
     return runtime, broker
 
 

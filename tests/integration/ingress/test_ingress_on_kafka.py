@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import NewDatabase
 from tests.integration.ingress.conftest import EXAMPLES, example
-from tests.support.kafka import read_all
+from tests.support.fixtures import completed_response, introduction
+from tests.support.kafka import produce_event, read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from trellis_common import auth_local
 from trellis_common.db import outbox
 from trellis_common.envelope import STRUCTURED_JSON, from_kafka
+from trellis_ingress.models import NAMES
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -60,6 +62,20 @@ async def running(
     process.start()
     try:
         await process.wait_ready()
+        # Surveys published the cluster's members before anyone posts for it (an unknown cluster is refused).
+        await produce_event(
+            kafka_bootstrap, topic_prefix, introduction(completed_response(cluster_id="cl-mechatronics"))
+        )
+        engine = create_async_engine(url)
+
+        async def projected() -> bool:
+            async with engine.connect() as conn:
+                return bool(await conn.scalar(select(func.count()).select_from(NAMES.members)))
+
+        try:
+            await eventually(projected, timeout=60, what="the cluster surveys published")
+        finally:
+            await engine.dispose()
         yield RunningIngress(process, keys, url)
     finally:
         process.stop()
@@ -72,6 +88,11 @@ async def test_posted_events_reach_kafka_once(running: RunningIngress, kafka_boo
         first = await client.post("/events", content=json.dumps(event), headers=headers)
         retry = await client.post("/events", content=json.dumps(event), headers=headers)
     assert (first.status_code, retry.status_code) == (202, 200), (first.text, retry.text)
+    unknown = {**event, "id": "evt-unknown-cluster", "data": {**event["data"], "cluster_id": "cl-nowhere"}}
+    other_headers = {**headers, "Authorization": f"Bearer {running.token('cl-nowhere')}"}
+    async with httpx.AsyncClient(base_url=running.process.url, timeout=10) as client:
+        refused = await client.post("/events", content=json.dumps(unknown), headers=other_headers)
+    assert refused.status_code == 422 and "unknown cluster 'cl-nowhere'" in refused.text, refused.text
 
     topic = f"{topic_prefix}surveys.response.completed.v1"
 

@@ -49,6 +49,9 @@ class ServiceDefinition:
     batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)  # consecutive events of a type at once
     workers: list[Worker] = field(default_factory=list)
     settings_class: type[ServiceSettings] = ServiceSettings
+    # Consumes only to keep a small projection (e.g. which clusters exist) while its replicas serve HTTP: a replica
+    # without a partition is still ready, and it scales with its HTTP load, not with consumer lag.
+    projection_only: bool = False
 
     @property
     def consumed_types(self) -> list[str]:
@@ -206,7 +209,7 @@ class ServiceRuntime:
             checks["bus"] = "ok"
         except Exception as exc:
             checks["bus"] = f"unreachable: {exc}"
-        if self.consumer is not None:
+        if self.consumer is not None and not self.definition.projection_only:
             consumer = self.consumer.bus_consumer
             checks["consumer"] = "ok" if consumer is not None and consumer.assigned() else "not assigned"
         if self.settings.relay:

@@ -20,9 +20,10 @@ from trellis_common.envelope import BATCH_JSON, JSON, STRUCTURED_JSON, CloudEven
 from trellis_common.errors import ContractError
 from trellis_common.events import EventData, SupplyReported, SupplyScope
 from trellis_common.logging import get_logger
+from trellis_common.parking import is_known_cluster
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.text import unstorable_at
-from trellis_ingress.models import accepted_events
+from trellis_ingress.models import NAMES, accepted_events
 from trellis_ingress.settings import IngressSettings
 
 log = get_logger(__name__)
@@ -104,6 +105,30 @@ def _authorise(caller: Principal, data: EventData, event_type: str) -> None:
         raise _refuse(403, f"{caller.subject!r} may not post events for {where}", event_type)
 
 
+async def _require_known_cluster(runtime: ServiceRuntime, data: EventData, event_type: str) -> None:
+    """An event for a cluster surveys never published would assess phantom members: refused here, where the
+    sender learns it, rather than dead-lettered downstream."""
+    cluster = _cluster_of(data)
+    if cluster is None:
+        return
+    async with runtime.db.sessions() as session:
+        known = await is_known_cluster(session, NAMES, cluster)
+    if not known:
+        field = "scope_id" if isinstance(data, SupplyReported) else "cluster_id"
+        raise _refuse(
+            422,
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["data", field],
+                    "msg": f"unknown cluster {cluster!r}: register the cluster and its members in the surveys "
+                    "service first",
+                }
+            ],
+            event_type,
+        )
+
+
 def _digest(event: CloudEvent) -> str:
     """What makes a post the same post: a retry must match it, the time the sender may omit is left out."""
     content = {"source": event.source, "type": event.type, "subject": event.subject, "data": event.data}
@@ -130,7 +155,10 @@ def _answer(status: int, outcome: str, event: CloudEvent, spec: EventSpec, topic
         409: {"description": "The id was already used for a different event"},
         413: {"description": "The event is too large"},
         415: {"description": "Batched mode or a content type other than JSON"},
-        422: {"description": "The data does not match the event's schema; each error names its field"},
+        422: {
+            "description": "The data does not match the event's schema, or names a cluster surveys never "
+            "published; each error names its field"
+        },
     },
 )
 async def post_event(request: Request, caller: Caller, runtime: Runtime) -> JSONResponse:
@@ -154,6 +182,7 @@ async def post_event(request: Request, caller: Caller, runtime: Runtime) -> JSON
     spec = _spec(event)
     data = _validated(event, spec)
     _authorise(caller, data, event.type)
+    await _require_known_cluster(runtime, data, event.type)
     key = str(getattr(data, spec.key_field))
     # The data goes on as posted, once validated: fields a newer minor version adds reach the consumers that know
     # them (the models ignore what they do not know).

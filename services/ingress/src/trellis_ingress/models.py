@@ -2,6 +2,8 @@
 
 - ``accepted_events``: every event accepted over HTTP, by CloudEvents id, with a digest of what was posted, so a
   retry of the same post is answered as before and a different event reusing an id is refused.
+- ``member_names`` and ``cluster_names``: members and clusters surveys published (``surveys.member.changed``), so
+  an event for a cluster nobody registered is refused at the door.
 The events themselves go to Kafka through the common transactional outbox.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 from sqlalchemy import Column, String, Table
 
 from trellis_common.db import UTCDateTime, new_metadata
+from trellis_common.names import name_tables
 
 metadata = new_metadata()
+NAMES = name_tables(metadata)
 
 accepted_events = Table(
     "accepted_events",
