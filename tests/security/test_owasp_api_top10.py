@@ -90,9 +90,10 @@ UNDOCUMENTED = {"surveys": {"GET /answer/{token}", "POST /answer/{token}"}}
 # Platform-wide operations no cluster role may call (at least these; any route depending on admin_scope too).
 ADMIN_ONLY = {
     "surveys": {"GET /audit", "POST /clusters", "POST /admin/members/announce"},
-    "skills": {"GET /audit"},
+    "skills": {"GET /audit", "GET /parked-events"},
     "matchmaking": {
         "GET /audit",
+        "GET /parked-events",
         "POST /partners",
         "POST /partners/import",
         "PATCH /partners/{partner_id}",

@@ -35,7 +35,7 @@ DIRECTORY_PARAMS = frozenset({"partner_id", "offer_id"})  # the platform-wide pa
 # A member's runs are a list: a member the caller cannot see has none, exactly like a member not matched yet.
 EMPTY_WHEN_UNSEEN = frozenset({"GET /members/{member_id}/matches"})
 # Platform-wide reads for platform admins only (every service's audit log).
-ADMIN_READS = frozenset({"GET /audit"})
+ADMIN_READS = frozenset({"GET /audit", "GET /parked-events"})
 # The operations surface of a manual-clock deployment (the other operations routes are not in the route table), and
 # the page behind a match email's accept/decline link, whose signed token is the authorisation (tested in
 # test_reply_links: it reaches the one match it names).

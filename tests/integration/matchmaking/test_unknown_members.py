@@ -93,6 +93,9 @@ async def test_unknown_members_wait_without_seats_and_unknown_clusters_are_dead_
 
         waiting = await eventually(lambda: parked(service), timeout=60, what="the phantom's gaps parked")
         assert waiting == ["m-phantom: member 'm-phantom' is not known yet"]
+        (listed,) = (await api.get("/parked-events")).json()  # what an operator sees
+        assert (listed["event_id"], listed["member_id"], listed["cluster_id"]) == (phantom_event, "m-phantom", "c-1")
+        assert (await api.get("/parked-events", params={"cluster_id": "c-2"})).json() == []
         assert await read_all(kafka_bootstrap, MATCHED.topic(topic_prefix)) == []
         assert (await api.get(f"/offers/{offer_id}")).json()["seats_taken"] == 0, "a phantom takes no seat"
         assert (await api.get("/matches")).json()["items"] == []
@@ -109,7 +112,7 @@ async def test_unknown_members_wait_without_seats_and_unknown_clusters_are_dead_
         (record,) = await read_all(kafka_bootstrap, MATCHED.topic(topic_prefix))
         envelope = from_kafka(record.headers, record.value)
         assert (envelope.causationid, envelope.correlationid) == (phantom_event, "corr-phantom"), "its own chain"
-        assert await parked(service) == []
+        assert await parked(service) == [] and (await api.get("/parked-events")).json() == []
         assert (await api.get(f"/offers/{offer_id}")).json()["seats_taken"] == 1
         async with service.db.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(PARKING.parked)) == 0

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
+from fastapi import APIRouter, Query
 from prometheus_client import Counter
+from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import JSON, Column, MetaData, String, Table, delete, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.app import Runtime
+from trellis_common.auth import Admin
 from trellis_common.catalogue import BY_TYPE
 from trellis_common.consumer import BatchHandler, Handler, Handling, Incoming
 from trellis_common.db import BigIntId, UTCDateTime, insert_for
@@ -201,25 +206,48 @@ def releasing_names_handler(parking: Parking, handlers: Mapping[str, BatchHandle
     return on_member_changed
 
 
-def gated(parking: Parking, handler: BatchHandler, member_of: MemberOf) -> BatchHandler:
-    """``handler`` applied only to the events of a batch whose member is known (the others parked or refused)."""
-
-    async def on_batch(batch: Sequence[Handling]) -> None:
-        admitted = await admit(parking, batch, member_of)
-        if admitted:
-            await handler(admitted)
-
-    return on_batch
+class ParkedEvent(BaseModel):
+    event_id: str
+    event_type: str
+    cluster_id: str
+    member_id: str
+    reason: str
+    parked_at: AwareDatetime
 
 
-async def parked_events(
-    session: AsyncSession, parking: Parking, *, cluster_id: str | None = None
-) -> list[dict[str, object]]:
-    """What waits, oldest first (for the service's admin API)."""
-    table = parking.parked
-    query = select(
-        table.c.event_id, table.c.event_type, table.c.cluster_id, table.c.member_id, table.c.reason, table.c.parked_at
-    ).order_by(table.c.id)
-    if cluster_id is not None:
-        query = query.where(table.c.cluster_id == cluster_id)
-    return [dict(row) for row in (await session.execute(query)).mappings()]
+def parked_events_router(parking: Parking) -> APIRouter:
+    """``GET /parked-events``: what waits for its member, oldest first (platform admins, like the DLQs)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get(
+        "/parked-events",
+        response_model=list[ParkedEvent],
+        summary="Events waiting for a member surveys has not published (platform admins)",
+    )
+    async def list_parked(
+        _admin: Admin,
+        runtime: Runtime,
+        cluster_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[dict[str, object]]:
+        table = parking.parked
+        query = (
+            select(
+                table.c.event_id,
+                table.c.event_type,
+                table.c.cluster_id,
+                table.c.member_id,
+                table.c.reason,
+                table.c.parked_at,
+            )
+            .order_by(table.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if cluster_id is not None:
+            query = query.where(table.c.cluster_id == cluster_id)
+        async with runtime.db.sessions() as session:
+            return [dict(row) for row in (await session.execute(query)).mappings()]
+
+    return router

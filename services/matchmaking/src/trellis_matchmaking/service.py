@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import GapsAssessed, MemberChanged
-from trellis_common.parking import releasing_names_handler
+from trellis_common.parking import parked_events_router, releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_matchmaking import reply_page
 from trellis_matchmaking.api import router
@@ -24,7 +24,7 @@ DEFINITION = ServiceDefinition(
     "matchmaking.partners.matched.",
     metadata=metadata,
     migrations="trellis_matchmaking:migrations",
-    routers=[router, reply_page.router],
+    routers=[router, reply_page.router, parked_events_router(PARKING)],
     handlers={
         spec_for_model(MemberChanged).type: releasing_names_handler(
             PARKING, {spec_for_model(GapsAssessed).type: on_gaps_assessed_batch}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import MemberChanged, ResponseCompleted, SupplyReported
-from trellis_common.parking import releasing_names_handler
+from trellis_common.parking import parked_events_router, releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_skills.api import router
 from trellis_skills.handlers import on_responses_completed, on_supply_reported
@@ -21,7 +21,7 @@ DEFINITION = ServiceDefinition(
     "publishes skills.gaps.assessed and skills.supply.reported (for reports posted to its API).",
     metadata=metadata,
     migrations="trellis_skills:migrations",
-    routers=[router],
+    routers=[router, parked_events_router(PARKING)],
     handlers={
         spec_for_model(SupplyReported).type: on_supply_reported,
         spec_for_model(MemberChanged).type: releasing_names_handler(
