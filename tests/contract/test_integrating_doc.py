@@ -13,14 +13,18 @@ from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import NewDatabase
 from tests.support import auth
 from tests.support.distributed import service_env
-from tests.support.kafka import read_all
+from tests.support.fixtures import completed_response, introduction
+from tests.support.kafka import produce_event, read_all
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
 from trellis_common.envelope import CloudEvent, from_kafka
+from trellis_ingress.models import NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "integrating.md"
@@ -159,13 +163,28 @@ async def test_ingress_examples_print_what_the_doc_shows_and_publish_the_events(
 ) -> None:
     commands = _console(ingress=True)
     assert len(commands) >= 4
+    database_url = await new_database("ingress")
     env = {
-        **service_env("ingress", await new_database("ingress"), kafka_bootstrap, topic_prefix, smtp=None),
+        **service_env("ingress", database_url, kafka_bootstrap, topic_prefix, smtp=None),
         "TRELLIS_RELAY_POLL_INTERVAL_S": "0.05",
     }
     ingress = ServiceProcess("ingress", env, tmp_path).start()
     try:
         await ingress.wait_ready()
+        # The guide's cluster exists: surveys published its members (the ingress refuses unknown clusters).
+        await produce_event(
+            kafka_bootstrap, topic_prefix, introduction(completed_response(cluster_id="cl-mechatronics"))
+        )
+        engine = create_async_engine(database_url)
+
+        async def known() -> bool:
+            async with engine.connect() as conn:
+                return bool(await conn.scalar(select(func.count()).select_from(NAMES.members)))
+
+        try:
+            await eventually(known, timeout=60, what="the guide's cluster known to the ingress")
+        finally:
+            await engine.dispose()
         shell = {
             **_env(kafka_bootstrap, topic_prefix),
             "TRELLIS_INGRESS_URL": ingress.url,
