@@ -14,8 +14,8 @@ from trellis_skills.settings import SkillsSettings
 DEFINITION = ServiceDefinition(
     name="skills",
     title="Trellis skills",
-    description="Skill taxonomy (DigComp 2.2, GreenComp, workforce green skills, internationalisation), per-member skill gaps and the "
-    "cluster's skills profile (shortage, gap, surplus, obsolescence) with a heatmap. Consumes "
+    description="Skill taxonomy (DigComp 2.2, GreenComp, workforce green skills, internationalisation), per-member "
+    "skill gaps and the cluster's skills profile (shortage, gap, surplus, obsolescence) with a heatmap. Consumes "
     "surveys.response.completed (responses of a member not known yet wait for it) and skills.supply.reported (an "
     "unknown cluster's are refused), and surveys.member.changed (organisations' names; releases what waited), "
     "publishes skills.gaps.assessed and skills.supply.reported (for reports posted to its API).",
