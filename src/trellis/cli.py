@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from trellis.auth_cli import auth_app
-from trellis.demo import render, run_demo
+from trellis.demo import SIGN_IN_PEOPLE, render, run_demo
 from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
 from trellis.privacy_cli import privacy_app
@@ -45,6 +45,8 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
             return
         await asyncio.sleep(0.05)
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    if stay:  # `trellis demo` exits after its report: no console to visit
+        typer.echo(console_banner(base_url))
     try:
         if demo:
             async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=platform.admin_headers()) as client:
@@ -60,6 +62,16 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
     finally:
         server.should_exit = True
         await serving
+
+
+def console_banner(base_url: str) -> str:
+    """What a newcomer needs first: where the console is and whom to sign in as."""
+    people = SIGN_IN_PEOPLE
+    return (
+        f"Manager console: {base_url}/\n"
+        f"  sign in as {people['manager']} (manager of the demo cluster), {people['viewer']} (viewer) "
+        f"or {people['admin']} (platform admin)\n"
+    )
 
 
 @app.command()

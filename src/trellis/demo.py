@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 
 CLUSTER = {"name": "Danube Smart Manufacturing Cluster", "country": "AT", "timezone": "Europe/Vienna"}
+# Who signs in to the embedded console (the local issuer mints their tokens): the cluster's manager (the
+# manager contact below), a viewer of the cluster and a platform admin.
+SIGN_IN_PEOPLE = {"manager": "Eva Steiner", "viewer": "Tobias Gruber", "admin": "Platform Admin"}
 
 MEMBERS: list[dict[str, Any]] = [
     {
@@ -135,6 +138,11 @@ PARTNERS: list[dict[str, Any]] = [
 ]
 
 
+# Partners the cluster negotiated for its own members (the guide's digital Action 3): the cluster's partners,
+# whose seats its members get first; the others are shared platform-wide.
+OWN_PARTNERS = frozenset({"GreenShift Consulting"})
+
+
 def _skill(code: str, current: int, required: int, having: int, needed: int, importance: int) -> dict[str, Any]:
     return {
         "skill_code": code,
@@ -241,7 +249,8 @@ async def _seed(client: httpx.AsyncClient, report: DemoReport, seeded: _Seeded) 
         if partner["name"] in registered:
             report.already_seeded.append(partner["name"])
             continue
-        await _ok(await client.post("/matchmaking/partners", json=partner))
+        owner = {"owner_cluster_id": report.cluster_id} if partner["name"] in OWN_PARTNERS else {}
+        await _ok(await client.post("/matchmaking/partners", json={**partner, **owner}))
     for name, skills in RESPONSES.items():
         if name in seeded.responses:
             continue
@@ -317,7 +326,9 @@ def render(report: DemoReport, base_url: str) -> str:
     lines.append(f"Next strategy review due: {report.next_review}")
     lines.append("")
     lines.append("Where to look:")
+    lines.append(f"  console        {base_url}/  (sign in as {SIGN_IN_PEOPLE['manager']}, the cluster's manager)")
     for service in ("surveys", "skills", "matchmaking", "strategy", "notifications"):
         lines.append(f"  {service:14} {base_url}/{service}/docs")
     lines.append(f"  mail sink      {base_url}/mail")
+    lines.append(f"  all APIs       {base_url}/apis")
     return "\n".join(lines)

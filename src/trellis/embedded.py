@@ -1,11 +1,13 @@
 """Embedded mode: all six services in one process, with SQLite files, the in-process bus and a mail sink.
 
 The services run exactly the code they run in production (outbox, relay, inbox, consumers, workers); only
-the bus and the database differ. Each service's API is mounted under its own path, with its own docs.
+the bus and the database differ. Each service's API is mounted under its own path, with its own docs; the
+manager console is the landing page at ``/`` and signs people in with the local issuer's demo people.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,9 +15,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+import httpx
+from fastapi import FastAPI
 
+from trellis.demo import CLUSTER, SIGN_IN_PEOPLE
 from trellis.mailsink import MailSink
 from trellis.mailview import mail_router
 from trellis_common import auth_local
@@ -23,6 +26,10 @@ from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_common.settings import ServiceSettings
+from trellis_console.app import ApiLink, create_console
+from trellis_console.settings import SERVICES as CONSOLE_SERVICES
+from trellis_console.settings import ConsoleSettings
+from trellis_console.signin import LocalPerson, LocalSignIn
 from trellis_ingress.service import DEFINITION as INGRESS
 from trellis_matchmaking.service import DEFINITION as MATCHMAKING
 from trellis_notifications.service import DEFINITION as NOTIFICATIONS
@@ -116,15 +123,47 @@ def build_embedded(
             mail.stop()
 
     host = FastAPI(title="Trellis (embedded)", lifespan=lifespan)
-
-    @host.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index(request: Request) -> str:
-        root = request.scope.get("root_path", "")  # served behind a prefix (uvicorn --root-path): links keep it
-        links = "".join(f'<li><a href="{root}/{name}/docs">{name}</a> API docs</li>' for name in runtimes)
-        return f"<h1>Trellis (embedded)</h1><ul>{links}<li><a href='{root}/mail'>mail sink</a></li></ul>"
-
     host.include_router(mail_router(mail))
-
     for name, app in apps.items():
         host.mount(f"/{name}", app)
+    host.mount("/", embedded_console(host, data_dir, auth_keys, public_url))  # last: it answers every other path
     return EmbeddedPlatform(host, runtimes, mail, broker, auth_keys)
+
+
+def embedded_console(host: FastAPI, data_dir: Path, keys: auth_local.LocalKeys, public_url: str) -> FastAPI:
+    """The console calls the services through the host app in-process: the same mounts, prefixes and token
+    checks as a browser's call, without a socket, so it works before (and without) a listening port."""
+    urls = {f"{name}_url": f"{public_url}/{name}" for name in CONSOLE_SERVICES}
+    settings = ConsoleSettings.model_validate({"environment": "dev", **urls})
+    transport = httpx.ASGITransport(app=host)
+    links = [ApiLink(d.name, f"/{d.name}/docs") for d in SERVICES] + [ApiLink("mail", "/mail", kind="mail")]
+    return create_console(
+        settings,
+        transports=dict.fromkeys(CONSOLE_SERVICES, transport),
+        local_sign_in=LocalSignIn(keys, lambda: demo_people(data_dir)),
+        cluster_directory=lambda: [c for c in [demo_cluster_id(data_dir)] if c],
+        api_links=links,
+    )
+
+
+def demo_cluster_id(data_dir: Path) -> str | None:
+    """The demo cluster, once the demo has seeded it (it records what it made in the data directory)."""
+    try:
+        found = json.loads((data_dir / DEMO_FILE).read_text("utf-8")).get("cluster_id")
+    except (OSError, ValueError):
+        return None
+    return str(found) if found else None
+
+
+def demo_people(data_dir: Path) -> list[LocalPerson]:
+    """Who can sign in to the embedded console: the platform admin always, the demo cluster's manager and
+    viewer once the cluster exists."""
+    people = [LocalPerson("admin", SIGN_IN_PEOPLE["admin"], "admin")]
+    cluster_id = demo_cluster_id(data_dir)
+    if cluster_id:
+        name = str(CLUSTER["name"])
+        people[:0] = [
+            LocalPerson("manager", SIGN_IN_PEOPLE["manager"], "manager", cluster_id, name),
+            LocalPerson("viewer", SIGN_IN_PEOPLE["viewer"], "viewer", cluster_id, name),
+        ]
+    return people

@@ -14,6 +14,7 @@ import yaml
 from tests.deploy.generate import K8S, ROOT, SERVICES
 from trellis_common.catalogue import CATALOGUE, EventSpec, spec_for_type
 from trellis_common.settings import ServiceSettings
+from trellis_console.settings import ConsoleSettings
 
 OVERLAYS = ("dev", "prod")
 
@@ -46,7 +47,10 @@ def settings_class(service: str) -> type[ServiceSettings]:
 
 
 def setting_names(service: str) -> set[str]:
-    """The environment variables a service reads: TRELLIS_ + each settings field, upper-cased."""
+    """The environment variables a service reads: TRELLIS_ + each settings field, upper-cased (the console, which
+    has no service definition, reads TRELLIS_CONSOLE_*)."""
+    if service == "console":
+        return {f"TRELLIS_CONSOLE_{name.upper()}" for name in ConsoleSettings.model_fields}
     return {f"TRELLIS_{name.upper()}" for name in settings_class(service).model_fields}
 
 

@@ -82,6 +82,17 @@ def test_every_service_is_served_after_topics_and_its_migration(compose: dict[st
         assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
 
 
+def test_the_console_calls_the_services_inside_the_network_and_keeps_no_data(compose: dict[str, Any]) -> None:
+    console = compose["services"]["console"]
+    assert console["command"] == ["trellis-console", "serve"]
+    environment = console["environment"]
+    for name in ("surveys", "skills", "matchmaking", "strategy", "notifications"):
+        assert environment[f"TRELLIS_CONSOLE_{name.upper()}_URL"] == f"http://{name}:8000"
+    assert not any("DATABASE" in key for key in environment) and "console-migrate" not in compose["services"]
+    assert console["read_only"] is True and console["cap_drop"] == ["ALL"]
+    assert re.fullmatch(r"\$\{TRELLIS_CONSOLE_SESSION_SECRET:\?[^}]+\}", environment["TRELLIS_CONSOLE_SESSION_SECRET"])
+
+
 def test_secrets_come_from_the_users_shell(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name, variable in (

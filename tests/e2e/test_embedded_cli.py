@@ -17,6 +17,7 @@ import httpx
 
 from tests.support.polling import eventually
 from tests.support.processes import free_port
+from trellis.demo import CLUSTER, SIGN_IN_PEOPLE
 
 READY = "Press Ctrl+C to stop."
 
@@ -68,6 +69,11 @@ async def test_restarts_with_no_reset_seed_the_demo_once_keep_the_mail_and_log_r
     first_mail = await run_embedded(data_dir, tmp_path / "first.log", "--no-reset")
     assert seeded(data_dir) == ONCE
     assert len(first_mail) == 3, [m["subject"] for m in first_mail]
+
+    first = (tmp_path / "first.log").read_text()
+    console = first.index("Manager console: http://127.0.0.1:")
+    assert console < first.index(f"Cluster {CLUSTER['name']}"), "the console and whom to sign in as come first"
+    assert all(name in first[console:] for name in SIGN_IN_PEOPLE.values())
 
     second_mail = await run_embedded(data_dir, tmp_path / "second.log", "--no-reset")
     assert seeded(data_dir) == ONCE, "a restart with --no-reset seeded the demo again"

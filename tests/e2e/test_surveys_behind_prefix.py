@@ -90,11 +90,14 @@ async def test_embedded_platform_serves_the_form_under_its_mount_path(browser: B
         progress = (await api.get(f"/campaigns/{campaign['id']}")).json()["progress"]
         assert progress["opened"] == progress["started"] == progress["completed"] == 1
 
-        # The host's own index page, served behind a prefix too, links under that prefix.
+        # The host's own pages (the console at its root), served behind a prefix too, link under that prefix.
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=behind("/edge", embedded.app))) as edge:
-            index = await edge.get("http://trellis.test/")
-        links = re.findall(r"href=[\"']([^\"']+)", index.text)
-        assert links and all(link.startswith("/edge/") for link in links), links
+            landing = await edge.get("http://trellis.test/")
+            assert landing.status_code == 303 and landing.headers["location"].startswith("/edge/signin?next=/edge/")
+            for page in ("/apis", "/signin"):
+                html = (await edge.get(f"http://trellis.test{page}")).text
+                links = re.findall(r"(?:href|action)=[\"']([^\"'#]+)", html)
+                assert links and all(link.startswith("/edge/") for link in links), (page, links)
 
 
 @pytest.fixture

@@ -1,0 +1,224 @@
+"""The console's FastAPI app: sign-in and sign-out, the cluster home, probes and metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import httpx
+import structlog
+from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+
+from trellis_common.http_guards import SecurityHeaders
+from trellis_common.logging import get_logger
+from trellis_console.backends import Backends, Forbidden, NotFound, ServiceProblem, SignInAgain
+from trellis_console.claims import read_claims
+from trellis_console.home import cluster_home
+from trellis_console.pages import Pages, root, safe_next
+from trellis_console.session import SessionSigner
+from trellis_console.settings import SERVICES, ConsoleSettings
+from trellis_console.signin import LocalSignIn
+
+log = get_logger(__name__)
+PAGES_SERVED = Counter("trellis_console_pages_total", "Console pages answered, by status class", ["status"])
+# Probes and static files would drown the log.
+_QUIET = ("/healthz", "/readyz", "/metrics", "/static/")
+# Without a session secret (dev only) the cookies are signed with a key made at start: restarts sign people out.
+_DEV_SECRET = uuid.uuid4().hex + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class ApiLink:
+    """A link on the APIs page (embedded mode: each service's docs, the mail sink)."""
+
+    name: str
+    path: str
+    kind: str = "api"  # "api" or "mail"
+
+
+def create_console(
+    settings: ConsoleSettings,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    local_sign_in: LocalSignIn | None = None,
+    cluster_directory: Callable[[], Sequence[str]] | None = None,
+    api_links: Sequence[ApiLink] = (),
+) -> FastAPI:
+    """``transports``: in embedded mode the services' apps in-process; ``cluster_directory``: the clusters a
+    platform admin may switch between (default: the settings' list)."""
+    secret = settings.session_secret.get_secret_value() if settings.session_secret else _DEV_SECRET
+    pages = Pages(settings, SessionSigner(secret, settings.session_max_age_s))
+    urls = {name: settings.service_url(name) for name in SERVICES}
+    backends = Backends(urls, timeout_s=settings.http_timeout_s, transports=transports)
+    directory = cluster_directory or (lambda: settings.clusters)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await backends.aclose()
+
+    app = FastAPI(title="Trellis manager console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.signer = pages.signer  # tests forge sessions with it (an expired token inside a valid cookie)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": "console"}
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, object]:
+        # The console keeps no state; whether the services answer shows on each page, not in its readiness.
+        return {"ready": True, "checks": {"console": "ok"}}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/signin")
+    async def sign_in_page(request: Request, next: str | None = None, ended: bool = False) -> Response:
+        people = list(local_sign_in.people()) if local_sign_in else []
+        return pages.render(
+            request,
+            "signin.html",
+            people=people,
+            local=local_sign_in is not None,
+            next=safe_next(request, next),
+            ended=ended,
+        )
+
+    @app.post("/signin")
+    async def sign_in(
+        request: Request,
+        person: Annotated[str, Form(max_length=64)],
+        csrf: Annotated[str, Form(max_length=512)] = "",
+        next: Annotated[str, Form(max_length=2048)] = "/",
+    ) -> Response:
+        session = pages.session(request)
+        if not pages.signer.csrf_ok(session, csrf):
+            return pages.problem(request, 403, "csrf")
+        chosen = local_sign_in.person(person) if local_sign_in else None
+        if local_sign_in is None or chosen is None:
+            return pages.problem(request, 403, "forbidden")
+        signed_in = session.signed_in_as(local_sign_in.mint(chosen), chosen.name)
+        log.info("console_sign_in", person=chosen.key)
+        return pages.redirect(request, safe_next(request, next), signed_in)
+
+    @app.post("/signout")
+    async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=512)] = "") -> Response:
+        session = pages.session(request)
+        if not pages.signer.csrf_ok(session, csrf):
+            return pages.problem(request, 403, "csrf")
+        return pages.redirect(request, f"{root(request)}/signin", session.signed_out())
+
+    @app.get("/")
+    async def landing(request: Request, cluster: str | None = None) -> Response:
+        """A person with one cluster lands on it; a platform admin on the one chosen, else the first known."""
+        session = pages.session(request)
+        if session.token is None:
+            return pages.to_sign_in(request)
+        claims = read_claims(session.token)
+        clusters = list(directory()) if claims.platform_admin else list(claims.clusters)
+        if cluster and (claims.platform_admin or cluster in clusters):
+            return pages.redirect(request, f"{root(request)}/clusters/{quote(cluster, safe='')}")
+        if len(clusters) == 1 or (clusters and claims.platform_admin):
+            return pages.redirect(request, f"{root(request)}/clusters/{quote(clusters[0], safe='')}")
+        names = [(c, await _cluster_name(session.token, c)) for c in clusters]
+        return pages.render(request, "choose.html", clusters=names)
+
+    async def _cluster_name(token: str, cluster_id: str) -> str | None:
+        found = await backends.optional(token, "surveys", f"/clusters/{cluster_id}")
+        return str(found["name"]) if found else None
+
+    @app.get("/clusters/{cluster_id}")
+    async def home(request: Request, cluster_id: str) -> Response:
+        session = pages.session(request)
+        if session.token is None:
+            return pages.to_sign_in(request)
+        claims = read_claims(session.token)
+        data = await cluster_home(backends, session.token, cluster_id, pages.language(request))
+        switcher: list[tuple[str, str]] = []
+        if claims.platform_admin:
+            switcher = [(c, name) for c in directory() if (name := await _cluster_name(session.token, c))]
+        return pages.render(request, "home.html", home=data, may_write=claims.may_write(cluster_id), switcher=switcher)
+
+    @app.post("/clusters/{cluster_id}/calendar")
+    async def issue_calendar(
+        request: Request, cluster_id: str, csrf: Annotated[str, Form(max_length=512)] = ""
+    ) -> Response:
+        session = pages.session(request)
+        if session.token is None:
+            return pages.to_sign_in(request)
+        if not pages.signer.csrf_ok(session, csrf):
+            return pages.problem(request, 403, "csrf")
+        issued = await backends.request(session.token, "strategy", "POST", f"/clusters/{cluster_id}/calendar-token")
+        feed = f"{settings.strategy_public_url or settings.strategy_url}{issued['path']}"
+        name = await _cluster_name(session.token, cluster_id)
+        home = f"{root(request)}/clusters/{cluster_id}"
+        return pages.render(request, "calendar.html", cluster_id=cluster_id, cluster_name=name, feed=feed, here=home)
+
+    if api_links:
+
+        @app.get("/apis")
+        async def apis(request: Request) -> Response:
+            return pages.render(request, "apis.html", links=api_links)
+
+    @app.exception_handler(SignInAgain)
+    async def expired(request: Request, _exc: SignInAgain) -> Response:
+        return pages.to_sign_in(request, ended=True)
+
+    @app.exception_handler(ServiceProblem)
+    async def refused(request: Request, exc: ServiceProblem) -> Response:
+        if isinstance(exc, Forbidden):
+            return pages.problem(request, 403, "forbidden")
+        if isinstance(exc, NotFound):
+            return pages.problem(request, 404, "not_found")
+        return pages.problem(request, 503, "unavailable")
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, _exc: RequestValidationError) -> Response:
+        return pages.problem(request, 400, "csrf")  # only a form that is not ours, or an old one, gets here
+
+    @app.exception_handler(404)
+    async def unknown(request: Request, _exc: Exception) -> Response:
+        return pages.problem(request, 404, "not_found")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled_error", path=request.url.path, error=repr(exc), exc_info=exc)
+        return pages.problem(request, 500, "unavailable")
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = str(uuid.uuid4())
+        structlog.contextvars.bind_contextvars(correlation_id=request_id, service="console")
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+            PAGES_SERVED.labels(status=f"{response.status_code // 100}xx").inc()
+            path = request.url.path.removeprefix(root(request))
+            if not path.startswith(_QUIET):
+                log.info(
+                    "http_request",
+                    method=request.method,
+                    path=request.url.path,
+                    status=response.status_code,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id", "service")
+        return response
+
+    app.add_middleware(SecurityHeaders)
+    return app

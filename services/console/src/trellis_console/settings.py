@@ -1,0 +1,58 @@
+"""``TRELLIS_CONSOLE_*`` settings: where the services' APIs are, how the session cookie is signed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from trellis_common.settings import PublicBaseUrl, require_secret
+
+SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRELLIS_CONSOLE_", env_file=".env", extra="ignore")
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    surveys_url: PublicBaseUrl = Field("http://127.0.0.1:8000/surveys", description="Base URL of the surveys API")
+    skills_url: PublicBaseUrl = Field("http://127.0.0.1:8000/skills", description="Base URL of the skills API")
+    matchmaking_url: PublicBaseUrl = Field(
+        "http://127.0.0.1:8000/matchmaking", description="Base URL of the matchmaking API"
+    )
+    strategy_url: PublicBaseUrl = Field("http://127.0.0.1:8000/strategy", description="Base URL of the strategy API")
+    notifications_url: PublicBaseUrl = Field(
+        "http://127.0.0.1:8000/notifications", description="Base URL of the notifications API"
+    )
+    strategy_public_url: PublicBaseUrl | None = Field(
+        None, description="The strategy API as browsers reach it (calendar feed links); default: strategy_url"
+    )
+    session_secret: SecretStr | None = Field(
+        None, description="Signs the session cookie and the forms' CSRF tokens; 32+ characters, required outside dev"
+    )
+    session_max_age_s: int = Field(8 * 3600, ge=60, description="A session ends after this long at the latest")
+    cookie_secure: bool | None = Field(
+        None, description="Send the session cookie over HTTPS only; default: yes outside environment=dev"
+    )
+    default_language: Literal["en", "de", "fr"] = "en"
+    clusters: list[str] = Field(
+        default_factory=list,
+        description="Cluster ids a platform admin may switch between (surveys cannot list clusters yet)",
+    )
+    http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
+    http_port: int = 8000
+    http_timeout_s: float = Field(10.0, gt=0, description="How long a page waits for a service")
+
+    @model_validator(mode="after")
+    def secret_outside_dev(self) -> ConsoleSettings:
+        require_secret(self.session_secret, "TRELLIS_CONSOLE_SESSION_SECRET", self.environment, "session cookies")
+        return self
+
+    @property
+    def secure_cookie(self) -> bool:
+        return self.environment != "dev" if self.cookie_secure is None else self.cookie_secure
+
+    def service_url(self, service: str) -> str:
+        url: str = getattr(self, f"{service}_url")
+        return url
