@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 from tests.support.fixtures import completed_response, introduction_message
 from tests.support.polling import eventually
 from tests.support.runtime import runtime_for
-from trellis_common.bus import OutgoingMessage
+from trellis_common.bus import OutgoingMessage, Record
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.catalogue import spec_for_model
+from trellis_common.consumer import EventConsumer
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import ResponseCompleted
+from trellis_common.parking import PARKED
 from trellis_skills.models import assessments
 from trellis_skills.service import DEFINITION as SKILLS
 
@@ -47,5 +49,34 @@ async def test_poison_records_go_to_the_dlq_and_the_consumer_goes_on(tmp_path: P
         assert len(dlq) == 2
         assert "RecursionError" in reasons[0]
         assert "not a CloudEvent" in reasons[1]
+    finally:
+        await runtime.stop()
+
+
+async def test_a_batch_applies_the_member_directory_before_the_facts_fetched_with_it(tmp_path: Path) -> None:
+    """A member registered and answering at once, fetched in one batch with its response first (partitions of
+    different topics come in no particular order): the batch applies surveys.member.changed first, so the
+    response is assessed, neither parked nor dead-lettered as a stranger's."""
+    broker = InMemoryBroker()
+    runtime = runtime_for(
+        SKILLS, database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}", bus=InMemoryBus(broker), consume=False
+    )
+    await runtime.start()
+    try:
+        response = completed_response(member_id="m-new", cluster_id="c-new")
+        headers, value = to_binary(CloudEvent(source="/t", type=RESPONSES.type, data=response.model_dump(mode="json")))
+        member = introduction_message(response)
+        fetched = [
+            Record(RESPONSES.topic(), 0, 0, b"m-new", value, tuple(headers)),
+            Record(
+                member.topic, 0, 0, member.key.encode() if member.key else None, member.value, tuple(member.headers)
+            ),
+        ]
+        parked_before = PARKED.labels("skills", RESPONSES.type)._value.get()
+        await EventConsumer(runtime, SKILLS.handlers, SKILLS.batch_handlers)._process_batch(fetched)
+        async with runtime.db.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(assessments)) == 1
+        assert PARKED.labels("skills", RESPONSES.type)._value.get() == parked_before, "never parked"
+        assert not broker.topics.get(RESPONSES.dlq_topic()), "not refused as an unknown cluster's"
     finally:
         await runtime.stop()
