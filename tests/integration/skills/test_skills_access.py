@@ -32,7 +32,8 @@ SURFACE = frozenset({"GET /admin/clock", "PUT /admin/clock"})
 OBJECT_PARAMS = frozenset({"cluster_id", "member_id", "assessment_id", "report_id"})  # name a cluster's object
 REFERENCE_PARAMS = frozenset({"code"})  # the taxonomy: reference data every role may read
 FOR_INTEGRATIONS = frozenset({"POST /supply-reports"})  # writes an integration token may make
-ADMIN_ONLY = frozenset({"GET /audit", "GET /parked-events"})  # platform-wide data of no cluster: platform admins only (403 to others)
+# Platform-wide data of no cluster: platform admins only (403 to others).
+ADMIN_ONLY = frozenset({"GET /audit", "GET /parked-events"})
 SHARED_MEMBER = "member-of-a-claimed-by-b"
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
