@@ -1,9 +1,10 @@
 """Who may call what on the matchmaking API, checked over its whole route table.
 
 Matches, members' runs and gaps, pools and figures belong to a cluster: another cluster's objects answer 404
-exactly as unknown ids do, and lists show only the caller's clusters. The partner directory is platform-wide:
-every role reads it, only platform admins change it. A route this walk cannot classify (an unknown path
-parameter, a write without a plausible body) fails the test, so new routes get checked too.
+exactly as unknown ids do, and lists show only the caller's clusters. So does a cluster's own partner (closed to
+other clusters) and its offers; shared partners are read by every role and changed by platform admins only
+(test_partner_owners has the rules in detail). A route this walk cannot classify (an unknown path parameter, a
+write without a plausible body) fails the test, so new routes get checked too.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from trellis_common.runtime import ServiceRuntime
 from trellis_matchmaking.service import DEFINITION
 
 A, B = "cluster-a", "cluster-b"
-CLUSTER_PARAMS = frozenset({"cluster_id", "member_id", "match_id"})  # path parameters naming a cluster's object
-DIRECTORY_PARAMS = frozenset({"partner_id", "offer_id"})  # the platform-wide partner directory
+# Path parameters naming a cluster's object (a partner and offer: the cluster's own, closed to other clusters).
+CLUSTER_PARAMS = frozenset({"cluster_id", "member_id", "match_id", "partner_id", "offer_id"})
+# Writes without a path parameter a manager makes for its own cluster (a partner it creates is its cluster's).
+MANAGER_CREATES = frozenset({"POST /partners", "POST /partners/import"})
 # A member's runs are a list: a member the caller cannot see has none, exactly like a member not matched yet.
 EMPTY_WHEN_UNSEEN = frozenset({"GET /members/{member_id}/matches"})
 # Platform-wide reads for platform admins only (every service's audit log).
@@ -43,7 +46,8 @@ PUBLIC = frozenset({"GET /admin/clock", "PUT /admin/clock", "GET /reply/{token}"
 OPEN_ROUTES = ("/healthz", "/readyz", "/metrics", "/asyncapi.json", "/openapi.json", "/docs", "/admin/clock")
 GAP = gap("digcomp:5.2", current=2, required=5, headcount_gap=2, importance=4)
 CSV = (
-    "partner_name,partner_type,offer_title,skill_codes,seats\nImported Academy,training_provider,Basics,digcomp:5.2,4\n"
+    "partner_name,partner_type,offer_title,skill_codes,format,seats\n"
+    "Imported Academy,training_provider,Basics,digcomp:5.2,training,4\n"
 )
 BODIES: dict[str, Any] = {
     "POST /partners": partner("Vienna DIH", "digital_innovation_hub", offer("Data clinic", "digcomp:5.2", 3)),
@@ -58,9 +62,11 @@ BODIES: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class World:
-    """Two clusters, each with two members holding seats of one shared directory offer."""
+    """Two clusters, each with two members holding seats of one shared directory offer, and each with a partner
+    of its own (closed to the other cluster)."""
 
-    directory: dict[str, str]  # partner_id, offer_id
+    shared: dict[str, str]  # partner_id, offer_id of the shared partner
+    own: dict[str, dict[str, str]]  # cluster -> partner_id, offer_id of its own partner
     members: dict[str, list[str]]  # cluster -> member ids
     matches: dict[str, list[str]]  # cluster -> match ids
     assessments: dict[str, list[str]]  # cluster -> assessment ids
@@ -68,7 +74,7 @@ class World:
     def ids(self, cluster_id: str) -> dict[str, str]:
         """A value for every path parameter, naming the cluster's objects."""
         return {
-            **self.directory,
+            **self.own[cluster_id],
             "cluster_id": cluster_id,
             "member_id": self.members[cluster_id][0],
             "match_id": self.matches[cluster_id][0],
@@ -76,7 +82,14 @@ class World:
 
     def traces(self, cluster_id: str) -> list[str]:
         """Strings that only a response showing the cluster's data contains."""
-        return [cluster_id, *self.members[cluster_id], *self.matches[cluster_id], *self.assessments[cluster_id]]
+        return [
+            cluster_id,
+            *self.members[cluster_id],
+            *self.matches[cluster_id],
+            *self.assessments[cluster_id],
+            *self.own[cluster_id].values(),
+            f"Academy of {cluster_id}",
+        ]
 
 
 def manager(cluster_id: str) -> dict[str, str]:
@@ -111,7 +124,7 @@ async def send(
 def route_table(app: FastAPI) -> list[Operation]:
     found = operations(app, public=PUBLIC)
     for op in found:
-        unknown = set(op.params) - CLUSTER_PARAMS - DIRECTORY_PARAMS
+        unknown = set(op.params) - CLUSTER_PARAMS
         assert not unknown, f"{op}: path parameter(s) {sorted(unknown)} of unknown kind; classify them in this test"
     return found
 
@@ -159,10 +172,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def world(runtime: ServiceRuntime, client: httpx.AsyncClient) -> World:
-    """The directory through the API as a platform admin; members' gaps as the skills service announces them
-    (matches are only ever made by matching rounds, no route creates them)."""
+    """The shared directory through the API as a platform admin, each cluster's own partner by its manager;
+    members' gaps as the skills service announces them (matches are only ever made by matching rounds, no route
+    creates them)."""
     body = partner("TU Danube", "university", offer("Data masterclass", "digcomp:5.2", 20, max_level=6))
     made = await created(await client.post("/partners", json=body, headers=auth.admin()))
+    own: dict[str, dict[str, str]] = {}
+    for cluster_id in (A, B):  # a course no gap here can use: the shared offer's seats stay as they are
+        body = partner(f"Academy of {cluster_id}", "training_provider", offer("Security basics", "digcomp:4.1", 5))
+        mine = await created(await client.post("/partners", json=body, headers=manager(cluster_id)))
+        assert mine["owner_cluster_id"] == cluster_id and not mine["open_to_other_clusters"], mine
+        own[cluster_id] = {"partner_id": mine["id"], "offer_id": mine["offers"][0]["id"]}
     members: dict[str, list[str]] = {}
     assessments: dict[str, list[str]] = {}
     matches: dict[str, list[str]] = {}
@@ -176,16 +196,18 @@ async def world(runtime: ServiceRuntime, client: httpx.AsyncClient) -> World:
         page = await created(await client.get("/matches", params={"cluster_id": cluster_id}, headers=auth.admin()), 200)
         matches[cluster_id] = sorted(m["id"] for m in page["items"])
         assert len(matches[cluster_id]) == 2, page
-    return World({"partner_id": made["id"], "offer_id": made["offers"][0]["id"]}, members, matches, assessments)
+    shared = {"partner_id": made["id"], "offer_id": made["offers"][0]["id"]}
+    return World(shared, own, members, matches, assessments)
 
 
 async def snapshot(client: httpx.AsyncClient, world: World, cluster_id: str) -> list[Any]:
-    """The cluster's data and the directory as a platform admin reads them."""
+    """The cluster's data, its partners and the shared one as a platform admin reads them."""
     reads = [
         ("/matches", {"cluster_id": cluster_id}),
         (f"/clusters/{cluster_id}/pools", {}),
         ("/outcomes/conversion", {"cluster_id": cluster_id}),
-        ("/partners", {}),
+        ("/partners", {"owner_cluster_id": cluster_id}),
+        (f"/partners/{world.shared['partner_id']}", {}),
         *((f"/members/{m}/matches", {}) for m in world.members[cluster_id]),
     ]
     found = []
@@ -205,7 +227,7 @@ async def test_a_manager_of_one_cluster_finds_nothing_of_another(
 ) -> None:
     before = await snapshot(client, world, B)
     assert before[1] and before[1][0]["member_ids"] == world.members[B], "B has a pool, so the walk can miss one"
-    unknown = {name: f"no-such-{name}" for name in CLUSTER_PARAMS} | world.directory
+    unknown = {name: f"no-such-{name}" for name in CLUSTER_PARAMS}
     addressed = platform = 0
     for op in route_table(app):
         ids = world.ids(B)
@@ -224,14 +246,15 @@ async def test_a_manager_of_one_cluster_finds_nothing_of_another(
             assert (response.status_code, response.text) == (never.status_code, expected), str(op)
         else:
             platform += 1
-            # Platform-wide routes: directory changes, the all-cluster re-match and the audit log are for platform
-            # admins; the directory and the caller's own lists and figures are read.
+            # Platform-wide routes: the all-cluster re-match and the audit log are for platform admins; the directory
+            # and the caller's own lists and figures are read; a partner the manager creates is its cluster's.
             wanted = 403 if op.writes or str(op) in ADMIN_READS else 200
+            wanted = 201 if str(op) in MANAGER_CREATES else wanted
             assert response.status_code == wanted, f"{op}: {response.status_code} {response.text}"
         echoed = {ids[name] for name in op.params}  # a 404 names the id the caller sent
         leaked = [trace for trace in world.traces(B) if trace in response.text and trace not in echoed]
         assert not leaked, f"{op} shows cluster B's data to a manager of A: {leaked}"
-    assert addressed >= 5 and platform >= 10, (addressed, platform)
+    assert addressed >= 10 and platform >= 8, (addressed, platform)
     assert await snapshot(client, world, B) == before, "B's data changed"
 
 
@@ -290,15 +313,19 @@ async def test_the_operations_surface_needs_no_token(client: httpx.AsyncClient) 
         assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
 
 
-async def test_the_directory_is_read_by_every_role_and_changed_by_platform_admins(
+async def test_the_shared_directory_is_read_by_every_role_and_changed_by_platform_admins(
     client: httpx.AsyncClient, world: World
 ) -> None:
+    shared = world.shared
     for headers in (viewer(A), integration(B), manager(A), auth.bearer("cluster-viewer")):
         listed = await client.get("/partners", headers=headers)
-        assert listed.status_code == 200 and listed.json()["items"][0]["id"] == world.directory["partner_id"]
-        assert (await client.get(f"/offers/{world.directory['offer_id']}", headers=headers)).status_code == 200
+        assert listed.status_code == 200 and shared["partner_id"] in [p["id"] for p in listed.json()["items"]]
+        assert (await client.get(f"/offers/{shared['offer_id']}", headers=headers)).status_code == 200
+    assert (
+        await client.patch(f"/partners/{shared['partner_id']}", json={"name": "Mine"}, headers=manager(A))
+    ).status_code == 403
     renamed = await client.patch(
-        f"/partners/{world.directory['partner_id']}", json={"name": "TU Danube Academy"}, headers=auth.admin()
+        f"/partners/{shared['partner_id']}", json={"name": "TU Danube Academy"}, headers=auth.admin()
     )
     assert renamed.status_code == 200 and renamed.json()["name"] == "TU Danube Academy"
 

@@ -64,7 +64,7 @@ def need(
     member_id: str = "m", cluster_id: str = "c", context: MemberContext | None = None, **gap_fields: Any
 ) -> MemberNeed:
     context = context or MemberContext(country="AT", region="AT13", languages=["de"])
-    return MemberNeed(member_id, cluster_id, gap(**gap_fields), MemberProfile.of(context))
+    return MemberNeed(member_id, cluster_id, gap(**gap_fields), MemberProfile.of(context, cluster_id))
 
 
 contexts = st.builds(
@@ -95,6 +95,8 @@ def offers(draw: st.DrawFn, index: int) -> Offer:
         target_markets=frozenset(draw(st.lists(st.sampled_from(COUNTRIES), max_size=2, unique=True))),
         partner_country=draw(st.none() | st.sampled_from(COUNTRIES)),
         seats_left=draw(st.integers(0, 3)),
+        owner_cluster_id=draw(st.sampled_from([None, None, "c1", "c2"])),  # shared, or one cluster's own
+        open_to_other_clusters=draw(st.booleans()),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 
@@ -43,7 +44,11 @@ def test_a_round_never_proposes_an_ineligible_pair_nor_oversubscribes(problem) -
             if ineligibility(waiting.gap, candidate, waiting.profile) is None:
                 holders = [n for n, seat in zip(plan.needs, plan.seated, strict=True) if seat == candidate]
                 assert len(holders) == candidate.seats_left, "an eligible offer with a free seat was left unused"
-                assert all(h.gap.priority >= waiting.gap.priority for h in holders), "a milder gap took the seat"
+                for h in holders:  # the owning cluster's members first, then the most severe
+                    if candidate.foreign_to(h.cluster_id) != candidate.foreign_to(waiting.cluster_id):
+                        assert not candidate.foreign_to(h.cluster_id), "another cluster took the owner's seat"
+                    else:
+                        assert h.gap.priority >= waiting.gap.priority, "a milder gap took the seat"
 
 
 def test_the_contested_last_seat_goes_to_the_more_severe_gap() -> None:
@@ -52,6 +57,18 @@ def test_the_contested_last_seat_goes_to_the_more_severe_gap() -> None:
     plan = plan_matches([mild, severe], [offer("o-1", seats_left=1)])
     assert [o.offer_id if o else None for o in plan.seated] == [None, "o-1"]
     assert plan.options[0] == (), "a gap without a seat has no options: everything it could use is full"
+
+
+def test_confined_gaps_take_only_the_offers_they_are_confined_to() -> None:
+    """Members read ahead of their turn for their cluster's open offer take no other seat in that placement."""
+    early = need("m-early", "c-a", priority=6.0)
+    own = offer("o-own", owner_cluster_id="c-a", open_to_other_clusters=True, seats_left=0)
+    plan = plan_matches([early], [own, offer("o-shared")], confined={early.key: {"o-own"}})
+    assert plan.seated == (None,) and plan.options == ((),)
+    plan = plan_matches(
+        [early], [dataclasses.replace(own, seats_left=1), offer("o-shared")], confined={early.key: {"o-own"}}
+    )
+    assert plan.seated[0].offer_id == "o-own"  # type: ignore[union-attr]
 
 
 def test_declined_offers_and_fixed_proposals() -> None:

@@ -110,6 +110,17 @@ def test_ineligible_pairs_say_why() -> None:
     assert ineligibility(gap(), offer(), MEMBER) is None
 
 
+def test_a_clusters_closed_offer_serves_only_its_members() -> None:
+    """A cluster's offer keeps its seats for its own members unless the cluster opens it; shared offers serve all."""
+    in_a, in_b = MemberProfile.of(MEMBER, "c-a"), MemberProfile.of(MEMBER, "c-b")
+    closed, opened = offer(owner_cluster_id="c-a"), offer(owner_cluster_id="c-a", open_to_other_clusters=True)
+    assert ineligibility(gap(), closed, in_a) is None
+    assert ineligibility(gap(), closed, in_b) == "the offer's seats are kept for the members of its cluster"
+    assert ineligibility(gap(), closed, MEMBER) is not None, "a member of no known cluster is not its member"
+    assert ineligibility(gap(), opened, in_b) is None and ineligibility(gap(), offer(), in_b) is None
+    assert (closed.foreign_to("c-a"), opened.foreign_to("c-b"), offer().foreign_to("c-b")) == (False, True, False)
+
+
 @pytest.mark.parametrize("partner_type", list(PartnerType))
 @pytest.mark.parametrize(
     "skill_code", ["digcomp:5.2", "greencomp:2.1", "greenwork:circular-design", "intl:partner-search"]

@@ -1,349 +1,61 @@
-"""REST API of the matchmaking service: the partner registry, matches and their outcomes, pools, re-matching.
+"""REST API of the matchmaking service: matches and their outcomes, pools, re-matching (the partner registry
+is in ``api_partners``).
 
-Access: the partner directory is platform-wide (any caller holding a role reads it, platform admins change it);
-matches, runs, pools and figures belong to clusters and are read and changed through the caller's scope, so
-another cluster's objects answer 404 like ids that do not exist.
+Access: matches, runs, pools and figures belong to clusters and are read and changed through the caller's scope,
+so another cluster's objects answer 404 like ids that do not exist.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, UploadFile, status
-from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import CorrelationId, Runtime, not_found, report_or_invalid
-from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
-from trellis_common.csv_upload import CsvLayoutError
+from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.auth import Admin, Reader, Scope, Writer
 from trellis_common.names import names_of
 from trellis_common.rate_limit import EmailLimit
 from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX
-from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
+from trellis_matchmaking.api_partners import now_period
+from trellis_matchmaking.api_partners import router as partner_router
 from trellis_matchmaking.domain.outcomes import (
     CONFIRMED,
     MatchStatus,
     OutcomeNotAllowed,
     conversion,
 )
-from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.domain.pooling import find_pools
 from trellis_matchmaking.matching import (
     Reason,
-    after_offers_changed,
     current_period,
     serve_waiting_list,
     settle,
     supersede_other_periods,
 )
-from trellis_matchmaking.models import NAMES, matches, offers, partners
+from trellis_matchmaking.models import NAMES, matches, offers
 from trellis_matchmaking.outcome_recording import record_outcome as record
-from trellis_matchmaking.partner_csv import check_partners, read_rows
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
     ConversionOut,
-    ImportReport,
-    ImportRowError,
     MatchOut,
     MatchPage,
     MatchRunOut,
-    OfferIn,
-    OfferOut,
     OutcomeIn,
-    PartnerIn,
-    PartnerOut,
-    PartnerPage,
-    PartnerPatch,
     PoolOut,
     RematchOut,
 )
 from trellis_matchmaking.settings import matchmaking_settings
 
 router = APIRouter()
+router.include_router(partner_router)  # the partner registry: one service, one router
 PERIOD = r"^\d{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$"
 Period = Annotated[str | None, Query(pattern=PERIOD, description="Seat period, e.g. 2026-Q1; default: the current")]
 Ident = Annotated[str, Path(min_length=1, max_length=128)]
-
-
-async def directory_reader(caller: Caller) -> Principal:
-    """The partner directory is platform-wide reference data: any caller holding a Trellis role may read it,
-    whatever its clusters. No scope comes of it, so it cannot open cluster data by mistake."""
-    if not caller.roles:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="reading the partner directory needs a Trellis role")
-    return caller
-
-
-Directory = Annotated[Principal, Depends(directory_reader)]
-
-
-def _now_period(runtime: Runtime) -> str:
-    return current_period(matchmaking_settings(runtime.settings), runtime.clock.now())
-
-
-def _offer_out(row: Any, period: str, taken: Counter[str]) -> dict[str, Any]:
-    held = taken[row.id]
-    return {**row._mapping, "period": period, "seats_taken": held, "seats_left": max(0, row.seats - held)}
-
-
-async def _partners_out(session: AsyncSession, rows: Sequence[Row[Any]], period: str) -> list[dict[str, Any]]:
-    ids = [r.id for r in rows]
-    offered = (
-        await session.execute(select(offers).where(offers.c.partner_id.in_(ids)).order_by(offers.c.title, offers.c.id))
-    ).all()
-    taken = await repository.seats_held(session, period, [o.id for o in offered])
-    by_partner: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for offer in offered:
-        by_partner[offer.partner_id].append(_offer_out(offer, period, taken))
-    return [{**r._mapping, "offers": by_partner[r.id]} for r in rows]
-
-
-async def _partner(runtime: Runtime, partner_id: str) -> dict[str, Any]:
-    async with runtime.db.sessions() as session:
-        row = (await session.execute(select(partners).where(partners.c.id == partner_id))).first()
-        if row is None:
-            raise not_found("partner", partner_id)
-        return (await _partners_out(session, [row], _now_period(runtime)))[0]
-
-
-def _offer_row(partner_id: str, offer: OfferIn, offer_id: str | None = None) -> dict[str, Any]:
-    return {"id": offer_id or str(uuid.uuid4()), "partner_id": partner_id, **offer.model_dump(mode="json")}
-
-
-async def _insert_partner(session: AsyncSession, body: PartnerIn, now: Any) -> tuple[str, list[str]]:
-    """The new partner's id and its offers' ids."""
-    partner_id = str(uuid.uuid4())
-    await session.execute(
-        insert(partners).values(
-            id=partner_id,
-            name=body.name,
-            partner_type=body.partner_type,
-            country=body.country,
-            website=str(body.website) if body.website else None,
-            contact=body.contact,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    rows = [_offer_row(partner_id, o) for o in body.offers]
-    await repository.insert_offers(session, rows)
-    return partner_id, [row["id"] for row in rows]
-
-
-# --- the partner registry ---------------------------------------------------------------------------------
-
-
-@router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=PartnerOut, tags=["partners"])
-async def create_partner(body: PartnerIn, runtime: Runtime, correlation: CorrelationId, _: Admin) -> dict[str, Any]:
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        partner_id, offer_ids = await _insert_partner(uow.session, body, uow.now)
-        await _serve_waiting_list(runtime, uow, offer_ids)
-    return await _partner(runtime, partner_id)
-
-
-@router.post(
-    "/partners/import",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ImportReport,
-    tags=["partners"],
-    summary="Import partners and offers from CSV: all rows or none, with a per-row error report",
-    responses={
-        422: report_or_invalid(ImportReport, "Nothing imported; the rows to fix, their columns and why"),
-        413: {"description": "The file is larger than the import allows"},
-    },
-)
-async def import_partners(file: UploadFile, runtime: Runtime, correlation: CorrelationId, _: Admin) -> Any:
-    settings = matchmaking_settings(runtime.settings)
-    content = await file.read(settings.partner_import_max_bytes + 1)
-    if len(content) > settings.partner_import_max_bytes:
-        raise HTTPException(413, detail=f"file: larger than {settings.partner_import_max_bytes} bytes")
-    try:
-        rows = read_rows(content, settings.partner_import_max_rows)
-    except CsvLayoutError as exc:
-        raise HTTPException(
-            422,
-            detail=[{"type": "value_error", "loc": ["body", "file"], "msg": str(exc)}],
-        ) from None
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        registered = {
-            name.casefold(): pid for pid, name in await uow.session.execute(select(partners.c.id, partners.c.name))
-        }
-        checked = check_partners(rows, registered)
-        if checked.errors:
-            report = ImportReport(
-                imported_partners=0,
-                imported_offers=0,
-                rows_checked=checked.rows_checked,
-                errors=[ImportRowError(row=e.row, column=e.column, reason=e.reason) for e in checked.errors],
-                bad_rows=checked.bad_rows,
-            )
-            return JSONResponse(report.model_dump(), status_code=422)
-        inserted = [await _insert_partner(uow.session, partner, uow.now) for partner in checked.partners]
-        ids = [partner_id for partner_id, _ in inserted]
-        await _serve_waiting_list(runtime, uow, [o for _, offer_ids in inserted for o in offer_ids])
-    return ImportReport(
-        imported_partners=len(ids), imported_offers=checked.offers, partner_ids=ids, rows_checked=checked.rows_checked
-    )
-
-
-@router.get("/partners/{partner_id}", response_model=PartnerOut, tags=["partners"])
-async def get_partner(partner_id: Ident, runtime: Runtime, _: Directory) -> dict[str, Any]:
-    return await _partner(runtime, partner_id)
-
-
-@router.get("/partners", response_model=PartnerPage, tags=["partners"])
-async def list_partners(
-    runtime: Runtime,
-    _: Directory,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
-    partner_type: PartnerType | None = None,
-    country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-) -> dict[str, Any]:
-    where = []
-    if partner_type:
-        where.append(partners.c.partner_type == partner_type)
-    if country:
-        where.append(partners.c.country == country)
-    async with runtime.db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(partners).where(*where))
-        rows = (
-            await session.execute(
-                select(partners).where(*where).order_by(partners.c.name, partners.c.id).limit(limit).offset(offset)
-            )
-        ).all()
-        items = await _partners_out(session, rows, _now_period(runtime))
-    return {"items": items, "total": total or 0}
-
-
-@router.patch(
-    "/partners/{partner_id}",
-    response_model=PartnerOut,
-    tags=["partners"],
-    summary="Change a partner; proposals its offers can no longer honour are released (re-match to place them)",
-)
-async def patch_partner(
-    partner_id: Ident, body: PartnerPatch, runtime: Runtime, correlation: CorrelationId, scope: Admin
-) -> dict[str, Any]:
-    changes = body.model_dump(mode="json", exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise HTTPException(422, detail=[{"type": "value_error", "loc": ["body", "name"], "msg": "cannot be empty"}])
-    if "partner_type" in changes and changes["partner_type"] is None:
-        raise HTTPException(
-            422, detail=[{"type": "value_error", "loc": ["body", "partner_type"], "msg": "cannot be empty"}]
-        )
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        done = await uow.session.execute(
-            update(partners).where(partners.c.id == partner_id).values(**changes, updated_at=uow.now)
-        )
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise not_found("partner", partner_id)
-        offer_ids = await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id))
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, list(offer_ids))
-    return await _partner(runtime, partner_id)
-
-
-@router.delete(
-    "/partners/{partner_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    tags=["partners"],
-    summary="Remove a partner and its offers; their open proposals are released (accepted matches stay on record)",
-)
-async def delete_partner(partner_id: Ident, runtime: Runtime, correlation: CorrelationId, scope: Admin) -> Response:
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        offer_ids = list(await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id)))
-        await uow.session.execute(delete(offers).where(offers.c.partner_id == partner_id))
-        done = await uow.session.execute(delete(partners).where(partners.c.id == partner_id))
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise not_found("partner", partner_id)
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, offer_ids)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-async def _serve_waiting_list(runtime: Runtime, uow: UnitOfWork, offer_ids: Sequence[str]) -> None:
-    """New offers' seats go to the gaps waiting for one."""
-    if offer_ids:
-        settings = matchmaking_settings(runtime.settings)
-        await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
-
-
-async def _offer_view(runtime: Runtime, offer_id: str) -> dict[str, Any]:
-    period = _now_period(runtime)
-    async with runtime.db.sessions() as session:
-        row = (await session.execute(select(offers).where(offers.c.id == offer_id))).first()
-        if row is None:
-            raise not_found("offer", offer_id)
-        return _offer_out(row, period, await repository.seats_held(session, period, [offer_id]))
-
-
-@router.post(
-    "/partners/{partner_id}/offers", status_code=status.HTTP_201_CREATED, response_model=OfferOut, tags=["offers"]
-)
-async def add_offer(
-    partner_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId, _: Admin
-) -> dict[str, Any]:
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        if not await uow.session.scalar(select(partners.c.id).where(partners.c.id == partner_id)):
-            raise not_found("partner", partner_id)
-        row = _offer_row(partner_id, body)
-        await repository.insert_offers(uow.session, [row])
-        await _serve_waiting_list(runtime, uow, [row["id"]])
-    return await _offer_view(runtime, row["id"])
-
-
-@router.get("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
-async def get_offer(offer_id: Ident, runtime: Runtime, _: Directory) -> dict[str, Any]:
-    return await _offer_view(runtime, offer_id)
-
-
-@router.put(
-    "/offers/{offer_id}",
-    response_model=OfferOut,
-    tags=["offers"],
-    summary="Replace an offer; proposals it can no longer honour are released, the mildest gaps first",
-    responses={409: {"description": "Fewer seats than members have already accepted in the current period"}},
-)
-async def replace_offer(
-    offer_id: Ident, body: OfferIn, runtime: Runtime, correlation: CorrelationId, scope: Admin
-) -> dict[str, Any]:
-    period = _now_period(runtime)
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        row = (await uow.session.execute(select(offers).where(offers.c.id == offer_id).with_for_update())).first()
-        if row is None:
-            raise not_found("offer", offer_id)
-        accepted = await uow.session.scalar(
-            select(func.count()).where(
-                matches.c.offer_id == offer_id,
-                matches.c.period == period,
-                matches.c.status.in_([s.value for s in CONFIRMED]),
-            )
-        )
-        if body.seats < (accepted or 0):
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                detail=f"seats: {accepted} members have accepted a seat in {period}; the offer cannot have fewer",
-            )
-        await uow.session.execute(
-            update(offers).where(offers.c.id == offer_id).values(_offer_row(row.partner_id, body, offer_id))
-        )
-        await repository.set_offer_skills(uow.session, offer_id, body.skill_codes)
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, [offer_id])
-    return await _offer_view(runtime, offer_id)
-
-
-@router.delete("/offers/{offer_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["offers"])
-async def delete_offer(offer_id: Ident, runtime: Runtime, correlation: CorrelationId, scope: Admin) -> Response:
-    async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        done = await uow.session.execute(delete(offers).where(offers.c.id == offer_id))
-        if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise not_found("offer", offer_id)
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), scope, [offer_id])
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- matches, outcomes, pools -------------------------------------------------------------------------------
@@ -464,7 +176,7 @@ async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, peri
     if not scope.allows(cluster_id):
         raise not_found("cluster", cluster_id)
     settings = matchmaking_settings(runtime.settings)
-    period = period or _now_period(runtime)
+    period = period or now_period(runtime)
     async with runtime.db.sessions() as session:
         rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
         names = await names_of(session, NAMES, member_ids=[r.member_id for r in rows])
@@ -501,8 +213,8 @@ async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, peri
     summary="Place every open gap of the current period again, e.g. after seats or partners changed",
 )
 async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) -> RematchOut:
-    """Platform admins only: seats are shared by every cluster, so the round re-solves all clusters' gaps (and may
-    move other clusters' proposals); it follows the directory changes only admins make."""
+    """Platform admins only: shared and open offers serve several clusters, so the round gives free seats to every
+    cluster's waiting gaps (it never moves a proposal)."""
     settings = matchmaking_settings(runtime.settings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         offer_ids = list(await uow.session.scalars(select(offers.c.id)))

@@ -3,7 +3,7 @@ organisations' names by id (``member_names``, ``cluster_names``) so what people 
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text, false, text
 
 from trellis_common.db import UTCDateTime, new_metadata
 from trellis_common.names import name_tables
@@ -26,6 +26,11 @@ partners = Table(
     Column("contact", String(300), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=True),
+    # The cluster whose partner it is (its managers edit it, its members get its seats first); NULL: shared
+    # platform-wide by a platform admin.
+    Column("owner_cluster_id", String(128), nullable=True, index=True),
+    # A cluster's partner: whether other clusters' members may take the seats its own members leave.
+    Column("open_to_other_clusters", Boolean, nullable=False, server_default=false()),
 )
 
 offers = Table(

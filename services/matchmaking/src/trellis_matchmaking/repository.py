@@ -1,8 +1,8 @@
 """Reads and writes of the matchmaking tables, and their translation to the domain's types.
 
 Matches, members' needs and match runs belong to a cluster: every function reading or changing them takes the
-caller's ``Scope`` and filters by it, so a row of another cluster is simply not found. Partners and offers are
-a platform-wide directory and carry no cluster.
+caller's ``Scope`` and filters by it, so a row of another cluster is simply not found. Partners (and their
+offers) are shared platform-wide or belong to a cluster; ``visible_partners`` is what a caller may read.
 """
 
 from __future__ import annotations
@@ -12,7 +12,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -42,8 +56,25 @@ from trellis_matchmaking.models import (
 
 
 def _offer_query() -> Any:
-    return select(offers, partners.c.name.label("partner_name"), partners.c.partner_type, partners.c.country).join(
-        partners, partners.c.id == offers.c.partner_id
+    return select(
+        offers,
+        partners.c.name.label("partner_name"),
+        partners.c.partner_type,
+        partners.c.country,
+        partners.c.owner_cluster_id,
+        partners.c.open_to_other_clusters,
+    ).join(partners, partners.c.id == offers.c.partner_id)
+
+
+def visible_partners(scope: Scope) -> ColumnElement[bool]:
+    """The partners a reader of ``scope`` sees: shared ones, its clusters' own, and those other clusters opened
+    to their members (whose seats its members may be given). Another cluster's closed partner is not found."""
+    if scope.platform_wide:
+        return true()
+    return or_(
+        partners.c.owner_cluster_id.is_(None),
+        partners.c.open_to_other_clusters.is_(True),
+        scope.clause(partners.c.owner_cluster_id),
     )
 
 
@@ -112,14 +143,16 @@ def to_offer(row: Row[Any], seats_left: int) -> Offer:
         sectors=codes(row.sectors or []),
         target_markets=codes(row.target_markets or []),
         partner_country=row.country.upper() if row.country else None,
+        owner_cluster_id=row.owner_cluster_id,
+        open_to_other_clusters=bool(row.open_to_other_clusters),
     )
 
 
 async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str] | None = None) -> Counter[str]:
     """Seats taken per offer in the period: proposals, acceptances and completions.
 
-    Not scoped on purpose: an offer's seats are shared by every cluster, so its free seats count them all
-    (a number per offer, no cluster's rows).
+    Not scoped on purpose: an offer's seats may be held by members of several clusters (a shared or an open
+    offer), so its free seats count them all (a number per offer, no cluster's rows).
     """
     query = (
         select(matches.c.offer_id, func.count())
@@ -254,7 +287,7 @@ async def gap_rows(session: AsyncSession, member_ids: Iterable[str]) -> list[Row
 
 def to_needs(need: Row[Any], gaps: Iterable[Row[Any]]) -> list[MemberNeed]:
     """The member's gaps as the domain sees them, with the member's profile from its latest assessment."""
-    profile = MemberProfile.of(MemberContext.model_validate(need.member_context))
+    profile = MemberProfile.of(MemberContext.model_validate(need.member_context), need.cluster_id)
     return [MemberNeed(need.member_id, need.cluster_id, SkillGap.model_validate(g.gap), profile) for g in gaps]
 
 
@@ -340,6 +373,21 @@ async def waiting_gaps(
         query = query.order_by(g.priority.desc(), g.member_id.desc()).limit(limit)
         found.extend((float(p), str(m), skill_code) for p, m in (await session.execute(query)).all())
     return sorted(found, reverse=True)[:limit]
+
+
+async def waiting_members_of(
+    session: AsyncSession, period: str, skills_by_cluster: Mapping[str, Iterable[str]]
+) -> dict[tuple[str, str], str]:
+    """(member, skill) → cluster of the period's waiting gaps of each cluster's members in the given skills: the
+    members a cluster's own offers serve first (bounded by one cluster's members, never the platform)."""
+    g = member_gaps.c
+    found: dict[tuple[str, str], str] = {}
+    for cluster_id, skills in sorted(skills_by_cluster.items()):
+        query = select(g.member_id, g.skill_code).where(
+            g.cluster_id == cluster_id, g.period == period, g.skill_code.in_(sorted(set(skills))), g.match_id.is_(None)
+        )
+        found.update(((str(m), str(s)), cluster_id) for m, s in (await session.execute(query)).all())
+    return found
 
 
 async def sharing(session: AsyncSession, period: str, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:

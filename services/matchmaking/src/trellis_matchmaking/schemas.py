@@ -143,7 +143,22 @@ class PartnerFields(Body):
         return value.strip().upper() if isinstance(value, str) else value
 
 
+ClusterId = Annotated[str, Field(min_length=1, max_length=128)]
+OWNER = (
+    "The cluster whose partner this is: its managers change it and its members get the seats of its offers first. "
+    "null: shared platform-wide (platform admins only). Omitted: the caller's cluster when it manages exactly "
+    "one; a platform admin's partner is then shared."
+)
+OPEN = (
+    "A cluster's partner: whether members of other clusters may take the seats of its offers that no member "
+    "of the cluster waiting for them could use when they are given (default false: the cluster's seats stay "
+    "with its members). A shared partner is open to every cluster (always true)."
+)
+
+
 class PartnerIn(PartnerFields):
+    owner_cluster_id: ClusterId | None = Field(None, description=OWNER)
+    open_to_other_clusters: bool | None = Field(None, description=OPEN)
     offers: list[OfferIn] = Field(default_factory=list, max_length=100)
 
 
@@ -155,6 +170,14 @@ class PartnerPatch(Body):
     country: Country | None = None
     website: Website | None = None
     contact: Contact | None = None
+    owner_cluster_id: ClusterId | None = Field(
+        None,
+        description="Hand the partner to another cluster the caller manages, or (platform admins) share it "
+        "(null) or give a shared one to a cluster. Proposals the new owner's rule no longer allows lapse.",
+    )
+    open_to_other_clusters: bool | None = Field(
+        None, description=OPEN + " Closing releases other clusters' proposals (accepted seats stay)."
+    )
 
 
 class PartnerOut(BaseModel):
@@ -164,6 +187,8 @@ class PartnerOut(BaseModel):
     country: str | None
     website: str | None
     contact: str | None = None
+    owner_cluster_id: str | None = Field(None, description="The owning cluster; null: shared platform-wide")
+    open_to_other_clusters: bool = Field(True, description=OPEN)
     offers: list[OfferOut]
 
 

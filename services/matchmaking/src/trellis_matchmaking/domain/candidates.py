@@ -56,6 +56,10 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.need)
 
+    def where(self, keep: Bool) -> Candidates:
+        """The pairs ``keep`` marks."""
+        return Candidates(self.need[keep], self.offer[keep], self.score[keep], self.values[keep])
+
 
 class _Vocabulary:
     def __init__(self, *groups: Iterable[Iterable[str]]) -> None:
@@ -125,6 +129,10 @@ def score_candidates(
         "languages": np.array([bool(o.languages) for o in offers], dtype=bool),
         "sectors": np.array([bool(o.sectors) for o in offers], dtype=bool),
     }
+    # A cluster's offer closed to other clusters: eligible only where the member's cluster is its owner.
+    clusters = {c: k for k, c in enumerate(sorted({o.owner_cluster_id for o in offers if o.owner_cluster_id}))}
+    o_closed = np.array([not o.open_to(None) for o in offers], dtype=bool)
+    o_owner = np.array([clusters.get(o.owner_cluster_id or "", -1) for o in offers], dtype=np.int64)
     o_door = np.array([o.partner_type in MARKET_DOOR_TYPES and bool(o.partner_country) for o in offers], dtype=bool)
     o_home = np.array([countries.position(o.partner_country) for o in offers], dtype=np.int64)
 
@@ -142,6 +150,7 @@ def score_candidates(
     n_sectors = sectors.mask([p.sectors_for(k) for p, k in zip(profiles, kinds, strict=True)])
     n_targets = countries.mask([p.target_countries for p in profiles])
     n_has_targets = np.array([bool(p.target_countries) for p in profiles], dtype=bool)
+    n_cluster = np.array([clusters.get(p.cluster_id or "", -2) for p in profiles], dtype=np.int64)
     n_pooled = np.array(
         [shared_by.get((n.cluster_id, n.gap.skill_code), 1) >= pool_min_members for n in needs], dtype=bool
     )
@@ -187,6 +196,7 @@ def score_candidates(
             hit = np.where(declared, _hits(n_targets[n], o_markets[o]), implicit & home_targeted)
             has_markets = declared | implicit
             eligible &= ~(n_has_targets[n][:, None] & has_markets & ~hit)
+        eligible &= ~o_closed[o][None, :] | (o_owner[o][None, :] == n_cluster[n][:, None])
         eligible &= (o_seats[o] > 0)[None, :]
         local_offer = {int(j): c for c, j in enumerate(o)}
         for r, i in enumerate(n):

@@ -126,7 +126,9 @@ def codes(values: Iterable[str], *, upper: bool = True) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class MemberProfile:
-    """What matching knows of a member, normalised once (country codes upper-case, languages lower-case)."""
+    """What matching knows of a member, normalised once (country codes upper-case, languages lower-case).
+
+    ``cluster_id``: the member's cluster (``None``: none known, so no cluster's own offers are open to it)."""
 
     country: str | None
     regions: frozenset[str]
@@ -134,9 +136,10 @@ class MemberProfile:
     languages: frozenset[str]
     target_countries: frozenset[str]
     target_sectors: frozenset[str]
+    cluster_id: str | None = None
 
     @classmethod
-    def of(cls, context: MemberContext) -> MemberProfile:
+    def of(cls, context: MemberContext, cluster_id: str | None = None) -> MemberProfile:
         return cls(
             country=context.country.strip().upper() if context.country else None,
             regions=region_prefixes(context.region),
@@ -144,6 +147,7 @@ class MemberProfile:
             languages=codes(context.languages, upper=False),
             target_countries=codes(context.target_countries),
             target_sectors=sector_prefixes(context.target_sectors),
+            cluster_id=cluster_id,
         )
 
     def sectors_for(self, kind: NeedKind) -> frozenset[str]:
@@ -153,7 +157,11 @@ class MemberProfile:
 
 @dataclass(frozen=True)
 class Offer:
-    """A partner's offer as matching sees it; ``seats_left`` is what the period still has for proposals."""
+    """A partner's offer as matching sees it; ``seats_left`` is what the period still has for proposals.
+
+    ``owner_cluster_id``: the cluster whose partner it is (``None``: shared platform-wide). A cluster's offer
+    serves its own members first; other clusters' members only when it is ``open_to_other_clusters``.
+    """
 
     offer_id: str
     partner_id: str
@@ -171,6 +179,16 @@ class Offer:
     sectors: frozenset[str] = field(default_factory=frozenset)
     target_markets: frozenset[str] = field(default_factory=frozenset)
     partner_country: str | None = None
+    owner_cluster_id: str | None = None
+    open_to_other_clusters: bool = False
+
+    def foreign_to(self, cluster_id: str | None) -> bool:
+        """Whether a member of ``cluster_id`` would take a seat another cluster keeps for its own members first."""
+        return self.owner_cluster_id is not None and self.owner_cluster_id != cluster_id
+
+    def open_to(self, cluster_id: str | None) -> bool:
+        """Whether a member of ``cluster_id`` may take a seat of this offer at all."""
+        return self.open_to_other_clusters or not self.foreign_to(cluster_id)
 
     def markets_for(self, member: MemberProfile) -> frozenset[str]:
         """The foreign markets this offer opens to the member (empty: it is not about a particular market).

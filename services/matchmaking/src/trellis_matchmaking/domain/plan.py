@@ -1,8 +1,9 @@
 """One placement: score the eligible pairs, give the free seats to the gaps placed now, list each gap's options.
 
 The gaps placed together compete for the free seats as equals: the min-cost flow of ``assignment.py`` gives a
-contested seat to the more severe gap. Gaps that already hold a proposal (``fixed``) keep it as long as the
-offer can still serve them; they are not placed again, so a later, more severe gap never takes their seat.
+contested seat to the more severe gap, and a seat of a cluster's own offer to a member of that cluster first.
+Gaps that already hold a proposal (``fixed``) keep it as long as the offer can still serve them; they are not
+placed again, so a later, more severe gap never takes their seat.
 
 Each gap gets at most one seat (its proposal); its other options are the next best offers that still have
 free seats after everyone is placed, so a member may switch without taking anyone's seat. A gap without a
@@ -68,6 +69,7 @@ def plan_matches(
     shared_by: Mapping[tuple[str, str], int] | None = None,
     options_per_gap: int = 3,
     pool_min_members: int = 2,
+    confined: Mapping[tuple[str, str], Collection[str]] | None = None,
 ) -> MatchPlan:
     """Place ``needs`` in the free seats of ``offers`` (``seats_left``).
 
@@ -75,7 +77,8 @@ def plan_matches(
     out of ``seats_left``. A fixed proposal the offer can no longer serve (the gap changed, the offer is
     gone) is dropped, its seat freed, and its need placed like the others. ``declined``: (member, skill,
     offer id) turned down, never proposed again; ``shared_by``: members per (cluster, skill) with the gap
-    (defaults to counting ``needs``).
+    (defaults to counting ``needs``); ``confined``: (member, skill) → the only offers the need may take a seat
+    of in this placement (members of an offer's cluster placed ahead of their turn, see ``matching.rounds``).
     """
     offers = sorted(offers, key=lambda o: o.offer_id)  # ties resolve the same way every time
     shared = dict(shared_by) if shared_by is not None else sharing(needs)
@@ -93,9 +96,19 @@ def plan_matches(
             seats[j] += 1  # the proposal lapses: its seat is free for the others
     offers = [dataclasses.replace(o, seats_left=int(seats[j])) for j, o in enumerate(offers)]
     found = score_candidates(needs, offers, shared_by=shared, pool_min_members=pool_min_members, declined=declined)
+    if confined:
+        found = found.where(_within(needs, offers, found, confined))
     contending = kept_offer[found.need] == UNASSIGNED
     priority = np.array([n.gap.priority for n in needs], dtype=np.float64).reshape(-1)
-    assigned = assign_seats(priority, seats, found.need[contending], found.offer[contending], found.score[contending])
+    foreign = _foreign(needs, offers, found)
+    assigned = assign_seats(
+        priority,
+        seats,
+        found.need[contending],
+        found.offer[contending],
+        found.score[contending],
+        foreign[contending],
+    )
     seated = np.where(kept_offer != UNASSIGNED, kept_offer, assigned)
     placed = assigned[assigned != UNASSIGNED]
     left = seats - np.bincount(placed, minlength=len(offers)).astype(np.int64)
@@ -108,6 +121,35 @@ def plan_matches(
         candidates=len(found),
         kept=tuple(bool(j != UNASSIGNED) for j in kept_offer.tolist()),
     )
+
+
+def _foreign(needs: Sequence[MemberNeed], offers: Sequence[Offer], found: Candidates) -> npt.NDArray[np.bool_]:
+    """Per candidate pair: its offer belongs to another cluster than its need's member."""
+    index = {c: k for k, c in enumerate(sorted({o.owner_cluster_id or "" for o in offers} - {""}))}
+    owner = np.array([index.get(o.owner_cluster_id or "", -1) for o in offers], dtype=np.int64).reshape(-1)
+    cluster = np.array([index.get(n.cluster_id, -2) for n in needs], dtype=np.int64).reshape(-1)
+    result: npt.NDArray[np.bool_] = (owner[found.offer] >= 0) & (owner[found.offer] != cluster[found.need])
+    return result
+
+
+def _within(
+    needs: Sequence[MemberNeed],
+    offers: Sequence[Offer],
+    found: Candidates,
+    confined: Mapping[tuple[str, str], Collection[str]],
+) -> npt.NDArray[np.bool_]:
+    """Per candidate pair: whether its offer is one its need may take (every offer, unless the need is confined)."""
+    offer_index = {o.offer_id: j for j, o in enumerate(offers)}
+    limited = np.zeros(len(needs), dtype=bool)
+    allowed: list[int] = []  # need index × offers + offer index
+    for i, need in enumerate(needs):
+        ids = confined.get(need.key)
+        if ids is not None:
+            limited[i] = True
+            allowed.extend(i * len(offers) + offer_index[o] for o in ids if o in offer_index)
+    pairs = found.need * len(offers) + found.offer
+    result: npt.NDArray[np.bool_] = ~limited[found.need] | np.isin(pairs, np.array(allowed, dtype=np.int64))
+    return result
 
 
 def _options(

@@ -137,6 +137,8 @@ def ineligibility(gap: SkillGap, offer: Offer, member: MemberContext | MemberPro
         markets = offer.markets_for(profile)
         if markets and not markets & profile.target_countries:
             return f"partner reaches {_list(markets)}, not the member's target countries"
+    if not offer.open_to(profile.cluster_id):
+        return "the offer's seats are kept for the members of its cluster"
     if offer.seats_left <= 0:
         return "no seats left"
     return None

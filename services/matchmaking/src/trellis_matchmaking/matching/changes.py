@@ -56,7 +56,8 @@ def _by_member(rows: Iterable[Row[Any]]) -> dict[str, list[Row[Any]]]:
 
 async def release_unfit(uow: UnitOfWork, scope: Scope, offer_ids: Iterable[str]) -> list[str]:
     """After an offer or its partner changed: release the proposals it can no longer honour (the partner or
-    offer is gone, the gap no longer fits the offer, or seats were cut: the mildest gaps go first).
+    offer is gone, the gap no longer fits the offer or its cluster closed it to the member's, or seats were cut:
+    other clusters' members go first, then the mildest gaps).
 
     Returns the members whose proposals were released; ``settle`` places their gaps again.
     """
@@ -74,7 +75,11 @@ async def release_unfit(uow: UnitOfWork, scope: Scope, offer_ids: Iterable[str])
             needs.update((n.key, n) for n in repository.to_needs(need_rows[member_id], gap_rows))
     release: list[Row[Any]] = []
     room: dict[tuple[str, str], int] = {}
-    for match in proposed:  # most severe first: a cut releases the mildest
+    # The owning cluster's members first, then the most severe: a cut releases other clusters' members, then the
+    # mildest gaps.
+    owners = {offer_id: row.owner_cluster_id for offer_id, row in rows.items()}
+    proposed.sort(key=lambda m: owners.get(m.offer_id) not in (None, m.cluster_id))
+    for match in proposed:
         offer_row = rows.get(match.offer_id)
         need = needs.get((match.member_id, match.skill_code))
         if offer_row is None or need is None:

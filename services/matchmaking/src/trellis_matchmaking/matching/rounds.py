@@ -134,10 +134,16 @@ async def _serve_waiting_list(
     result: RoundResult,
 ) -> None:
     """Give the free seats of ``catalogue`` (locked) to the period's waiting gaps, most severe first, page by
-    page; each page is placed in one solve. ``catalogue`` is kept up to date with the seats left."""
+    page; each page is placed in one solve. ``catalogue`` is kept up to date with the seats left.
+
+    A cluster's offer open to other clusters serves its own members first, whatever their severity: the first
+    page also holds the owning cluster's members waiting for its skills, each of them confined to its
+    cluster's open offers, so no other cluster's member takes a seat one of them could use (they meet the
+    rest of the waiting list in their turn)."""
     session, now, period = uow.session, uow.now, ledger.period
     cursor: tuple[float, str, str] | None = None
     growth = 1
+    confined = await _owners_first(session, period, catalogue)
     while True:
         free = {oid: offer for oid, offer in catalogue.items() if offer.seats_left > 0}
         if not free:
@@ -146,19 +152,38 @@ async def _serve_waiting_list(
         growth *= 2
         skills = {code for offer in free.values() for code in offer.skill_codes}
         rows = await repository.waiting_gaps(session, period, skills, limit=page, after=cursor)
-        if not rows:
+        if not rows and not confined:
             return
-        cursor = rows[-1]
-        await ledger.load(member_id for _, member_id, _ in rows)
-        wanted = {(member_id, skill) for _, member_id, skill in rows}
-        needs = [n for m in dict.fromkeys(m for _, m, _ in rows) for n in ledger.needs.get(m, []) if n.key in wanted]
+        in_turn = {(member_id, skill) for _, member_id, skill in rows}
+        confined = {key: offers for key, offers in confined.items() if key not in in_turn}
+        members = [*(m for _, m, _ in rows), *(m for m, _ in confined)]
+        await ledger.load(members)
+        wanted = in_turn | confined.keys()
+        needs = [n for m in dict.fromkeys(members) for n in ledger.needs.get(m, []) if n.key in wanted]
         result.considered.update((n.key, n.cluster_id) for n in needs)
-        plan = await solve(session, settings, period, needs, list(free.values()), fixed={})
+        plan = await solve(session, settings, period, needs, list(free.values()), fixed={}, confined=confined)
+        confined = {}  # only the first page: later seats go to members the owners' members were placed before
         await _write(session, ledger, plan, result, now)
         for oid, left in plan.seats_left.items():
             catalogue[oid] = replace(catalogue[oid], seats_left=left)
         if len(rows) < page:
             return
+        cursor = rows[-1]
+
+
+async def _owners_first(session: AsyncSession, period: str, catalogue: Mapping[str, Offer]) -> dict[Key, set[str]]:
+    """The waiting gaps of the members of clusters whose offers open to other clusters have free seats, each
+    with the offers of its own cluster it may take ahead of its turn."""
+    opened: dict[str, set[str]] = {}
+    skills: dict[str, set[str]] = {}
+    for offer in catalogue.values():
+        if offer.owner_cluster_id is not None and offer.open_to_other_clusters and offer.seats_left > 0:
+            opened.setdefault(offer.owner_cluster_id, set()).add(offer.offer_id)
+            skills.setdefault(offer.owner_cluster_id, set()).update(offer.skill_codes)
+    if not opened:
+        return {}
+    waiting = await repository.waiting_members_of(session, period, skills)
+    return {key: opened[cluster_id] for key, cluster_id in waiting.items()}
 
 
 async def _write(session: AsyncSession, ledger: Ledger, plan: MatchPlan, result: RoundResult, now: datetime) -> None:

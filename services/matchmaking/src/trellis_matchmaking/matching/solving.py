@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ async def solve(
     offers: Sequence[Offer],
     *,
     fixed: Mapping[tuple[str, str], str],
+    confined: Mapping[tuple[str, str], Collection[str]] | None = None,
 ) -> MatchPlan:
     """``plan_matches`` with what it needs from the database: the members' declines and how many members of
     each cluster share each gap."""
@@ -56,6 +57,7 @@ async def solve(
         needs,
         offers,
         fixed=fixed,
+        confined=confined,
         declined=declined,
         shared_by=shared,
         options_per_gap=settings.options_per_gap,
