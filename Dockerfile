@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for all six services (surveys, skills, matchmaking, strategy, notifications, ingress). They share
-# libs/common and nearly every dependency, so one image is about the size of any single one of them: the
-# registry stores, and each node pulls, one set of layers instead of six near-copies; a release is one build,
+# One image for all seven services (surveys, skills, matchmaking, strategy, notifications, ingress, console).
+# They share libs/common and nearly every dependency, so one image is about the size of any single one of them: the
+# registry stores, and each node pulls, one set of layers instead of seven near-copies; a release is one build,
 # one scan and one tag, and the services can never run different versions of the shared library by accident.
 # Each container chooses its process by command:
 #   trellis-<service> serve | trellis-<service> migrate | trellis topics create | trellis dlq replay <topic>

@@ -76,7 +76,7 @@ def console_banner(base_url: str) -> str:
 
 @app.command()
 def embedded(
-    port: Annotated[int, typer.Option(help="HTTP port for all six APIs")] = 8000,
+    port: Annotated[int, typer.Option(help="HTTP port for the console and all six APIs")] = 8000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     data_dir: Annotated[Path, typer.Option(help="Where the SQLite files live")] = Path(".embedded"),
     smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink (0 = any free port)")] = 0,
@@ -84,7 +84,7 @@ def embedded(
     reset: Annotated[bool, typer.Option(help="Start from empty databases (and an empty mail sink)")] = True,
     log_level: Annotated[str, typer.Option(help="Console log level: requests and events show at INFO")] = "INFO",
 ) -> None:
-    """Run all six services in one process (SQLite, in-process bus, mail sink) and keep serving."""
+    """Run the console and the six services in one process (SQLite, in-process bus, mail sink) and keep serving."""
     configure_logging(log_level, json=False)  # one readable line per request, event and email
     if reset:
         shutil.rmtree(data_dir, ignore_errors=True)

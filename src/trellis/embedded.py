@@ -1,4 +1,5 @@
-"""Embedded mode: all six services in one process, with SQLite files, the in-process bus and a mail sink.
+"""Embedded mode: the six services and the console in one process, with SQLite files, the in-process bus and a
+mail sink.
 
 The services run exactly the code they run in production (outbox, relay, inbox, consumers, workers); only
 the bus and the database differ. Each service's API is mounted under its own path, with its own docs; the
