@@ -125,6 +125,15 @@ async def announce(runtime: ServiceRuntime, *events: GapsAssessed) -> None:
             known.add(data.member_id)
 
 
+async def answer_a_proposal(api: httpx.AsyncClient, outcome: str, pick: int) -> None:
+    """Record ``outcome`` on the ``pick``-th open proposal (by id, wrapping round), if there is any."""
+    page = (await api.get("/matches", params={"status": "proposed", "limit": 500})).json()["items"]
+    if page:
+        match = sorted(page, key=lambda m: m["id"])[pick % len(page)]
+        answered = await api.post(f"/matches/{match['id']}/outcome", json={"outcome": outcome})
+        assert answered.status_code == 200, answered.text
+
+
 async def name_member(
     runtime: ServiceRuntime,
     member_id: str,

@@ -31,21 +31,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
-from tests.integration.matchmaking.conftest import START, gaps_assessed, move_clock, name_member, skill_gap
+from tests.integration.matchmaking.conftest import (
+    START,
+    answer_a_proposal,
+    deliver_batch,
+    gaps_assessed,
+    move_clock,
+    name_member,
+    skill_gap,
+)
 from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBus
-from trellis_common.catalogue import spec_for_model
-from trellis_common.consumer import Handling, Incoming
 from trellis_common.db import messaging_metadata, outbox
-from trellis_common.envelope import CloudEvent
-from trellis_common.events import GapsAssessed, MemberContext, SkillGap
+from trellis_common.events import MemberContext, SkillGap
 from trellis_common.runtime import ServiceRuntime
-from trellis_common.unit_of_work import flush_outboxes
 from trellis_matchmaking.domain.partners import MemberProfile, Offer
 from trellis_matchmaking.domain.scoring import ineligibility
-from trellis_matchmaking.handlers import on_gaps_assessed_batch
 from trellis_matchmaking.matching import rounds
 from trellis_matchmaking.models import matches, member_gaps, member_needs, metadata
 from trellis_matchmaking.repository import offer_rows, to_offer
@@ -54,7 +57,6 @@ from trellis_matchmaking.service import DEFINITION
 SKILLS = ("digcomp:5.2", "digcomp:3.4")
 CLUSTERS = ("c-a", "c-b")
 MEMBERS = {f"m-{cluster[-1]}{i}": cluster for cluster in CLUSTERS for i in range(3)}
-GAPS = spec_for_model(GapsAssessed)
 HOLDING = ("proposed", "accepted", "completed")
 # Whose an offer is: shared, or a cluster's own, closed (False) or open (True) to the other cluster.
 OWNERSHIPS = [None, ("c-a", False), ("c-a", True), ("c-b", False), ("c-b", True)]
@@ -191,7 +193,7 @@ async def _scenario(path: Path, offers: list[dict[str, Any]], steps: list[Any], 
                     changed = await api.put(f"/offers/{oid}", json=body, headers=headers)
                     assert changed.status_code == 200, changed.text
                 else:
-                    await _outcome(api, step[0], step[1])
+                    await answer_a_proposal(api, step[0], step[1])
                 try:
                     await _check(runtime, seats, assessed_at, placed_priority, step, now)
                 except AssertionError as failed:  # the whole case, so a failure can be replayed by hand
@@ -207,30 +209,19 @@ async def _assess(
     now: Any,
 ) -> None:
     """One consumer batch: the members' gaps events handled in one transaction, as the consumer does."""
-    async with runtime.db.sessions() as session, session.begin():
-        batch = []
-        for member_id, gaps in members:
-            data = gaps_assessed(
+    await deliver_batch(
+        runtime,
+        *(
+            gaps_assessed(
                 member_id,
                 [skill_gap(code, current, current + lift, headcount, 5) for code, current, lift, headcount in gaps],
                 cluster_id=MEMBERS[member_id],
                 context=MemberContext(country="AT", region=regions[member_id], languages=["de"]),
                 assessed_at=now,
             )
-            envelope = CloudEvent(source="/t", type=GAPS.type, subject=member_id, data=data.model_dump(mode="json"))
-            batch.append(
-                Handling(runtime.new_unit_of_work(session, cause=envelope), Incoming(envelope, data, member_id))
-            )
-        await on_gaps_assessed_batch(batch)
-        await flush_outboxes(h.uow for h in batch)
-
-
-async def _outcome(api: httpx.AsyncClient, answer: str, pick: int) -> None:
-    page = (await api.get("/matches", params={"status": "proposed", "limit": 500})).json()["items"]
-    if page:
-        match = sorted(page, key=lambda m: m["id"])[pick % len(page)]
-        answered = await api.post(f"/matches/{match['id']}/outcome", json={"outcome": answer})
-        assert answered.status_code == 200, answered.text
+            for member_id, gaps in members
+        ),
+    )
 
 
 def _outranks(holder: Any, given: float, waiting: Any, offer: Offer) -> bool:
