@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import NewDatabase
 from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
@@ -186,6 +187,22 @@ async def matchmaking(tmp_path: Path) -> AsyncIterator[ServiceRuntime]:
         consume=False,
     )
     move_clock(runtime, START)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def on_kafka(kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase) -> AsyncIterator[ServiceRuntime]:
+    """The service as deployed: its consumer and relay on real Kafka, on its own PostgreSQL database."""
+    runtime = runtime_for(
+        DEFINITION,
+        database_url=await new_database("matchmaking"),
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+    )
     await runtime.start()
     try:
         yield runtime

@@ -22,7 +22,6 @@ Huber hears nothing more: its proposals did not change.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,12 +29,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import NewDatabase
 from tests.integration.matchmaking.conftest import gaps_assessed, offer, partner, skill_gap
 from tests.support import auth
 from tests.support.kafka import produce, produce_event, read_all
 from tests.support.polling import eventually
-from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import CloudEvent, from_kafka, to_binary
@@ -93,21 +90,6 @@ PARTNERS = [
 ]
 
 
-@pytest.fixture
-async def service(kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase) -> AsyncIterator[ServiceRuntime]:
-    runtime = runtime_for(
-        DEFINITION,
-        database_url=await new_database("matchmaking"),
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-    )
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
-
-
 def member_of(gaps: GapsAssessed) -> MemberChanged:
     return MemberChanged(
         cluster_id=gaps.cluster_id,
@@ -128,9 +110,9 @@ def summary(event: PartnersMatched) -> dict[str, Any]:
 
 
 async def test_gaps_events_become_ranked_explained_matches_with_one_pool(
-    service: ServiceRuntime, kafka_bootstrap: str, topic_prefix: str
+    on_kafka: ServiceRuntime, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    app = create_app(DEFINITION, runtime=service, manage_runtime=False)
+    app = create_app(DEFINITION, runtime=on_kafka, manage_runtime=False)
     async with httpx.AsyncClient(
         headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://matchmaking"
     ) as api:
@@ -207,7 +189,7 @@ async def test_gaps_events_become_ranked_explained_matches_with_one_pool(
         cybersafe = next(p for p in (await api.get("/partners")).json()["items"] if p["name"] == "CyberSafe Academy")
         assert cybersafe["offers"][0]["seats_taken"] == 1, "one seat, never more"
 
-    async with service.db.sessions() as session:
+    async with on_kafka.db.sessions() as session:
         rows = (await session.execute(select(matches.c.member_id, matches.c.skill_code, matches.c.status))).all()
     assert sorted(rows) == [
         ("m-alpine", "digcomp:5.2", "proposed"),

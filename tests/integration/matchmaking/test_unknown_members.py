@@ -3,19 +3,15 @@ no seat until surveys.member.changed brings the member; an unknown cluster's gap
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import NewDatabase
 from tests.integration.matchmaking.conftest import gaps_assessed, offer, partner, skill_gap
 from tests.support import auth
 from tests.support.kafka import header, produce_event, read_all
 from tests.support.polling import eventually
-from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import from_kafka
@@ -40,21 +36,6 @@ def member(member_id: str, cluster_id: str) -> MemberChanged:
     )
 
 
-@pytest.fixture
-async def service(kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase) -> AsyncIterator[ServiceRuntime]:
-    runtime = runtime_for(
-        DEFINITION,
-        database_url=await new_database("matchmaking"),
-        kafka_bootstrap=kafka_bootstrap,
-        topic_prefix=topic_prefix,
-    )
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
-
-
 async def parked(runtime: ServiceRuntime) -> list[str]:
     async with runtime.db.sessions() as session:
         rows = await session.execute(select(PARKING.parked.c.member_id, PARKING.parked.c.reason))
@@ -62,9 +43,9 @@ async def parked(runtime: ServiceRuntime) -> list[str]:
 
 
 async def test_unknown_members_wait_without_seats_and_unknown_clusters_are_dead_lettered(
-    service: ServiceRuntime, kafka_bootstrap: str, topic_prefix: str
+    on_kafka: ServiceRuntime, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    app = create_app(DEFINITION, runtime=service, manage_runtime=False)
+    app = create_app(DEFINITION, runtime=on_kafka, manage_runtime=False)
     async with httpx.AsyncClient(
         headers=auth.admin(), transport=httpx.ASGITransport(app=app), base_url="http://matchmaking"
     ) as api:
@@ -91,7 +72,7 @@ async def test_unknown_members_wait_without_seats_and_unknown_clusters_are_dead_
         assert "unknown cluster 'c-nowhere'" in reasons[1], reasons
         assert "member 'm-known' belongs to another cluster than 'c-other-known'" in reasons[0], reasons
 
-        waiting = await eventually(lambda: parked(service), timeout=60, what="the phantom's gaps parked")
+        waiting = await eventually(lambda: parked(on_kafka), timeout=60, what="the phantom's gaps parked")
         assert waiting == ["m-phantom: member 'm-phantom' is not known yet"]
         (listed,) = (await api.get("/parked-events")).json()  # what an operator sees
         assert (listed["event_id"], listed["member_id"], listed["cluster_id"]) == (phantom_event, "m-phantom", "c-1")
@@ -112,7 +93,7 @@ async def test_unknown_members_wait_without_seats_and_unknown_clusters_are_dead_
         (record,) = await read_all(kafka_bootstrap, MATCHED.topic(topic_prefix))
         envelope = from_kafka(record.headers, record.value)
         assert (envelope.causationid, envelope.correlationid) == (phantom_event, "corr-phantom"), "its own chain"
-        assert await parked(service) == [] and (await api.get("/parked-events")).json() == []
+        assert await parked(on_kafka) == [] and (await api.get("/parked-events")).json() == []
         assert (await api.get(f"/offers/{offer_id}")).json()["seats_taken"] == 1
-        async with service.db.sessions() as session:
+        async with on_kafka.db.sessions() as session:
             assert await session.scalar(select(func.count()).select_from(PARKING.parked)) == 0
