@@ -1,7 +1,9 @@
-"""The console's FastAPI app: sign-in and sign-out, the cluster home, probes and metrics."""
+"""The console's FastAPI app: sign-in (the organisation's OIDC provider, or the local demo people) and sign-out,
+the cluster home, probes and metrics."""
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -15,7 +17,7 @@ import httpx
 import structlog
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
@@ -24,8 +26,9 @@ from trellis_common.logging import get_logger
 from trellis_console.backends import Backends, Forbidden, NotFound, ServiceProblem, SignInAgain
 from trellis_console.claims import read_claims
 from trellis_console.home import cluster_home
+from trellis_console.oidc import OidcConfig, OidcSignIn, SignInFailed, expires_soon
 from trellis_console.pages import Pages, root, safe_next
-from trellis_console.session import SessionSigner
+from trellis_console.session import PENDING_COOKIE, PENDING_MAX_AGE_S, CookieTooLarge, Session, SessionSigner
 from trellis_console.settings import SERVICES, ConsoleSettings
 from trellis_console.signin import LocalSignIn
 
@@ -57,6 +60,9 @@ def create_console(
     """``transports``: in embedded mode the services' apps in-process; ``cluster_directory``: the clusters a
     platform admin may switch between (default: the settings' list)."""
     secret = settings.session_secret.get_secret_value() if settings.session_secret else _DEV_SECRET
+    oidc = _oidc(settings)
+    if oidc is not None:
+        local_sign_in = None  # the organisation's provider decides who may sign in, never a demo list
     pages = Pages(settings, SessionSigner(secret, settings.session_max_age_s))
     urls = {name: settings.service_url(name) for name in SERVICES}
     backends = Backends(urls, timeout_s=settings.http_timeout_s, transports=transports)
@@ -68,6 +74,8 @@ def create_console(
             yield
         finally:
             await backends.aclose()
+            if oidc is not None:
+                await oidc.aclose()
 
     app = FastAPI(title="Trellis manager console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.signer = pages.signer  # tests forge sessions with it (an expired token inside a valid cookie)
@@ -94,6 +102,7 @@ def create_console(
             "signin.html",
             people=people,
             local=local_sign_in is not None,
+            oidc=oidc is not None,
             next=safe_next(request, next),
             ended=ended,
         )
@@ -115,20 +124,99 @@ def create_console(
         log.info("console_sign_in", person=chosen.key)
         return pages.redirect(request, safe_next(request, next), signed_in)
 
+    def callback_url(request: Request) -> str:
+        return f"{public_base(request)}/auth/callback"
+
+    def public_base(request: Request) -> str:
+        return (settings.public_url or str(request.base_url)).rstrip("/")
+
+    @app.get("/auth/start")
+    async def oidc_start(request: Request, next: str | None = None) -> Response:
+        """Off to the organisation's provider; what must survive the trip rides in a short-lived signed cookie."""
+        if oidc is None:
+            return pages.problem(request, 404, "not_found")
+        try:
+            url, pending = await oidc.begin(callback_url(request), safe_next(request, next))
+        except SignInFailed as exc:
+            log.warning("oidc_unavailable", error=str(exc))
+            return pages.problem(request, 503, "signin_failed")
+        response = RedirectResponse(url, status_code=302)
+        response.set_cookie(
+            PENDING_COOKIE,
+            pages.signer.dump_pending(pending),
+            max_age=PENDING_MAX_AGE_S,
+            path=root(request) or "/",
+            httponly=True,
+            samesite="lax",  # the provider sends the browser back with a top-level GET: Lax cookies come along
+            secure=settings.secure_cookie,
+        )
+        return response
+
+    @app.get("/auth/callback")
+    async def oidc_callback(
+        request: Request, code: str | None = None, state: str | None = None, error: str | None = None
+    ) -> Response:
+        if oidc is None:
+            return pages.problem(request, 404, "not_found")
+        pending = pages.signer.load_pending(request.cookies.get(PENDING_COOKIE))
+        if error is not None:
+            log.info("oidc_sign_in_refused", error=error[:64])
+            return pages.problem(request, 400, "signin_cancelled" if error == "access_denied" else "signin_failed")
+        if pending is None or state is None or not hmac.compare_digest(state.encode(), pending.state.encode()):
+            return pages.problem(request, 400, "signin_stale")  # no sign-in of this browser, or another one's
+        if not code:
+            return pages.problem(request, 400, "signin_failed")
+        try:
+            tokens = await oidc.finish(code, pending, callback_url(request))
+            session = pages.session(request).signed_in_as(tokens.access, tokens.name, tokens.refresh)
+            response = pages.redirect(request, safe_next(request, pending.next), session)
+        except SignInFailed as exc:
+            log.warning("oidc_sign_in_failed", error=str(exc))
+            return pages.problem(request, 502, "signin_failed")
+        except CookieTooLarge as exc:
+            log.error("oidc_tokens_too_large", cookie_bytes=exc.args[0])
+            return pages.problem(request, 502, "signin_failed")
+        response.delete_cookie(PENDING_COOKIE, path=root(request) or "/")
+        log.info("console_sign_in", via="oidc")
+        return response
+
+    async def signed_in(request: Request) -> Session | None:
+        """The signed-in session, its access token refreshed first when it is about to end; None: signed out."""
+        session = pages.session(request)
+        if session.token is None:
+            return None
+        if oidc is not None and session.refresh is not None and expires_soon(session.token):
+            try:
+                tokens = await oidc.refresh(session.refresh, session.name)
+            except SignInFailed as exc:
+                log.info("oidc_refresh_failed", error=str(exc))
+                raise SignInAgain(401, "console", "refresh") from exc
+            session = session.with_tokens(tokens.access, tokens.refresh)
+            request.state.session = session
+        return session
+
     @app.post("/signout")
     async def sign_out(request: Request, csrf: Annotated[str, Form(max_length=512)] = "") -> Response:
         session = pages.session(request)
         if not pages.signer.csrf_ok(session, csrf):
             return pages.problem(request, 403, "csrf")
-        return pages.redirect(request, f"{root(request)}/signin", session.signed_out())
+        signed_out = session.signed_out()
+        request.state.session = signed_out
+        sign_in_page = f"{root(request)}/signin"
+        if oidc is not None:
+            # The provider ends its own session too, or the next "Sign in" would be silent.
+            ended_there = await oidc.end_session_url(after=f"{public_base(request)}/signin")
+            if ended_there:
+                return pages.store(request, RedirectResponse(ended_there, status_code=303), signed_out)
+        return pages.redirect(request, sign_in_page, signed_out)
 
     @app.get("/")
     async def landing(request: Request, cluster: str | None = None) -> Response:
         """A person with one cluster lands on it; a platform admin on the one chosen, else the first known."""
-        session = pages.session(request)
-        if session.token is None:
+        session = await signed_in(request)
+        if session is None or session.token is None:
             return pages.to_sign_in(request)
-        claims = read_claims(session.token)
+        claims = read_claims(session.token, settings.roles_claim, settings.clusters_claim)
         clusters = list(directory()) if claims.platform_admin else list(claims.clusters)
         if cluster and (claims.platform_admin or cluster in clusters):
             return pages.redirect(request, f"{root(request)}/clusters/{quote(cluster, safe='')}")
@@ -143,10 +231,10 @@ def create_console(
 
     @app.get("/clusters/{cluster_id}")
     async def home(request: Request, cluster_id: str) -> Response:
-        session = pages.session(request)
-        if session.token is None:
+        session = await signed_in(request)
+        if session is None or session.token is None:
             return pages.to_sign_in(request)
-        claims = read_claims(session.token)
+        claims = read_claims(session.token, settings.roles_claim, settings.clusters_claim)
         data = await cluster_home(backends, session.token, cluster_id, pages.language(request))
         switcher: list[tuple[str, str]] = []
         if claims.platform_admin:
@@ -157,11 +245,13 @@ def create_console(
     async def issue_calendar(
         request: Request, cluster_id: str, csrf: Annotated[str, Form(max_length=512)] = ""
     ) -> Response:
-        session = pages.session(request)
-        if session.token is None:
+        session = await signed_in(request)
+        if session is None or session.token is None:
             return pages.to_sign_in(request)
         if not pages.signer.csrf_ok(session, csrf):
             return pages.problem(request, 403, "csrf")
+        if not read_claims(session.token, settings.roles_claim, settings.clusters_claim).may_write(cluster_id):
+            return pages.problem(request, 403, "forbidden")  # the service would refuse too; no need to ask it
         issued = await backends.request(session.token, "strategy", "POST", f"/clusters/{cluster_id}/calendar-token")
         feed = f"{settings.strategy_public_url or settings.strategy_url}{issued['path']}"
         name = await _cluster_name(session.token, cluster_id)
@@ -222,3 +312,17 @@ def create_console(
 
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _oidc(settings: ConsoleSettings) -> OidcSignIn | None:
+    if not settings.oidc_issuer:
+        return None
+    secret = settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=secret,
+        scopes=settings.oidc_scopes,
+        name_claim=settings.oidc_name_claim,
+    )
+    return OidcSignIn(config, timeout_s=settings.http_timeout_s)

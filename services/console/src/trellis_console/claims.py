@@ -1,12 +1,15 @@
 """What the console reads from the person's token to choose a page: roles and clusters, unverified.
 
 The console only routes and hides buttons with them; the services verify the token on every call, so a forged
-claim gains nothing but a page of errors.
+claim gains nothing but a page of errors. Where the provider puts them is configured as for the services
+(e.g. Keycloak's ``realm_access.roles``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -28,12 +31,26 @@ class Claims:
         return Role.CLUSTER_MANAGER in self.roles and (cluster_id in self.clusters or ALL_CLUSTERS in self.clusters)
 
 
-def read_claims(token: str) -> Claims:
+def read_claims(token: str, roles_claim: str = "roles", clusters_claim: str = "clusters") -> Claims:
     try:
         body = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         return Claims(frozenset(), ())
-    roles, clusters = body.get("roles"), body.get("clusters")
-    roles = roles if isinstance(roles, list) else []
-    clusters = clusters if isinstance(clusters, list) else []
-    return Claims(frozenset(str(r) for r in roles), tuple(str(c) for c in clusters if c != ALL_CLUSTERS))
+    roles, clusters = _strings(claim_at(body, roles_claim)), _strings(claim_at(body, clusters_claim))
+    return Claims(frozenset(roles), tuple(c for c in clusters if c != ALL_CLUSTERS))
+
+
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by dotted path, e.g. ``realm_access.roles``."""
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return []

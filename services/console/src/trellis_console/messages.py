@@ -10,6 +10,17 @@ LANGUAGES = ("en", "de", "fr")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 
 _EN = {
+    "sign_in_oidc": "Sign in with your organisation's account",
+    "sign_in_oidc_intro": "You sign in at your organisation's identity provider and come straight back here.",
+    "signed_in": "Signed in",
+    "signin_failed_title": "Sign-in did not work",
+    "signin_failed": "Your organisation's identity provider did not complete the sign-in. Please try again; "
+    "if it keeps failing, tell your platform administrator.",
+    "signin_stale_title": "Sign-in expired",
+    "signin_stale": "This sign-in was started too long ago or in another window. Please start it again.",
+    "signin_cancelled_title": "Sign-in cancelled",
+    "signin_cancelled": "The sign-in was cancelled at your organisation's identity provider.",
+    "try_again": "Sign in again",
     "app": "Trellis manager console",
     "skip": "Skip to the content",
     "languages": "Language",
@@ -90,6 +101,19 @@ _EN = {
 }
 
 _DE = {
+    "sign_in_oidc": "Mit dem Konto Ihrer Organisation anmelden",
+    "sign_in_oidc_intro": "Sie melden sich beim Identitätsanbieter Ihrer Organisation an und kommen direkt "
+    "hierher zurück.",
+    "signed_in": "Angemeldet",
+    "signin_failed_title": "Anmeldung fehlgeschlagen",
+    "signin_failed": "Der Identitätsanbieter Ihrer Organisation hat die Anmeldung nicht abgeschlossen. Bitte versuchen "
+    "Sie es erneut; wenn es weiter scheitert, wenden Sie sich an die Plattformverwaltung.",
+    "signin_stale_title": "Anmeldung abgelaufen",
+    "signin_stale": "Diese Anmeldung wurde vor zu langer Zeit oder in einem anderen Fenster begonnen. Bitte beginnen "
+    "Sie sie neu.",
+    "signin_cancelled_title": "Anmeldung abgebrochen",
+    "signin_cancelled": "Die Anmeldung wurde beim Identitätsanbieter Ihrer Organisation abgebrochen.",
+    "try_again": "Erneut anmelden",
     "app": "Trellis Management-Konsole",
     "skip": "Zum Inhalt springen",
     "languages": "Sprache",
@@ -170,6 +194,19 @@ _DE = {
 }
 
 _FR = {
+    "sign_in_oidc": "Se connecter avec le compte de votre organisation",
+    "sign_in_oidc_intro": "Vous vous connectez auprès du fournisseur d'identité de votre organisation, puis "
+    "revenez ici.",
+    "signed_in": "Connecté·e",
+    "signin_failed_title": "La connexion a échoué",
+    "signin_failed": "Le fournisseur d'identité de votre organisation n'a pas terminé la connexion. Veuillez "
+    "réessayer ; si cela échoue encore, prévenez l'administration de la plateforme.",
+    "signin_stale_title": "Connexion expirée",
+    "signin_stale": "Cette connexion a été commencée il y a trop longtemps ou dans une autre fenêtre. Veuillez "
+    "recommencer.",
+    "signin_cancelled_title": "Connexion annulée",
+    "signin_cancelled": "La connexion a été annulée auprès du fournisseur d'identité de votre organisation.",
+    "try_again": "Se reconnecter",
     "app": "Console de gestion Trellis",
     "skip": "Aller au contenu",
     "languages": "Langue",

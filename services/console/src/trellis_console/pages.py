@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,7 +18,8 @@ from trellis_console.settings import ConsoleSettings
 
 # Styles come from our own static file only; no scripts at all (the pages work without JavaScript).
 PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'{also}; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -26,6 +27,9 @@ _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 class Pages:
     def __init__(self, settings: ConsoleSettings, signer: SessionSigner) -> None:
         self.settings, self.signer = settings, signer
+        # Sign-out posts here and is redirected to the OIDC provider's logout, which form-action must allow.
+        issuer = urlsplit(settings.oidc_issuer) if settings.oidc_issuer else None
+        self.csp = PAGE_CSP.format(also=f" {issuer.scheme}://{issuer.netloc}" if issuer else "")
 
     def session(self, request: Request) -> Session:
         """The request's session (a fresh one when the cookie is missing, expired or tampered with); a
@@ -68,7 +72,7 @@ class Pages:
                 **context,
             },
             status_code=status,
-            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"},
+            headers={"Content-Security-Policy": self.csp, "Cache-Control": "no-store"},
         )
         return self.store(request, response, session)
 

@@ -35,6 +35,28 @@ class ConsoleSettings(BaseSettings):
     cookie_secure: bool | None = Field(
         None, description="Send the session cookie over HTTPS only; default: yes outside environment=dev"
     )
+    oidc_issuer: str | None = Field(
+        None,
+        description="The organisation's OpenID Connect issuer URL; set, people sign in there (code flow with PKCE) "
+        "and the demo sign-in is off",
+    )
+    oidc_client_id: str = Field("trellis-console", description="The console's client id at the OIDC provider")
+    oidc_client_secret: SecretStr | None = Field(
+        None, description="For a confidential client (client_secret_basic); unset, the console is a public client"
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked for at sign-in ('openid' is needed)")
+    oidc_name_claim: str = Field("name", description="ID token claim with the person's display name")
+    roles_claim: str = Field(
+        "roles", description="Where the access token carries roles, as TRELLIS_AUTH_ROLES_CLAIM on the services"
+    )
+    clusters_claim: str = Field(
+        "clusters", description="Where the access token carries cluster ids, as TRELLIS_AUTH_CLUSTERS_CLAIM"
+    )
+    public_url: PublicBaseUrl | None = Field(
+        None,
+        description="The console as browsers reach it, e.g. https://trellis.example.org (the sign-in's redirect URI "
+        "is <public_url>/auth/callback); default: taken from each request",
+    )
     default_language: Literal["en", "de", "fr"] = "en"
     clusters: list[str] = Field(
         default_factory=list,
