@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
 from tests.deploy.generate import K8S, ROOT, SERVICES
 from trellis_common.catalogue import CATALOGUE, EventSpec, spec_for_type
@@ -52,6 +53,13 @@ def setting_names(service: str) -> set[str]:
     if service == "console":
         return {f"TRELLIS_CONSOLE_{name.upper()}" for name in ConsoleSettings.model_fields}
     return {f"TRELLIS_{name.upper()}" for name in settings_class(service).model_fields}
+
+
+def read_settings(service: str) -> BaseSettings:
+    """A process's settings as it reads them from its environment at start (the console's have no service name)."""
+    if service == "console":
+        return ConsoleSettings()
+    return settings_class(service)(service_name=service)
 
 
 ALL_SERVICES = SERVICES

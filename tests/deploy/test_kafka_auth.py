@@ -4,8 +4,9 @@ In prod every process that opens a Kafka client connects over TLS with SASL/SCRA
 KafkaUser: the user name is a KafkaUser of the render whose ACLs are exactly that service's rights, the password
 comes from the Secret Strimzi writes for that user, and the broker certificate is checked against the cluster CA
 mounted read-only from Strimzi's `<cluster>-cluster-ca-cert`. KEDA's lag scaler authenticates the same way.
-Processes that never talk to Kafka (the migration Jobs) hold no Kafka credentials. The dev overlay stays on the
-plain listener. The checks return their findings, so the tests below also show that each of them can fail.
+Processes that never talk to Kafka (the migration Jobs, the console) hold no Kafka credentials. The dev overlay
+stays on the plain listener. The checks return their findings, so the tests below also show that each of them can
+fail.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from pydantic import ValidationError
 from tests.deploy.conftest import (
     ALL_SERVICES,
     granted_rights,
+    read_settings,
     render,
     scaled_by_lag,
-    settings_class,
     wanted_rights,
 )
 from tests.deploy.generate import K8S
@@ -37,6 +38,7 @@ from tests.deploy.generate import K8S
 Objects = list[dict[str, Any]]
 # Does `trellis-<service> <command>` open a Kafka client? A command missing here fails the checks until classified.
 KAFKA_COMMANDS = {"serve": True, "migrate": False}
+HTTP_ONLY = {"trellis-console"}  # programs that never open a Kafka client: the console calls the services' APIs
 MECHANISMS = {"scram-sha-512": "SCRAM-SHA-512", "scram-sha-256": "SCRAM-SHA-256"}  # KafkaUser type -> client
 KEDA_SASL = {"SCRAM-SHA-512": "scram_sha512", "SCRAM-SHA-256": "scram_sha256"}
 CREDENTIALS = ("TRELLIS_KAFKA_SASL_USERNAME", "TRELLIS_KAFKA_SASL_PASSWORD")
@@ -72,6 +74,8 @@ def uses_kafka(workload: dict[str, Any], container: dict[str, Any], env: dict[st
     """Whether the process opens a Kafka client; None when its command is not one we know."""
     service = workload["metadata"]["labels"]["app.kubernetes.io/name"]
     command = container.get("command", [])
+    if command and command[0] in HTTP_ONLY:
+        return False
     if len(command) != 2 or command[0] != f"trellis-{service}" or command[1] not in KAFKA_COMMANDS:
         return None
     return KAFKA_COMMANDS[command[1]] and env.get("TRELLIS_BUS", {}).get("value", "kafka") == "kafka"
@@ -230,7 +234,13 @@ def test_dev_stays_on_the_plain_listener(rendered: dict[str, Objects]) -> None:
     objects = rendered["dev"]
     assert not of_kind(objects, "TriggerAuthentication")
     for deployment in of_kind(objects, "Deployment"):
-        env = env_of(objects, deployment["spec"]["template"]["spec"]["containers"][0])
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        env = env_of(objects, container)
+        kafka = uses_kafka(deployment, container, env)
+        assert kafka is not None, f"{container.get('command')} is not classified"
+        if not kafka:
+            assert not [name for name in env if "KAFKA" in name], deployment["metadata"]["name"]
+            continue
         assert env.get("TRELLIS_KAFKA_SECURITY_PROTOCOL", {}).get("value", "PLAINTEXT") == "PLAINTEXT"
         assert env["TRELLIS_KAFKA_BOOTSTRAP_SERVERS"]["value"].endswith(":9092")
         assert not [name for name in CREDENTIALS if name in env]
@@ -361,11 +371,11 @@ def test_every_workload_starts_with_its_rendered_settings(
             for variable, value in values.items():
                 scoped.setenv(variable, value)
             try:
-                settings_class(service)(service_name=service)
+                read_settings(service)
             except ValidationError as exc:
                 pytest.fail(f"{overlay}: {workload['kind']}/{workload['metadata']['name']} would not start: {exc}")
         started += 1
-    assert started == 2 * len(ALL_SERVICES), "a Deployment and a migration Job per service"
+    assert started == 2 * len(ALL_SERVICES) + 1, "a Deployment and a migration Job per service, and the console"
 
 
 def test_the_kafka_cluster_is_named_in_one_place(tmp_path: Path) -> None:
