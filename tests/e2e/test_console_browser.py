@@ -47,4 +47,31 @@ async def test_sign_in_and_the_cluster_home_at_phone_and_desktop_widths(browser:
             assert await page.get_by_role("heading", level=1).inner_text() == CLUSTER["name"]
             await no_sideways_scrolling(page)
             await page.screenshot(path=str(shots / f"home-{label}.png"), full_page=True)
+
+            await page.get_by_role("navigation", name=CLUSTER["name"]).get_by_role("link", name="Members").click()
+            await page.wait_for_url(f"{url}/clusters/*/members")
+            await no_sideways_scrolling(page)
+            await page.screenshot(path=str(shots / f"members-{label}.png"), full_page=True)
+            await page.get_by_role("link", name="Präzisionsteile Huber GmbH").click()
+            await page.wait_for_url(f"{url}/members/*")
+            await no_sideways_scrolling(page)
+            await page.screenshot(path=str(shots / f"member-{label}.png"), full_page=True)
+            await page.get_by_role("link", name="Edit").click()
+            await page.get_by_label("Organisation name").fill("")
+            await page.get_by_role("button", name="Save").click()  # the browser's own check: name is required
+            assert await page.evaluate("document.activeElement.id") == "name"
+            await no_sideways_scrolling(page)
+            await page.screenshot(path=str(shots / f"member-form-{label}.png"), full_page=True)
+
+            await page.goto(f"{url}/")
+            await page.get_by_role("navigation", name=CLUSTER["name"]).get_by_role("link", name="Members").click()
+            await page.get_by_role("link", name="Import from CSV").click()
+            csv = "name,member_type\nLinz Robotics,sme\nSalzburg Textiles,factory\n"
+            await page.get_by_label("CSV file").set_input_files(
+                files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+            )
+            await page.get_by_role("button", name="Check and import").click()
+            assert await page.get_by_role("alert").count() == 1
+            await no_sideways_scrolling(page)
+            await page.screenshot(path=str(shots / f"member-import-report-{label}.png"), full_page=True)
             await context.close()

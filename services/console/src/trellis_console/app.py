@@ -25,7 +25,9 @@ from trellis_common.http_guards import SecurityHeaders
 from trellis_common.logging import get_logger
 from trellis_console.backends import Backends, Forbidden, NotFound, ServiceProblem, SignInAgain
 from trellis_console.claims import read_claims
+from trellis_console.context import Console
 from trellis_console.home import cluster_home
+from trellis_console.members import members_routes
 from trellis_console.oidc import OidcConfig, OidcSignIn, SignInFailed, expires_soon
 from trellis_console.pages import Pages, root, safe_next
 from trellis_console.session import PENDING_COOKIE, PENDING_MAX_AGE_S, CookieTooLarge, Session, SessionSigner
@@ -257,6 +259,8 @@ def create_console(
         name = await _cluster_name(session.token, cluster_id)
         home = f"{root(request)}/clusters/{cluster_id}"
         return pages.render(request, "calendar.html", cluster_id=cluster_id, cluster_name=name, feed=feed, here=home)
+
+    app.include_router(members_routes(Console(settings, pages, backends, signed_in)))
 
     if api_links:
 

@@ -7,6 +7,7 @@ ends the session, 403 and 404 are clear pages, anything else or no answer is "a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -38,7 +39,50 @@ class Unavailable(ServiceProblem):
     pass
 
 
+class Rejected(ServiceProblem):
+    """The service refused the input (422, 409, 413): the page shows why, next to what the person typed."""
+
+    def __init__(self, status: int, service: str, path: str, body: Any) -> None:
+        super().__init__(status, service, path)
+        self.body = body
+
+    def field_errors(self) -> dict[str, Problem]:
+        """FastAPI-shaped 422 details by field path (``contacts.0.email``); a plain detail under ``""``."""
+        detail = self.body.get("detail") if isinstance(self.body, dict) else None
+        if isinstance(detail, str):
+            return {"": Problem("invalid", detail)}
+        found: dict[str, Problem] = {}
+        for item in detail if isinstance(detail, list) else []:
+            if not isinstance(item, dict):
+                continue
+            loc = [str(part) for part in item.get("loc", []) if part != "body"]
+            ctx = item.get("ctx")
+            context: dict[str, Any] = ctx if isinstance(ctx, dict) else {}
+            found.setdefault(
+                ".".join(loc), Problem(str(item.get("type", "invalid")), str(item.get("msg", "")), context)
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One objection of a service: its kind (a validation error type) lets the page word it in its language;
+    the service's own message is the fallback."""
+
+    kind: str
+    message: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
 _BY_STATUS: dict[int, type[ServiceProblem]] = {401: SignInAgain, 403: Forbidden, 404: NotFound}
+_REJECTIONS = (409, 413, 422)
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 class Backends:
@@ -63,16 +107,28 @@ class Backends:
             await client.aclose()
 
     async def request(
-        self, token: str, service: str, method: str, path: str, params: Mapping[str, Any] | None = None
+        self,
+        token: str,
+        service: str,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        json: Any = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
-            response = await self._clients[service].request(method, path, params=params, headers=headers)
+            response = await self._clients[service].request(
+                method, path, params=params, headers=headers, json=json, files=files
+            )
         except httpx.HTTPError as exc:
             log.warning("service_unreachable", service=service, path=path, error=repr(exc))
             raise Unavailable(503, service, path) from exc
         if response.is_success:
-            return response.json()
+            return response.json() if response.content else None
+        if response.status_code in _REJECTIONS:
+            raise Rejected(response.status_code, service, path, _json_or_none(response))
         problem = _BY_STATUS.get(response.status_code, Unavailable)
         if problem is Unavailable:
             log.warning("service_error", service=service, path=path, status=response.status_code)

@@ -194,7 +194,10 @@ async def import_members(
         )
         check = check_rows(rows, MemberIn, {n.casefold() for n in names}, lambda m: m.name)
         if check.errors:
-            errors = [ImportRowError(row=e.row, field=e.field, message=e.message) for e in check.errors]
+            errors = [
+                ImportRowError(row=e.row, field=e.field, message=e.message, kind=e.kind, context=e.context)
+                for e in check.errors
+            ]
             report = ImportReport(imported=0, rows_checked=len(rows), bad_rows=check.bad_rows, errors=errors)
             return JSONResponse(report.model_dump(), status_code=422)
         ids = [(await _write_member(uow, scope, new_id(), cluster_id, member))["id"] for member in check.members]

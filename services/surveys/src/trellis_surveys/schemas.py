@@ -159,6 +159,14 @@ class ImportRowError(BaseModel):
     row: int = Field(description="Line in the file; the header is row 1")
     field: str
     message: str
+    kind: str = Field(
+        "invalid",
+        description="What is wrong, for clients that word it in their own language: the validation error type "
+        "(missing, enum, string_too_long, value_error, …), duplicate_in_cluster, duplicate_in_file or extra_cells",
+    )
+    context: dict[str, str | int | float] = Field(
+        default_factory=dict, description="The error's particulars, e.g. expected values, max_length, the other row"
+    )
 
 
 class ImportReport(BaseModel):

@@ -7,6 +7,7 @@ cluster manager must fix. Lists (languages, jobs-to-be-done, pain points, ambiti
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -45,6 +46,8 @@ class RowError:
     row: int
     field: str
     message: str
+    kind: str = "invalid"  # pydantic's error type, or one of ours (duplicate_in_cluster, …): clients word it
+    context: dict[str, str | int | float] = dataclasses.field(default_factory=dict)  # "field" is a column here
 
 
 @dataclass
@@ -102,19 +105,22 @@ def check_rows(
     first_row_of: dict[str, int] = {}
     for row, values in rows:
         if EXTRA_CELLS in values:
-            check.errors.append(RowError(row, "row", values[EXTRA_CELLS]))
+            check.errors.append(RowError(row, "row", values[EXTRA_CELLS], "extra_cells"))
             continue
         try:
             member = model.model_validate(row_to_body(values))
         except ValidationError as exc:
             for error in exc.errors():
-                check.errors.append(RowError(row, _column(error["loc"]), error["msg"]))
+                context = {k: v for k, v in error.get("ctx", {}).items() if isinstance(v, str | int | float)}
+                check.errors.append(RowError(row, _column(error["loc"]), error["msg"], error["type"], context))
             continue
         name = name_of(member).casefold()
         if name in existing_names:
-            check.errors.append(RowError(row, "name", "a member with this name is already in the cluster"))
+            message = "a member with this name is already in the cluster"
+            check.errors.append(RowError(row, "name", message, "duplicate_in_cluster"))
         elif name in first_row_of:
-            check.errors.append(RowError(row, "name", f"the same name is on row {first_row_of[name]}"))
+            message = f"the same name is on row {first_row_of[name]}"
+            check.errors.append(RowError(row, "name", message, "duplicate_in_file", {"row": first_row_of[name]}))
         else:
             first_row_of[name] = row
             check.members.append(member)

@@ -1,0 +1,37 @@
+"""What every page module needs: the settings, the renderer, the services' clients and who is signed in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from trellis_console.backends import Backends
+from trellis_console.claims import Claims, read_claims
+from trellis_console.pages import Pages
+from trellis_console.session import Session
+from trellis_console.settings import ConsoleSettings
+
+
+@dataclass(frozen=True)
+class Person:
+    """The signed-in person of a request: their token for the services and what it says they may do."""
+
+    token: str
+    claims: Claims
+
+
+@dataclass(frozen=True)
+class Console:
+    settings: ConsoleSettings
+    pages: Pages
+    backends: Backends
+    signed_in: Callable[[Request], Awaitable[Session | None]]  # refreshes a token about to end
+
+    async def person(self, request: Request) -> Person | None:
+        session = await self.signed_in(request)
+        if session is None or session.token is None:
+            return None
+        claims = read_claims(session.token, self.settings.roles_claim, self.settings.clusters_claim)
+        return Person(session.token, claims)
