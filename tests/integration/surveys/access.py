@@ -95,6 +95,8 @@ WRITE_BODIES: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
     "PUT /clusters/{cluster_id}/templates/{template_id}": lambda ids: {"json": {"title": "Retitled"}},
     "POST /clusters/{cluster_id}/templates/{template_id}/versions/{version}/publish": lambda ids: {},
     "POST /clusters/{cluster_id}/campaigns": lambda ids: {"json": {"template_id": "digital-skills"}},
+    "POST /campaigns/{campaign_id}/reminders": lambda ids: {},
+    "POST /campaigns/{campaign_id}/close": lambda ids: {},
 }
 
 

@@ -170,6 +170,39 @@ async def test_save_resume_submit_and_resubmit(surveys: Surveys) -> None:
     assert csv_export.status_code == 200 and "digcomp:5.2=2/5" in csv_export.text
 
 
+async def test_a_manager_reminds_non_responders_now_up_to_the_campaigns_reminders(surveys: Surveys) -> None:
+    cluster_id, member_ids = await cluster_with_members(surveys.client, 3)
+    campaign = await launch(surveys, cluster_id, max_reminders=2)
+    responder = next(i for i in await surveys.invitations() if i.member_id == member_ids[0])
+    assert (await answer(surveys, responder.link, "submit", **SKILL)).status_code == 200
+    remind = f"/campaigns/{campaign['id']}/reminders"
+    for number in (1, 2):  # no time passes: each press brings the next reminder forward
+        assert await ok(await surveys.client.post(remind)) == {"scheduled": 2, "reminders_used_up": 0}
+        assert await tick(surveys) == 2
+        assert await tick(surveys) == 0, "each reminder goes once"
+        sent = [i for i in await surveys.invitations() if i.reminder == number]
+        assert sorted(i.member_id for i in sent) == sorted(member_ids[1:])
+    assert await ok(await surveys.client.post(remind)) == {"scheduled": 0, "reminders_used_up": 2}
+    assert await tick(surveys) == 0
+    surveys.move_clock(timedelta(hours=49))
+    assert await tick(surveys) == 0, "the scheduled reminders were the ones sent early"
+
+
+async def test_a_manager_closes_a_campaign_early(surveys: Surveys) -> None:
+    cluster_id, member_ids = await cluster_with_members(surveys.client, 2)
+    campaign = await launch(surveys, cluster_id)
+    closed = await ok(await surveys.client.post(f"/campaigns/{campaign['id']}/close"))
+    assert datetime.fromisoformat(closed["closes_at"]) == START
+    invitation = next(i for i in await surveys.invitations() if i.member_id == member_ids[0])
+    page = await surveys.client.get(path_of(invitation.link))
+    assert page.status_code == 410 and "This survey has closed" in page.text
+    surveys.move_clock(timedelta(hours=49))
+    assert await tick(surveys) == 0, "no reminder for a closed campaign"
+    again = await surveys.client.post(f"/campaigns/{campaign['id']}/close")
+    assert again.status_code == 409 and again.json()["detail"] == "the campaign is already closed"
+    assert (await surveys.client.post(f"/campaigns/{campaign['id']}/reminders")).status_code == 409
+
+
 async def test_forged_expired_and_translated_pages(surveys: Surveys) -> None:
     cluster_id, member_ids = await cluster_with_members(surveys.client, 2)
     await launch(surveys, cluster_id)

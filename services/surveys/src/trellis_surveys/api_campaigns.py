@@ -10,9 +10,9 @@ import io
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found
@@ -24,7 +24,7 @@ from trellis_surveys.domain.results import question_counts
 from trellis_surveys.domain.templates import TemplateStatus
 from trellis_surveys.models import campaigns, contacts, invitations, members, responses
 from trellis_surveys.recording import new_id
-from trellis_surveys.schemas import CampaignIn, CampaignOut
+from trellis_surveys.schemas import CampaignIn, CampaignOut, RemindersOut
 from trellis_surveys.settings import surveys_settings
 from trellis_surveys.template_store import get_template
 
@@ -144,6 +144,56 @@ async def launch_campaign(
         out = await _campaign_out(session, scope, campaign)
     runtime.wake_workers()
     return out
+
+
+@router.post(
+    "/campaigns/{campaign_id}/reminders",
+    response_model=RemindersOut,
+    summary="Remind the contacts who have not answered now, instead of at their next reminder time",
+    responses={409: {"description": "The campaign is closed"}},
+)
+async def remind_now(campaign_id: str, runtime: Runtime, scope: Writer, correlation: CorrelationId) -> dict[str, int]:
+    """Brings each non-responder's next reminder forward to now; the reminder job sends it (once, claimed per
+    invitation and reminder number, as scheduled reminders are). A contact who has had the campaign's
+    ``max_reminders`` gets none: the count says how many."""
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        campaign = await _campaign(uow.session, scope, campaign_id)
+        if campaign["closes_at"] <= uow.now:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail="the campaign is closed")
+        waiting = [invitations.c.campaign_id == campaign_id, invitations.c.completed_at.is_(None)]
+        brought = await uow.session.execute(
+            update(invitations)
+            .where(*waiting, invitations.c.reminders_sent < campaign["max_reminders"])
+            .values(next_reminder_at=uow.now)
+        )
+        exhausted = await uow.session.scalar(
+            select(func.count())
+            .select_from(invitations)
+            .where(*waiting, invitations.c.reminders_sent >= campaign["max_reminders"])
+        )
+    runtime.wake_workers()
+    return {"scheduled": int(brought.rowcount or 0), "reminders_used_up": int(exhausted or 0)}  # type: ignore[attr-defined]
+
+
+@router.post(
+    "/campaigns/{campaign_id}/close",
+    response_model=CampaignOut,
+    summary="Close a campaign now: its links stop taking answers and no reminder follows",
+    responses={409: {"description": "The campaign is already closed"}},
+)
+async def close_campaign(
+    campaign_id: str, runtime: Runtime, scope: Writer, correlation: CorrelationId
+) -> dict[str, Any]:
+    async with runtime.unit_of_work(correlation_id=correlation) as uow:
+        campaign = await _campaign(uow.session, scope, campaign_id)
+        if campaign["closes_at"] <= uow.now:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail="the campaign is already closed")
+        campaign["closes_at"] = uow.now
+        await uow.session.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(closes_at=uow.now))
+        await uow.session.execute(
+            update(invitations).where(invitations.c.campaign_id == campaign_id).values(next_reminder_at=None)
+        )
+        return await _campaign_out(uow.session, scope, campaign)
 
 
 @router.get("/clusters/{cluster_id}/campaigns", response_model=list[CampaignOut])

@@ -213,6 +213,11 @@ class CampaignProgress(BaseModel):
     response_rate: float = Field(description="members_completed / members_invited")
 
 
+class RemindersOut(BaseModel):
+    scheduled: int = Field(description="Contacts who have not answered and get a reminder now")
+    reminders_used_up: int = Field(description="Contacts who have not answered but had every reminder already")
+
+
 class CampaignOut(BaseModel):
     id: str
     cluster_id: str
