@@ -42,7 +42,7 @@ UNSUBSCRIBE_SECRET = "security-tests-unsubscribe-secret-0123456789"
 A, B = "Alpha", "Bravo"  # the two seeded clusters (names; their ids are assigned by the surveys service)
 # The operations surface every app adds; open by design, never in a walk of the API.
 SURFACE_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/asyncapi.json", "/admin/clock"})
-DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/assets", "/redoc"})
 SKILL_ROW = {
     "skill_code": "digcomp:5.2",
     "current_level": 2,

@@ -27,7 +27,7 @@ from trellis_surveys.service import DEFINITION
 PUBLIC = frozenset({"GET /admin/clock", "PUT /admin/clock"})
 # Left out of the schema on purpose: the answering form, whose signed link is the credential.
 MEMBER_FACING = frozenset({"GET /answer/{token}", "POST /answer/{token}"})
-DOCUMENTATION = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCUMENTATION = frozenset({"/openapi.json", "/docs", "/docs/assets", "/redoc"})  # /docs/assets: their files
 # Platform-wide operations for platform admins only: creating a cluster, the service's audit log, and the export
 # of what the service holds about a contact (right of access).
 ADMIN_ONLY = frozenset(
@@ -193,7 +193,7 @@ def hidden_routes(app: FastAPI) -> set[str]:
     return {
         f"{method} {route.path}"
         for route in iter_route_contexts(app.routes)
-        if not route.include_in_schema and route.path not in DOCUMENTATION
+        if route.path not in DOCUMENTATION and not route.include_in_schema
         for method in route.methods or ()
         if method != "HEAD"
     }

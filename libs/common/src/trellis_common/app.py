@@ -15,7 +15,9 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel
 
@@ -23,7 +25,7 @@ from trellis_common import asyncapi, audit
 from trellis_common.audit import audit_router
 from trellis_common.auth import TokenVerifier
 from trellis_common.clock import ManualClock
-from trellis_common.http_guards import SecurityHeaders, error_headers
+from trellis_common.http_guards import SecurityHeaders, docs_page_policy, error_headers
 from trellis_common.logging import get_logger
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_common.settings import ServiceSettings
@@ -130,11 +132,14 @@ def create_app(
         lifespan=lifespan,
         max_body_size=runtime.settings.http_max_body_bytes,  # 413 before any route reads a larger body
         dependencies=[Depends(storable_parameters)],  # NUL in a path or query parameter: 422, not a 500
+        docs_url=None,  # FastAPI's own pages load Swagger UI and ReDoc from a CDN; _add_docs serves them here
+        redoc_url=None,
     )
     app.state.runtime = runtime
     # Routes that need a caller (Depends(authenticate)) answer 503 until an issuer is configured.
     app.state.verifier = TokenVerifier(runtime.settings) if runtime.settings.auth_issuer else None
     app.include_router(_ops_router(runtime))
+    _add_docs(app)
     app.include_router(audit_router(runtime))
     for router in definition.routers:
         app.include_router(router)
@@ -180,6 +185,52 @@ def create_app(
         return JSONResponse(body, status_code=500, headers=headers)
 
     return app
+
+
+_DOCS_ASSETS = "docs-assets"
+# Added to FastAPI's defaults: the token given to "Authorize" survives a reload of the page (the browser keeps it).
+_SWAGGER_UI_PARAMETERS = {"persistAuthorization": True}
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with the files of the fastapi-offline package, served by the service itself:
+    no CDN, so the pages work offline; their links carry the root path like every other page's."""
+    app.mount("/docs/assets", StaticFiles(packages=[("fastapi_offline", "static")]), name=_DOCS_ASSETS)
+
+    def asset(request: Request, name: str) -> str:
+        return page_path(request, _DOCS_ASSETS, path=name)
+
+    async def swagger_ui(request: Request) -> Response:
+        return _docs_page(
+            get_swagger_ui_html(
+                openapi_url=page_path(request, "openapi"),
+                title=f"{app.title} · Swagger UI",
+                swagger_js_url=asset(request, "swagger-ui-bundle.js"),
+                swagger_css_url=asset(request, "swagger-ui.css"),
+                swagger_favicon_url=asset(request, "favicon.png"),
+                oauth2_redirect_url=None,  # bearer tokens only: no OAuth2 flow to come back from
+                swagger_ui_parameters=_SWAGGER_UI_PARAMETERS,
+            )
+        )
+
+    async def redoc(request: Request) -> Response:
+        return _docs_page(
+            get_redoc_html(
+                openapi_url=page_path(request, "openapi"),
+                title=f"{app.title} · ReDoc",
+                redoc_js_url=asset(request, "redoc.standalone.js"),
+                redoc_favicon_url=asset(request, "favicon.png"),
+                with_google_fonts=False,
+            )
+        )
+
+    app.add_route("/docs", swagger_ui, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
+
+
+def _docs_page(page: HTMLResponse) -> HTMLResponse:
+    page.headers["content-security-policy"] = docs_page_policy(bytes(page.body).decode())
+    return page
 
 
 def _printable(value: Any) -> Any:

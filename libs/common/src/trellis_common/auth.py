@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import httpx
 import jwt
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, false, true
 
 from trellis_common.logging import get_logger
@@ -246,20 +247,26 @@ def _unauthorised(reason: str) -> HTTPException:
     return HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-async def authenticate(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document (components.securitySchemes.bearer, and `security` on every
+# operation that depends on it, so Swagger UI offers "Authorize"); it never refuses: ``authenticate`` does.
+bearer_token = HTTPBearer(scheme_name="bearer", bearerFormat="JWT", auto_error=False)
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_token)]
+) -> Principal:
     """FastAPI dependency: the verified caller, or 401."""
     verifier: TokenVerifier | None = getattr(request.app.state, "verifier", None)
     if verifier is None:
         raise HTTPException(status_code=503, detail="authentication is not configured on this service")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if credentials is None:  # no Authorization header, another scheme, or no token after "Bearer"
         raise HTTPException(
             status_code=401,
             detail="a bearer token is required (Authorization: Bearer <token>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        principal = await verifier.verify(token.strip())
+        principal = await verifier.verify(credentials.credentials)
     except AuthError as exc:
         raise _unauthorised(str(exc)) from exc
     request.state.principal = principal  # for the audit log
