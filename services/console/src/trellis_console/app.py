@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from trellis_common.http_guards import SecurityHeaders
 from trellis_common.logging import get_logger
 from trellis_console.backends import Backends, Forbidden, NotFound, ServiceProblem, SignInAgain
+from trellis_console.campaigns import campaigns_routes
 from trellis_console.claims import read_claims
 from trellis_console.context import Console
 from trellis_console.home import cluster_home
@@ -260,7 +261,9 @@ def create_console(
         home = f"{root(request)}/clusters/{cluster_id}"
         return pages.render(request, "calendar.html", cluster_id=cluster_id, cluster_name=name, feed=feed, here=home)
 
-    app.include_router(members_routes(Console(settings, pages, backends, signed_in)))
+    console = Console(settings, pages, backends, signed_in)
+    app.include_router(members_routes(console))
+    app.include_router(campaigns_routes(console))
 
     if api_links:
 

@@ -134,6 +134,18 @@ class Backends:
             log.warning("service_error", service=service, path=path, status=response.status_code)
         raise problem(response.status_code, service, path)
 
+    async def text(self, token: str, service: str, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """A GET whose answer is not JSON (a CSV download): its text, or the same problems as ``request``."""
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            response = await self._clients[service].get(path, params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("service_unreachable", service=service, path=path, error=repr(exc))
+            raise Unavailable(503, service, path) from exc
+        if response.is_success:
+            return response.text
+        raise _BY_STATUS.get(response.status_code, Unavailable)(response.status_code, service, path)
+
     async def get(self, token: str, service: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.request(token, service, "GET", path, params)
 

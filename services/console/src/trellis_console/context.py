@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from trellis_console.backends import Backends
 from trellis_console.claims import Claims, read_claims
@@ -35,3 +37,15 @@ class Console:
             return None
         claims = read_claims(session.token, self.settings.roles_claim, self.settings.clusters_claim)
         return Person(session.token, claims)
+
+    def refused(self, request: Request, person: Person, cluster_id: str) -> Response:
+        """A write page the person may not use: "not allowed" (403) in their own cluster; a cluster they cannot
+        even read looks like one that does not exist (404), as the services answer."""
+        readable = person.claims.platform_admin or cluster_id in person.claims.clusters
+        return self.pages.problem(request, 403 if readable else 404, "forbidden" if readable else "not_found")
+
+
+def form_text(submitted: FormData, key: str) -> str:
+    """A form field as typed, trimmed; a missing field or a file reads as empty."""
+    value = submitted.get(key)
+    return value.strip() if isinstance(value, str) else ""

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from trellis_common.events import ContactRole, MemberType, SizeClass
 from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
-from trellis_console.context import Console, Person
+from trellis_console.context import Console, form_text
 from trellis_console.labels import countries, country_name, language_name, sector_name
 from trellis_console.messages import Messages
 from trellis_console.pages import root
@@ -110,7 +110,7 @@ def members_routes(console: Console) -> APIRouter:
         if person is None:
             return pages.to_sign_in(request)
         if not person.claims.may_write(cluster_id):
-            return _refused(request, console, person, cluster_id)
+            return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
         form = MemberForm(values={"member_type": MemberType.SME.value})
         return _render_form(request, console, cluster_id, str(cluster["name"]), None, form)
@@ -121,10 +121,10 @@ def members_routes(console: Console) -> APIRouter:
         if person is None:
             return pages.to_sign_in(request)
         submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), _text(submitted, "csrf")):
+        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
             return pages.problem(request, 403, "csrf")
         if not person.claims.may_write(cluster_id):
-            return _refused(request, console, person, cluster_id)
+            return console.refused(request, person, cluster_id)
         form, body, rows = _read_form(submitted, {})
         try:
             created = await backends.request(
@@ -143,7 +143,7 @@ def members_routes(console: Console) -> APIRouter:
             return pages.to_sign_in(request)
         member = await backends.get(person.token, "surveys", f"/members/{member_id}")
         if not person.claims.may_write(str(member["cluster_id"])):
-            return _refused(request, console, person, str(member["cluster_id"]))
+            return console.refused(request, person, str(member["cluster_id"]))
         form = _form_of(member)
         return _render_form(
             request, console, str(member["cluster_id"]), str(member.get("cluster_name") or ""), member, form
@@ -155,12 +155,12 @@ def members_routes(console: Console) -> APIRouter:
         if person is None:
             return pages.to_sign_in(request)
         submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), _text(submitted, "csrf")):
+        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
             return pages.problem(request, 403, "csrf")
         member = await backends.get(person.token, "surveys", f"/members/{member_id}")
         cluster_id = str(member["cluster_id"])
         if not person.claims.may_write(cluster_id):
-            return _refused(request, console, person, cluster_id)
+            return console.refused(request, person, cluster_id)
         form, body, rows = _read_form(submitted, member)
         try:
             await backends.request(person.token, "surveys", "PUT", f"/members/{member_id}", json=body)
@@ -176,7 +176,7 @@ def members_routes(console: Console) -> APIRouter:
         if person is None:
             return pages.to_sign_in(request)
         if not person.claims.may_write(cluster_id):
-            return _refused(request, console, person, cluster_id)
+            return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
         return pages.render(request, "member_import.html", cluster_id=cluster_id, cluster_name=cluster["name"])
 
@@ -186,10 +186,10 @@ def members_routes(console: Console) -> APIRouter:
         if person is None:
             return pages.to_sign_in(request)
         submitted = await request.form(max_part_size=IMPORT_MAX_BYTES + 1)
-        if not pages.signer.csrf_ok(pages.session(request), _text(submitted, "csrf")):
+        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
             return pages.problem(request, 403, "csrf")
         if not person.claims.may_write(cluster_id):
-            return _refused(request, console, person, cluster_id)
+            return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
         upload = submitted.get("file")
         context: dict[str, Any] = {"cluster_id": cluster_id, "cluster_name": cluster["name"]}
@@ -216,13 +216,6 @@ def members_routes(console: Console) -> APIRouter:
         return pages.render(request, "member_import.html", imported=int(report["imported"]), here=here, **context)
 
     return router
-
-
-def _refused(request: Request, console: Console, person: Person, cluster_id: str) -> Response:
-    """A cluster the person cannot even read looks like one that does not exist (404), as the services answer;
-    their own cluster's write pages are "not allowed" (403)."""
-    readable = person.claims.platform_admin or cluster_id in person.claims.clusters
-    return console.pages.problem(request, 403 if readable else 404, "forbidden" if readable else "not_found")
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -329,19 +322,16 @@ def _form_of(member: dict[str, Any]) -> MemberForm:
     return MemberForm(values=values, contacts=contacts)
 
 
-def _text(submitted: FormData, key: str) -> str:
-    value = submitted.get(key)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _read_form(submitted: FormData, existing: dict[str, Any]) -> tuple[MemberForm, dict[str, Any], list[int]]:
     """The form as typed, the surveys API body, and for each contact sent the form row it came from."""
     keys = ("name", "member_type", "size_class", "country", "region", "sector", "member_role", "languages")
-    values = {key: _text(submitted, key) for key in keys}
+    values = {key: form_text(submitted, key) for key in keys}
     contacts: list[dict[str, str]] = []
     index = 0
     while f"contact_name_{index}" in submitted and index < 50:
-        contacts.append({k: _text(submitted, f"contact_{k}_{index}") for k in ("name", "email", "language", "role")})
+        contacts.append(
+            {k: form_text(submitted, f"contact_{k}_{index}") for k in ("name", "email", "language", "role")}
+        )
         index += 1
     sent = [i for i, c in enumerate(contacts) if c["name"] or c["email"]]
     body: dict[str, Any] = {
