@@ -6,13 +6,16 @@ import email
 import email.policy
 import re
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
+from unittest.mock import patch
 
 import pytest
+from aiosmtplib.email import flatten_message
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trellis_notifications.domain import message as message_module
 from trellis_notifications.domain.deliveries import message_id_for
 from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message, single_line
 
@@ -254,3 +257,26 @@ def test_a_subject_that_fits_a_line_of_its_own_stays_after_the_label() -> None:
     raw = bytes(build_message(outgoing(subject=subject)))
     assert b"\r\nSubject: Escalation: strategy" in raw
     assert parsed(build_message(outgoing(subject=subject)))["Subject"] == subject
+
+
+@given(
+    name=st.text(max_size=80), subject=st.text(max_size=200), sender=st.sampled_from(["", "Clüster Nörd", "Trellis"])
+)
+def test_headers_shared_between_messages_build_the_bytes_of_headers_made_anew(
+    name: str, subject: str, sender: str
+) -> None:
+    """The service's registry hands one header object, folded once, to every message that sets the same value;
+    the messages must be exactly those the standard registry builds with headers made for each of them."""
+    mail = outgoing(
+        sender=Address(display_name=sender, addr_spec="notifications@trellis.example"),
+        to_name=name,
+        subject=subject,
+        unsubscribe_url=UNSUBSCRIBE,
+        attachments=(ICS,),
+    )
+    shared = [build_message(mail) for _ in range(2)]  # the second one of headers made for the first
+    with patch.object(message_module, "_POLICY", message_module._policy(HeaderRegistry)):
+        anew = build_message(mail)
+    for message in shared:
+        assert bytes(message) == bytes(anew)
+        assert flatten_message(message) == flatten_message(anew)  # as the SMTP client sends it

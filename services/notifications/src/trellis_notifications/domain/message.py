@@ -29,7 +29,25 @@ def single_line(value: str) -> str:
     return _SPACES.sub(" ", _LINE_BREAKING.sub(" ", value)).strip()
 
 
-class _UrlListHeader(UnstructuredHeader, BaseHeader):
+class _FoldedOnce(BaseHeader):
+    """The base of our header classes: a header's folded form is kept once made. Headers are immutable, and the
+    registry below hands one header object to every message that sets the same value (the MIME headers, a
+    template's subject), so each is folded once rather than once per email."""
+
+    def fold(self, *, policy: Policy) -> str:
+        kept: tuple[Policy, str] | None = self.__dict__.get("_folded")
+        if kept is not None and kept[0] is policy:
+            return kept[1]
+        folded = self.refold(policy=policy)
+        self.__dict__["_folded"] = (policy, folded)
+        return folded
+
+    def refold(self, *, policy: Policy) -> str:
+        """The folding itself (a header class with its own overrides this, not ``fold``)."""
+        return super().fold(policy=policy)
+
+
+class _UrlListHeader(UnstructuredHeader, _FoldedOnce):
     """``List-Unsubscribe: <https://…>`` kept as it is.
 
     The default folding turns a URL longer than a line into RFC 2047 encoded words, which no mail provider
@@ -38,11 +56,11 @@ class _UrlListHeader(UnstructuredHeader, BaseHeader):
 
     max_count = 1
 
-    def fold(self, *, policy: Policy) -> str:
+    def refold(self, *, policy: Policy) -> str:
         return f"{self.name}: {self}{policy.linesep}"
 
 
-class _SubjectHeader(UnstructuredHeader, BaseHeader):
+class _SubjectHeader(UnstructuredHeader, _FoldedOnce):
     """The subject, folded so that it reads back exactly as it was written.
 
     The default folding has two faults: it moves a subject that fits on a line of its own to the next line
@@ -53,7 +71,7 @@ class _SubjectHeader(UnstructuredHeader, BaseHeader):
 
     max_count = 1
 
-    def fold(self, *, policy: Policy) -> str:
+    def refold(self, *, policy: Policy) -> str:
         value = str(self)
         limit = policy.max_line_length or 78
         words = value.split(" ")
@@ -70,8 +88,54 @@ class _SubjectHeader(UnstructuredHeader, BaseHeader):
         return policy.linesep.join(lines) + policy.linesep
 
 
-def _policy() -> Policy:
-    registry = HeaderRegistry()
+class _Registry(HeaderRegistry):
+    """The standard registry, doing each piece of work once instead of once per header set.
+
+    ``HeaderRegistry`` builds a new class (``type(...)``) on every lookup, and a message looks a name up twice
+    per header it sets; and it parses a value again each time one is set, though most values repeat from
+    message to message (``MIME-Version: 1.0``, ``Content-Type: text/plain; charset="utf-8"``, the subject of
+    a template). Together that was most of the cost of building a message. Header objects depend on nothing
+    but their name and value and are never changed after they are made, so sharing them builds the very
+    same message. Line breaks are refused before the factory is called (``header_store_parse``).
+    """
+
+    _LIMIT = 512  # distinct values kept; the unique ones (Message-ID, boundaries) make it start over now and then
+
+    def __init__(self) -> None:
+        super().__init__(base_class=_FoldedOnce)
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._headers: dict[tuple[str, ...], BaseHeader] = {}
+
+    def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
+        super().map_to_type(name, cls)
+        self._classes.clear()
+        self._headers.clear()
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            made = self._classes[key] = super().__getitem__(name)
+        return made
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        key: tuple[str, ...]
+        if type(value) is str:
+            key = (name, value)
+        elif type(value) is Address:  # the sender: the same for every email of a cluster
+            key = (name, value.display_name, value.username, value.domain)
+        else:
+            return super().__call__(name, value)
+        header = self._headers.get(key)
+        if header is None:
+            if len(self._headers) >= self._LIMIT:
+                self._headers.clear()
+            header = self._headers[key] = super().__call__(name, value)
+        return header
+
+
+def _policy(registry_class: type[HeaderRegistry] = _Registry) -> Policy:
+    registry = registry_class()
     registry.map_to_type("list-unsubscribe", _UrlListHeader)
     registry.map_to_type("subject", _SubjectHeader)
     policy: Policy = email.policy.SMTP.clone(header_factory=registry)
