@@ -165,6 +165,7 @@ class EmailSender:
         self.runtime = runtime
         self.settings = settings
         self.service = settings.service_name
+        self.sender_address = settings.sender_address  # parsed once, not twice per email
         # Physical pacing, so real (monotonic) time, not the service clock that tests and demos move.
         # Shared by the senders of a process: the rate limit is the process's, whatever the connections.
         self.bucket = bucket or TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
@@ -361,7 +362,7 @@ class EmailSender:
 
     def _sender(self, delivery: ClaimedDelivery) -> Address:
         """The configured address, under the cluster's name when the delivery has one: the cluster writes."""
-        configured = self.settings.sender_address
+        configured = self.sender_address
         if not delivery.from_name:
             return configured
         return Address(display_name=single_line(delivery.from_name), addr_spec=configured.addr_spec)
@@ -421,7 +422,7 @@ class EmailSender:
                                 connecting = False
                                 await smtp.send_message(
                                     message,
-                                    sender=self.settings.sender_address.addr_spec,
+                                    sender=self.sender_address.addr_spec,
                                     recipients=[delivery.to_address],
                                 )
                         except Exception as exc:
