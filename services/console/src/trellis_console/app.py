@@ -28,6 +28,7 @@ from trellis_console.campaigns import campaigns_routes
 from trellis_console.claims import read_claims
 from trellis_console.context import Console
 from trellis_console.home import cluster_home
+from trellis_console.matches import matches_routes
 from trellis_console.members import members_routes
 from trellis_console.oidc import OidcConfig, OidcSignIn, SignInFailed, expires_soon
 from trellis_console.pages import Pages, root, safe_next
@@ -264,6 +265,7 @@ def create_console(
     console = Console(settings, pages, backends, signed_in)
     app.include_router(members_routes(console))
     app.include_router(campaigns_routes(console))
+    app.include_router(matches_routes(console))
 
     if api_links:
 

@@ -10,6 +10,30 @@ LANGUAGES = ("en", "de", "fr")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 
 _EN = {
+    "nav_matches": "Matches",
+    "matches_of": "Matches of {cluster}",
+    "group_by": "Show by",
+    "by_member": "Member",
+    "by_offer": "Offer",
+    "col_member": "Member",
+    "all_statuses": "Any status",
+    "field_period": "Period",
+    "matches_total": "{total} matches",
+    "no_period_matches": "No match in this period with these filters.",
+    "mark_accepted": "Accepted",
+    "mark_declined": "Declined",
+    "mark_completed": "Completed",
+    "mark_as": "Record the outcome",
+    "outcome_recorded": "Recorded: {outcome}.",
+    "outcome_refused": "That outcome no longer fits this match (the member may have answered meanwhile); the list "
+    "shows its status now.",
+    "pools": "Pooled opportunities",
+    "no_pools": "No offer is shared by several members in this period.",
+    "pool_line": "{count} members need {skill}; {seats} seats, {accepted} accepted",
+    "contact_partner": "Contact {partner}",
+    "pool_mail_subject": "{cluster}: pooled demand for {offer}",
+    "pool_mail_body": 'Dear {partner},\n\n{count} members of {cluster} need "{skill}" and were matched to your '
+    'offer "{offer}" in {period}:\n{members}\n\nCould we arrange a session for the group?\n\nKind regards',
     "nav_campaigns": "Surveys",
     "campaigns_of": "Survey campaigns of {cluster}",
     "launch_campaign": "Launch a survey",
@@ -292,6 +316,31 @@ _EN = {
 }
 
 _DE = {
+    "nav_matches": "Vermittlungen",
+    "matches_of": "Vermittlungen von {cluster}",
+    "group_by": "Anzeigen nach",
+    "by_member": "Mitglied",
+    "by_offer": "Angebot",
+    "col_member": "Mitglied",
+    "all_statuses": "Jeder Stand",
+    "field_period": "Zeitraum",
+    "matches_total": "{total} Vermittlungen",
+    "no_period_matches": "Keine Vermittlung in diesem Zeitraum mit diesen Filtern.",
+    "mark_accepted": "Angenommen",
+    "mark_declined": "Abgelehnt",
+    "mark_completed": "Abgeschlossen",
+    "mark_as": "Ergebnis erfassen",
+    "outcome_recorded": "Erfasst: {outcome}.",
+    "outcome_refused": "Dieses Ergebnis passt nicht mehr zu dieser Vermittlung (das Mitglied hat vielleicht "
+    "inzwischen geantwortet); die Liste zeigt den aktuellen Stand.",
+    "pools": "Gebündelte Nachfrage",
+    "no_pools": "In diesem Zeitraum teilen sich nicht mehrere Mitglieder ein Angebot.",
+    "pool_line": "{count} Mitglieder brauchen {skill}; {seats} Plätze, {accepted} angenommen",
+    "contact_partner": "{partner} kontaktieren",
+    "pool_mail_subject": "{cluster}: gebündelte Nachfrage nach {offer}",
+    "pool_mail_body": "Sehr geehrte Damen und Herren von {partner},\n\n{count} Mitglieder von {cluster} brauchen "
+    "„{skill}“ und wurden im Zeitraum {period} Ihrem Angebot „{offer}“ zugeordnet:\n{members}\n\nKönnten wir "
+    "einen Termin für die Gruppe vereinbaren?\n\nMit freundlichen Grüßen",
     "nav_campaigns": "Umfragen",
     "campaigns_of": "Umfragen von {cluster}",
     "launch_campaign": "Umfrage starten",
@@ -577,6 +626,31 @@ _DE = {
 }
 
 _FR = {
+    "nav_matches": "Mises en relation",
+    "matches_of": "Mises en relation de {cluster}",
+    "group_by": "Afficher par",
+    "by_member": "Membre",
+    "by_offer": "Offre",
+    "col_member": "Membre",
+    "all_statuses": "Tous les états",
+    "field_period": "Période",
+    "matches_total": "{total} mises en relation",
+    "no_period_matches": "Aucune mise en relation pour cette période avec ces filtres.",
+    "mark_accepted": "Acceptée",
+    "mark_declined": "Déclinée",
+    "mark_completed": "Terminée",
+    "mark_as": "Enregistrer le résultat",
+    "outcome_recorded": "Enregistré : {outcome}.",
+    "outcome_refused": "Ce résultat ne correspond plus à cette mise en relation (le membre a peut-être répondu "
+    "entre-temps) ; la liste montre son état actuel.",
+    "pools": "Demande groupée",
+    "no_pools": "Aucune offre n'est partagée par plusieurs membres pendant cette période.",
+    "pool_line": "{count} membres ont besoin de {skill} ; {seats} places, {accepted} acceptées",
+    "contact_partner": "Contacter {partner}",
+    "pool_mail_subject": "{cluster} : demande groupée pour {offer}",
+    "pool_mail_body": "Madame, Monsieur,\n\n{count} membres de {cluster} ont besoin de « {skill} » et ont été "
+    "orientés vers votre offre « {offer} » pour la période {period} :\n{members}\n\nPourrions-nous organiser "
+    "une session pour le groupe ?\n\nBien cordialement",
     "nav_campaigns": "Enquêtes",
     "campaigns_of": "Enquêtes de {cluster}",
     "launch_campaign": "Lancer une enquête",
