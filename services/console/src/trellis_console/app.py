@@ -35,6 +35,7 @@ from trellis_console.pages import Pages, root, safe_next
 from trellis_console.session import PENDING_COOKIE, PENDING_MAX_AGE_S, CookieTooLarge, Session, SessionSigner
 from trellis_console.settings import SERVICES, ConsoleSettings
 from trellis_console.signin import LocalSignIn
+from trellis_console.strategy import strategy_routes
 
 log = get_logger(__name__)
 PAGES_SERVED = Counter("trellis_console_pages_total", "Console pages answered, by status class", ["status"])
@@ -266,6 +267,7 @@ def create_console(
     app.include_router(members_routes(console))
     app.include_router(campaigns_routes(console))
     app.include_router(matches_routes(console))
+    app.include_router(strategy_routes(console))
 
     if api_links:
 
