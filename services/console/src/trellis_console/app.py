@@ -32,6 +32,7 @@ from trellis_console.matches import matches_routes
 from trellis_console.members import members_routes
 from trellis_console.oidc import OidcConfig, OidcSignIn, SignInFailed, expires_soon
 from trellis_console.pages import Pages, root, safe_next
+from trellis_console.partners import partners_routes
 from trellis_console.session import PENDING_COOKIE, PENDING_MAX_AGE_S, CookieTooLarge, Session, SessionSigner
 from trellis_console.settings import SERVICES, ConsoleSettings
 from trellis_console.signin import LocalSignIn
@@ -267,6 +268,7 @@ def create_console(
     app.include_router(members_routes(console))
     app.include_router(campaigns_routes(console))
     app.include_router(matches_routes(console))
+    app.include_router(partners_routes(console))
     app.include_router(strategy_routes(console))
 
     if api_links:

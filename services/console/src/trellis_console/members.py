@@ -178,7 +178,7 @@ def members_routes(console: Console) -> APIRouter:
         if not person.claims.may_write(cluster_id):
             return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
-        return pages.render(request, "member_import.html", cluster_id=cluster_id, cluster_name=cluster["name"])
+        return pages.render(request, "csv_import.html", cluster_id=cluster_id, cluster_name=cluster["name"])
 
     @router.post("/clusters/{cluster_id}/members/import")
     async def import_file(request: Request, cluster_id: str) -> Response:
@@ -195,10 +195,10 @@ def members_routes(console: Console) -> APIRouter:
         context: dict[str, Any] = {"cluster_id": cluster_id, "cluster_name": cluster["name"]}
         here = f"{root(request)}/clusters/{cluster_id}/members/import"
         if not isinstance(upload, UploadFile) or not upload.filename:
-            return pages.render(request, "member_import.html", status=400, missing=True, here=here, **context)
+            return pages.render(request, "csv_import.html", status=400, missing=True, here=here, **context)
         content = await upload.read(IMPORT_MAX_BYTES + 1)
         if len(content) > IMPORT_MAX_BYTES:
-            return pages.render(request, "member_import.html", status=413, too_large=True, here=here, **context)
+            return pages.render(request, "csv_import.html", status=413, too_large=True, here=here, **context)
         files = {"file": (upload.filename, content, "text/csv")}
         try:
             report = await backends.request(
@@ -207,13 +207,13 @@ def members_routes(console: Console) -> APIRouter:
         except Rejected as exc:
             return pages.render(
                 request,
-                "member_import.html",
+                "csv_import.html",
                 status=exc.status,
                 here=here,
                 **context,
                 **_import_problem(exc, Messages(pages.language(request))),
             )
-        return pages.render(request, "member_import.html", imported=int(report["imported"]), here=here, **context)
+        return pages.render(request, "csv_import.html", imported=int(report["imported"]), here=here, **context)
 
     return router
 

@@ -10,6 +10,41 @@ LANGUAGES = ("en", "de", "fr")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 
 _EN = {
+    "nav_partners": "Partners",
+    "partners_of": "Partners for {cluster}",
+    "partners_intro": "The organisations the cluster's members can be matched to: the cluster's own, shared ones "
+    "and other clusters' opened to it.",
+    "register_partner": "Register a partner",
+    "import_partners": "Import from CSV",
+    "import_partners_title": "Import partners for {cluster}",
+    "import_partners_intro": "A CSV file with a header row, one row per offer (the partner's columns repeat on each "
+    "of its offers): partner_name and partner_type are required; then partner_country, partner_website, "
+    "partner_contact, offer_title, skill_codes, max_level, format, delivery, countries, regions, languages, "
+    "sectors, target_markets, seats, cost_eur, funding, offer_contact.",
+    "partners_imported": "{partners} partners with {offers} offers imported.",
+    "back_to_partners": "Back to the partners",
+    "owner_own": "The cluster's own",
+    "owner_shared": "Shared across the platform",
+    "owner_other": "Another cluster's, open to this one",
+    "seats_taken": "{taken} of {seats} seats taken in {period}",
+    "no_offers": "No offer yet.",
+    "no_partners": "No partner yet.",
+    "partner_saved": "The partner was registered.",
+    "new_partner": "Register a partner for {cluster}",
+    "field_partner_name": "Organisation name",
+    "field_partner_type": "Kind of partner",
+    "field_website": "Website",
+    "field_contact": "Contact point (email address of the organisation)",
+    "field_open": "Members of other clusters may take seats this cluster's members leave free",
+    "first_offer": "Its first offer (optional)",
+    "field_offer_title": "Title",
+    "field_skills": "Skills it teaches (choose one or more)",
+    "field_format": "Format",
+    "field_delivery": "Delivery",
+    "field_offer_country": "Country it is delivered in (on site or hybrid)",
+    "field_seats": "Seats per period",
+    "field_max_level": "Level it lifts participants to (1–8)",
+    "field_cost": "Cost per participant in euro (empty: free or unknown)",
     "err_review_ahead": "A review is recorded once it has been held: choose today or an earlier day.",
     "nav_strategy": "Strategy",
     "strategies_of": "Strategy of {cluster}",
@@ -360,6 +395,41 @@ _EN = {
 }
 
 _DE = {
+    "nav_partners": "Partner",
+    "partners_of": "Partner für {cluster}",
+    "partners_intro": "Die Organisationen, denen die Mitglieder des Clusters zugeordnet werden können: eigene, "
+    "gemeinsam genutzte und die anderer Cluster, die für diesen geöffnet sind.",
+    "register_partner": "Partner erfassen",
+    "import_partners": "Aus CSV importieren",
+    "import_partners_title": "Partner für {cluster} importieren",
+    "import_partners_intro": "Eine CSV-Datei mit Kopfzeile, eine Zeile pro Angebot (die Spalten des Partners "
+    "wiederholen sich bei jedem seiner Angebote): partner_name und partner_type sind Pflicht; dazu partner_country, "
+    "partner_website, partner_contact, offer_title, skill_codes, max_level, format, delivery, countries, regions, "
+    "languages, sectors, target_markets, seats, cost_eur, funding, offer_contact.",
+    "partners_imported": "{partners} Partner mit {offers} Angeboten importiert.",
+    "back_to_partners": "Zurück zu den Partnern",
+    "owner_own": "Eigener Partner des Clusters",
+    "owner_shared": "Plattformweit gemeinsam",
+    "owner_other": "Eines anderen Clusters, für diesen geöffnet",
+    "seats_taken": "{taken} von {seats} Plätzen im Zeitraum {period} belegt",
+    "no_offers": "Noch kein Angebot.",
+    "no_partners": "Noch kein Partner.",
+    "partner_saved": "Der Partner wurde erfasst.",
+    "new_partner": "Partner für {cluster} erfassen",
+    "field_partner_name": "Name der Organisation",
+    "field_partner_type": "Art des Partners",
+    "field_website": "Website",
+    "field_contact": "Kontaktstelle (E-Mail-Adresse der Organisation)",
+    "field_open": "Mitglieder anderer Cluster dürfen Plätze nutzen, die die Mitglieder dieses Clusters frei lassen",
+    "first_offer": "Sein erstes Angebot (freiwillig)",
+    "field_offer_title": "Titel",
+    "field_skills": "Vermittelte Kompetenzen (eine oder mehrere)",
+    "field_format": "Format",
+    "field_delivery": "Durchführung",
+    "field_offer_country": "Land der Durchführung (vor Ort oder hybrid)",
+    "field_seats": "Plätze pro Zeitraum",
+    "field_max_level": "Erreichte Stufe der Teilnehmenden (1–8)",
+    "field_cost": "Kosten pro Person in Euro (leer: kostenlos oder unbekannt)",
     "err_review_ahead": "Eine Überprüfung wird erfasst, wenn sie stattgefunden hat: Wählen Sie heute oder früher.",
     "nav_strategy": "Strategie",
     "strategies_of": "Strategie von {cluster}",
@@ -714,6 +784,42 @@ _DE = {
 }
 
 _FR = {
+    "nav_partners": "Partenaires",
+    "partners_of": "Partenaires pour {cluster}",
+    "partners_intro": "Les organisations vers lesquelles les membres du cluster peuvent être orientés : les siennes, "
+    "celles partagées et celles d'autres clusters ouvertes à celui-ci.",
+    "register_partner": "Enregistrer un partenaire",
+    "import_partners": "Importer un CSV",
+    "import_partners_title": "Importer des partenaires pour {cluster}",
+    "import_partners_intro": "Un fichier CSV avec une ligne d'en-tête, une ligne par offre (les colonnes du "
+    "partenaire se répètent pour chacune de ses offres) : partner_name et partner_type sont obligatoires ; puis "
+    "partner_country, partner_website, partner_contact, offer_title, skill_codes, max_level, format, delivery, "
+    "countries, regions, languages, sectors, target_markets, seats, cost_eur, funding, offer_contact.",
+    "partners_imported": "{partners} partenaires avec {offers} offres importés.",
+    "back_to_partners": "Retour aux partenaires",
+    "owner_own": "Partenaire propre du cluster",
+    "owner_shared": "Partagé sur la plateforme",
+    "owner_other": "D'un autre cluster, ouvert à celui-ci",
+    "seats_taken": "{taken} places sur {seats} prises pour {period}",
+    "no_offers": "Pas encore d'offre.",
+    "no_partners": "Pas encore de partenaire.",
+    "partner_saved": "Le partenaire a été enregistré.",
+    "new_partner": "Enregistrer un partenaire pour {cluster}",
+    "field_partner_name": "Nom de l'organisation",
+    "field_partner_type": "Type de partenaire",
+    "field_website": "Site web",
+    "field_contact": "Point de contact (adresse e-mail de l'organisation)",
+    "field_open": "Les membres d'autres clusters peuvent prendre les places que les membres de ce cluster laissent "
+    "libres",
+    "first_offer": "Sa première offre (facultatif)",
+    "field_offer_title": "Titre",
+    "field_skills": "Compétences enseignées (une ou plusieurs)",
+    "field_format": "Format",
+    "field_delivery": "Modalité",
+    "field_offer_country": "Pays où elle a lieu (sur site ou hybride)",
+    "field_seats": "Places par période",
+    "field_max_level": "Niveau atteint par les participants (1 à 8)",
+    "field_cost": "Coût par participant en euros (vide : gratuit ou inconnu)",
     "err_review_ahead": "Une revue s'enregistre une fois tenue : choisissez aujourd'hui ou une date passée.",
     "nav_strategy": "Stratégie",
     "strategies_of": "Stratégie de {cluster}",

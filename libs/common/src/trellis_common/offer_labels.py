@@ -1,0 +1,137 @@
+"""Names of the codes the partner directory keeps (partner types, offer formats, delivery modes) in each
+language the platform ships, lower case for use inside a sentence: one place for the emails and the console."""
+
+from __future__ import annotations
+
+OFFER_FORMATS: dict[str, dict[str, str]] = {
+    "en": {
+        "training": "training",
+        "masterclass": "masterclass",
+        "coaching": "coaching",
+        "mentoring": "mentoring",
+        "job_shadowing": "job shadowing",
+        "worker_exchange": "temporary worker exchange",
+        "on_the_job_training": "on-the-job training",
+        "advisory": "advisory",
+        "peer_learning": "peer learning",
+        "study_visit": "study visit",
+        "workshop": "workshop",
+        "webinar": "webinar",
+        "train_the_trainer": "train-the-trainer",
+        "trade_mission": "trade mission",
+        "test_bed": "test bed or demonstration",
+    },
+    "de": {
+        "training": "Schulung",
+        "masterclass": "Masterclass",
+        "coaching": "Coaching",
+        "mentoring": "Mentoring",
+        "job_shadowing": "Job-Shadowing",
+        "worker_exchange": "befristeter Personalaustausch",
+        "on_the_job_training": "Training am Arbeitsplatz",
+        "advisory": "Beratung",
+        "peer_learning": "Peer-Learning",
+        "study_visit": "Studienbesuch",
+        "workshop": "Workshop",
+        "webinar": "Webinar",
+        "train_the_trainer": "Train-the-Trainer",
+        "trade_mission": "Wirtschaftsmission",
+        "test_bed": "Testumgebung oder Demonstration",
+    },
+    "fr": {
+        "training": "formation",
+        "masterclass": "masterclass",
+        "coaching": "coaching",
+        "mentoring": "mentorat",
+        "job_shadowing": "observation en situation de travail",
+        "worker_exchange": "échange temporaire de personnel",
+        "on_the_job_training": "formation en situation de travail",
+        "advisory": "conseil",
+        "peer_learning": "apprentissage entre pairs",
+        "study_visit": "visite d’étude",
+        "workshop": "atelier",
+        "webinar": "webinaire",
+        "train_the_trainer": "formation de formateurs",
+        "trade_mission": "mission commerciale",
+        "test_bed": "plateforme d’essai ou de démonstration",
+    },
+}
+DELIVERY_MODES: dict[str, dict[str, str]] = {
+    "en": {
+        "online": "online",
+        "on_site": "on site",
+        "hybrid": "hybrid",
+    },
+    "de": {
+        "online": "online",
+        "on_site": "vor Ort",
+        "hybrid": "hybrid",
+    },
+    "fr": {
+        "online": "en ligne",
+        "on_site": "sur site",
+        "hybrid": "hybride",
+    },
+}
+PARTNER_TYPES: dict[str, dict[str, str]] = {
+    "en": {
+        "knowledge_institution": "knowledge institution",
+        "university": "university",
+        "vocational_school": "vocational school",
+        "training_provider": "training provider",
+        "digital_innovation_hub": "digital innovation hub",
+        "cluster": "cluster organisation",
+        "technology_provider": "technology provider",
+        "green_tech_consultant": "green technology consultancy",
+        "enterprise_europe_network": "Enterprise Europe Network",
+        "chamber_of_commerce": "chamber of commerce",
+        "regional_development_agency": "regional development agency",
+        "trade_promotion_agency": "trade promotion agency",
+        "large_company": "large company",
+        "start_up": "start-up",
+        "member_company": "member company",
+        "investor": "investor",
+    },
+    "de": {
+        "knowledge_institution": "Wissenseinrichtung",
+        "university": "Hochschule",
+        "vocational_school": "Berufsschule",
+        "training_provider": "Bildungsanbieter",
+        "digital_innovation_hub": "Digital Innovation Hub",
+        "cluster": "Clusterorganisation",
+        "technology_provider": "Technologieanbieter",
+        "green_tech_consultant": "Beratung für grüne Technologien",
+        "enterprise_europe_network": "Enterprise Europe Network",
+        "chamber_of_commerce": "Handelskammer",
+        "regional_development_agency": "regionale Entwicklungsagentur",
+        "trade_promotion_agency": "Außenwirtschaftsförderung",
+        "large_company": "Großunternehmen",
+        "start_up": "Start-up",
+        "member_company": "Mitgliedsunternehmen",
+        "investor": "Investor",
+    },
+    "fr": {
+        "knowledge_institution": "établissement de recherche",
+        "university": "université",
+        "vocational_school": "école professionnelle",
+        "training_provider": "organisme de formation",
+        "digital_innovation_hub": "pôle d’innovation numérique",
+        "cluster": "organisation de cluster",
+        "technology_provider": "fournisseur de technologies",
+        "green_tech_consultant": "conseil en technologies vertes",
+        "enterprise_europe_network": "Enterprise Europe Network",
+        "chamber_of_commerce": "chambre de commerce",
+        "regional_development_agency": "agence de développement régional",
+        "trade_promotion_agency": "agence de promotion du commerce extérieur",
+        "large_company": "grande entreprise",
+        "start_up": "start-up",
+        "member_company": "entreprise membre",
+        "investor": "investisseur",
+    },
+}
+
+
+def offer_label(table: dict[str, dict[str, str]], code: str, language: str) -> str:
+    """The name of ``code`` in ``language`` (English when the language is not shipped; the code itself when the
+    table does not know it, rather than nothing)."""
+    return table.get(language, table["en"]).get(code) or table["en"].get(code) or code
