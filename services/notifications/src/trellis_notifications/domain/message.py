@@ -99,7 +99,22 @@ class _Registry(HeaderRegistry):
     same message. Line breaks are refused before the factory is called (``header_store_parse``).
     """
 
-    _LIMIT = 512  # distinct values kept; the unique ones (Message-ID, boundaries) make it start over now and then
+    # Headers whose values repeat from email to email. Not To (the recipient: personal data, kept nowhere but in
+    # the delivery row), nor Message-ID and List-Unsubscribe, which are new for every email.
+    _SHARED = frozenset(
+        {
+            "from",
+            "subject",
+            "date",
+            "auto-submitted",
+            "list-unsubscribe-post",
+            "mime-version",
+            "content-type",
+            "content-transfer-encoding",
+            "content-disposition",
+        }
+    )
+    _LIMIT = 512  # values kept; the unique ones (boundaries in Content-Type) make it start over now and then
 
     def __init__(self) -> None:
         super().__init__(base_class=_FoldedOnce)
@@ -120,6 +135,8 @@ class _Registry(HeaderRegistry):
 
     def __call__(self, name: str, value: Any) -> BaseHeader:
         key: tuple[str, ...]
+        if name.lower() not in self._SHARED:
+            return super().__call__(name, value)
         if type(value) is str:
             key = (name, value)
         elif type(value) is Address:  # the sender: the same for every email of a cluster
