@@ -27,6 +27,7 @@ from trellis_console.backends import Backends, Forbidden, NotFound, ServiceProbl
 from trellis_console.campaigns import campaigns_routes
 from trellis_console.claims import read_claims
 from trellis_console.context import Console
+from trellis_console.emails import emails_routes
 from trellis_console.home import cluster_home
 from trellis_console.matches import matches_routes
 from trellis_console.members import members_routes
@@ -270,6 +271,7 @@ def create_console(
     app.include_router(matches_routes(console))
     app.include_router(partners_routes(console))
     app.include_router(strategy_routes(console))
+    app.include_router(emails_routes(console))
 
     if api_links:
 

@@ -10,6 +10,26 @@ LANGUAGES = ("en", "de", "fr")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 
 _EN = {
+    "nav_emails": "Emails",
+    "emails_of": "Emails of {cluster}",
+    "delivery_log": "Delivery log",
+    "deliveries_total": "{total} emails",
+    "col_recipient": "To",
+    "col_attempts": "Attempts",
+    "col_last_error": "Last error",
+    "no_deliveries": "No email with this status.",
+    "suppressions": "Blocked addresses",
+    "suppressions_intro": "An address that bounced permanently gets no more email. A platform administrator can "
+    "look one up and allow it again once the mailbox works.",
+    "field_address": "Email address",
+    "look_up": "Look up",
+    "address_suppressed": "{address} gets no email since {date} ({reason}).",
+    "address_not_suppressed": "{address} is not blocked.",
+    "address_invalid": "{address} is not an email address.",
+    "allow_again": "Allow this address again",
+    "address_allowed": "{address} may receive email again.",
+    "template_previews": "Email previews",
+    "previews_intro": "Each email with sample data, as members and boards receive it:",
     "nav_partners": "Partners",
     "partners_of": "Partners for {cluster}",
     "partners_intro": "The organisations the cluster's members can be matched to: the cluster's own, shared ones "
@@ -395,6 +415,26 @@ _EN = {
 }
 
 _DE = {
+    "nav_emails": "E-Mails",
+    "emails_of": "E-Mails von {cluster}",
+    "delivery_log": "Versandprotokoll",
+    "deliveries_total": "{total} E-Mails",
+    "col_recipient": "An",
+    "col_attempts": "Versuche",
+    "col_last_error": "Letzter Fehler",
+    "no_deliveries": "Keine E-Mail mit diesem Stand.",
+    "suppressions": "Gesperrte Adressen",
+    "suppressions_intro": "Eine Adresse, die dauerhaft unzustellbar war, erhält keine E-Mails mehr. Die "
+    "Plattformverwaltung kann sie nachschlagen und wieder zulassen, sobald das Postfach funktioniert.",
+    "field_address": "E-Mail-Adresse",
+    "look_up": "Nachschlagen",
+    "address_suppressed": "{address} erhält seit {date} keine E-Mails ({reason}).",
+    "address_not_suppressed": "{address} ist nicht gesperrt.",
+    "address_invalid": "{address} ist keine E-Mail-Adresse.",
+    "allow_again": "Diese Adresse wieder zulassen",
+    "address_allowed": "{address} darf wieder E-Mails erhalten.",
+    "template_previews": "E-Mail-Vorschau",
+    "previews_intro": "Jede E-Mail mit Beispieldaten, so wie Mitglieder und Vorstand sie erhalten:",
     "nav_partners": "Partner",
     "partners_of": "Partner für {cluster}",
     "partners_intro": "Die Organisationen, denen die Mitglieder des Clusters zugeordnet werden können: eigene, "
@@ -784,6 +824,26 @@ _DE = {
 }
 
 _FR = {
+    "nav_emails": "E-mails",
+    "emails_of": "E-mails de {cluster}",
+    "delivery_log": "Journal d'envoi",
+    "deliveries_total": "{total} e-mails",
+    "col_recipient": "À",
+    "col_attempts": "Tentatives",
+    "col_last_error": "Dernière erreur",
+    "no_deliveries": "Aucun e-mail dans cet état.",
+    "suppressions": "Adresses bloquées",
+    "suppressions_intro": "Une adresse définitivement en échec ne reçoit plus d'e-mails. L'administration de la "
+    "plateforme peut la rechercher et l'autoriser de nouveau une fois la boîte opérationnelle.",
+    "field_address": "Adresse e-mail",
+    "look_up": "Rechercher",
+    "address_suppressed": "{address} ne reçoit plus d'e-mails depuis le {date} ({reason}).",
+    "address_not_suppressed": "{address} n'est pas bloquée.",
+    "address_invalid": "{address} n'est pas une adresse e-mail.",
+    "allow_again": "Autoriser de nouveau cette adresse",
+    "address_allowed": "{address} peut de nouveau recevoir des e-mails.",
+    "template_previews": "Aperçu des e-mails",
+    "previews_intro": "Chaque e-mail avec des données d'exemple, tel que membres et conseil le reçoivent :",
     "nav_partners": "Partenaires",
     "partners_of": "Partenaires pour {cluster}",
     "partners_intro": "Les organisations vers lesquelles les membres du cluster peuvent être orientés : les siennes, "
