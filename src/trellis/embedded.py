@@ -142,7 +142,6 @@ def embedded_console(host: FastAPI, data_dir: Path, keys: auth_local.LocalKeys, 
         settings,
         transports=dict.fromkeys(CONSOLE_SERVICES, transport),
         local_sign_in=LocalSignIn(keys, lambda: demo_people(data_dir)),
-        cluster_directory=lambda: [c for c in [demo_cluster_id(data_dir)] if c],
         api_links=links,
     )
 

@@ -145,3 +145,17 @@ async def test_an_operator_announces_every_member_again_after_an_upgrade(surveys
     refused = await surveys.client.post("/admin/members/announce", headers=manager)
     assert refused.status_code == 403, "platform admins only: it publishes the whole directory"
     assert len(await surveys.events(MemberChanged)) == 3 + 2 + 3, "the refused call published nothing"
+
+
+async def test_the_cluster_list_holds_only_the_clusters_a_caller_may_read(surveys: Surveys) -> None:
+    first = await ok(await surveys.client.post("/clusters", json={"name": "Baltic Marine Cluster"}), 201)
+    second = await ok(await surveys.client.post("/clusters", json={"name": "Alpine Wood Cluster"}), 201)
+    everything = await ok(await surveys.client.get("/clusters", params={"limit": 200}))
+    names = [c["name"] for c in everything["items"]]
+    assert names == sorted(names), "by name"
+    assert {"Baltic Marine Cluster", "Alpine Wood Cluster"} <= set(names)
+    found = await ok(await surveys.client.get("/clusters", params={"q": "baltic"}))
+    assert [c["id"] for c in found["items"]] == [first["id"]]
+    viewer = auth.bearer("cluster-viewer", clusters=(second["id"],))
+    own = await ok(await surveys.client.get("/clusters", headers=viewer))
+    assert [c["id"] for c in own["items"]] == [second["id"]] and own["total"] == 1

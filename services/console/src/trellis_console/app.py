@@ -37,6 +37,7 @@ from trellis_console.partners import partners_routes
 from trellis_console.session import PENDING_COOKIE, PENDING_MAX_AGE_S, CookieTooLarge, Session, SessionSigner
 from trellis_console.settings import SERVICES, ConsoleSettings
 from trellis_console.signin import LocalSignIn
+from trellis_console.skills import skills_routes
 from trellis_console.strategy import strategy_routes
 
 log = get_logger(__name__)
@@ -61,11 +62,9 @@ def create_console(
     *,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     local_sign_in: LocalSignIn | None = None,
-    cluster_directory: Callable[[], Sequence[str]] | None = None,
     api_links: Sequence[ApiLink] = (),
 ) -> FastAPI:
-    """``transports``: in embedded mode the services' apps in-process; ``cluster_directory``: the clusters a
-    platform admin may switch between (default: the settings' list)."""
+    """``transports``: in embedded mode the services' apps in-process."""
     secret = settings.session_secret.get_secret_value() if settings.session_secret else _DEV_SECRET
     oidc = _oidc(settings)
     if oidc is not None:
@@ -73,7 +72,6 @@ def create_console(
     pages = Pages(settings, SessionSigner(secret, settings.session_max_age_s))
     urls = {name: settings.service_url(name) for name in SERVICES}
     backends = Backends(urls, timeout_s=settings.http_timeout_s, transports=transports)
-    directory = cluster_directory or (lambda: settings.clusters)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -224,17 +222,17 @@ def create_console(
         if session is None or session.token is None:
             return pages.to_sign_in(request)
         claims = read_claims(session.token, settings.roles_claim, settings.clusters_claim)
-        clusters = list(directory()) if claims.platform_admin else list(claims.clusters)
-        if cluster and (claims.platform_admin or cluster in clusters):
+        if cluster and (claims.platform_admin or cluster in claims.clusters):
             return pages.redirect(request, f"{root(request)}/clusters/{quote(cluster, safe='')}")
+        clusters = await _readable_clusters(session.token)  # the token's clusters that exist, by name
         if len(clusters) == 1 or (clusters and claims.platform_admin):
-            return pages.redirect(request, f"{root(request)}/clusters/{quote(clusters[0], safe='')}")
-        names = [(c, await _cluster_name(session.token, c)) for c in clusters]
-        return pages.render(request, "choose.html", clusters=names)
+            return pages.redirect(request, f"{root(request)}/clusters/{quote(clusters[0][0], safe='')}")
+        return pages.render(request, "choose.html", clusters=clusters)
 
-    async def _cluster_name(token: str, cluster_id: str) -> str | None:
-        found = await backends.optional(token, "surveys", f"/clusters/{cluster_id}")
-        return str(found["name"]) if found else None
+    async def _readable_clusters(token: str) -> list[tuple[str, str]]:
+        """The clusters the person may read, by name (every cluster for a platform admin, the first page)."""
+        found = await backends.optional(token, "surveys", "/clusters", {"limit": 200})
+        return [(str(c["id"]), str(c["name"])) for c in (found or {}).get("items", [])]
 
     @app.get("/clusters/{cluster_id}")
     async def home(request: Request, cluster_id: str) -> Response:
@@ -245,7 +243,7 @@ def create_console(
         data = await cluster_home(backends, session.token, cluster_id, pages.language(request))
         switcher: list[tuple[str, str]] = []
         if claims.platform_admin:
-            switcher = [(c, name) for c in directory() if (name := await _cluster_name(session.token, c))]
+            switcher = await _readable_clusters(session.token)
         return pages.render(request, "home.html", home=data, may_write=claims.may_write(cluster_id), switcher=switcher)
 
     @app.post("/clusters/{cluster_id}/calendar")
@@ -261,13 +259,15 @@ def create_console(
             return pages.problem(request, 403, "forbidden")  # the service would refuse too; no need to ask it
         issued = await backends.request(session.token, "strategy", "POST", f"/clusters/{cluster_id}/calendar-token")
         feed = f"{settings.strategy_public_url or settings.strategy_url}{issued['path']}"
-        name = await _cluster_name(session.token, cluster_id)
+        found = await backends.optional(session.token, "surveys", f"/clusters/{cluster_id}")
+        name = str(found["name"]) if found else None
         home = f"{root(request)}/clusters/{cluster_id}"
         return pages.render(request, "calendar.html", cluster_id=cluster_id, cluster_name=name, feed=feed, here=home)
 
     console = Console(settings, pages, backends, signed_in)
     app.include_router(members_routes(console))
     app.include_router(campaigns_routes(console))
+    app.include_router(skills_routes(console))
     app.include_router(matches_routes(console))
     app.include_router(partners_routes(console))
     app.include_router(strategy_routes(console))

@@ -58,10 +58,6 @@ class ConsoleSettings(BaseSettings):
         "is <public_url>/auth/callback); default: taken from each request",
     )
     default_language: Literal["en", "de", "fr"] = "en"
-    clusters: list[str] = Field(
-        default_factory=list,
-        description="Cluster ids a platform admin may switch between (surveys cannot list clusters yet)",
-    )
     http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
     http_port: int = 8000
     http_timeout_s: float = Field(10.0, gt=0, description="How long a page waits for a service")

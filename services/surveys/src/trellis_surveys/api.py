@@ -29,6 +29,7 @@ from trellis_surveys.schemas import (
     AnnouncedOut,
     ClusterIn,
     ClusterOut,
+    ClusterPage,
     ImportReport,
     ImportRowError,
     MemberIn,
@@ -87,6 +88,31 @@ async def announce_members(
         for member in found:
             uow.emit(member_changed(member))
     return {"announced": len(found), "clusters": len({m["cluster_id"] for m in found})}
+
+
+@router.get(
+    "/clusters",
+    response_model=ClusterPage,
+    tags=["directory"],
+    summary="The clusters the caller may read (every cluster for platform admins), by name",
+)
+async def list_clusters(
+    runtime: Runtime,
+    scope: Reader,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the cluster's name")] = None,
+) -> dict[str, Any]:
+    where = [scope.clause(clusters.c.id)]
+    if q:
+        where.append(func.lower(clusters.c.name).contains(q.lower(), autoescape=True))
+    async with runtime.db.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(clusters).where(*where))
+        rows = await session.execute(
+            select(clusters).where(*where).order_by(clusters.c.name, clusters.c.id).limit(limit).offset(offset)
+        )
+        items = [dict(row) for row in rows.mappings()]
+    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut, tags=["directory"])

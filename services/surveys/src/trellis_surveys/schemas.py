@@ -42,6 +42,13 @@ class ClusterOut(ClusterIn):
     created_at: datetime
 
 
+class ClusterPage(BaseModel):
+    items: list[ClusterOut]
+    total: int
+    limit: int
+    offset: int
+
+
 class ContactIn(Body):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
