@@ -280,3 +280,4 @@ def test_headers_shared_between_messages_build_the_bytes_of_headers_made_anew(
     for message in shared:
         assert bytes(message) == bytes(anew)
         assert flatten_message(message) == flatten_message(anew)  # as the SMTP client sends it
+        assert flatten_message(message, utf8=True) == flatten_message(anew, utf8=True)  # folded for SMTPUTF8

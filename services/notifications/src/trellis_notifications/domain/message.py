@@ -36,7 +36,11 @@ class _FoldedOnce(BaseHeader):
 
     def fold(self, *, policy: Policy) -> str:
         kept: tuple[Policy, str] | None = self.__dict__.get("_folded")
-        if kept is not None and kept[0] is policy:
+        # The generator folds a message's parts with a copy of its policy (``clone(linesep=…)``): the same
+        # settings, another object. A policy is its class's defaults and the settings it was made with.
+        if kept is not None and (
+            kept[0] is policy or (type(kept[0]) is type(policy) and vars(kept[0]) == vars(policy))
+        ):
             return kept[1]
         folded = self.refold(policy=policy)
         self.__dict__["_folded"] = (policy, folded)
