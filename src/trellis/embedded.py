@@ -123,7 +123,8 @@ def build_embedded(
                 await runtime.stop()
             mail.stop()
 
-    host = FastAPI(title="Trellis (embedded)", lifespan=lifespan)
+    # No docs of its own: the console is at /, each service serves its own /docs offline.
+    host = FastAPI(title="Trellis (embedded)", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     host.include_router(mail_router(mail))
     for name, app in apps.items():
         host.mount(f"/{name}", app)
