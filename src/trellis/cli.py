@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from trellis.auth_cli import auth_app
-from trellis.demo import SIGN_IN_PEOPLE, render, run_demo
+from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
 from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
 from trellis.privacy_cli import privacy_app
@@ -36,7 +36,10 @@ def _free_port() -> int:
 
 async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: bool, stay: bool) -> None:
     public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    platform = build_embedded(data_dir, smtp_port=smtp_port, fast=True, public_url=f"http://{public_host}:{port}")
+    base_url = f"http://{public_host}:{port}"
+    if stay:  # before the services' start-up lines; `trellis demo` exits after its report: no console to visit
+        typer.echo(console_banner(base_url))
+    platform = build_embedded(data_dir, smtp_port=smtp_port, fast=True, public_url=base_url)
     server = uvicorn.Server(uvicorn.Config(platform.app, host=host, port=port, log_config=None, access_log=False))
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -44,9 +47,6 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
             await serving  # surfaces the start-up error
             return
         await asyncio.sleep(0.05)
-    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-    if stay:  # `trellis demo` exits after its report: no console to visit
-        typer.echo(console_banner(base_url))
     try:
         if demo:
             async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=platform.admin_headers()) as client:
@@ -64,14 +64,18 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
         await serving
 
 
+DEMO_ROLES = {
+    "manager": f"manager of {CLUSTER['name']}",
+    "viewer": f"viewer of {CLUSTER['name']}",
+    "admin": "platform admin: every cluster",
+}
+
+
 def console_banner(base_url: str) -> str:
-    """What a newcomer needs first: where the console is and whom to sign in as."""
-    people = SIGN_IN_PEOPLE
-    return (
-        f"Manager console: {base_url}/\n"
-        f"  sign in as {people['manager']} (manager of the demo cluster), {people['viewer']} (viewer) "
-        f"or {people['admin']} (platform admin)\n"
-    )
+    """What a newcomer needs first: where the console is and whom to sign in as (a button each there)."""
+    width = max(len(name) for name in SIGN_IN_PEOPLE.values())
+    people = [f"  {SIGN_IN_PEOPLE[key]:<{width}}  {role}" for key, role in DEMO_ROLES.items()]
+    return "\n".join([f"Manager console: {base_url}/", "Sign in there as one of the demo people:", *people, ""])
 
 
 @app.command()

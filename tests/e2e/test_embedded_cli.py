@@ -6,6 +6,7 @@ seconds of migrations and the demo.)"""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -71,9 +72,11 @@ async def test_restarts_with_no_reset_seed_the_demo_once_keep_the_mail_and_log_r
     assert len(first_mail) == 3, [m["subject"] for m in first_mail]
 
     first = (tmp_path / "first.log").read_text()
-    console = first.index("Manager console: http://127.0.0.1:")
-    assert console < first.index(f"Cluster {CLUSTER['name']}"), "the console and whom to sign in as come first"
-    assert all(name in first[console:] for name in SIGN_IN_PEOPLE.values())
+    head = first.splitlines()[:5]  # before the services' start-up lines and the demo's report
+    assert re.fullmatch(r"Manager console: http://127\.0\.0\.1:\d+/", head[0]), head
+    for line, (role, name) in zip(head[2:], SIGN_IN_PEOPLE.items(), strict=True):
+        assert line.strip().startswith(name) and role in line, (line, head)
+    assert "manager of " + CLUSTER["name"] in head[2], head
 
     second_mail = await run_embedded(data_dir, tmp_path / "second.log", "--no-reset")
     assert seeded(data_dir) == ONCE, "a restart with --no-reset seeded the demo again"
