@@ -73,7 +73,7 @@ async def test_a_members_page_shows_contacts_gaps_matches_and_emails_by_name(
         assert "Lukas Huber" in text and "lukas@huber.example" in text and "German" in text
         assert "German, English" in text, "working languages by name"
         gaps = page.text.split('id="gaps-h"')[1].split("</section>")[0]
-        assert "<td class=\"title\">" in gaps and "Levels short" in gaps, "the member answered in the demo: its gaps"
+        assert '<td class="title">' in gaps and "Levels short" in gaps, "the member answered in the demo: its gaps"
         assert any(trend in gaps for trend in ("New", "Widening", "Closing", "Unchanged"))
         matches = page.text.split('id="matches-h"')[1].split("</section>")[0]
         assert "Proposed" in matches or "Accepted" in matches or "No match yet." in matches
