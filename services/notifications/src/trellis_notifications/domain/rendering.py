@@ -24,6 +24,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from trellis_common.dates import long_date
+from trellis_common.offer_labels import DELIVERY_MODES, OFFER_FORMATS
 from trellis_common.skill_labels import skill_label
 from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.ical import ICS_FILENAME
@@ -43,27 +44,10 @@ DEFAULT_LANGUAGE = Language.EN.value
 NBSP = "\u00a0"  # between a number and its unit, a day and its month: never split across lines
 SUPPORTED_LANGUAGES = frozenset(language.value for language in Language)
 
-# Display names of the codes events carry (offer formats, delivery modes, survey themes, categories).
-_LABELS: dict[str, dict[str, str]] = {
+# Display names of the codes events carry: offer formats and delivery modes (shared with the console), survey
+# themes, unsubscribe categories, KPI statuses.
+_OTHER_LABELS: dict[str, dict[str, str]] = {
     "en": {
-        "training": "training",
-        "masterclass": "masterclass",
-        "coaching": "coaching",
-        "mentoring": "mentoring",
-        "job_shadowing": "job shadowing",
-        "worker_exchange": "temporary worker exchange",
-        "on_the_job_training": "on-the-job training",
-        "advisory": "advisory",
-        "peer_learning": "peer learning",
-        "study_visit": "study visit",
-        "workshop": "workshop",
-        "webinar": "webinar",
-        "train_the_trainer": "train-the-trainer",
-        "trade_mission": "trade mission",
-        "test_bed": "test bed or demonstration",
-        "online": "online",
-        "on_site": "on site",
-        "hybrid": "hybrid",
         "green": "green transition",
         "digital": "digital skills",
         "internationalisation": "internationalisation",
@@ -78,24 +62,6 @@ _LABELS: dict[str, dict[str, str]] = {
         "no_data": "no data",
     },
     "de": {
-        "training": "Schulung",
-        "masterclass": "Masterclass",
-        "coaching": "Coaching",
-        "mentoring": "Mentoring",
-        "job_shadowing": "Job-Shadowing",
-        "worker_exchange": "befristeter Personalaustausch",
-        "on_the_job_training": "Training am Arbeitsplatz",
-        "advisory": "Beratung",
-        "peer_learning": "Peer-Learning",
-        "study_visit": "Studienbesuch",
-        "workshop": "Workshop",
-        "webinar": "Webinar",
-        "train_the_trainer": "Train-the-Trainer",
-        "trade_mission": "Wirtschaftsmission",
-        "test_bed": "Testumgebung oder Demonstration",
-        "online": "online",
-        "on_site": "vor Ort",
-        "hybrid": "hybrid",
         "green": "grüner Wandel",
         "digital": "digitale Kompetenzen",
         "internationalisation": "Internationalisierung",
@@ -110,24 +76,6 @@ _LABELS: dict[str, dict[str, str]] = {
         "no_data": "keine Daten",
     },
     "fr": {
-        "training": "formation",
-        "masterclass": "masterclass",
-        "coaching": "coaching",
-        "mentoring": "mentorat",
-        "job_shadowing": "observation en situation de travail",
-        "worker_exchange": "échange temporaire de personnel",
-        "on_the_job_training": "formation en situation de travail",
-        "advisory": "conseil",
-        "peer_learning": "apprentissage entre pairs",
-        "study_visit": "visite d’étude",
-        "workshop": "atelier",
-        "webinar": "webinaire",
-        "train_the_trainer": "formation de formateurs",
-        "trade_mission": "mission commerciale",
-        "test_bed": "plateforme d’essai ou de démonstration",
-        "online": "en ligne",
-        "on_site": "sur site",
-        "hybrid": "hybride",
         "green": "transition écologique",
         "digital": "compétences numériques",
         "internationalisation": "internationalisation",
@@ -141,6 +89,10 @@ _LABELS: dict[str, dict[str, str]] = {
         "missed": "manqué",
         "no_data": "pas de données",
     },
+}
+_LABELS: dict[str, dict[str, str]] = {
+    language: {**OFFER_FORMATS[language], **DELIVERY_MODES[language], **labels}
+    for language, labels in _OTHER_LABELS.items()
 }
 
 
