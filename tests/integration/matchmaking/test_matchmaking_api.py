@@ -326,6 +326,8 @@ async def test_members_sharing_a_gap_are_pooled_in_one_group_offer(
     assert listed["member_ids"] == ["m-1", "m-2", "m-3"] and listed["pool_id"] == pool.pool_id
     assert listed["member_names"] == ["Member m-1", "Member m-2", "Member m-3"], "as surveys published them"
     assert (await api.get("/clusters/c-2/pools")).json() == [], "one member alone is no pool"
+    assert [p["pool_id"] for p in (await api.get("/clusters/c-1/pools", params={"limit": 1})).json()] == [pool.pool_id]
+    assert (await api.get("/clusters/c-1/pools", params={"limit": 0})).status_code == 422
 
     # A new name arrives with surveys.member.changed: pools and matches name members by their latest names.
     await name_member(matchmaking, "m-1", "Huber Präzision GmbH")

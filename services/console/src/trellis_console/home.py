@@ -16,6 +16,7 @@ from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Backends
 
 TOP_GAPS = 5
+HOME_POOLS = 3  # the largest; the matches page lists more
 OUTCOMES = ("pending", "accepted", "declined", "completed", "released")
 
 
@@ -89,7 +90,9 @@ async def cluster_home(backends: Backends, token: str, cluster_id: str, language
             backends.optional(
                 token, "matchmaking", "/outcomes/conversion", {"cluster_id": cluster_id, "period": period}
             ),
-            backends.optional(token, "matchmaking", f"/clusters/{cluster_id}/pools", {"period": period}),
+            backends.optional(
+                token, "matchmaking", f"/clusters/{cluster_id}/pools", {"period": period, "limit": HOME_POOLS}
+            ),
         )
         if conversion is not None:
             home.outcomes = {outcome: int(conversion.get(outcome) or 0) for outcome in OUTCOMES}

@@ -21,6 +21,7 @@ from trellis_console.messages import Messages
 from trellis_console.pages import root
 
 PAGE_SIZE = 100
+POOLS_SHOWN = 20  # the largest pools of the period
 STATUSES = ("proposed", "accepted", "declined", "completed", "released")
 # What a manager may record next, as the matchmaking service allows it (it refuses anything else with 409).
 NEXT_OUTCOMES = {"proposed": ("accepted", "declined", "completed"), "accepted": ("completed", "declined")}
@@ -59,7 +60,9 @@ def matches_routes(console: Console) -> APIRouter:
         params.update({k: v for k, v in {"period": period, "status": status}.items() if v})
         found, pools = await asyncio.gather(
             backends.get(person.token, "matchmaking", "/matches", params),
-            backends.optional(person.token, "matchmaking", f"/clusters/{cluster_id}/pools", {"period": period})
+            backends.optional(
+                person.token, "matchmaking", f"/clusters/{cluster_id}/pools", {"period": period, "limit": POOLS_SHOWN}
+            )
             if period
             else _nothing(),
         )

@@ -172,14 +172,26 @@ async def conversion_rate(
     tags=["pools"],
     summary="Pooled opportunities: members of the cluster placed in the same group offer for the same gap",
 )
-async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, period: Period = None) -> list[PoolOut]:
+async def cluster_pools(
+    cluster_id: Ident,
+    runtime: Runtime,
+    scope: Reader,
+    period: Period = None,
+    limit: Annotated[int | None, Query(ge=1, le=500, description="Only the largest pools (most members)")] = None,
+) -> list[PoolOut]:
     if not scope.allows(cluster_id):
         raise not_found("cluster", cluster_id)
     settings = matchmaking_settings(runtime.settings)
     period = period or now_period(runtime)
     async with runtime.db.sessions() as session:
         rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
-        names = await names_of(session, NAMES, member_ids=[r.member_id for r in rows])
+        pools = find_pools(repository.seat_holders(rows), period=period, min_members=settings.pool_min_members)
+        if limit is not None:
+            pools = sorted(pools, key=lambda pool: -len(pool.member_ids))[:limit]
+        # Names of the pooled members only, each once: an IN list of every seat holder costs more to compile
+        # than to run.
+        pooled = sorted({member_id for pool in pools for member_id in pool.member_ids})
+        names = await names_of(session, NAMES, member_ids=pooled)
     by_offer = {r.offer_id: r for r in rows}
     accepted = Counter((r.skill_code, r.offer_id) for r in rows if MatchStatus(r.status) in CONFIRMED)
     return [
@@ -199,7 +211,7 @@ async def cluster_pools(cluster_id: Ident, runtime: Runtime, scope: Reader, peri
             seats=pool.seats,
             accepted=accepted[(pool.skill_code, pool.offer_id)],
         )
-        for pool in find_pools(repository.seat_holders(rows), period=period, min_members=settings.pool_min_members)
+        for pool in pools
     ]
 
 

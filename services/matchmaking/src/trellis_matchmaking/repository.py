@@ -167,8 +167,16 @@ async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str
 async def seat_rows(
     session: AsyncSession, scope: Scope, period: str, *, cluster_id: str | None = None
 ) -> Sequence[Row[Any]]:
-    """Every match of the period that holds a seat, in a stable order."""
-    query = select(matches).where(
+    """Every match of the period that holds a seat, in a stable order: the columns pooling reads (not the
+    explanations, whose JSON would be decoded for nothing)."""
+    columns = [
+        matches.c[name]
+        for name in (
+            "member_id", "cluster_id", "skill_code", "offer_id", "format", "status", "partner_id", "partner_name",
+            "offer_title",
+        )
+    ]  # fmt: skip
+    query = select(*columns).where(
         scope.clause(matches.c.cluster_id),
         matches.c.period == period,
         matches.c.status.in_([s.value for s in HOLDS_SEAT]),

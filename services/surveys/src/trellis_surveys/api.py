@@ -265,8 +265,9 @@ async def list_members(
                 select(members.c.id).where(*where).order_by(members.c.name, members.c.id).limit(limit).offset(offset)
             )
         ).all()
-        items = [await load_member(session, scope, member_id) for member_id in ids]
-    return {"items": [_with_card(m) for m in items if m], "total": total or 0, "limit": limit, "offset": offset}
+        loaded = {m["id"]: m for m in await load_members(session, scope, cluster_id, member_ids=ids)}
+    items = [loaded[member_id] for member_id in ids if member_id in loaded]  # the page's order, by name
+    return {"items": [_with_card(m) for m in items], "total": total or 0, "limit": limit, "offset": offset}
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, tags=["directory"])

@@ -7,6 +7,7 @@ id that does not exist and other clusters' ids cannot be probed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -63,8 +64,11 @@ async def load_member(session: AsyncSession, scope: Scope, member_id: str) -> di
     return {**row, "contacts": [dict(c) for c in people]}
 
 
-async def load_members(session: AsyncSession, scope: Scope, cluster_id: str | None = None) -> list[dict[str, Any]]:
-    """Every member in scope (of one cluster, when given) as ``load_member`` reads it, in two queries."""
+async def load_members(
+    session: AsyncSession, scope: Scope, cluster_id: str | None = None, member_ids: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every member in scope (of one cluster, and among ``member_ids``, when given) as ``load_member`` reads
+    it, in two queries."""
     query = (
         select(members, clusters.c.name.label("cluster_name"))
         .join(clusters, clusters.c.id == members.c.cluster_id)
@@ -73,6 +77,8 @@ async def load_members(session: AsyncSession, scope: Scope, cluster_id: str | No
     )
     if cluster_id is not None:
         query = query.where(members.c.cluster_id == cluster_id)
+    if member_ids is not None:
+        query = query.where(members.c.id.in_(list(member_ids)))
     rows = [dict(row) for row in (await session.execute(query)).mappings()]
     people: dict[str, list[dict[str, Any]]] = {str(row["id"]): [] for row in rows}
     if rows:
