@@ -222,11 +222,11 @@ class TokenVerifier:
         return self.principal(claims)
 
     def principal(self, claims: Mapping[str, Any]) -> Principal:
-        roles = frozenset(Role(name) for name in _strings(_claim(claims, self.roles_claim)) if name in set(Role))
-        return Principal(str(claims["sub"]), roles, frozenset(_strings(_claim(claims, self.clusters_claim))))
+        roles = frozenset(Role(name) for name in claim_strings(claim_at(claims, self.roles_claim)) if name in set(Role))
+        return Principal(str(claims["sub"]), roles, frozenset(claim_strings(claim_at(claims, self.clusters_claim))))
 
 
-def _claim(claims: Mapping[str, Any], path: str) -> Any:
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
     """A claim by dotted path, e.g. Keycloak's ``realm_access.roles``."""
     value: Any = claims
     for part in path.split("."):
@@ -234,7 +234,8 @@ def _claim(claims: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def _strings(value: Any) -> list[str]:
+def claim_strings(value: Any) -> list[str]:
+    """A claim that may be a space-separated string (OAuth scopes) or a list, as a list of strings."""
     if isinstance(value, str):
         return value.split()
     if isinstance(value, list):

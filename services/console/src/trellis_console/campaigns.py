@@ -67,12 +67,10 @@ def campaigns_routes(console: Console) -> APIRouter:
 
     @router.post("/clusters/{cluster_id}/campaigns/new")
     async def launch(request: Request, cluster_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         if not person.claims.may_write(cluster_id):
             return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
@@ -175,12 +173,10 @@ def campaigns_routes(console: Console) -> APIRouter:
 async def _act(request: Request, console: Console, campaign_id: str, action: str) -> Response:
     """Remind now or close now: POST to surveys, then back to the campaign page saying what happened."""
     pages, backends = console.pages, console.backends
-    person = await console.person(request)
-    if person is None:
-        return pages.to_sign_in(request)
-    submitted = await request.form()
-    if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-        return pages.problem(request, 403, "csrf")
+    posted = await console.posted(request)
+    if isinstance(posted, Response):
+        return posted
+    person, _form = posted
     campaign = await backends.get(person.token, "surveys", f"/campaigns/{campaign_id}")
     if not person.claims.may_write(str(campaign["cluster_id"])):
         return console.refused(request, person, str(campaign["cluster_id"]))

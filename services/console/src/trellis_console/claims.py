@@ -7,13 +7,11 @@ claim gains nothing but a page of errors. Where the provider puts them is config
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import jwt
 
-from trellis_common.auth import ALL_CLUSTERS, Role
+from trellis_common.auth import ALL_CLUSTERS, Role, claim_at, claim_strings
 
 
 @dataclass(frozen=True)
@@ -36,21 +34,5 @@ def read_claims(token: str, roles_claim: str = "roles", clusters_claim: str = "c
         body = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         return Claims(frozenset(), ())
-    roles, clusters = _strings(claim_at(body, roles_claim)), _strings(claim_at(body, clusters_claim))
+    roles, clusters = claim_strings(claim_at(body, roles_claim)), claim_strings(claim_at(body, clusters_claim))
     return Claims(frozenset(roles), tuple(c for c in clusters if c != ALL_CLUSTERS))
-
-
-def claim_at(claims: Mapping[str, Any], path: str) -> Any:
-    """A claim by dotted path, e.g. ``realm_access.roles``."""
-    value: Any = claims
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return value.split()
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return []

@@ -38,6 +38,16 @@ class Console:
         claims = read_claims(session.token, self.settings.roles_claim, self.settings.clusters_claim)
         return Person(session.token, claims)
 
+    async def posted(self, request: Request, *, max_part_size: int = 1024 * 1024) -> tuple[Person, FormData] | Response:
+        """A form a signed-in person posted with this session's CSRF token; else the page to answer with."""
+        person = await self.person(request)
+        if person is None:
+            return self.pages.to_sign_in(request)
+        submitted = await request.form(max_part_size=max_part_size)
+        if not self.pages.signer.csrf_ok(self.pages.session(request), form_text(submitted, "csrf")):
+            return self.pages.problem(request, 403, "csrf")
+        return person, submitted
+
     def refused(self, request: Request, person: Person, cluster_id: str) -> Response:
         """A write page the person may not use: "not allowed" (403) in their own cluster; a cluster they cannot
         even read looks like one that does not exist (404), as the services answer."""

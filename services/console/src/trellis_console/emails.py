@@ -86,12 +86,10 @@ def emails_routes(console: Console) -> APIRouter:
     @router.post("/clusters/{cluster_id}/emails/allow")
     async def allow_address(request: Request, cluster_id: str) -> Response:
         """Platform admins: an address that bounced may receive email again (its mailbox exists now)."""
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         if not person.claims.platform_admin:
             return console.refused(request, person, cluster_id)
         address = form_text(submitted, "address")

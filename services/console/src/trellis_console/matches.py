@@ -100,12 +100,10 @@ def matches_routes(console: Console) -> APIRouter:
 
     @router.post("/matches/{match_id}/outcome")
     async def record_outcome(request: Request, match_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         match = await backends.get(person.token, "matchmaking", f"/matches/{match_id}")
         cluster_id = str(match["cluster_id"])
         if not person.claims.may_write(cluster_id):

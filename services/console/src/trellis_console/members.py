@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from trellis_common.events import ContactRole, MemberType, SizeClass
 from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
 from trellis_console.context import Console, form_text
+from trellis_console.imports import IMPORT_MAX_BYTES, CsvImport, send_csv
 from trellis_console.labels import countries, country_name, language_name, sector_name
 from trellis_console.messages import Messages
 from trellis_console.pages import root
@@ -28,7 +29,6 @@ CONTACT_ROWS_FREE = 2  # empty contact rows a form offers beside the existing on
 MEMBER_ROLES = ("decision_maker", "influencer", "peer", "recommender", "mission", "saboteur", "other")
 LANGUAGE_CODES = ("en", "de", "fr", "it", "es", "pl", "nl", "pt", "cs", "sv", "da", "fi", "el", "hu", "ro", "bg",
                   "sk", "sl", "hr", "lt", "lv", "et", "ga", "mt")  # fmt: skip
-IMPORT_MAX_BYTES = 5 * 1024 * 1024  # the surveys service's default limit; it answers 413 above its own
 
 
 @dataclass
@@ -117,12 +117,10 @@ def members_routes(console: Console) -> APIRouter:
 
     @router.post("/clusters/{cluster_id}/members/new")
     async def create_member(request: Request, cluster_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         if not person.claims.may_write(cluster_id):
             return console.refused(request, person, cluster_id)
         form, body, rows = _read_form(submitted, {})
@@ -151,12 +149,10 @@ def members_routes(console: Console) -> APIRouter:
 
     @router.post("/members/{member_id}/edit")
     async def save_member(request: Request, member_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         member = await backends.get(person.token, "surveys", f"/members/{member_id}")
         cluster_id = str(member["cluster_id"])
         if not person.claims.may_write(cluster_id):
@@ -182,38 +178,22 @@ def members_routes(console: Console) -> APIRouter:
 
     @router.post("/clusters/{cluster_id}/members/import")
     async def import_file(request: Request, cluster_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form(max_part_size=IMPORT_MAX_BYTES + 1)
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request, max_part_size=IMPORT_MAX_BYTES + 1)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         if not person.claims.may_write(cluster_id):
             return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
-        upload = submitted.get("file")
-        context: dict[str, Any] = {"cluster_id": cluster_id, "cluster_name": cluster["name"]}
-        here = f"{root(request)}/clusters/{cluster_id}/members/import"
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return pages.render(request, "csv_import.html", status=400, missing=True, here=here, **context)
-        content = await upload.read(IMPORT_MAX_BYTES + 1)
-        if len(content) > IMPORT_MAX_BYTES:
-            return pages.render(request, "csv_import.html", status=413, too_large=True, here=here, **context)
-        files = {"file": (upload.filename, content, "text/csv")}
-        try:
-            report = await backends.request(
-                person.token, "surveys", "POST", f"/clusters/{cluster_id}/members/import", files=files
-            )
-        except Rejected as exc:
-            return pages.render(
-                request,
-                "csv_import.html",
-                status=exc.status,
-                here=here,
-                **context,
-                **_import_problem(exc, Messages(pages.language(request))),
-            )
-        return pages.render(request, "csv_import.html", imported=int(report["imported"]), here=here, **context)
+        spec = CsvImport(
+            service="surveys",
+            path=f"/clusters/{cluster_id}/members/import",
+            here=f"{root(request)}/clusters/{cluster_id}/members/import",
+            page={"cluster_id": cluster_id, "cluster_name": cluster["name"]},
+            problem=lambda exc: _import_problem(exc, Messages(pages.language(request))),
+            imported=lambda report: int(report["imported"]),
+        )
+        return await send_csv(request, console, person, submitted, spec)
 
     return router
 

@@ -20,9 +20,8 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from trellis_common.auth import LEEWAY_S, AuthError, KeySource
+from trellis_common.auth import LEEWAY_S, AuthError, KeySource, claim_at
 from trellis_common.logging import get_logger
-from trellis_console.claims import claim_at
 
 log = get_logger(__name__)
 

@@ -9,19 +9,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from trellis_common.offer_labels import DELIVERY_MODES, OFFER_FORMATS, PARTNER_TYPES, offer_label
 from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
 from trellis_console.context import Console, form_text
+from trellis_console.imports import IMPORT_MAX_BYTES, CsvImport, send_csv
 from trellis_console.labels import countries, country_name
 from trellis_console.messages import Messages
 from trellis_console.pages import root
 from trellis_console.wording import worded
 
 PAGE_SIZE = 200
-IMPORT_MAX_BYTES = 5 * 1024 * 1024  # the matchmaking service's default; it answers 413 above its own
 FIELDS = ("name", "partner_type", "country", "website", "contact", "open")
 OFFER_FIELDS = ("title", "format", "delivery", "seats", "max_level", "cost_eur", "offer_countries")
 
@@ -63,12 +62,10 @@ def partners_routes(console: Console) -> APIRouter:
 
     @router.post("/clusters/{cluster_id}/partners/new")
     async def register(request: Request, cluster_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         if not person.claims.may_write(cluster_id):
             return console.refused(request, person, cluster_id)
         values = {key: form_text(submitted, key) for key in (*FIELDS, *OFFER_FIELDS)}
@@ -95,39 +92,23 @@ def partners_routes(console: Console) -> APIRouter:
 
     @router.post("/clusters/{cluster_id}/partners/import")
     async def import_file(request: Request, cluster_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form(max_part_size=IMPORT_MAX_BYTES + 1)
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request, max_part_size=IMPORT_MAX_BYTES + 1)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         if not person.claims.may_write(cluster_id):
             return console.refused(request, person, cluster_id)
         cluster = await backends.get(person.token, "surveys", f"/clusters/{cluster_id}")
-        context = _import_page(cluster_id, cluster["name"])
-        here = f"{root(request)}/clusters/{cluster_id}/partners/import"
-        upload = submitted.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return pages.render(request, "csv_import.html", status=400, missing=True, here=here, **context)
-        content = await upload.read(IMPORT_MAX_BYTES + 1)
-        if len(content) > IMPORT_MAX_BYTES:
-            return pages.render(request, "csv_import.html", status=413, too_large=True, here=here, **context)
-        params = {"owner_cluster_id": cluster_id, "open_to_other_clusters": form_text(submitted, "open") == "yes"}
-        try:
-            report = await backends.request(
-                person.token,
-                "matchmaking",
-                "POST",
-                "/partners/import",
-                params=params,
-                files={"file": (upload.filename, content, "text/csv")},
-            )
-        except Rejected as exc:
-            return pages.render(
-                request, "csv_import.html", status=exc.status, here=here, **context, **_import_problem(exc)
-            )
-        imported = {"partners": int(report["imported_partners"]), "offers": int(report["imported_offers"])}
-        return pages.render(request, "csv_import.html", imported=imported, here=here, **context)
+        spec = CsvImport(
+            service="matchmaking",
+            path="/partners/import",
+            here=f"{root(request)}/clusters/{cluster_id}/partners/import",
+            page=_import_page(cluster_id, cluster["name"]),
+            problem=_import_problem,
+            imported=lambda report: {"partners": report["imported_partners"], "offers": report["imported_offers"]},
+            params={"owner_cluster_id": cluster_id, "open_to_other_clusters": form_text(submitted, "open") == "yes"},
+        )
+        return await send_csv(request, console, person, submitted, spec)
 
     return router
 

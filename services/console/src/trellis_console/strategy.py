@@ -55,12 +55,10 @@ def strategy_routes(console: Console) -> APIRouter:
 
     @router.post("/strategies/{strategy_id}/reviews")
     async def record_review(request: Request, strategy_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         strategy = await backends.get(person.token, "strategy", f"/strategies/{strategy_id}")
         cluster_id = str(strategy["cluster_id"])
         if not person.claims.may_write(cluster_id):
@@ -83,12 +81,10 @@ def strategy_routes(console: Console) -> APIRouter:
 
     @router.post("/strategies/{strategy_id}/kpis/{kpi_id}/measurements")
     async def add_measurement(request: Request, strategy_id: str, kpi_id: str) -> Response:
-        person = await console.person(request)
-        if person is None:
-            return pages.to_sign_in(request)
-        submitted = await request.form()
-        if not pages.signer.csrf_ok(pages.session(request), form_text(submitted, "csrf")):
-            return pages.problem(request, 403, "csrf")
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
         strategy = await backends.get(person.token, "strategy", f"/strategies/{strategy_id}")
         cluster_id = str(strategy["cluster_id"])
         if not person.claims.may_write(cluster_id):
