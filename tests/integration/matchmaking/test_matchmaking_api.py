@@ -443,3 +443,30 @@ async def test_partners_and_formats_the_guide_names_are_registered_and_matched(
         assert (await api.post("/partners", json=partner(f"A {kind}", kind))).status_code == 201, kind
     (told,) = await deliver(matchmaking, gaps_assessed("m-1", [SEVERE]))
     assert [(o.partner_name, o.format) for o in told.options] == [("Chamber of Commerce Vienna", "workshop")]
+
+
+async def test_the_largest_pools_are_counted_in_the_database_and_match_the_full_list(
+    matchmaking: ServiceRuntime, api: httpx.AsyncClient
+) -> None:
+    """``limit`` reads only the largest pools' seats; what it lists is the head of the full list, largest first."""
+    security = skill_gap("digcomp:4.2", current=1, required=4, headcount_gap=2, importance=5)
+    await api.post(
+        "/partners",
+        json=partner(
+            "TU Danube",
+            "university",
+            offer("Data masterclass", "digcomp:5.2", 10),
+            offer("Security masterclass", "digcomp:4.2", 10),
+        ),
+    )
+    for member in ("m-1", "m-2", "m-3"):
+        await deliver(matchmaking, gaps_assessed(member, [SEVERE]))
+    for member in ("m-4", "m-5"):
+        await deliver(matchmaking, gaps_assessed(member, [security]))
+    full = (await api.get("/clusters/c-1/pools")).json()
+    assert sorted(len(p["member_ids"]) for p in full) == [2, 3]
+    (largest,) = (await api.get("/clusters/c-1/pools", params={"limit": 1})).json()
+    assert largest == max(full, key=lambda p: len(p["member_ids"]))
+    both = (await api.get("/clusters/c-1/pools", params={"limit": 5})).json()
+    assert [p["offer_title"] for p in both] == ["Data masterclass", "Security masterclass"]
+    assert sorted(both, key=lambda p: p["pool_id"]) == sorted(full, key=lambda p: p["pool_id"])

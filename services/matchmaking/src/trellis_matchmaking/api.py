@@ -184,7 +184,12 @@ async def cluster_pools(
     settings = matchmaking_settings(runtime.settings)
     period = period or now_period(runtime)
     async with runtime.db.sessions() as session:
-        rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
+        if limit is None:
+            rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
+        else:
+            rows = await repository.largest_pool_rows(
+                session, scope, period, cluster_id=cluster_id, min_members=settings.pool_min_members, limit=limit
+            )
         pools = find_pools(repository.seat_holders(rows), period=period, min_members=settings.pool_min_members)
         if limit is not None:
             pools = sorted(pools, key=lambda pool: -len(pool.member_ids))[:limit]

@@ -164,25 +164,55 @@ async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str
     return Counter({offer_id: int(count) for offer_id, count in (await session.execute(query)).all()})
 
 
+_SEAT_COLUMNS = [
+    matches.c[name]
+    for name in (
+        "member_id", "cluster_id", "skill_code", "offer_id", "format", "status", "partner_id", "partner_name",
+        "offer_title",
+    )
+]  # fmt: skip
+
+
 async def seat_rows(
     session: AsyncSession, scope: Scope, period: str, *, cluster_id: str | None = None
 ) -> Sequence[Row[Any]]:
     """Every match of the period that holds a seat, in a stable order: the columns pooling reads (not the
     explanations, whose JSON would be decoded for nothing)."""
-    columns = [
-        matches.c[name]
-        for name in (
-            "member_id", "cluster_id", "skill_code", "offer_id", "format", "status", "partner_id", "partner_name",
-            "offer_title",
-        )
-    ]  # fmt: skip
-    query = select(*columns).where(
+    query = select(*_SEAT_COLUMNS).where(
         scope.clause(matches.c.cluster_id),
         matches.c.period == period,
         matches.c.status.in_([s.value for s in HOLDS_SEAT]),
     )
     if cluster_id is not None:
         query = query.where(matches.c.cluster_id == cluster_id)
+    return (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
+
+
+async def largest_pool_rows(
+    session: AsyncSession, scope: Scope, period: str, *, cluster_id: str, min_members: int, limit: int
+) -> Sequence[Row[Any]]:
+    """The seat rows of the cluster's ``limit`` largest pools only: the pools are counted in the database, so a
+    period of thousands of seats is not read to show a few of them."""
+    holding = [
+        scope.clause(matches.c.cluster_id),
+        matches.c.cluster_id == cluster_id,
+        matches.c.period == period,
+        matches.c.status.in_([s.value for s in HOLDS_SEAT]),
+        matches.c.format.in_(sorted(f.value for f in GROUP_FORMATS)),
+    ]
+    members = func.count(matches.c.member_id.distinct())
+    largest = (
+        select(matches.c.skill_code, matches.c.offer_id)
+        .where(*holding)
+        .group_by(matches.c.skill_code, matches.c.offer_id)
+        .having(members >= max(2, min_members))
+        .order_by(members.desc(), matches.c.skill_code, matches.c.offer_id)
+        .limit(limit)
+    )
+    pairs = [(str(skill), str(offer)) for skill, offer in (await session.execute(largest)).all()]
+    if not pairs:
+        return []
+    query = select(*_SEAT_COLUMNS).where(*holding, tuple_(matches.c.skill_code, matches.c.offer_id).in_(pairs))
     return (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
 
 
