@@ -63,6 +63,11 @@ async def test_a_manager_measures_a_kpi_and_records_a_review_that_moves_the_next
         assert "No measurement yet" in text
         agenda = page.text.split('id="agenda-h"')[1].split("</section>")[0]
         assert "<li>" in agenda, "the demo's matches put actions on the next review's agenda"
+        german = await client.get(f"/strategies/{strategy_id}", params={"lang": "de"})
+        agenda_de = german.text.split('id="agenda-h"')[1].split("</section>")[0]
+        assert "könnte bei" in agenda_de and "Mitglieder haben eine Lücke bei" in agenda_de, "worded from the facts"
+        assert " could work with " not in agenda_de
+        page = await client.get(f"/strategies/{strategy_id}", params={"lang": "en"})
         assert_names_only(page.text)
         before = re.search(r'<p class="figure date[^"]*">([^<]+)</p>', page.text)
         assert before

@@ -10,6 +10,9 @@ LANGUAGES = ("en", "de", "fr")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 
 _EN = {
+    "agenda_pooled": "{count} members share a gap in {skill}: book “{offer}” from {partner} for them together",
+    "agenda_member_partner": "{member} could work with {partner} on {skill}",
+    "a_member": "A member organisation",
     "nav_skills": "Skills",
     "skills_of": "Skills of {cluster}",
     "heatmap": "Heatmap",
@@ -439,6 +442,10 @@ _EN = {
 }
 
 _DE = {
+    "agenda_pooled": "{count} Mitglieder haben eine Lücke bei {skill}: eine gemeinsame Buchung von „{offer}“ bei "
+    "{partner}",
+    "agenda_member_partner": "{member} könnte bei {skill} mit {partner} zusammenarbeiten",
+    "a_member": "Eine Mitgliedsorganisation",
     "nav_skills": "Kompetenzen",
     "skills_of": "Kompetenzen von {cluster}",
     "heatmap": "Heatmap",
@@ -872,6 +879,10 @@ _DE = {
 }
 
 _FR = {
+    "agenda_pooled": "{count} membres partagent un écart en {skill} : réserver ensemble « {offer} » auprès de "
+    "{partner}",
+    "agenda_member_partner": "{member} pourrait travailler avec {partner} sur {skill}",
+    "a_member": "Une organisation membre",
     "nav_skills": "Compétences",
     "skills_of": "Compétences de {cluster}",
     "heatmap": "Carte de chaleur",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
 from trellis_console.context import Console, form_text
 from trellis_console.messages import Messages
@@ -146,6 +147,7 @@ async def _render(
         ).append(kpi)
     person = await console.person(request)
     query = request.query_params
+    t = Messages(console.pages.language(request))
     return console.pages.render(
         request,
         "strategy.html",
@@ -156,7 +158,7 @@ async def _render(
         overdue=_overdue(strategy, datetime.now(UTC).date()),
         objectives=list(objectives.values()),
         kpis_by_objective=kpis_by_objective,
-        agenda=None if agenda is None else agenda["items"],
+        agenda=None if agenda is None else [_agenda_item(a, t) for a in agenda["items"]],
         agenda_total=None if agenda is None else agenda["total"],
         # The guide's diagnostics → choice → action, one step forward at a time (back is always allowed).
         phases=PHASES[: PHASES.index(strategy["phase"]) + 2] if strategy["phase"] in PHASES else PHASES,
@@ -204,3 +206,25 @@ def _errors(rejected: Rejected, t: Messages, fields: dict[str, str]) -> dict[str
         field = fields.get(path.split(".")[0], "")
         errors.setdefault(field, worded(t, problem.kind, problem.message, problem.context, path))
     return errors
+
+
+def _agenda_item(action: dict[str, Any], t: Messages) -> str:
+    """An agenda action in the page's language from its facts; the service's English words when it has none."""
+    facts = action.get("facts")
+    if not facts:
+        return str(action["text"])
+    skill = skill_label(str(facts["skill_code"]), t.language)
+    if facts["kind"] == "pooled_offer":
+        return t(
+            "agenda_pooled",
+            count=facts.get("member_count") or 0,
+            skill=skill,
+            offer=facts.get("offer_title") or "",
+            partner=facts["partner_name"],
+        )
+    return t(
+        "agenda_member_partner",
+        member=facts.get("member_name") or t("a_member"),
+        partner=facts["partner_name"],
+        skill=skill,
+    )

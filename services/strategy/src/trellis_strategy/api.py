@@ -144,8 +144,8 @@ async def list_actions(
             limit=limit,
             offset=offset,
         )
-        texts = await overview.action_texts(session, items)
-    items = [item | {"text": text} for item, text in zip(items, texts, strict=True)]
+        worded = await overview.worded_actions(session, items)
+    items = [item | {"text": text, "facts": data} for item, (text, data) in zip(items, worded, strict=True)]
     return ActionPage.model_validate(
         {"cluster_id": cluster_id, "items": items, "total": total, "limit": limit, "offset": offset}
     )

@@ -43,30 +43,40 @@ class KpiView:
 
 async def action_texts(session: AsyncSession, actions: Sequence[Mapping[str, Any]]) -> list[str]:
     """The actions' texts as people read them today: members' names as now known, skill labels."""
-    return (await _worded(session, actions))[0]
+    return [text for text, _data in await worded_actions(session, actions)]
 
 
-async def _worded(session: AsyncSession, actions: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[AgendaAction]]:
-    """The actions in English words and as data (for readers of other languages), with today's member names.
-    Actions stored before their facts were kept have words only: then the data is left out altogether, so that
-    a reader never sees part of the agenda."""
+async def worded_actions(
+    session: AsyncSession, actions: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, AgendaAction | None]]:
+    """Each action in English words and as data (for readers of other languages), with today's member names;
+    an action stored before its facts were kept has words only."""
     member_ids = [str(a["facts"]["member_id"]) for a in actions if a["facts"] and "member_id" in a["facts"]]
     names = await names_of(session, NAMES, member_ids=member_ids)
-    texts = [say_again(a["kind"], a["text"], a["facts"], names.member) for a in actions]
-    if not all(a["facts"] for a in actions):
-        return texts, []
-    data = [
-        AgendaAction(
-            kind=AgendaActionKind(a["kind"]),
-            skill_code=str(a["facts"].get("skill_code", "")),
-            partner_name=str(a["facts"].get("partner_name", "")),
-            offer_title=a["facts"].get("offer_title"),
-            member_count=a["facts"].get("member_count"),
-            member_name=names.member(str(a["facts"]["member_id"])) if "member_id" in a["facts"] else None,
+    return [
+        (
+            say_again(a["kind"], a["text"], a["facts"], names.member),
+            AgendaAction(
+                kind=AgendaActionKind(a["kind"]),
+                skill_code=str(a["facts"].get("skill_code", "")),
+                partner_name=str(a["facts"].get("partner_name", "")),
+                offer_title=a["facts"].get("offer_title"),
+                member_count=a["facts"].get("member_count"),
+                member_name=names.member(str(a["facts"]["member_id"])) if "member_id" in a["facts"] else None,
+            )
+            if a["facts"]
+            else None,
         )
         for a in actions
     ]
-    return texts, data
+
+
+async def _worded(session: AsyncSession, actions: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[AgendaAction]]:
+    """The actions in English words and as data. Actions stored before their facts were kept have words only:
+    then the data is left out altogether, so that a reader never sees part of the agenda."""
+    views = await worded_actions(session, actions)
+    data = [d for _text, d in views if d is not None]
+    return [text for text, _d in views], data if len(data) == len(views) else []
 
 
 def local_today(now: datetime, zone: ZoneInfo) -> date:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from trellis_common.events import AgendaAction
 from trellis_common.text import StorableText
 from trellis_strategy.domain.cadence import (
     MAX_RRULE_LENGTH,
@@ -412,7 +413,10 @@ class ActionOut(BaseModel):
     id: int
     strategy_id: str
     kind: str
-    text: str
+    text: str = Field(description="In English")
+    facts: AgendaAction | None = Field(
+        None, description="The action as data, for readers of other languages; none for actions kept before facts were"
+    )
     source_event_id: str
     created_at: datetime
     updated_at: datetime
