@@ -178,6 +178,52 @@ async def partner_import_report(page: Page, where: Where) -> PageResponse | None
     return await submitted(page, "form.stack button[type=submit]")
 
 
+async def followed(page: Page, where: Where, path: str, link: str) -> PageResponse | None:
+    """Opens ``path`` and follows its first link matching the CSS selector ``link`` (the words differ by language)."""
+    await page.goto(where.url(path))
+    async with page.expect_navigation() as navigation:
+        await page.locator(link).first.click()
+    return await navigation.value
+
+
+PARTNER_EDIT = "a[href*='/partners/'][href$='/edit']:not([href*='/offers/'])"
+OFFER_NEW = "a[href$='/offers/new']"
+OFFER_EDIT = "a[href*='/offers/'][href$='/edit']"
+
+
+async def partner_edit(page: Page, where: Where) -> PageResponse | None:
+    return await followed(page, where, "/clusters/{cluster_id}/partners", PARTNER_EDIT)
+
+
+async def partner_edit_refused(page: Page, where: Where) -> PageResponse | None:
+    """An empty name, as a browser without the form's own checks would send it: the service objects."""
+    await partner_edit(page, where)
+    await page.locator("#name").evaluate("field => { field.removeAttribute('required'); field.value = ''; }")
+    return await submitted(page, "form.stack button[type=submit]")
+
+
+async def offer_new(page: Page, where: Where) -> PageResponse | None:
+    return await followed(page, where, "/clusters/{cluster_id}/partners", OFFER_NEW)
+
+
+async def offer_edit(page: Page, where: Where) -> PageResponse | None:
+    return await followed(page, where, "/clusters/{cluster_id}/partners", OFFER_EDIT)
+
+
+async def offer_refused(page: Page, where: Where) -> PageResponse | None:
+    """No seats, as a browser without the form's own checks would send it: the service objects."""
+    await offer_edit(page, where)
+    await page.locator("#seats").evaluate("field => { field.removeAttribute('min'); field.value = '0'; }")
+    return await submitted(page, "form.stack button[type=submit]")
+
+
+async def new_offer_refused(page: Page, where: Where) -> PageResponse | None:
+    """An offer with no skill: the service objects."""
+    await offer_new(page, where)
+    await page.locator("#title").fill("Carbon accounting clinic")
+    return await submitted(page, "form.stack button[type=submit]")
+
+
 @dataclass(frozen=True)
 class Check:
     route: str  # "<METHOD> <path>" exactly as in the console's route table
@@ -251,6 +297,35 @@ PAGES = [
         "GET /clusters/{cluster_id}/partners/new", "adding a partner", "manager", "/clusters/{cluster_id}/partners/new"
     ),
     Check("POST /clusters/{cluster_id}/partners/new", "adding a partner, refused", "manager", partner_refused, 422),
+    Check("GET /clusters/{cluster_id}/partners/{partner_id}/edit", "editing a partner", "manager", partner_edit),
+    Check(
+        "POST /clusters/{cluster_id}/partners/{partner_id}/edit",
+        "editing a partner, refused",
+        "manager",
+        partner_edit_refused,
+        422,
+    ),
+    Check("GET /clusters/{cluster_id}/partners/{partner_id}/offers/new", "adding an offer", "manager", offer_new),
+    Check(
+        "POST /clusters/{cluster_id}/partners/{partner_id}/offers/new",
+        "adding an offer, refused",
+        "manager",
+        new_offer_refused,
+        422,
+    ),
+    Check(
+        "GET /clusters/{cluster_id}/partners/{partner_id}/offers/{offer_id}/edit",
+        "editing an offer",
+        "manager",
+        offer_edit,
+    ),
+    Check(
+        "POST /clusters/{cluster_id}/partners/{partner_id}/offers/{offer_id}/edit",
+        "editing an offer, refused",
+        "manager",
+        offer_refused,
+        422,
+    ),
     Check(
         "GET /clusters/{cluster_id}/partners/import",
         "partner CSV import",

@@ -91,7 +91,7 @@ async def manager_journey(page: Page, cluster: str, invitation: Callable[[], Awa
     await page.get_by_label("Format", exact=True).select_option("training")
     await page.get_by_label("Seats per period").fill("10")
     await page.get_by_role("button", name="Save").click()
-    assert "The partner was registered." in await page.inner_text("[role=status]")
+    assert "The partner was saved." in await page.inner_text("[role=status]")
 
     # Launch a survey to every member.
     await navigate(page, cluster, "Surveys")

@@ -63,7 +63,7 @@ async def test_a_manager_registers_the_clusters_own_partner_after_fixing_the_off
         assert 'value="Linz Lean Academy"' in refused.text and 'value="digcomp:5.2" selected' in refused.text
         fields.update(csrf=CSRF.findall(refused.text)[0], offer_countries="AT")
         saved = await client.post(f"/clusters/{cluster_id}/partners/new", data=fields)
-        assert saved.status_code == 200 and "The partner was registered." in saved.text
+        assert saved.status_code == 200 and "The partner was saved." in saved.text
         section = saved.text.split(">Linz Lean Academy</h2>")[1].split("</section>")[0]
         assert "The cluster&#39;s own" in section or "The cluster's own" in section
         assert "0 of 12 seats taken" in section and "Workshop" in section
@@ -116,3 +116,59 @@ async def test_a_viewer_cannot_register_or_import_partners(platform: tuple[Embed
         assert imported.status_code == 403
         assert "Forged" not in (await client.get(f"/clusters/{cluster_id}/partners")).text
         assert (await client.get("/clusters/another-cluster/partners")).status_code == 404
+
+
+async def test_a_manager_edits_the_clusters_own_partner_and_its_offers(platform: tuple[EmbeddedPlatform, str]) -> None:
+    embedded, cluster_id = platform
+    async with browser(embedded) as client:
+        await sign_in(client, SIGN_IN_PEOPLE["manager"], wanted="/?lang=en")
+        listed = await client.get(f"/clusters/{cluster_id}/partners")
+        own = listed.text.split(">GreenShift Consulting</h2>")[1].split("</section>")[0]
+        edit = re.search(r'href="(/clusters/[^"]+/partners/([^"/]+)/edit)">Edit the partner', own)
+        assert edit, "the cluster's own partner (GreenShift Consulting in the demo) can be edited"
+        partner_id = edit.group(2)
+        form = await client.get(edit.group(1))
+        assert form.status_code == 200 and 'value="GreenShift Consulting"' in form.text
+        fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', form.text))
+        fields.update(name="GreenShift Consulting Austria", partner_type="green_tech_consultant", country="AT")
+        saved = await client.post(edit.group(1), data=fields)
+        assert "The partner was saved." in saved.text or "GreenShift Consulting Austria" in saved.text
+        assert ">GreenShift Consulting Austria</h2>" in saved.text
+
+        offer_edit = re.search(rf'href="(/clusters/[^"]+/partners/{partner_id}/offers/[^"/]+/edit)"', saved.text)
+        assert offer_edit
+        form = await client.get(offer_edit.group(1))
+        fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', form.text))
+        skills = re.findall(
+            r'<option value="([^"]+)" selected>', form.text.split('id="skills"')[1].split("</select>")[0]
+        )
+        fields.update(seats="0", format="workshop", delivery="online", offer_countries="")
+        refused = await client.post(offer_edit.group(1), data={**fields, "skills": skills})
+        assert refused.status_code == 422 and 'aria-describedby="seats-error"' in refused.text
+        fields.update(csrf=CSRF.findall(refused.text)[0], seats="25")
+        changed = await client.post(offer_edit.group(1), data={**fields, "skills": skills})
+        assert changed.status_code == 200 and "of 25 seats taken" in changed.text
+
+        added = await client.post(
+            f"/clusters/{cluster_id}/partners/{partner_id}/offers/new",
+            data={
+                "csrf": CSRF.findall(changed.text)[0],
+                "title": "Carbon accounting clinic",
+                "skills": ["greenwork:carbon_accounting"] if "greenwork:carbon_accounting" in form.text else skills,
+                "format": "coaching",
+                "delivery": "online",
+                "seats": "4",
+            },
+        )
+        assert added.status_code == 200 and "Carbon accounting clinic" in added.text
+
+
+async def test_a_shared_partner_cannot_be_edited_by_a_manager(platform: tuple[EmbeddedPlatform, str]) -> None:
+    embedded, cluster_id = platform
+    async with browser(embedded) as client:
+        await sign_in(client, SIGN_IN_PEOPLE["manager"], wanted="/?lang=en")
+        listed = await client.get(f"/clusters/{cluster_id}/partners")
+        shared = listed.text.split(">TU Danube Continuing Education</h2>")[1].split("</section>")[0]
+        assert "Edit the partner" not in shared, "shared partners are the platform admins'"
+        refused = await client.get(f"/clusters/{cluster_id}/partners/not-ours/edit")
+        assert refused.status_code == 404

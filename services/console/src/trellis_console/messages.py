@@ -10,6 +10,13 @@ LANGUAGES = ("en", "de", "fr")
 LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français"}
 
 _EN = {
+    "edit_partner": "Edit {name}",
+    "edit_partner_link": "Edit the partner",
+    "add_offer": "Add an offer",
+    "new_offer": "A new offer of {partner}",
+    "edit_offer": "Edit “{title}” of {partner}",
+    "edit_offer_link": "Edit this offer",
+    "the_offer": "The offer",
     "agenda_pooled": "{count} members share a gap in {skill}: book “{offer}” from {partner} for them together",
     "agenda_member_partner": "{member} could work with {partner} on {skill}",
     "a_member": "A member organisation",
@@ -78,7 +85,7 @@ _EN = {
     "seats_taken": "{taken} of {seats} seats taken in {period}",
     "no_offers": "No offer yet.",
     "no_partners": "No partner yet.",
-    "partner_saved": "The partner was registered.",
+    "partner_saved": "The partner was saved.",
     "new_partner": "Register a partner for {cluster}",
     "field_partner_name": "Organisation name",
     "field_partner_type": "Kind of partner",
@@ -442,6 +449,13 @@ _EN = {
 }
 
 _DE = {
+    "edit_partner": "{name} bearbeiten",
+    "edit_partner_link": "Partner bearbeiten",
+    "add_offer": "Angebot hinzufügen",
+    "new_offer": "Ein neues Angebot von {partner}",
+    "edit_offer": "„{title}“ von {partner} bearbeiten",
+    "edit_offer_link": "Dieses Angebot bearbeiten",
+    "the_offer": "Das Angebot",
     "agenda_pooled": "{count} Mitglieder haben eine Lücke bei {skill}: eine gemeinsame Buchung von „{offer}“ bei "
     "{partner}",
     "agenda_member_partner": "{member} könnte bei {skill} mit {partner} zusammenarbeiten",
@@ -511,7 +525,7 @@ _DE = {
     "seats_taken": "{taken} von {seats} Plätzen im Zeitraum {period} belegt",
     "no_offers": "Noch kein Angebot.",
     "no_partners": "Noch kein Partner.",
-    "partner_saved": "Der Partner wurde erfasst.",
+    "partner_saved": "Der Partner wurde gespeichert.",
     "new_partner": "Partner für {cluster} erfassen",
     "field_partner_name": "Name der Organisation",
     "field_partner_type": "Art des Partners",
@@ -879,6 +893,13 @@ _DE = {
 }
 
 _FR = {
+    "edit_partner": "Modifier {name}",
+    "edit_partner_link": "Modifier le partenaire",
+    "add_offer": "Ajouter une offre",
+    "new_offer": "Une nouvelle offre de {partner}",
+    "edit_offer": "Modifier « {title} » de {partner}",
+    "edit_offer_link": "Modifier cette offre",
+    "the_offer": "L'offre",
     "agenda_pooled": "{count} membres partagent un écart en {skill} : réserver ensemble « {offer} » auprès de "
     "{partner}",
     "agenda_member_partner": "{member} pourrait travailler avec {partner} sur {skill}",

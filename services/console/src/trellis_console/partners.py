@@ -110,12 +110,83 @@ def partners_routes(console: Console) -> APIRouter:
         )
         return await send_csv(request, console, person, submitted, spec)
 
+    @router.get("/clusters/{cluster_id}/partners/{partner_id}/edit")
+    async def edit_partner(request: Request, cluster_id: str, partner_id: str) -> Response:
+        person = await console.person(request)
+        if person is None:
+            return pages.to_sign_in(request)
+        if not person.claims.may_write(cluster_id):
+            return console.refused(request, person, cluster_id)
+        partner = await backends.get(person.token, "matchmaking", f"/partners/{partner_id}")
+        return await _form(request, console, person.token, cluster_id, _values_of(partner, None), {}, edit=partner)
+
+    @router.post("/clusters/{cluster_id}/partners/{partner_id}/edit")
+    async def save_partner(request: Request, cluster_id: str, partner_id: str) -> Response:
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
+        if not person.claims.may_write(cluster_id):
+            return console.refused(request, person, cluster_id)
+        partner = await backends.get(person.token, "matchmaking", f"/partners/{partner_id}")
+        values = {key: form_text(submitted, key) for key in FIELDS}
+        try:
+            await backends.request(
+                person.token, "matchmaking", "PATCH", f"/partners/{partner_id}", json=_partner_fields(values)
+            )
+        except Rejected as exc:
+            errors = _errors(exc, Messages(pages.language(request)))
+            return await _form(request, console, person.token, cluster_id, values, errors, 422, edit=partner)
+        return pages.redirect(request, f"{root(request)}/clusters/{cluster_id}/partners?saved=1")
+
+    @router.get("/clusters/{cluster_id}/partners/{partner_id}/offers/new")
+    @router.get("/clusters/{cluster_id}/partners/{partner_id}/offers/{offer_id}/edit")
+    async def offer_form(request: Request, cluster_id: str, partner_id: str, offer_id: str | None = None) -> Response:
+        person = await console.person(request)
+        if person is None:
+            return pages.to_sign_in(request)
+        if not person.claims.may_write(cluster_id):
+            return console.refused(request, person, cluster_id)
+        partner = await backends.get(person.token, "matchmaking", f"/partners/{partner_id}")
+        offer = await backends.get(person.token, "matchmaking", f"/offers/{offer_id}") if offer_id else None
+        values = _values_of(partner, offer) if offer else {"seats": "10", "delivery": "online"}
+        return await _form(request, console, person.token, cluster_id, values, {}, edit=partner, offer=offer or {})
+
+    @router.post("/clusters/{cluster_id}/partners/{partner_id}/offers/new")
+    @router.post("/clusters/{cluster_id}/partners/{partner_id}/offers/{offer_id}/edit")
+    async def save_offer(request: Request, cluster_id: str, partner_id: str, offer_id: str | None = None) -> Response:
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, submitted = posted
+        if not person.claims.may_write(cluster_id):
+            return console.refused(request, person, cluster_id)
+        partner = await backends.get(person.token, "matchmaking", f"/partners/{partner_id}")
+        offer = await backends.get(person.token, "matchmaking", f"/offers/{offer_id}") if offer_id else None
+        values = {key: form_text(submitted, key) for key in OFFER_FIELDS}
+        skills = [str(v) for v in submitted.getlist("skills") if isinstance(v, str) and v]
+        t = Messages(pages.language(request))
+        body, errors = _offer_body(values, skills, t, kept=offer)
+        if not errors:
+            method, path = ("PUT", f"/offers/{offer_id}") if offer_id else ("POST", f"/partners/{partner_id}/offers")
+            try:
+                await backends.request(person.token, "matchmaking", method, path, json=body)
+            except Rejected as exc:
+                errors = _offer_errors(exc, t)
+            else:
+                return pages.redirect(request, f"{root(request)}/clusters/{cluster_id}/partners?saved=1")
+        typed = {**values, "skills": skills}
+        return await _form(
+            request, console, person.token, cluster_id, typed, errors, 422, edit=partner, offer=offer or {}
+        )
+
     return router
 
 
 def _partner(partner: dict[str, Any], cluster_id: str, language: str) -> dict[str, Any]:
     owner = partner.get("owner_cluster_id")
     return {
+        "id": partner["id"],
         "name": partner["name"],
         "type": offer_label(PARTNER_TYPES, str(partner["partner_type"]), language),
         "country": country_name(partner.get("country"), language),
@@ -124,6 +195,7 @@ def _partner(partner: dict[str, Any], cluster_id: str, language: str) -> dict[st
         "owner": "shared" if owner is None else ("own" if owner == cluster_id else "other"),
         "offers": [
             {
+                "id": offer["id"],
                 "title": offer["title"],
                 "format": offer_label(OFFER_FORMATS, str(offer["format"]), language),
                 "delivery": offer_label(DELIVERY_MODES, str(offer["delivery"]), language),
@@ -146,7 +218,12 @@ async def _form(
     values: dict[str, Any],
     errors: dict[str, str],
     status: int = 200,
+    *,
+    edit: dict[str, Any] | None = None,
+    offer: dict[str, Any] | None = None,
 ) -> Response:
+    """The partner form: a new partner with its first offer; ``edit``: that partner's own fields; with ``offer``
+    as well (``{}`` for a new one): one offer of it."""
     language = console.pages.language(request)
     cluster, taxonomy = await asyncio.gather(
         console.backends.get(token, "surveys", f"/clusters/{cluster_id}"),
@@ -169,39 +246,95 @@ async def _form(
         deliveries=list(DELIVERY_MODES[language].items()),
         skills=skills,
         countries=countries(language),
+        edit=edit,
+        offer=offer,
+        mode="new" if edit is None else ("partner" if offer is None else "offer"),
     )
+
+
+def _offer_errors(rejected: Rejected, t: Messages) -> dict[str, str]:
+    """An offer's objections by field, when the offer is the body itself (PUT, POST of one offer)."""
+    errors: dict[str, str] = {}
+    for path, problem in rejected.field_errors().items():
+        key = path.split(".")[0]
+        errors.setdefault(
+            _OFFER_FIELD.get(key, key) if key in (*_OFFER_FIELD, *OFFER_FIELDS) else "",
+            worded(t, problem.kind, problem.message, problem.context, path),
+        )
+    return errors
 
 
 def _body(
     values: dict[str, str], skills: list[str], cluster_id: str, t: Messages
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    body: dict[str, Any] = {**_partner_fields(values), "owner_cluster_id": cluster_id, "offers": []}
     errors: dict[str, str] = {}
-    body: dict[str, Any] = {
+    if values["title"] or skills:
+        offer, errors = _offer_body(values, skills, t)
+        body["offers"].append(offer)
+    return body, errors
+
+
+def _partner_fields(values: dict[str, str]) -> dict[str, Any]:
+    return {
         "name": values["name"],
         "partner_type": values["partner_type"],
         "country": values["country"] or None,
         "website": values["website"] or None,
         "contact": values["contact"] or None,
-        "owner_cluster_id": cluster_id,
         "open_to_other_clusters": values["open"] == "yes",
-        "offers": [],
     }
-    if values["title"] or skills:
-        offer: dict[str, Any] = {
-            "title": values["title"],
-            "skill_codes": skills,
-            "format": values["format"],
-            "delivery": values["delivery"] or "online",
-            "countries": [values["offer_countries"]] if values["offer_countries"] else [],
-        }
-        for key in ("seats", "max_level", "cost_eur"):
-            if values[key]:
-                if not values[key].isdigit():
-                    errors[key] = t("err_number")
-                else:
-                    offer[key] = int(values[key])
-        body["offers"].append(offer)
-    return body, errors
+
+
+def _offer_body(
+    values: dict[str, str], skills: list[str], t: Messages, kept: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The offer as the form gives it; ``kept``: the offer's fields the form does not show, unchanged."""
+    errors: dict[str, str] = {}
+    offer: dict[str, Any] = {
+        **{key: value for key, value in (kept or {}).items() if key in _OFFER_KEPT},
+        "title": values["title"],
+        "skill_codes": skills,
+        "format": values["format"],
+        "delivery": values["delivery"] or "online",
+        "countries": [values["offer_countries"]] if values["offer_countries"] else [],
+        "cost_eur": None,
+    }
+    for key in ("seats", "max_level", "cost_eur"):
+        if values[key]:
+            if not values[key].isdigit():
+                errors[key] = t("err_number")
+            else:
+                offer[key] = int(values[key])
+    return offer, errors
+
+
+# What an offer has beyond the form's fields: kept as they are when the form replaces the offer.
+_OFFER_KEPT = ("regions", "languages", "sectors", "target_markets", "funding", "contact")
+
+
+def _values_of(partner: dict[str, Any], offer: dict[str, Any] | None) -> dict[str, Any]:
+    """A partner (and one of its offers) as the form shows them."""
+    values: dict[str, Any] = {
+        "name": partner["name"],
+        "partner_type": partner["partner_type"],
+        "country": partner.get("country") or "",
+        "website": partner.get("website") or "",
+        "contact": partner.get("contact") or "",
+        "open": "yes" if partner.get("open_to_other_clusters", True) else "",
+    }
+    if offer is not None:
+        values.update(
+            title=offer["title"],
+            skills=list(offer["skill_codes"]),
+            format=offer["format"],
+            delivery=offer["delivery"],
+            offer_countries=(offer.get("countries") or [""])[0],
+            seats=str(offer["seats"]),
+            max_level=str(offer.get("max_level") or ""),
+            cost_eur="" if offer.get("cost_eur") is None else str(offer["cost_eur"]),
+        )
+    return values
 
 
 _OFFER_FIELD = {"skill_codes": "skills", "countries": "offer_countries"}
