@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -59,3 +62,23 @@ def form_text(submitted: FormData, key: str) -> str:
     """A form field as typed, trimmed; a missing field or a file reads as empty."""
     value = submitted.get(key)
     return value.strip() if isinstance(value, str) else ""
+
+
+def page_number(raw: str | None) -> int:
+    """A ``?page=`` as typed: a page from 1 on; anything else is the first page, not an error."""
+    return max(1, min(int(raw), 100_000)) if raw and raw.isdigit() else 1
+
+
+def pager(here: str, chosen: Mapping[str, str], page: int, total: int, size: int) -> dict[str, Any]:
+    """What ``_pager.html`` shows: the page, how many there are, and links that keep the filters chosen."""
+    pages_total = max(1, math.ceil(total / size))
+
+    def link(number: int) -> str:
+        return f"{here}?{urlencode({**chosen, 'page': number})}"
+
+    return {
+        "page": page,
+        "pages_total": pages_total,
+        "previous": link(page - 1) if page > 1 else None,
+        "following": link(page + 1) if page < pages_total else None,
+    }

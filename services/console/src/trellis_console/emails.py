@@ -5,7 +5,6 @@ sample data in each language, exactly as the notifications service renders it.""
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from trellis_console.backends import NotFound, Rejected
-from trellis_console.context import Console, form_text
+from trellis_console.context import Console, form_text, page_number, pager
 from trellis_console.messages import LANGUAGES
 from trellis_console.pages import root
 
@@ -34,8 +33,7 @@ def emails_routes(console: Console) -> APIRouter:
             return pages.to_sign_in(request)
         query = request.query_params
         status = query.get("status") if query.get("status") in STATUSES else None
-        raw_page = query.get("page") or ""
-        page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
+        page = page_number(query.get("page"))
         params: dict[str, Any] = {"cluster_id": cluster_id, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
         if status:
             params["status"] = status
@@ -47,7 +45,6 @@ def emails_routes(console: Console) -> APIRouter:
         chosen = {"status": status} if status else {}
         here = f"{root(request)}/clusters/{cluster_id}/emails"
         total = int(log["total"]) if log else 0
-        pages_total = max(1, math.ceil(total / PAGE_SIZE))
         lookup = await _lookup(console, person.token, query.get("address")) if person.claims.platform_admin else None
         return pages.render(
             request,
@@ -58,10 +55,7 @@ def emails_routes(console: Console) -> APIRouter:
             total=total,
             statuses=STATUSES,
             chosen=chosen,
-            page=page,
-            pages_total=pages_total,
-            previous=f"{here}?{urlencode({**chosen, 'page': page - 1})}" if page > 1 else None,
-            following=f"{here}?{urlencode({**chosen, 'page': page + 1})}" if page < pages_total else None,
+            **pager(here, chosen, page, total, PAGE_SIZE),
             templates=None if templates is None else [t["name"] for t in templates],
             languages_shipped=LANGUAGES,
             admin=person.claims.platform_admin,

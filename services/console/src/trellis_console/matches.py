@@ -5,7 +5,6 @@ a "contact the partner" email that writes out the pooled demand."""
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,7 @@ from fastapi.responses import Response
 
 from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
-from trellis_console.context import Console, form_text
+from trellis_console.context import Console, form_text, page_number, pager
 from trellis_console.messages import Messages
 from trellis_console.pages import root
 
@@ -54,7 +53,7 @@ def matches_routes(console: Console) -> APIRouter:
         period = _period(query.get("period")) or newest
         status = query.get("status") if query.get("status") in STATUSES else None
         by = "offer" if query.get("by") == "offer" else "member"
-        page = int(query["page"]) if (query.get("page") or "").isdigit() and 0 < int(query["page"]) < 10_000 else 1
+        page = page_number(query.get("page"))
         chosen = {k: v for k, v in {"period": period, "status": status, "by": by}.items() if v}
         params: dict[str, Any] = {"cluster_id": cluster_id, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
         params.update({k: v for k, v in {"period": period, "status": status}.items() if v})
@@ -73,7 +72,6 @@ def matches_routes(console: Console) -> APIRouter:
         )
         contacts = {pid: str(p.get("contact") or "") for pid, p in zip(partner_ids, partners, strict=True) if p}
         here = f"{root(request)}/clusters/{cluster_id}/matches"
-        pages_total = max(1, math.ceil(int(found["total"]) / PAGE_SIZE))
         t = Messages(language)
         return pages.render(
             request,
@@ -85,10 +83,7 @@ def matches_routes(console: Console) -> APIRouter:
             statuses=STATUSES,
             groups=_grouped(rows, by, root(request)),
             total=int(found["total"]),
-            page=page,
-            pages_total=pages_total,
-            previous=f"{here}?{urlencode({**chosen, 'page': page - 1})}" if page > 1 else None,
-            following=f"{here}?{urlencode({**chosen, 'page': page + 1})}" if page < pages_total else None,
+            **pager(here, chosen, page, int(found["total"]), PAGE_SIZE),
             pools=None
             if pools is None
             else [_pool(p, str(cluster["name"]), contacts.get(str(p["partner_id"]), ""), language, t) for p in pools],

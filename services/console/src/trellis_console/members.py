@@ -5,10 +5,8 @@ surveys, skills, matchmaking and notifications APIs with the person's own token.
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -17,7 +15,7 @@ from starlette.datastructures import FormData
 from trellis_common.events import ContactRole, MemberType, SizeClass
 from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
-from trellis_console.context import Console, form_text
+from trellis_console.context import Console, form_text, page_number, pager
 from trellis_console.imports import IMPORT_MAX_BYTES, CsvImport, send_csv
 from trellis_console.labels import countries, country_name, language_name, sector_name
 from trellis_console.messages import Messages
@@ -51,14 +49,13 @@ def members_routes(console: Console) -> APIRouter:
             return pages.to_sign_in(request)
         language = pages.language(request)
         chosen = _filters(request)
-        page = _page_number(request.query_params.get("page"))
+        page = page_number(request.query_params.get("page"))
         params: dict[str, Any] = {**chosen, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
         cluster, found = await asyncio.gather(
             backends.get(person.token, "surveys", f"/clusters/{cluster_id}"),
             backends.get(person.token, "surveys", f"/clusters/{cluster_id}/members", params),
         )
         rows = [_member_row(item, language) for item in found["items"]]
-        pages_total = max(1, math.ceil(int(found["total"]) / PAGE_SIZE))
         here = f"{root(request)}/clusters/{cluster_id}/members"
         return pages.render(
             request,
@@ -68,10 +65,7 @@ def members_routes(console: Console) -> APIRouter:
             rows=rows,
             total=int(found["total"]),
             chosen=chosen,
-            page=page,
-            pages_total=pages_total,
-            previous=_page_link(here, chosen, page - 1) if page > 1 else None,
-            following=_page_link(here, chosen, page + 1) if page < pages_total else None,
+            **pager(here, chosen, page, int(found["total"]), PAGE_SIZE),
             member_types=[(m.value, f"mt_{m.value}") for m in MemberType],
             size_classes=[(s.value, f"sc_{s.value}") for s in SizeClass],
             countries=countries(language),
@@ -213,14 +207,6 @@ def _filters(request: Request) -> dict[str, str]:
     if len(country) == 2 and country.isalpha():
         chosen["country"] = country
     return chosen
-
-
-def _page_number(raw: str | None) -> int:
-    return max(1, min(int(raw), 100_000)) if raw and raw.isdigit() else 1
-
-
-def _page_link(here: str, chosen: dict[str, str], page: int) -> str:
-    return f"{here}?{urlencode({**chosen, 'page': page})}"
 
 
 def _member_row(member: dict[str, Any], language: str) -> dict[str, Any]:
