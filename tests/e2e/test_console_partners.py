@@ -132,7 +132,7 @@ async def test_a_manager_edits_the_clusters_own_partner_and_its_offers(platform:
         fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', form.text))
         fields.update(name="GreenShift Consulting Austria", partner_type="green_tech_consultant", country="AT")
         saved = await client.post(edit.group(1), data=fields)
-        assert "The partner was saved." in saved.text or "GreenShift Consulting Austria" in saved.text
+        assert "The partner was saved." in saved.text
         assert ">GreenShift Consulting Austria</h2>" in saved.text
 
         offer_edit = re.search(rf'href="(/clusters/[^"]+/partners/{partner_id}/offers/[^"/]+/edit)"', saved.text)
