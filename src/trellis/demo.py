@@ -64,6 +64,7 @@ PARTNERS: list[dict[str, Any]] = [
         "name": "TU Danube Continuing Education",
         "partner_type": "university",
         "country": "AT",
+        "contact": "weiterbildung@tu-danube.example",
         "offers": [
             {
                 "title": "Data-driven production masterclass",

@@ -78,6 +78,7 @@ async def test_pooled_demand_comes_with_an_email_to_the_partner(platform: tuple[
         mailtos = [unquote(m) for m in re.findall(r'href="(mailto:[^"]+)"', pools)]
         assert mailtos, "the demo pools two members on one offer"
         assert "pooled demand for" in mailtos[0] and "members of Danube Smart Manufacturing Cluster" in mailtos[0]
+        assert mailtos[0].startswith("mailto:weiterbildung@tu-danube.example?"), "to the partner's contact point"
         assert_names_only(page.text)
 
 

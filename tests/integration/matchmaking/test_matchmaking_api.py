@@ -303,14 +303,15 @@ async def test_a_declined_offer_is_not_proposed_again_and_seat_cuts_release_the_
 async def test_members_sharing_a_gap_are_pooled_in_one_group_offer(
     matchmaking: ServiceRuntime, api: httpx.AsyncClient
 ) -> None:
-    await api.post(
+    made = await api.post(
         "/partners",
         json=partner(
             "TU Danube",
             "university",
             offer("Data masterclass", "digcomp:5.2", 10),
             offer("Data coaching", "digcomp:5.2", 10, format="coaching"),
-        ),
+        )
+        | {"contact": "weiterbildung@tu-danube.example"},
     )
     for member in ("m-1", "m-2"):
         await deliver(matchmaking, gaps_assessed(member, [SEVERE]))
@@ -325,6 +326,14 @@ async def test_members_sharing_a_gap_are_pooled_in_one_group_offer(
     (listed,) = (await api.get("/clusters/c-1/pools")).json()
     assert listed["member_ids"] == ["m-1", "m-2", "m-3"] and listed["pool_id"] == pool.pool_id
     assert listed["member_names"] == ["Member m-1", "Member m-2", "Member m-3"], "as surveys published them"
+    assert listed["contact"] == "weiterbildung@tu-danube.example", "the partner's, as the offer has none of its own"
+    masterclass = next(o for o in made.json()["offers"] if o["title"] == "Data masterclass")
+    await api.put(
+        f"/offers/{masterclass['id']}",
+        json=offer("Data masterclass", "digcomp:5.2", 10) | {"contact": "https://tu-danube.example/masterclass"},
+    )
+    (listed,) = (await api.get("/clusters/c-1/pools")).json()
+    assert listed["contact"] == "https://tu-danube.example/masterclass", "the offer's own contact point comes first"
     assert (await api.get("/clusters/c-2/pools")).json() == [], "one member alone is no pool"
     assert [p["pool_id"] for p in (await api.get("/clusters/c-1/pools", params={"limit": 1})).json()] == [pool.pool_id]
     assert (await api.get("/clusters/c-1/pools", params={"limit": 0})).status_code == 422

@@ -66,11 +66,6 @@ def matches_routes(console: Console) -> APIRouter:
             else _nothing(),
         )
         rows = [_row(m, language) for m in found["items"]]
-        partner_ids = sorted({str(p["partner_id"]) for p in pools or []})
-        partners = await asyncio.gather(
-            *(backends.optional(person.token, "matchmaking", f"/partners/{pid}") for pid in partner_ids)
-        )
-        contacts = {pid: str(p.get("contact") or "") for pid, p in zip(partner_ids, partners, strict=True) if p}
         here = f"{root(request)}/clusters/{cluster_id}/matches"
         t = Messages(language)
         return pages.render(
@@ -86,7 +81,7 @@ def matches_routes(console: Console) -> APIRouter:
             **pager(here, chosen, page, int(found["total"]), PAGE_SIZE),
             pools=None
             if pools is None
-            else [_pool(p, str(cluster["name"]), contacts.get(str(p["partner_id"]), ""), language, t) for p in pools],
+            else [_pool(p, str(cluster["name"]), str(p.get("contact") or ""), language, t) for p in pools],
             may_write=person.claims.may_write(cluster_id),
             back=f"{here}?{urlencode(chosen)}",
             recorded=query.get("recorded") in STATUSES and query.get("recorded"),

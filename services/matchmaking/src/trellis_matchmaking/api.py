@@ -197,6 +197,7 @@ async def cluster_pools(
         # than to run.
         pooled = sorted({member_id for pool in pools for member_id in pool.member_ids})
         names = await names_of(session, NAMES, member_ids=pooled)
+        contacts = await repository.offer_contacts(session, {pool.offer_id for pool in pools})
     by_offer = {r.offer_id: r for r in rows}
     accepted = Counter((r.skill_code, r.offer_id) for r in rows if MatchStatus(r.status) in CONFIRMED)
     return [
@@ -215,6 +216,7 @@ async def cluster_pools(
             member_count=len(pool.member_ids),
             seats=pool.seats,
             accepted=accepted[(pool.skill_code, pool.offer_id)],
+            contact=contacts.get(pool.offer_id),
         )
         for pool in pools
     ]

@@ -216,6 +216,20 @@ async def largest_pool_rows(
     return (await session.execute(query.order_by(matches.c.created_at, matches.c.id))).all()
 
 
+async def offer_contacts(session: AsyncSession, offer_ids: Iterable[str]) -> dict[str, str]:
+    """Each offer's contact point, or its partner's when the offer has none (offers with neither are left out)."""
+    wanted = sorted(set(offer_ids))
+    if not wanted:
+        return {}
+    contact = func.coalesce(offers.c.contact, partners.c.contact)
+    query = (
+        select(offers.c.id, contact)
+        .join(partners, partners.c.id == offers.c.partner_id)
+        .where(offers.c.id.in_(wanted), contact.is_not(None))
+    )
+    return {str(offer_id): str(found) for offer_id, found in (await session.execute(query)).all()}
+
+
 async def member_seats(session: AsyncSession, period: str, member_ids: Iterable[str]) -> list[Row[Any]]:
     """The members' matches of the period that hold a seat."""
     query = select(matches).where(

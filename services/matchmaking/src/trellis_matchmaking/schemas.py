@@ -300,6 +300,9 @@ class PoolOut(BaseModel):
     member_count: int
     seats: int
     accepted: int = Field(description="Members of the pool who accepted their seat")
+    contact: str | None = Field(
+        None, description="Where to write about the pooled demand: the offer's contact point, else its partner's"
+    )
 
 
 class RematchOut(BaseModel):
