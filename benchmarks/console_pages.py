@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         "delivery": "online",
                         "score": random.random(),
                         "explanation": [],
-                        "created_at": now,
+                        "created_at": now - timedelta(minutes=random.randint(0, 60 * 24 * 30)),  # over a month
                         "updated_at": now,
                     }
                 )

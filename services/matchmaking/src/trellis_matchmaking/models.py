@@ -110,7 +110,7 @@ matches = Table(
     Column("id", String(64), primary_key=True),
     Column("period", String(16), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("cluster_id", String(128), nullable=False, index=True),
+    Column("cluster_id", String(128), nullable=False),
     Column("member_id", String(128), nullable=False, index=True),
     Column("assessment_id", String(128), nullable=False),
     Column("skill_code", String(64), nullable=False),
@@ -132,6 +132,10 @@ matches = Table(
     Column("outcome_note", Text, nullable=True),
     Index("ix_matches_period_status", "period", "status"),
     Index("ix_matches_offer_period_status", "offer_id", "period", "status"),
+    # A cluster's matches of a period, newest first, counted and paged from the index alone (the console's
+    # matches page at tens of thousands of matches); with and without a status chosen.
+    Index("ix_matches_cluster_period_created", "cluster_id", "period", "created_at", "id"),
+    Index("ix_matches_cluster_period_status_created", "cluster_id", "period", "status", "created_at", "id"),
 )
 
 match_runs = Table(

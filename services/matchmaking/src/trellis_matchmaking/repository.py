@@ -505,7 +505,8 @@ async def match_page(
     """Matches meeting ``where`` in the scope, newest first, and how many there are in all."""
     where = [scope.clause(matches.c.cluster_id), *where]
     total = await session.scalar(select(func.count()).select_from(matches).where(*where))
-    query = select(matches).where(*where).order_by(matches.c.created_at.desc(), matches.c.id)
+    # Both descending, so one index walked backwards gives the order (ties of created_at by id).
+    query = select(matches).where(*where).order_by(matches.c.created_at.desc(), matches.c.id.desc())
     rows = (await session.execute(query.limit(limit).offset(offset))).mappings()
     return total or 0, [dict(r) for r in rows]
 
