@@ -398,6 +398,7 @@ SKILL_ANSWER = {
     "skill.digcomp:5.2.headcount_having": "1",
     "skill.digcomp:5.2.headcount_needed": "4",
     "skill.digcomp:5.2.importance": "5",
+    "q.digitalisation_priority": "4",
 }
 
 

@@ -24,6 +24,7 @@ SKILL = {
     "skill.digcomp:5.2.headcount_having": "1",
     "skill.digcomp:5.2.headcount_needed": "4",
     "skill.digcomp:5.2.importance": "5",
+    "q.digitalisation_priority": "4",  # a likert question: its result reads in words
 }
 SMES = [m for m in MEMBERS if m["member_type"] == "sme"]
 
@@ -95,9 +96,13 @@ async def test_the_launched_survey_shows_its_progress_and_results_by_name(
         assert "Send reminders now" in text and "Close the survey now" in text
         results = page.text.split('id="results-h"')[1]
         assert skill_label("digcomp:5.2", "en") in results, "the skill is named, not coded"
+        shown = visible(results)
+        assert "4 – Agree" in shown, "a likert answer in the scale's words"
+        assert shown.index("1 – Strongly disagree") < shown.index("4 – Agree") < shown.index("5 – Strongly agree")
         assert_names_only(page.text)
         german = await client.get(f"/campaigns/{campaign}", params={"lang": "de"})
         assert skill_label("digcomp:5.2", "de") in german.text and "Mitgliedern haben geantwortet" in german.text
+        assert "4 – Stimme eher zu" in german.text
         csv = await client.get(f"/campaigns/{campaign}/results.csv")
         assert csv.headers["content-type"].startswith("text/csv")
         assert "attachment" in csv.headers["content-disposition"]

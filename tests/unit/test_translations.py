@@ -19,6 +19,7 @@ import pytest
 from pydantic import BaseModel
 
 from trellis_common import dates
+from trellis_common.likert import LIKERT_SCALE
 from trellis_common.skill_labels import label_set, shipped_languages
 from trellis_matchmaking.domain.partners import Delivery, OfferFormat
 from trellis_matchmaking.reply_texts import TEXTS as REPLY_PAGE
@@ -29,7 +30,7 @@ from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_
 from trellis_skills.heatmap_words import WORDS as HEATMAP
 from trellis_surveys.answering import ANSWER_MESSAGES, UI, localised
 from trellis_surveys.domain import templates as survey_templates
-from trellis_surveys.domain.templates import LIKERT_SCALE, SurveyTemplate
+from trellis_surveys.domain.templates import SurveyTemplate
 from trellis_surveys.template_store import builtin_templates
 
 LANGUAGES = ("en", "de", "fr")

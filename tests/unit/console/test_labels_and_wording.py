@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trellis_console.labels import NACE_SECTIONS, countries, country_name, language_name, section_of, sector_name
-from trellis_console.messages import Messages
+from trellis_console.messages import CATALOGUE, Messages
 from trellis_console.wording import worded
 
 
@@ -46,3 +46,22 @@ def test_objections_are_worded_in_the_page_language_by_their_kind() -> None:
     )
     assert worded(de, "string_too_long", "too long", {}) == "too long", "without its number: the service's words"
     assert worded(de, "something_new", "the service's reason", {}) == "the service's reason"
+
+
+@pytest.mark.parametrize(
+    ("language", "key", "one", "two"),
+    [
+        ("en", "campaign_used_up", "1 contact who has not answered", "2 contacts who have not answered"),
+        ("de", "import_done", "1 Mitglied importiert.", "2 Mitglieder importiert."),
+        ("fr", "emails_failed", "1 e-mail n'a pas pu être remis", "2 e-mails n'ont pas pu être remis"),
+    ],
+)
+def test_a_count_of_one_reads_in_the_singular(language: str, key: str, one: str, two: str) -> None:
+    t = Messages(language)
+    assert t(key, count=1).startswith(one) and t(key, count=2).startswith(two)
+
+
+def test_every_singular_form_exists_in_every_language() -> None:
+    for language, words in CATALOGUE.items():
+        for key in (k for k in CATALOGUE["en"] if k.endswith("_one")):
+            assert words.get(key), (language, key)

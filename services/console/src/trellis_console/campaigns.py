@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from trellis_common.events import MemberType
+from trellis_common.likert import LIKERT_POINTS, likert_label
 from trellis_common.skill_labels import skill_label
 from trellis_console.backends import Rejected
 from trellis_console.context import Console, Person, form_text
@@ -297,19 +298,32 @@ def _charts(results: dict[str, Any], template: dict[str, Any], language: str) ->
         if question is None or not counts:
             continue
         answered = max(int(summary.get("answered") or 0), 1)
+        scaled = question.get("type") in ("likert", "rating")
+        # A scale reads in its own order, every point of a likert scale shown (1 to 5, none chosen: 0); choices
+        # by how often they were chosen.
+        if question.get("type") == "likert":
+            counts = {str(point): counts.get(str(point), 0) for point in range(1, LIKERT_POINTS + 1)} | counts
+        ordered = sorted(counts.items(), key=lambda vc: _number(vc[0])) if scaled else list(counts.items())
         bars = [
             Bar(_choice_label(question, value, translation, language), count, count / answered)
-            for value, count in counts.items()
+            for value, count in ordered
         ]
-        bars.sort(key=lambda b: -b.count)
+        if not scaled:
+            bars.sort(key=lambda b: -b.count)
         text = translation.get("questions", {}).get(question["id"]) or question.get("text") or question["id"]
         charts.append({"text": text, "answered": int(summary.get("answered") or 0), "bars": bars})
     return charts
 
 
+def _number(value: str) -> int:
+    return int(value) if value.isdigit() else 0
+
+
 def _choice_label(question: dict[str, Any], value: str, translation: dict[str, Any], language: str) -> str:
     if question.get("type") == "skill_matrix":
         return skill_label(value, language)
+    if question.get("type") == "likert":
+        return f"{value} – {likert_label(value, language) or value}"
     translated = translation.get("options", {}).get(f"{question['id']}.{value}")
     if translated:
         return str(translated)

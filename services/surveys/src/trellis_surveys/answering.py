@@ -22,6 +22,7 @@ from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
 from trellis_common.dates import long_date
 from trellis_common.http_guards import LINK_PAGE_HEADERS
+from trellis_common.likert import LIKERT_SCALE
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit
 from trellis_common.skill_labels import is_listed, primary_language, skill_label
@@ -29,7 +30,6 @@ from trellis_surveys.campaigns import signer
 from trellis_surveys.directory import load_member
 from trellis_surveys.domain.links import BadLink, LinkProblem, form_token, form_token_valid
 from trellis_surveys.domain.templates import (
-    LIKERT_SCALE,
     SKILL_FIELDS,
     AnswerError,
     Question,

@@ -20,27 +20,6 @@ QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|greenwork|intl|esco):[A-Za-z0-9.\-/_]{1,120}$")]
 TemplateId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
 MAX_HEADCOUNT = 1_000_000
-LIKERT_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
-# The five-point scale in each language the answering form speaks (English is the source).
-LIKERT_SCALE: dict[str, tuple[str, ...]] = {
-    "en": LIKERT_LABELS,
-    "de": (
-        "Stimme überhaupt nicht zu",
-        "Stimme eher nicht zu",
-        "Weder noch",
-        "Stimme eher zu",
-        "Stimme voll und ganz zu",
-    ),
-    "fr": (
-        "Pas du tout d’accord",
-        "Plutôt pas d’accord",
-        "Ni d’accord ni pas d’accord",
-        "Plutôt d’accord",
-        "Tout à fait d’accord",
-    ),
-}
-
-
 class QuestionType(StrEnum):
     LIKERT = "likert"
     RATING = "rating"
