@@ -246,25 +246,23 @@ def create_console(
             switcher = await _readable_clusters(session.token)
         return pages.render(request, "home.html", home=data, may_write=claims.may_write(cluster_id), switcher=switcher)
 
+    console = Console(settings, pages, backends, signed_in)
+
     @app.post("/clusters/{cluster_id}/calendar")
-    async def issue_calendar(
-        request: Request, cluster_id: str, csrf: Annotated[str, Form(max_length=512)] = ""
-    ) -> Response:
-        session = await signed_in(request)
-        if session is None or session.token is None:
-            return pages.to_sign_in(request)
-        if not pages.signer.csrf_ok(session, csrf):
-            return pages.problem(request, 403, "csrf")
-        if not read_claims(session.token, settings.roles_claim, settings.clusters_claim).may_write(cluster_id):
-            return pages.problem(request, 403, "forbidden")  # the service would refuse too; no need to ask it
-        issued = await backends.request(session.token, "strategy", "POST", f"/clusters/{cluster_id}/calendar-token")
+    async def issue_calendar(request: Request, cluster_id: str) -> Response:
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        person, _ = posted
+        if not person.claims.may_write(cluster_id):
+            return console.refused(request, person, cluster_id)  # the service would refuse too: no need to ask
+        issued = await backends.request(person.token, "strategy", "POST", f"/clusters/{cluster_id}/calendar-token")
         feed = f"{settings.strategy_public_url or settings.strategy_url}{issued['path']}"
-        found = await backends.optional(session.token, "surveys", f"/clusters/{cluster_id}")
+        found = await backends.optional(person.token, "surveys", f"/clusters/{cluster_id}")
         name = str(found["name"]) if found else None
         home = f"{root(request)}/clusters/{cluster_id}"
         return pages.render(request, "calendar.html", cluster_id=cluster_id, cluster_name=name, feed=feed, here=home)
 
-    console = Console(settings, pages, backends, signed_in)
     app.include_router(members_routes(console))
     app.include_router(campaigns_routes(console))
     app.include_router(skills_routes(console))
