@@ -16,6 +16,7 @@ from trellis.auth_cli import auth_app
 from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
 from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
+from trellis.mailsink_cli import mailsink
 from trellis.privacy_cli import privacy_app
 from trellis.settings_doc import render_into
 from trellis_common.logging import configure_logging
@@ -26,6 +27,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(auth_app, name="auth")
 app.add_typer(privacy_app, name="privacy")
 register_integrator_commands(app)
+app.command("mailsink")(mailsink)
 
 
 def _free_port() -> int:

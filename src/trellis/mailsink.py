@@ -169,3 +169,9 @@ class MailSink:
     def get(self, ident: int) -> ReceivedMail | None:
         with self._recorder.lock:
             return next((m for m in self._recorder.messages if m.id == ident), None)
+
+
+if __name__ == "__main__":  # python -m trellis.mailsink: the sink with its viewer, as `trellis mailsink` runs it
+    from trellis.mailsink_cli import main
+
+    main()

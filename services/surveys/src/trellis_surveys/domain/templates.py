@@ -20,6 +20,8 @@ QuestionId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 TaxonomyCode = Annotated[str, Field(pattern=r"^(digcomp|greencomp|greenwork|intl|esco):[A-Za-z0-9.\-/_]{1,120}$")]
 TemplateId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
 MAX_HEADCOUNT = 1_000_000
+
+
 class QuestionType(StrEnum):
     LIKERT = "likert"
     RATING = "rating"
