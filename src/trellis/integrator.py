@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 
 from trellis_common.catalogue import EventSpec, spec_for_type
+from trellis_common.command_errors import run_or_exit
 from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary, to_structured
 from trellis_common.errors import ContractError
 from trellis_common.kafka_security import KafkaSecurity
@@ -165,32 +166,44 @@ async def post_to_ingress(url: str, token: str, events: list[Checked]) -> list[P
     return posted
 
 
-async def read_topic(bootstrap: str, topic: str, *, limit: int | None = None) -> list[KafkaRecord]:
-    """Every record currently in ``topic`` (all partitions, from the beginning), up to ``limit``."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest",
-        **_security(),
-    )
-    await consumer.start()
+async def _require_topic(bootstrap: str, topic: str) -> None:
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, **_security())
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
+        await probe.start()
+        if topic not in await probe.topics():
             raise ValueError(f"topic {topic} does not exist")
-        await consumer.seek_to_beginning(*partitions)
+    finally:
+        await probe.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, limit: int | None = None, newest: bool = False
+) -> list[KafkaRecord]:
+    """The records now in ``topic`` (all partitions), oldest first: all of them, the first ``limit``, or with
+    ``newest`` the last ``limit`` (each partition read from ``limit`` records before its end, no further)."""
+    await _require_topic(bootstrap, topic)  # subscribed to a topic that does not exist, a consumer waits on
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **_security()
+    )
+    try:
+        await consumer.start()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        begins = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            skip = ends[tp] - limit if newest and limit is not None else begins[tp]
+            consumer.seek(tp, max(begins[tp], skip))
         records: list[KafkaRecord] = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*partitions, timeout_ms=1000)
+            batch = await consumer.getmany(*partitions, timeout_ms=200)
             for messages in batch.values():
                 records.extend(m for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])
-            if limit is not None and len(records) >= limit:
+            if limit is not None and not newest and len(records) >= limit:
                 break
         records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
-        return records[:limit] if limit is not None else records
+        if limit is None:
+            return records
+        return records[-limit:] if newest else records[:limit]
     finally:
         await consumer.stop()
 
@@ -311,17 +324,20 @@ def emit_command(
             typer.echo(f"refused: {exc}", err=True)
             raise typer.Exit(1) from None
         return
-    for sent in asyncio.run(emit(bootstrap, checked, prefix)):
+    for sent in run_or_exit(emit(bootstrap, checked, prefix), "emit"):
         typer.echo(f"sent {sent.event_id} to {sent.topic}[{sent.partition}]@{sent.offset} key={sent.key}")
 
 
 def tail_command(
     topic: Annotated[str, typer.Argument(help="Full topic name, including any prefix")],
     bootstrap: Bootstrap = "127.0.0.1:9092",
-    limit: Annotated[int | None, typer.Option(help="Show at most this many records")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many records")] = 10,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="The oldest records instead of the newest")
+    ] = False,
 ) -> None:
-    """Print the records of a topic, from the beginning, as indented JSON."""
-    for record in asyncio.run(read_topic(bootstrap, topic, limit=limit)):
+    """Print the newest records of a topic (or the oldest), oldest first, as indented JSON."""
+    for record in run_or_exit(read_topic(bootstrap, topic, limit=limit, newest=not from_beginning), "tail"):
         typer.echo(json.dumps(describe(record), indent=2, ensure_ascii=False, default=str))
 
 
@@ -332,7 +348,7 @@ def dlq_list(
 ) -> None:
     """One line per dead-lettered record: where it came from, its type and why it failed."""
     dlq = topic if topic.endswith(".dlq") else f"{topic}.dlq"
-    records = asyncio.run(read_topic(bootstrap, dlq))
+    records = run_or_exit(read_topic(bootstrap, dlq), "dlq list")
     for record in records:
         info = describe(record)
         letter = info.get("dead_letter", {})
@@ -351,8 +367,9 @@ def dlq_replay(
     dlq = topic if topic.endswith(".dlq") else f"{topic}.dlq"
     with Progress(transient=True) as progress:
         task = progress.add_task(f"replaying {dlq}", total=None)
-        result = asyncio.run(
-            replay(bootstrap, dlq, on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        result = run_or_exit(
+            replay(bootstrap, dlq, on_progress=lambda done, total: progress.update(task, completed=done, total=total)),
+            "dlq replay",
         )
     typer.echo(f"replayed {result.replayed} record(s) from {dlq}")
     for item in result.skipped:

@@ -100,3 +100,35 @@ def test_dlq_list_and_replay_restore_the_original_records(kafka_bootstrap: str, 
         assert record.key == b"m-0042"
         assert record.value == value
         assert list(record.headers) == original
+
+
+def test_tail_shows_the_newest_records_unless_asked_for_the_first(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    body = json.loads((EXAMPLES / "skills.supply.reported.v1.json").read_text())
+    ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 6)]
+    events = tmp_path / "five.jsonl"
+    events.write_text("".join(json.dumps(body | {"id": event_id}) + "\n" for event_id in ids))
+    sent = CliRunner().invoke(app, ["emit", str(events), "--bootstrap", kafka_bootstrap, "--prefix", topic_prefix])
+    assert sent.exit_code == 0, sent.output
+    topic = f"{topic_prefix}skills.supply.reported.v1"
+
+    def shown(*options: str) -> list[str]:
+        tail = CliRunner().invoke(app, ["tail", topic, "--bootstrap", kafka_bootstrap, *options])
+        assert tail.exit_code == 0, tail.output
+        records = [json.loads(chunk + "\n}") for chunk in tail.output.split("\n}\n") if chunk.strip()]
+        return [str(record["event"]["id"]) for record in records]  # one indented JSON object per record
+
+    assert shown("--limit", "2") == ids[-2:], "the newest two, oldest first"
+    assert shown("--limit", "2", "--from-beginning") == ids[:2]
+    assert shown() == ids, "ten at most by default: all five"
+
+
+def test_a_missing_topic_or_an_unreachable_broker_is_one_line(kafka_bootstrap: str, topic_prefix: str) -> None:
+    missing = CliRunner().invoke(app, ["tail", f"{topic_prefix}no.such.topic", "--bootstrap", kafka_bootstrap])
+    assert missing.exit_code == 1
+    assert missing.output.strip() == f"tail: topic {topic_prefix}no.such.topic does not exist"
+    down = CliRunner().invoke(app, ["topics", "create", "--bootstrap", "127.0.0.1:1", "--prefix", topic_prefix])
+    assert down.exit_code == 1 and len(down.output.strip().splitlines()) == 1, down.output
+    assert down.output.startswith("topics create: cannot reach Kafka")
+    assert "TRELLIS_KAFKA_BOOTSTRAP_SERVERS" in down.output

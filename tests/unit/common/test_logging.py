@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -55,3 +56,23 @@ def test_services_log_json_and_the_console_does_not(capsys: pytest.CaptureFixtur
         assert out.endswith(" -             GET /mail 200\n") and "not shown" not in out
     finally:
         structlog.configure(**before)  # as the rest of the suite had it
+
+
+def test_a_librarys_stdlib_log_lines_come_out_as_json_too(capsys: pytest.CaptureFixture[str]) -> None:
+    before = structlog.get_config()
+    try:
+        configure_logging("INFO", json=True)
+        configure_logging("INFO", json=True)  # again, as a test or a restart does: still one line per record
+        logging.getLogger("aiokafka.consumer.group_coordinator").warning("Heartbeat failed for group %s", "g1")
+        logging.getLogger("aiokafka").info("below the libraries' level: not shown")
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 1, lines
+        record = json.loads(lines[0])
+        assert record["event"] == "Heartbeat failed for group g1" and record["level"] == "warning"
+        assert record["logger"] == "aiokafka.consumer.group_coordinator" and "timestamp" in record
+
+        configure_logging("INFO", json=False)
+        logging.getLogger("aiokafka").error("Unable connect to %r", "127.0.0.1:1")
+        assert "ERROR Unable connect to '127.0.0.1:1'" in capsys.readouterr().out
+    finally:
+        structlog.configure(**before)

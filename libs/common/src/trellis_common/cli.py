@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 import uvicorn
 from pydantic import ValidationError
 
 from trellis_common.app import create_app
+from trellis_common.command_errors import run_or_exit
 from trellis_common.logging import configure_logging
 from trellis_common.migrations import upgrade
 from trellis_common.runtime import ServiceDefinition
@@ -53,7 +52,7 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
         """Apply this service's database migrations (run once per release, e.g. as a Kubernetes Job)."""
         settings = load_settings(definition)
         configure_logging(settings.log_level, json=settings.log_json)
-        asyncio.run(upgrade(definition, settings.database_url))
+        run_or_exit(upgrade(definition, settings.database_url), f"{definition.name} migrate")
         typer.echo(f"{definition.name}: migrations applied")
 
     return app

@@ -13,6 +13,7 @@ import structlog
 # Left out of console lines: the start of each line says the service, and ids this long drown the rest.
 _CONSOLE_HIDDEN = ("task", "correlation_id")
 _EVENT_TYPE_PREFIX = "eu.trellis."
+_LIBRARY_HANDLER = "trellis-libraries"  # the one root handler configure_logging adds, replaced when called again
 
 
 def _short_type(event_type: Any) -> str:
@@ -72,8 +73,19 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
-    # Libraries (aiokafka, uvicorn, sqlalchemy) log through stdlib: route them to the same stream, quieter.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="%(levelname)s %(name)s %(message)s")
+    # Libraries (aiokafka, uvicorn, sqlalchemy) log through stdlib: the same stream and the same shape (a JSON
+    # object, or a readable line), with the library's logger name; quieter than ours.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.set_name(_LIBRARY_HANDLER)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *processors],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if h.get_name() != _LIBRARY_HANDLER] + [handler]
+    root.setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

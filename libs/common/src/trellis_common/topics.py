@@ -6,7 +6,6 @@ Kubernetes deployment all run this command (or the equivalent Strimzi KafkaTopic
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
+from trellis_common.command_errors import run_or_exit
 from trellis_common.kafka_security import KafkaSecurity
 
 app = typer.Typer(help="Trellis Kafka topics", no_args_is_help=True)
@@ -69,7 +69,7 @@ def create(
 ) -> None:
     """Create the catalogue's topics and their DLQs; safe to run again."""
     security = KafkaSecurity().client_options()  # TRELLIS_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_CAFILE
-    created = asyncio.run(create_topics(bootstrap, prefix, partitions, replication_factor, security))
+    created = run_or_exit(create_topics(bootstrap, prefix, partitions, replication_factor, security), "topics create")
     total = len(planned_topics(prefix, partitions, replication_factor))
     typer.echo(f"created {len(created)} topic(s), {total - len(created)} already existed")
     for name in created:
