@@ -97,7 +97,7 @@ async def seed(platform: Platform) -> None:
 
 async def submit_response(platform: Platform, member_key: str, correlation_id: str | None = None) -> dict[str, Any]:
     headers = {"X-Correlation-ID": correlation_id} if correlation_id else {}
-    return await ok(
+    submitted: dict[str, Any] = await ok(
         await platform.clients["surveys"].post(
             "/responses",
             headers=headers,
@@ -119,6 +119,7 @@ async def submit_response(platform: Platform, member_key: str, correlation_id: s
         ),
         201,
     )
+    return submitted
 
 
 CORRELATION_ID = "e2e-correlation-0001"

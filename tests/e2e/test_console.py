@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from tests.e2e.console_support import CSRF, assert_names_only, browser, demo_platform, sign_in
@@ -53,6 +54,7 @@ async def test_an_expired_token_ends_the_session_and_sign_in_returns_to_the_page
 ) -> None:
     embedded, cluster_id = platform
     console = next(r.app for r in embedded.app.routes if isinstance(r, Mount) and r.path == "")
+    assert isinstance(console, Starlette), "the console app is mounted at the root"
     expired = embedded.auth_keys.mint(
         subject="local:manager",
         roles=["cluster-manager"],

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import httpx
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, FilePayload, Page
 
 from tests.support.prefix import serving
 from tests.support.processes import free_port
@@ -68,7 +68,7 @@ async def test_sign_in_and_the_cluster_home_at_phone_and_desktop_widths(browser:
             await page.get_by_role("link", name="Import from CSV").click()
             csv = "name,member_type\nLinz Robotics,sme\nSalzburg Textiles,factory\n"
             await page.get_by_label("CSV file").set_input_files(
-                files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+                files=[FilePayload(name="members.csv", mimeType="text/csv", buffer=csv.encode())]
             )
             await page.get_by_role("button", name="Check and import").click()
             assert await page.get_by_role("alert").count() == 1

@@ -81,9 +81,15 @@ async def test_embedded_platform_serves_the_form_under_its_mount_path(browser: B
         topic = spec_for_model(ResponseCompleted).topic()
 
         async def completed() -> list[dict[str, Any]]:
-            records = embedded.broker.topics.get(topic, [])
-            events = [from_kafka(r.headers, r.value).data for r in records if r.value is not None]
-            return [e for e in events if e["member_id"] == member["id"]]
+            found: list[dict[str, Any]] = []
+            for record in embedded.broker.topics.get(topic, []):
+                if record.value is None:
+                    continue
+                data = from_kafka(record.headers, record.value).data
+                assert data is not None, "a completed response carries its data"
+                if data["member_id"] == member["id"]:
+                    found.append(data)
+            return found
 
         [event] = await eventually(completed, timeout=30, what="surveys.response.completed on the bus")
         assert event["answers"] == ANSWERS and [s["skill_code"] for s in event["skills"]] == ["digcomp:5.2"]

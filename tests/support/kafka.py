@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
@@ -63,7 +65,8 @@ async def produce_event(
 
 
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
-    for key, value in record.headers:
+    headers: Sequence[tuple[str, bytes]] = record.headers  # aiokafka is untyped
+    for key, value in headers:
         if key == name:
             return value.decode()
     return None

@@ -48,7 +48,7 @@ def stripping_proxy(prefix: str, upstream: str) -> Starlette:
         upstream_response = await client.request(
             request.method,
             path.removeprefix(prefix) or "/",
-            params=request.query_params.multi_items(),
+            params=tuple(request.query_params.multi_items()),
             headers=headers,
             content=await request.body(),
         )

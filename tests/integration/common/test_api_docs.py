@@ -137,6 +137,7 @@ async def test_the_openapi_document_declares_the_bearer_scheme_where_a_token_is_
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         needs_token = authenticate in set(_calls(route.dependant))
+        assert route.methods is not None, route.path_format  # an APIRoute always has its methods
         for method in route.methods - {"HEAD"}:
             operation = document["paths"][route.path_format][method.lower()]
             if needs_token:

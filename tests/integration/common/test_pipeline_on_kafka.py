@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -38,7 +39,7 @@ def response_event(data: ResponseCompleted) -> CloudEvent:
 
 async def test_completed_response_becomes_gaps_event(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
-):
+) -> None:
     runtime = runtime_for(
         SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix
     )
@@ -69,7 +70,7 @@ async def test_completed_response_becomes_gaps_event(
 
 async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
-):
+) -> None:
     runtime = runtime_for(
         SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix
     )
@@ -103,7 +104,7 @@ async def test_structured_mode_is_accepted_and_redelivery_is_applied_once(
 
 async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
-):
+) -> None:
     runtime = runtime_for(
         SKILLS, database_url=await new_database("skills"), kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix
     )
@@ -158,7 +159,7 @@ async def _at_least(records_coro, count: int):  # type: ignore[no-untyped-def]
 
 async def test_two_relays_publish_each_row_once_in_order(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
-):
+) -> None:
     url = await new_database("skills")
     first = runtime_for(
         SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, consume=False
@@ -207,7 +208,7 @@ def _gaps(member_id: str, assessment_id: str) -> GapsAssessed:
 
 async def test_readyz_reports_unreachable_database_and_kafka(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase, pg_admin_url: str
-):
+) -> None:
     url = await new_database("skills")
     runtime = runtime_for(SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix)
     app = create_app(SKILLS, runtime=runtime)
@@ -267,7 +268,7 @@ async def _admin(pg_admin_url: str, sql: str, database: str) -> None:
 
 async def test_database_outage_is_retried_in_order_without_losing_events(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase, pg_admin_url: str
-):
+) -> None:
     url = await new_database("skills")
     runtime = runtime_for(SKILLS, database_url=url, kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix)
     await runtime.start()
@@ -301,7 +302,7 @@ async def test_database_outage_is_retried_in_order_without_losing_events(
         await eventually(retrying, what="the consumer to retry while the database is away")
         await _admin(pg_admin_url, f'ALTER DATABASE "{name}_away" RENAME TO "{name}"', f"{name}_away")
 
-        async def both() -> list[dict[str, object]] | None:
+        async def both() -> list[dict[str, Any]] | None:
             async with runtime.db.sessions() as session:
                 rows = (await session.execute(select(assessments).order_by(assessments.c.assessed_at))).mappings().all()
             return [dict(r) for r in rows] if len(rows) == 2 else None
@@ -314,7 +315,7 @@ async def test_database_outage_is_retried_in_order_without_losing_events(
         await runtime.stop()
 
 
-async def test_commit_for_a_revoked_partition_is_skipped_not_fatal(kafka_bootstrap: str, topic_prefix: str):
+async def test_commit_for_a_revoked_partition_is_skipped_not_fatal(kafka_bootstrap: str, topic_prefix: str) -> None:
     from trellis_common.bus import Record
     from trellis_common.bus.kafka import KafkaBusConsumer
 
@@ -336,7 +337,7 @@ async def _assigned(consumer) -> bool:  # type: ignore[no-untyped-def]
 
 async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_flows(
     kafka_bootstrap: str, topic_prefix: str, new_database: NewDatabase
-):
+) -> None:
     runtime = runtime_for(
         SKILLS,
         database_url=await new_database("skills"),

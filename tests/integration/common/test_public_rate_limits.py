@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +18,7 @@ from trellis_strategy.service import DEFINITION as STRATEGY
 from trellis_surveys.service import DEFINITION as SURVEYS
 
 
-async def _client(
-    definition: ServiceDefinition, tmp_path: Path, **settings: object
-) -> AsyncIterator[httpx.AsyncClient]:
+async def _client(definition: ServiceDefinition, tmp_path: Path, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     runtime = runtime_for(definition, database_url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", **settings)
     await runtime.start()
     try:

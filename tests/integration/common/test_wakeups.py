@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import NewDatabase
 from tests.support.fixtures import completed_response
@@ -19,7 +20,7 @@ from trellis_common.runtime import ServiceRuntime
 from trellis_surveys.service import DEFINITION as SURVEYS
 
 RESPONSES = spec_for_model(ResponseCompleted)
-SLOW_POLL = {"relay_poll_interval_s": 60.0, "retry_max_backoff_s": 60.0}
+SLOW_POLL: dict[str, Any] = {"relay_poll_interval_s": 60.0, "retry_max_backoff_s": 60.0}
 
 
 async def published_within(broker: InMemoryBroker, runtime: ServiceRuntime, seconds: float) -> float:

@@ -231,7 +231,8 @@ def _outranks(holder: Any, given: float, waiting: Any, offer: Offer) -> bool:
     holder_foreign, waiting_foreign = offer.foreign_to(holder.cluster_id), offer.foreign_to(waiting.cluster_id)
     if holder_foreign != waiting_foreign:
         return not holder_foreign  # the owning cluster's member comes first, whatever the severities
-    return given >= waiting.priority
+    waiting_priority: float = waiting.priority
+    return given >= waiting_priority
 
 
 async def _check(

@@ -196,7 +196,9 @@ async def test_every_template_arrives_with_both_parts_and_correct_headers(servic
         if p.get_content_type() == "text/calendar"
     )
     assert calendar_part.get_filename() == "strategy-review.ics"
-    calendar = icalendar.Calendar.from_ical(calendar_part.get_payload(decode=True))
+    calendar_bytes = calendar_part.get_payload(decode=True)
+    assert isinstance(calendar_bytes, bytes)
+    calendar = icalendar.Calendar.from_ical(calendar_bytes)
     [event] = calendar.walk("VEVENT")
     assert event.decoded("dtstart") == date(2026, 3, 31)
     assert "Aviation skills 2030" in str(event["summary"])

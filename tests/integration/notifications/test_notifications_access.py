@@ -122,7 +122,7 @@ async def build_world(service: Harness) -> World:
     a = {"contact_id": "contact-a", "delivery_id": a_delivery["items"][0]["id"], "name": "matches"}
     b = {"contact_id": "contact-b", "delivery_id": b_delivery["items"][0]["id"], "name": "matches"}
     a["address"], b["address"] = "contact-a@member.example", "contact-b@member.example"
-    foreign = (B, "member-b", "contact-b", b["delivery_id"], "deputy-b@b.example", platform_delivery)
+    foreign: tuple[str, ...] = (B, "member-b", "contact-b", b["delivery_id"], "deputy-b@b.example", platform_delivery)
     foreign += ("platform.example", address_key(b["address"]))
     app = create_app(DEFINITION, runtime=service.runtime, manage_runtime=False)
     return World(app, a, b, platform_delivery, foreign)

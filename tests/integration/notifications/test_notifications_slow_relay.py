@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -35,7 +36,7 @@ async def _publish(broker: InMemoryBroker, data: EventData) -> None:
 async def test_a_batch_slower_than_the_lease_is_not_taken_over(tmp_path: Path, smtp: SmtpServer) -> None:
     smtp.handler.stall_s = 0.3  # 10 emails ≈ 3 s, longer than the 2 s lease
     url = f"sqlite+aiosqlite:///{tmp_path / 'notifications.db'}"
-    common = dict(
+    common: dict[str, Any] = dict(
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
         smtp_starttls=False,
@@ -45,7 +46,7 @@ async def test_a_batch_slower_than_the_lease_is_not_taken_over(tmp_path: Path, s
         send_batch_size=50,
     )
     broker = InMemoryBroker()
-    first = runtime_for(DEFINITION, database_url=url, bus=InMemoryBus(broker), **common)  # type: ignore[arg-type]
+    first = runtime_for(DEFINITION, database_url=url, bus=InMemoryBus(broker), **common)
     await first.start()
     second = runtime_for(
         DEFINITION,
@@ -55,7 +56,7 @@ async def test_a_batch_slower_than_the_lease_is_not_taken_over(tmp_path: Path, s
         relay=False,
         migrate_on_start=False,
         **common,
-    )  # type: ignore[arg-type]
+    )
     await second.start()
     try:
         people = [(f"contact-{i}", f"Person {i}", "en", ContactRole.MEMBER_CONTACT) for i in range(PEOPLE)]

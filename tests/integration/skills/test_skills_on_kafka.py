@@ -178,7 +178,7 @@ async def test_bad_responses_go_to_the_dlq_with_a_clear_reason_and_the_rest_flow
             "skills": [{**raw["skills"][0], **answer}],
         }
 
-    cases = {
+    cases: dict[str, tuple[ResponseCompleted | dict[str, Any], str]] = {
         "unknown GreenComp area": (
             response("m-1", [skill("greencomp:5.1", 1, 2, 0, 1)]),
             "unknown skill code(s) greencomp:5.1 (taxonomy 2026.1)",

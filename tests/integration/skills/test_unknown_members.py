@@ -35,7 +35,7 @@ async def parked(skills: ServiceRuntime) -> list[tuple[str, str]]:
 
 
 def errors_in(broker: InMemoryBroker, topic: str) -> list[str]:
-    return [dict(r.headers)["trellis_error"].decode() for r in broker.topics.get(topic, [])]  # type: ignore[attr-defined]
+    return [dict(r.headers)["trellis_error"].decode() for r in broker.topics.get(topic, [])]
 
 
 async def test_unknown_members_wait_and_unknown_clusters_are_refused(
@@ -76,7 +76,7 @@ async def test_unknown_members_wait_and_unknown_clusters_are_refused(
     await eventually(until_assessed(skills, 1), what="the released response assessed")
     assert await parked(skills) == []
     await skills.relay.drain()
-    (gaps,) = [from_kafka(r.headers, r.value) for r in broker.topics[GAPS.topic()]]  # type: ignore[attr-defined]
+    (gaps,) = [from_kafka(r.headers, r.value) for r in broker.topics[GAPS.topic()]]
     assert gaps.causationid == phantom_event and gaps.data is not None and gaps.data["member_id"] == "m-phantom"
     async with skills.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(PARKING.parked)) == 0

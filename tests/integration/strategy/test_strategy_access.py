@@ -195,12 +195,12 @@ async def snapshot(world: World, cluster: Cluster) -> dict[str, str]:
         if operation.method == "GET":
             response = await call(world.client, operation, cluster.values, headers=auth.admin())
             out[str(operation)] = f"{response.status_code} {response.text}"
-    for operation in ("/clusters/{cluster_id}/actions?include_reviewed=true", "/clusters/{cluster_id}/reviews.ics"):
-        url = Operation("GET", operation).url(cluster.values)
+    for path in ("/clusters/{cluster_id}/actions?include_reviewed=true", "/clusters/{cluster_id}/reviews.ics"):
+        url = Operation("GET", path).url(cluster.values)
         params = {"token": cluster.feed_token} if "ics" in url else None
         response = await world.client.get(url, params=params, headers=auth.admin())
         assert response.status_code == 200, f"{url}: {response.text}"
-        out[operation] = response.text
+        out[path] = response.text
     return out
 
 

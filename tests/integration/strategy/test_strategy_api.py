@@ -185,7 +185,7 @@ async def test_actions_are_listed_pooled_first(
 
 # --- strategies, objectives, KPIs ---------------------------------------------------------------------------
 
-HAMBURG_LIKE = {
+HAMBURG_LIKE: dict[str, Any] = {
     "type": "internationalisation_strategy",
     "title": "International network compass",
     "phase": "choice",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -156,7 +158,7 @@ async def test_each_reminder_fires_once_at_its_time_and_the_board_hears_of_an_ov
         move_clock(strategy, moment - timedelta(seconds=1))
         assert await tick(strategy) == 0, f"nothing before {moment}"
         move_clock(strategy, moment + timedelta(seconds=5))
-        reviews = await eventually(lambda n=count: _bus_has(broker, n), timeout=10, what=f"reminder {count}")
+        reviews = await eventually(partial(_bus_has, broker, count), timeout=10, what=f"reminder {count}")
         assert len(reviews) == count
         review = reviews[-1]
         assert (review.kind, review.lead_days, review.late) == (kind, lead, False)
@@ -218,7 +220,8 @@ async def test_each_reminder_fires_once_at_its_time_and_the_board_hears_of_an_ov
 
 async def test_two_replicas_fire_each_due_date_once(tmp_path: Path, broker: InMemoryBroker) -> None:
     url = sqlite_url(tmp_path)
-    plain = {"default_lead_days": [], "default_escalate_after_days": None}  # one reminder per review date
+    # One reminder per review date.
+    plain: dict[str, Any] = {"default_lead_days": [], "default_escalate_after_days": None}
     # Ticks are driven by hand; one replica consumes and relays, the other only runs the schedule.
     first = strategy_runtime(url, broker, workers=False, **plain)
     second = strategy_runtime(url, broker, workers=False, consume=False, relay=False, **plain)

@@ -53,7 +53,8 @@ async def launch(surveys: Surveys, cluster_id: str, **changes: Any) -> dict[str,
         "closes_at": (START + timedelta(days=21)).isoformat(),
         **changes,
     }
-    return await ok(await surveys.client.post(f"/clusters/{cluster_id}/campaigns", json=body), 201)
+    campaign: dict[str, Any] = await ok(await surveys.client.post(f"/clusters/{cluster_id}/campaigns", json=body), 201)
+    return campaign
 
 
 async def test_non_responders_get_at_most_the_configured_reminders_and_responders_none(surveys: Surveys) -> None:

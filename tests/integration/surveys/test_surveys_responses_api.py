@@ -56,7 +56,7 @@ async def test_bad_input_is_a_422_naming_the_field_and_nothing_happens(
 
 async def test_missing_required_answer_of_the_green_template(surveys: Surveys) -> None:
     _, (member_id, _) = await cluster_with_members(surveys.client)
-    green = {
+    green: dict[str, Any] = {
         "member_id": member_id,
         "template_id": "green-transition",
         "theme": "green",

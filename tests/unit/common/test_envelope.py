@@ -23,7 +23,7 @@ def _event(**overrides: object) -> CloudEvent:
         "causationid": "e-0",
         "data": {"a": 1, "text": "Grüße"},
     }
-    return CloudEvent(**{**base, **overrides})  # type: ignore[arg-type]
+    return CloudEvent(**{**base, **overrides})
 
 
 def test_binary_mode_puts_attributes_in_ce_headers() -> None:

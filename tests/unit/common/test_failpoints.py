@@ -6,14 +6,13 @@ import signal
 
 import pytest
 
-from trellis_common import failpoints
 from trellis_common.failpoints import Failpoints
 
 
 @pytest.fixture
 def kills(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sent: list[int] = []
-    monkeypatch.setattr(failpoints.os, "kill", lambda _pid, sig: sent.append(sig))
+    monkeypatch.setattr("trellis_common.failpoints.os.kill", lambda _pid, sig: sent.append(sig))
     return sent
 
 

@@ -67,7 +67,7 @@ def test_as_many_gaps_are_served_as_can_be(problem) -> None:  # type: ignore[no-
     assert served == _most_served(len(priority), seats, list(zip(arc_need.tolist(), arc_offer.tolist(), strict=True)))
 
 
-def _most_served(needs: int, seats: np.ndarray, pairs: list[tuple[int, int]]) -> int:  # type: ignore[type-arg]
+def _most_served(needs: int, seats: np.ndarray, pairs: list[tuple[int, int]]) -> int:
     """Maximum bipartite matching with capacities, by augmenting paths (small problems only)."""
     load: dict[int, list[int]] = {o: [] for o in range(len(seats))}
     options: dict[int, list[int]] = {n: [] for n in range(needs)}

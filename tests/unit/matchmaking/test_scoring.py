@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -147,7 +148,7 @@ def test_international_ambitions_need_a_partner_that_reaches_the_target_countrie
         country="AT", languages=["en"], sector="C25", target_countries=["DE"], target_sectors=["C29"]
     )
     intl = gap(skill_code="intl:partner-search", current=1, required=3, priority=10)
-    een = dict(skill_codes=frozenset({"intl:partner-search"}), format=OfferFormat.ADVISORY)
+    een: dict[str, Any] = dict(skill_codes=frozenset({"intl:partner-search"}), format=OfferFormat.ADVISORY)
     german_een = offer(partner_type=PartnerType.ENTERPRISE_EUROPE_NETWORK.value, partner_country="DE", **een)
     french_cluster = offer(partner_type=PartnerType.CLUSTER.value, partner_country="FR", **een)
     home_een = offer(partner_type=PartnerType.ENTERPRISE_EUROPE_NETWORK.value, partner_country="AT", **een)

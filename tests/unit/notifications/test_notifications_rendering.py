@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -108,7 +109,7 @@ def plain(text: str) -> str:
     return text.replace("\xa0", " ")
 
 
-def render(template: EmailTemplate, language: str, **context: object) -> RenderedEmail:
+def render(template: EmailTemplate, language: str, **context: Any) -> RenderedEmail:
     mail = RENDERER.render(template, language, recipient_name="Anna Schmidt", **context)
     return RenderedEmail(subject=mail.subject, text=plain(mail.text), html=plain(mail.html).replace("&nbsp;", " "))
 

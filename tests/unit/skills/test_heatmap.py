@@ -99,7 +99,8 @@ def test_colour_scale_runs_from_pale_to_dark() -> None:
 
 def _chunks(data: bytes) -> dict[bytes, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    at, chunks = 8, {}
+    at = 8
+    chunks: dict[bytes, list[bytes]] = {}
     while at < len(data):
         (length,) = struct.unpack(">I", data[at : at + 4])
         kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
@@ -136,7 +137,7 @@ def test_png_text_is_ink_on_the_picture() -> None:
 
     def ink(map_: Heatmap) -> int:
         image = Image.open(io.BytesIO(render_png(map_))).convert("L")
-        return sum(1 for value in image.get_flattened_data() if value < 128)
+        return sum(1 for value in image.get_flattened_data() if isinstance(value, int) and value < 128)
 
     labelled = heatmap()
     blank = dataclasses.replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -13,9 +14,11 @@ from hypothesis import strategies as st
 from trellis_common.events import SkillAnswer
 from trellis_skills.domain.imbalance import (
     ACTIONS,
+    AnswerLike,
     ExternalFigure,
     ImbalanceRules,
     ImbalanceType,
+    SkillBalance,
     SkillsAction,
     SkillTotals,
     aggregate,
@@ -37,7 +40,9 @@ def answer(code: str, current: int, required: int, having: int, needed: int, imp
     )
 
 
-def one(answers: list[SkillAnswer], figures: list[ExternalFigure] | None = None, rules: ImbalanceRules = RULES):
+def one(
+    answers: Sequence[AnswerLike], figures: list[ExternalFigure] | None = None, rules: ImbalanceRules = RULES
+) -> SkillBalance:
     (balance,) = profile_cluster(answers, figures or [], rules)
     return balance
 

@@ -98,7 +98,8 @@ def test_an_action_is_said_again_with_the_names_known_when_read() -> None:
     names = {"m-42": "Alpine Composites"}
     again = say_again(action.kind.value, action.text, action.facts, names.get)
     assert again.startswith("Alpine Composites could work with Digital Innovation Hub Flanders")
-    gone = say_again(action.kind.value, action.text, action.facts, {}.get)  # the member was deleted since
+    no_names: dict[str, str] = {}  # the member was deleted since
+    gone = say_again(action.kind.value, action.text, action.facts, no_names.get)
     assert gone.startswith(UNNAMED_MEMBER)
     assert say_again("member_partner", "An old line", None, names.get) == "An old line", "stored without facts"
 

@@ -197,7 +197,7 @@ def test_any_in_range_matrix_is_accepted_and_kept_whole(rows: list[tuple[str, in
     st.one_of(st.integers(max_value=-1), st.integers(min_value=9)), st.sampled_from(["current_level", "required_level"])
 )
 def test_any_out_of_range_level_is_refused(level: int, field: str) -> None:
-    validated, errors = validate_response(template("digital-skills"), {}, [row(**{field: level})])
+    validated, errors = validate_response(template("digital-skills"), {}, [{**row(), field: level}])
     assert validated is None and [e.field for e in errors] == [f"skills[0].{field}"]
 
 
