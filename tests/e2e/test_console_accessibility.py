@@ -22,7 +22,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, FilePayload, Page
 from playwright.async_api import Response as PageResponse
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -129,7 +129,7 @@ async def import_report(page: Page, where: Where) -> PageResponse | None:
         "Tyrol Timber,sme,AT,Rosa Klein,no-address\n"
     )
     await page.locator("#file").set_input_files(
-        files=[{"name": "members.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+        files=[FilePayload(name="members.csv", mimeType="text/csv", buffer=csv.encode())]
     )
     return await submitted(page, "form.stack button[type=submit]")
 
@@ -173,7 +173,7 @@ async def partner_import_report(page: Page, where: Where) -> PageResponse | None
         "Graz Data School,training_provider,AT,Data advanced,digcomp:1.3,training,online,,many\n"
     )
     await page.locator("#file").set_input_files(
-        files=[{"name": "partners.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+        files=[FilePayload(name="partners.csv", mimeType="text/csv", buffer=csv.encode())]
     )
     return await submitted(page, "form.stack button[type=submit]")
 
