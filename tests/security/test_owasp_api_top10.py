@@ -789,6 +789,7 @@ def test_api8_outside_dev_default_secrets_are_refused(service_name: str, monkeyp
     settings_class = next(d.settings_class for d in SERVICES if d.name == service_name)
     variable = SIGNING_SECRETS[service_name]
     monkeypatch.setenv("TRELLIS_ENVIRONMENT", "prod")
+    monkeypatch.setenv("TRELLIS_DATABASE_URL", f"postgresql+asyncpg://db/{service_name}")  # named outside dev
     monkeypatch.delenv(variable, raising=False)
     monkeypatch.delenv("TRELLIS_SECRETS_DIR", raising=False)
     default = settings_class.model_fields[variable.removeprefix("TRELLIS_").lower()].default

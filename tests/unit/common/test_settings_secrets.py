@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import MigrationSettings, ServiceSettings
 from trellis_surveys.settings import SurveysSettings
 
 SECRET = "s3cret-" * 6
@@ -39,5 +39,22 @@ def test_a_missing_secrets_directory_is_an_error(tmp_path: Path, monkeypatch: py
 def test_outside_dev_the_default_secret_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRELLIS_SECRETS_DIR", str(tmp_path))  # mounted, but the key is missing
     monkeypatch.setenv("TRELLIS_ENVIRONMENT", "prod")
+    monkeypatch.setenv("TRELLIS_DATABASE_URL", "postgresql+asyncpg://db/surveys")
     with pytest.raises(ValidationError, match="TRELLIS_SURVEY_LINK_SECRET"):
         SurveysSettings()
+
+
+def test_outside_dev_the_database_is_named_and_migrating_needs_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRELLIS_ENVIRONMENT", "prod")
+    with pytest.raises(ValidationError, match="TRELLIS_DATABASE_URL must be set outside environment=dev"):
+        MigrationSettings()
+    with pytest.raises(ValidationError, match="TRELLIS_DATABASE_URL must be set outside environment=dev"):
+        ServiceSettings()
+    (tmp_path / "TRELLIS_DATABASE_URL").write_text("postgresql+asyncpg://db/surveys")  # a mounted Secret
+    monkeypatch.setenv("TRELLIS_SECRETS_DIR", str(tmp_path))
+    assert MigrationSettings().database_url == "postgresql+asyncpg://db/surveys", "no secret, no Kafka asked for"
+    monkeypatch.setenv("TRELLIS_ENVIRONMENT", "dev")
+    monkeypatch.delenv("TRELLIS_SECRETS_DIR")
+    assert MigrationSettings().database_url.startswith("sqlite+aiosqlite:"), "dev keeps its local file"

@@ -145,11 +145,12 @@ def test_settings_sender_address() -> None:
 
 @pytest.mark.parametrize("environment", ["test", "prod"])
 def test_outside_dev_the_unsubscribe_secret_is_required(environment: str) -> None:
+    database = "postgresql+asyncpg://db/notifications"  # outside dev it is named too
     with pytest.raises(ValidationError, match="TRELLIS_UNSUBSCRIBE_SECRET must be set"):
-        NotificationsSettings(environment=environment)
+        NotificationsSettings(environment=environment, database_url=database)
     with pytest.raises(ValidationError, match="TRELLIS_UNSUBSCRIBE_SECRET must be set"):
-        NotificationsSettings(environment=environment, unsubscribe_secret="")
-    settings = NotificationsSettings(environment=environment, unsubscribe_secret="s" * 32)
+        NotificationsSettings(environment=environment, database_url=database, unsubscribe_secret="")
+    settings = NotificationsSettings(environment=environment, database_url=database, unsubscribe_secret="s" * 32)
     assert settings.signing_secret == "s" * 32
 
 

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import typer
 import uvicorn
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from trellis_common.app import create_app
 from trellis_common.command_errors import run_or_exit
 from trellis_common.logging import configure_logging
 from trellis_common.migrations import upgrade
 from trellis_common.runtime import ServiceDefinition
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import MigrationSettings, ServiceSettings
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 def load_settings(definition: ServiceDefinition) -> ServiceSettings:
     """The service's settings, or a one-line-per-problem message naming the variables and exit status 2."""
+    return _settings(definition, lambda: definition.settings_class(service_name=definition.name))
+
+
+def _settings(definition: ServiceDefinition, read: Callable[[], S]) -> S:
     try:
-        return definition.settings_class(service_name=definition.name)
+        return read()
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             field = ".".join(str(part) for part in error["loc"])
@@ -50,7 +60,7 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
     @app.command()
     def migrate() -> None:
         """Apply this service's database migrations (run once per release, e.g. as a Kubernetes Job)."""
-        settings = load_settings(definition)
+        settings = _settings(definition, MigrationSettings)  # the database alone: no Kafka, issuer or secrets
         configure_logging(settings.log_level, json=settings.log_json)
         run_or_exit(upgrade(definition, settings.database_url), f"{definition.name} migrate")
         typer.echo(f"{definition.name}: migrations applied")

@@ -18,7 +18,9 @@ def run_or_exit(work: Coroutine[Any, Any, T], what: str) -> T:
     """Run a command's work; when Kafka or the database cannot be reached, or the work refuses its input, say so
     in one line (``<what>: <why>``) and exit with status 1, never a traceback."""
     # The Kafka client logs each failed attempt on its own; the line below says what it came to.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    kafka_log = logging.getLogger("aiokafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
     try:
         return asyncio.run(work)
     except KafkaConnectionError as exc:
@@ -29,5 +31,7 @@ def run_or_exit(work: Coroutine[Any, Any, T], what: str) -> T:
         reason = f"database: {str(exc.orig or exc).strip().splitlines()[0]}; is TRELLIS_DATABASE_URL right?"
     except (OSError, ValueError) as exc:  # refused connections, unknown hosts; the work's own refusals
         reason = str(exc) or type(exc).__name__
+    finally:
+        kafka_log.setLevel(level)
     typer.echo(f"{what}: {reason}", err=True)
     raise typer.Exit(1)

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsS
 from trellis_common.kafka_security import KafkaSecurity
 
 MIN_SECRET_CHARS = 32
+DEV_DATABASE_URL = "sqlite+aiosqlite:///./trellis.db"  # environment=dev only: elsewhere the URL must be given
 
 
 def _web_url(value: str) -> str:
@@ -53,8 +54,9 @@ class ServiceSettings(KafkaSecurity):
     service_name: str = Field("trellis", description="Name used in logs, metrics, consumer group and event source")
     environment: Literal["dev", "test", "prod"] = "dev"
     database_url: str = Field(
-        "sqlite+aiosqlite:///./trellis.db",
-        description="SQLAlchemy async URL: postgresql+asyncpg://… (distributed) or sqlite+aiosqlite:///… (embedded)",
+        DEV_DATABASE_URL,
+        description="SQLAlchemy async URL: postgresql+asyncpg://… (distributed) or sqlite+aiosqlite:///… (embedded); "
+        "required outside environment=dev; `migrate` needs nothing else",
     )
     database_pool_size: int = 10
     bus: Literal["kafka", "memory"] = Field("kafka", description="kafka in production; memory only in embedded mode")
@@ -150,12 +152,12 @@ class ServiceSettings(KafkaSecurity):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        directory = os.environ.get("TRELLIS_SECRETS_DIR")
-        if not directory:
-            return init_settings, env_settings, dotenv_settings
-        if not Path(directory).is_dir():
-            raise ValueError(f"TRELLIS_SECRETS_DIR={directory} is not a directory")
-        return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, secrets_dir=directory)
+        return trellis_sources(settings_cls, init_settings, env_settings, dotenv_settings)
+
+    @model_validator(mode="after")
+    def database_named_outside_dev(self) -> ServiceSettings:
+        require_database(self.model_fields_set, self.environment)
+        return self
 
     @model_validator(mode="after")
     def manual_clock_never_in_prod(self) -> ServiceSettings:
@@ -196,3 +198,55 @@ class ServiceSettings(KafkaSecurity):
     def consumer_group(self) -> str:
         # The topic prefix isolates environments sharing a cluster; their consumer groups must not meet.
         return f"{self.topic_prefix}trellis-{self.service_name}"
+
+
+def trellis_sources(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    dotenv_settings: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Arguments, then TRELLIS_* variables, then .env, then (with TRELLIS_SECRETS_DIR) one file per secret."""
+    directory = os.environ.get("TRELLIS_SECRETS_DIR")
+    if not directory:
+        return init_settings, env_settings, dotenv_settings
+    if not Path(directory).is_dir():
+        raise ValueError(f"TRELLIS_SECRETS_DIR={directory} is not a directory")
+    return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, secrets_dir=directory)
+
+
+def require_database(given: set[str], environment: str) -> None:
+    """Outside dev the database is named: the SQLite file default would quietly give each process its own."""
+    if "database_url" not in given and environment != "dev":
+        raise ValueError(
+            "TRELLIS_DATABASE_URL must be set outside environment=dev (postgresql+asyncpg://user:password@host/db, "
+            "one database per service)"
+        )
+
+
+class MigrationSettings(BaseSettings):
+    """What ``<service> migrate`` reads: the database alone. A migration (a Kubernetes Job, a release step) needs
+    no Kafka, token issuer or signing secret, so none of them is asked for."""
+
+    model_config = SettingsConfigDict(env_prefix="TRELLIS_", env_file=".env", extra="ignore")
+
+    environment: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = DEV_DATABASE_URL
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return trellis_sources(settings_cls, init_settings, env_settings, dotenv_settings)
+
+    @model_validator(mode="after")
+    def database_named_outside_dev(self) -> MigrationSettings:
+        require_database(self.model_fields_set, self.environment)
+        return self
