@@ -224,7 +224,7 @@ def describe(record: KafkaRecord) -> dict[str, Any]:
         event = from_kafka(record.headers, record.value)
         out["event"] = {**event.attributes(), "data": event.data}
     except ContractError as exc:
-        out["not_a_cloudevent"] = str(exc)
+        out["undecoded"] = {"code": exc.code, "reason": str(exc)}  # the code a consumer would dead-letter it with
         out["value"] = record.value.decode(errors="replace") if record.value is not None else None
     dlq = {name: value for name, value in _headers(record).items() if name.startswith(DLQ_HEADER_PREFIXES)}
     if dlq:
@@ -353,7 +353,7 @@ def dlq_list(
         info = describe(record)
         letter = info.get("dead_letter", {})
         where = f"{letter.get('trellis_original_topic', '?')}@{letter.get('trellis_original_offset', '?')}"
-        kind = info.get("event", {}).get("type", "not a CloudEvent")
+        kind = info["event"]["type"] if "event" in info else f"undecoded ({info['undecoded']['code']})"
         typer.echo(f"{record.offset:>6} {where} key={info['key']} {kind}: {letter.get('trellis_error', '')}")
     typer.echo(f"{len(records)} record(s) in {dlq}")
 

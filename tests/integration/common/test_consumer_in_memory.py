@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.catalogue import spec_for_model
 from trellis_common.consumer import EventConsumer
 from trellis_common.envelope import CloudEvent, to_binary
+from trellis_common.errors import DEAD_LETTER_CODES
 from trellis_common.events import ResponseCompleted
 from trellis_common.parking import PARKED
 from trellis_skills.models import assessments
@@ -32,9 +34,15 @@ async def test_poison_records_go_to_the_dlq_and_the_consumer_goes_on(tmp_path: P
         good = CloudEvent(source="/t", type=RESPONSES.type, data=response.model_dump(mode="json"))
         headers, value = to_binary(good)
         nested = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, not a ValueError
+        other_type = [(k, b"eu.trellis.no.such.v1" if k == "ce_type" else v) for k, v in headers]
+        invalid = json.dumps({**response.model_dump(mode="json"), "member_id": None}).encode()
         poison = [
             OutgoingMessage(RESPONSES.topic(), "m", nested, [*headers[1:], ("ce_id", b"deep")]),
             OutgoingMessage(RESPONSES.topic(), "m", value, [("ce_type", None)]),  # type: ignore[list-item]
+            OutgoingMessage(RESPONSES.topic(), "m", b'"just a string"', headers),  # a CloudEvent, data no object
+            OutgoingMessage(RESPONSES.topic(), "m", b"{not json", headers),
+            OutgoingMessage(RESPONSES.topic(), "m", value, other_type),
+            OutgoingMessage(RESPONSES.topic(), "m", invalid, headers),
             OutgoingMessage(RESPONSES.topic(), "m", value, headers),
         ]
         await broker.append(poison)
@@ -43,12 +51,24 @@ async def test_poison_records_go_to_the_dlq_and_the_consumer_goes_on(tmp_path: P
             async with runtime.db.sessions() as session:
                 return int(await session.scalar(select(func.count()).select_from(assessments)) or 0)
 
-        assert await eventually(assessed, what="the good event after two poison records") == 1
+        assert await eventually(assessed, what="the good event after six poison records") == 1
         dlq = broker.topics[RESPONSES.dlq_topic()]
-        reasons = [dict(r.headers)["trellis_error"].decode() for r in dlq]
-        assert len(dlq) == 2
-        assert "RecursionError" in reasons[0]
-        assert "not a CloudEvent" in reasons[1]
+        letters = [dict(r.headers) for r in dlq]
+        codes = [letter["trellis_error_code"].decode() for letter in letters]
+        assert codes == [
+            "contract.undecodable",
+            "contract.not_a_cloudevent",
+            "contract.not_an_object",
+            "contract.not_json",
+            "contract.unknown_type",
+            "contract.invalid_data",
+        ]
+        assert set(codes) <= set(DEAD_LETTER_CODES), "every code is in the documented vocabulary"
+        reasons = [letter["trellis_error"].decode() for letter in letters]
+        assert all(reason.startswith(f"{code}: ") for code, reason in zip(codes, reasons, strict=True)), reasons
+        assert "RecursionError" in reasons[0] and "not a CloudEvent: missing header(s)" in reasons[1]
+        assert reasons[2] == "contract.not_an_object: event data must be a JSON object, not a string"
+        assert "member_id" in reasons[5]
     finally:
         await runtime.stop()
 

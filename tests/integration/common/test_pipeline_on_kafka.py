@@ -137,7 +137,7 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
         )
         reasons = {header(r, "ce_id"): header(r, "trellis_error") or "" for r in dlq}
         assert "not valid JSON" in reasons["bad-json"]
-        assert "member_id" in reasons[missing.id] and "contract error" in reasons[missing.id]
+        assert "member_id" in reasons[missing.id] and reasons[missing.id].startswith("contract.invalid_data: ")
         assert "unknown skill code(s) digcomp:9.9" in reasons[unknown_skill.id]
         assert all(header(r, "trellis_original_topic") == topic for r in dlq)
 

@@ -75,7 +75,8 @@ def test_dlq_list_and_replay_restore_the_original_records(kafka_bootstrap: str, 
         ("content-type", b"application/json"),
     ]
     dead_letter = [
-        ("trellis_error", b"ContractError: data.member_id: Field required"),
+        ("trellis_error", b"contract.invalid_data: data.member_id: Field required"),
+        ("trellis_error_code", b"contract.invalid_data"),
         ("trellis_error_class", b"ContractError"),
         ("trellis_original_topic", topic.encode()),
         ("trellis_original_partition", b"1"),
@@ -88,7 +89,8 @@ def test_dlq_list_and_replay_restore_the_original_records(kafka_bootstrap: str, 
 
     listed = CliRunner().invoke(app, ["dlq", "list", topic, "--bootstrap", kafka_bootstrap])
     assert listed.exit_code == 0, listed.output
-    assert f"{topic}@17 key=m-0042 {body['type']}: ContractError: data.member_id: Field required" in listed.output
+    reason = "contract.invalid_data: data.member_id: Field required"
+    assert f"{topic}@17 key=m-0042 {body['type']}: {reason}" in listed.output
     assert f"3 record(s) in {topic}.dlq" in listed.output
 
     replayed = CliRunner().invoke(app, ["dlq", "replay", topic, "--bootstrap", kafka_bootstrap])

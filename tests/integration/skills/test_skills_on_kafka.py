@@ -189,7 +189,7 @@ async def test_bad_responses_go_to_the_dlq_with_a_clear_reason_and_the_rest_flow
         ),
         "level above 8": (
             broken("m-3", current_level=9),
-            "contract error: skills.0.current_level: Input should be less than or equal to 8",
+            "contract.invalid_data: skills.0.current_level: Input should be less than or equal to 8",
         ),
         "importance 0": (
             broken("m-4", importance=0),

@@ -22,7 +22,9 @@ CONTRACT_VERSION = "1.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 DEFAULT_PATH = Path("contracts/asyncapi.json")
 DLQ_HEADERS = {
-    "trellis_error": "Why the event could not be processed",
+    "trellis_error_code": "What kind of failure: contract.* (the record is wrong) or rule.* (a rule refused it); "
+    "the codes are listed in docs/integrating.md",
+    "trellis_error": "Why the event could not be processed: <code>: <message>",
     "trellis_error_class": "The error's class, e.g. ContractError",
     "trellis_original_topic": "The topic the event was read from",
     "trellis_original_partition": "Its partition there",

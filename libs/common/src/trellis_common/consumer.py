@@ -53,7 +53,7 @@ class Incoming:
 
     def require(self, model: type[M]) -> M:
         if not isinstance(self.data, model):
-            raise ContractError(f"{self.envelope.type} carries no {model.__name__} data")
+            raise ContractError(f"{self.envelope.type} carries no {model.__name__} data", code="contract.invalid_data")
         return self.data
 
 
@@ -264,7 +264,9 @@ class EventConsumer:
         except (ContractError, ValidationError):
             raise
         except Exception as exc:  # e.g. RecursionError on absurdly nested JSON: still the record's fault
-            raise ContractError(f"undecodable record: {type(exc).__name__}: {exc}") from exc
+            raise ContractError(
+                f"undecodable record: {type(exc).__name__}: {exc}", code="contract.undecodable"
+            ) from exc
 
     def _decode_strictly(self, record: Record) -> Incoming:
         key = record.key.decode(errors="replace") if record.key is not None else None
@@ -280,7 +282,9 @@ class EventConsumer:
             return Incoming(synthetic, None, key)
         event = from_kafka(record.headers, record.value)
         if event.type not in self.handlers and event.type not in self.batch_handlers:
-            raise ContractError(f"unknown event type {event.type!r} on topic {record.topic}")
+            raise ContractError(
+                f"unknown event type {event.type!r} on topic {record.topic}", code="contract.unknown_type"
+            )
         type_spec = BY_TYPE[event.type]
         if event.data is None:
             if not type_spec.compacted:
@@ -289,10 +293,11 @@ class EventConsumer:
         return Incoming(event, type_spec.model.model_validate(event.data), key)
 
     async def _dead_letter(self, record: Record, exc: BaseException, *, event_type: str) -> None:
-        reason = _describe(exc)
+        code, reason = _describe(exc)
         headers = [
             *record.headers,
-            ("trellis_error", reason.encode()[:4000]),
+            ("trellis_error", f"{code}: {reason}".encode()[:4000]),
+            ("trellis_error_code", code.encode()),
             ("trellis_error_class", type(exc).__name__.encode()),
             ("trellis_original_topic", record.topic.encode()),
             ("trellis_original_partition", str(record.partition).encode()),
@@ -312,13 +317,16 @@ class EventConsumer:
         log.error("event_dead_lettered", topic=record.topic, offset=record.offset, dlq=dlq, reason=reason)
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """The dead letter's code (``trellis_common.errors.DEAD_LETTER_CODES``) and its message."""
     if isinstance(exc, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
-        return f"contract error: {problems}"
-    return f"{type(exc).__name__}: {exc}"
+        return "contract.invalid_data", problems
+    if isinstance(exc, PermanentError):
+        return exc.code, str(exc)
+    return "rule.refused", f"{type(exc).__name__}: {exc}"
 
 
 def _has_ce_headers(record: Record) -> bool:

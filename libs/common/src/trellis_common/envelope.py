@@ -86,7 +86,7 @@ def from_kafka(headers: Headers | None, value: bytes | None) -> CloudEvent:
         try:
             header_map[name.lower()] = raw.decode() if raw is not None else ""
         except UnicodeDecodeError as exc:
-            raise ContractError(f"header {name!r} is not UTF-8") from exc
+            raise ContractError(f"header {name!r} is not UTF-8", code="contract.not_a_cloudevent") from exc
     content_type = header_map.get("content-type", "")
     if content_type.startswith(STRUCTURED_JSON):
         return _from_structured(value)
@@ -98,13 +98,17 @@ def from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
     if content_type.startswith(BATCH_JSON):
-        raise ContractError("batched mode is not accepted: post one event per request")
+        raise ContractError(
+            "batched mode is not accepted: post one event per request", code="contract.not_a_cloudevent"
+        )
     if content_type.startswith(STRUCTURED_JSON):
         return _from_structured(body)
     # Header values are percent-encoded in the HTTP binding (non-ASCII, quotes, percent signs).
     attributes = {f"ce_{name[3:]}": unquote(value) for name, value in lowered.items() if name.startswith("ce-")}
     if not body:
-        raise ContractError("the request has no body: binary mode carries the event data as the body")
+        raise ContractError(
+            "the request has no body: binary mode carries the event data as the body", code="contract.not_json"
+        )
     return _from_binary(attributes, content_type, body, header_prefix="ce-")
 
 
@@ -115,52 +119,69 @@ def _from_binary(
     missing = [a for a in _REQUIRED if not attrs.get(a)]
     if missing:
         named = ", ".join(header_prefix + m for m in missing)
-        raise ContractError(f"not a CloudEvent: missing header(s) {named}")
+        raise ContractError(f"not a CloudEvent: missing header(s) {named}", code="contract.not_a_cloudevent")
     data = None
     if value is not None:
         if content_type and not content_type.startswith(JSON) and "+json" not in content_type:
-            raise ContractError(f"unsupported content-type {content_type!r}; expected {JSON}")
+            raise ContractError(f"unsupported content-type {content_type!r}; expected {JSON}", code="contract.not_json")
         data = _json_object(value)
     return _build(attrs, content_type or JSON, data)
 
 
 def _from_structured(value: bytes | None) -> CloudEvent:
     if value is None:
-        raise ContractError("structured-mode event has no body")
-    body = _json_object(value)
+        raise ContractError("structured-mode event has no body", code="contract.not_json")
+    body = _json_object(value, envelope=True)
     data = body.pop("data", None)
     if "data_base64" in body:
-        raise ContractError("data_base64 is not supported: our events carry JSON data")
+        raise ContractError(
+            "data_base64 is not supported: our events carry JSON data", code="contract.not_a_cloudevent"
+        )
     if data is not None and not isinstance(data, dict):
-        raise ContractError("event data must be a JSON object")
+        raise ContractError(f"event data must be a JSON object, not {_json_kind(data)}", code="contract.not_an_object")
     attrs = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
     missing = [a for a in _REQUIRED if not attrs.get(a)]
     if missing:
-        raise ContractError(f"not a CloudEvent: missing attribute(s) {', '.join(missing)}")
+        raise ContractError(
+            f"not a CloudEvent: missing attribute(s) {', '.join(missing)}", code="contract.not_a_cloudevent"
+        )
     return _build(attrs, str(body.get("datacontenttype", JSON)), data)
 
 
 def _build(attrs: dict[str, str], content_type: str, data: dict[str, Any] | None) -> CloudEvent:
     if attrs.get("specversion") != SPEC_VERSION:
-        raise ContractError(f"unsupported specversion {attrs.get('specversion')!r}; expected {SPEC_VERSION}")
+        raise ContractError(
+            f"unsupported specversion {attrs.get('specversion')!r}; expected {SPEC_VERSION}",
+            code="contract.not_a_cloudevent",
+        )
     known = {k: attrs[k] for k in (*_CORE, *_OURS) if k in attrs and k != "datacontenttype"}
     extensions = {k: v for k, v in attrs.items() if k not in _CORE and k not in _OURS}
     try:
         return CloudEvent(**known, datacontenttype=content_type, extensions=extensions, data=data)
     except ValidationError as exc:
-        raise ContractError(f"invalid CloudEvent attributes: {exc.errors(include_url=False)}") from exc
+        raise ContractError(
+            f"invalid CloudEvent attributes: {exc.errors(include_url=False)}", code="contract.not_a_cloudevent"
+        ) from exc
 
 
 def _not_json(constant: str) -> Any:
     # Python's parser accepts NaN and Infinity; JSON does not, and they could not be written back out.
-    raise ContractError(f"body is not valid JSON: {constant} is not a JSON value")
+    raise ContractError(f"body is not valid JSON: {constant} is not a JSON value", code="contract.not_json")
 
 
-def _json_object(value: bytes) -> dict[str, Any]:
+def _json_object(value: bytes, *, envelope: bool = False) -> dict[str, Any]:
     try:
         parsed = json.loads(value, parse_constant=_not_json)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ContractError(f"body is not valid JSON: {exc}") from exc
+        raise ContractError(f"body is not valid JSON: {exc}", code="contract.not_json") from exc
     if not isinstance(parsed, dict):
-        raise ContractError("body must be a JSON object")
+        # In binary mode the body is the event's data: a valid CloudEvent whose data is not an object.
+        raise ContractError(
+            f"event data must be a JSON object, not {_json_kind(parsed)}", code="contract.not_an_object"
+        )
     return parsed
+
+
+def _json_kind(value: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -13,11 +13,36 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 
 class PermanentError(Exception):
-    """Retrying cannot help: the event goes to the DLQ with this message."""
+    """Retrying cannot help: the event goes to the DLQ with this message and its code (``rule.*`` when a rule of
+    the service refuses it; the codes are listed in docs/integrating.md, "Dead letters")."""
+
+    code = "rule.refused"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class ContractError(PermanentError):
-    """The event breaks its contract: bad envelope, unknown type, invalid data."""
+    """The event breaks its contract: bad envelope, unknown type, invalid data (``contract.*`` codes)."""
+
+    code = "contract.invalid_data"
+
+
+# The dead-letter vocabulary: every code a DLQ record's trellis_error_code header can hold, and what it means.
+DEAD_LETTER_CODES = {
+    "contract.not_a_cloudevent": "the record is not a CloudEvent: a required attribute or header is missing, the "
+    "specversion is not 1.0, an attribute is invalid, or a mode we do not read (batched, data_base64)",
+    "contract.not_json": "the value (or the request body) is not JSON, or the content type is not JSON",
+    "contract.not_an_object": "the event's data is JSON but not an object (a string, a number, a list)",
+    "contract.unknown_type": "the event type is not one the consuming service reads on this topic",
+    "contract.invalid_data": "the data does not match the type's schema (the message names each field)",
+    "contract.undecodable": "the record could not be decoded at all",
+    "rule.unknown_cluster": "the event names a cluster no member was ever published for",
+    "rule.other_cluster": "the event names a member of another cluster",
+    "rule.refused": "a rule of the consuming service refused the event (the message says which)",
+}
 
 
 class TransientError(Exception):

@@ -121,9 +121,13 @@ async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf
         if home == cluster_id:
             admitted.append(handling)
         elif home is not None:
-            raise ContractError(f"member {member_id!r} belongs to another cluster than {cluster_id!r}")
+            raise ContractError(
+                f"member {member_id!r} belongs to another cluster than {cluster_id!r}", code="rule.other_cluster"
+            )
         elif cluster_id not in known_clusters:
-            raise ContractError(f"unknown cluster {cluster_id!r}: no member of it was ever published")
+            raise ContractError(
+                f"unknown cluster {cluster_id!r}: no member of it was ever published", code="rule.unknown_cluster"
+            )
         else:
             await park(parking, handling, cluster_id, member_id, f"member {member_id!r} is not known yet")
     return admitted
@@ -138,7 +142,9 @@ async def is_known_cluster(session: AsyncSession, names: NameTables, cluster_id:
 async def require_known_cluster(session: AsyncSession, names: NameTables, cluster_id: str) -> None:
     """Refuse (to the DLQ) an event about a cluster no member of which was ever published."""
     if not await is_known_cluster(session, names, cluster_id):
-        raise ContractError(f"unknown cluster {cluster_id!r}: no member of it was ever published")
+        raise ContractError(
+            f"unknown cluster {cluster_id!r}: no member of it was ever published", code="rule.unknown_cluster"
+        )
 
 
 async def park(parking: Parking, handling: Handling, cluster_id: str, member_id: str, reason: str) -> None:
