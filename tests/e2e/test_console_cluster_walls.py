@@ -1,7 +1,10 @@
-"""A manager of one cluster cannot open any page of another: every route of the console's route table that names a
-cluster's thing, filled with a second cluster's real ids (its member, survey, strategy, partner, offer and match),
-answers the "not found" page to the first cluster's manager, and every form posted there is refused the same way
-with nothing written. The route table is read, so a new page is walled from the day it exists."""
+"""Walls, read from the console's route table so a new page is walled from the day it exists:
+
+- a manager of one cluster cannot open any page of another: every route that names a cluster's thing, filled with
+  a second cluster's real ids (its member, survey, strategy, partner, offer and match), answers the "not found"
+  page to the first cluster's manager, and every form posted there is refused the same way, nothing written;
+- a viewer walks every page of their own cluster and finds no control that writes (a write page itself is "not
+  allowed"), and every form forged there is refused with that page, nothing written."""
 
 from __future__ import annotations
 
@@ -28,9 +31,10 @@ OPEN_TO_ALL = {"* /static"}
 
 @dataclass(frozen=True)
 class Other:
-    """The second cluster's ids, by the name of the route parameter they fill."""
+    """Each cluster's ids, by the name of the route parameter they fill: the second cluster's, and the demo's."""
 
     ids: dict[str, str]
+    own: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +46,9 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tu
         async with httpx.AsyncClient(
             headers=embedded.admin_headers(), transport=transport, base_url="http://trellis", timeout=60
         ) as admin:
-            await run_demo(admin, record=data / DEMO_FILE)  # the demo manager's cluster
-            other = await run_demo(admin)  # the same loop again, as a second cluster the manager does not hold
-            yield embedded, Other(await ids_of(admin, other.cluster_id))
+            own = await run_demo(admin, record=data / DEMO_FILE)  # the demo manager's and viewer's cluster
+            other = await run_demo(admin)  # the same loop again, as a second cluster they do not hold
+            yield embedded, Other(await ids_of(admin, other.cluster_id), await ids_of(admin, own.cluster_id))
 
 
 async def ids_of(admin: httpx.AsyncClient, cluster_id: str) -> dict[str, str]:
@@ -54,7 +58,7 @@ async def ids_of(admin: httpx.AsyncClient, cluster_id: str) -> dict[str, str]:
         "/matchmaking/partners",
         params={"owner_cluster_id": cluster_id},
         json={
-            "name": "Second cluster's own academy",
+            "name": f"Own academy {cluster_id[:8]}",
             "partner_type": "training_provider",
             "country": "AT",
             "offers": [
@@ -144,3 +148,37 @@ async def embedded_counts(embedded: EmbeddedPlatform, cluster_id: str) -> dict[s
             "matches": sorted((m["id"], m["status"]) for m in matches["items"]),
             "reviews": [s.get("last_review") for s in strategies["items"]],
         }
+
+
+WRITE_FORM = re.compile(r'<form[^>]*method="post"[^>]*action="([^"]*)"', re.IGNORECASE)
+
+
+async def test_a_viewer_finds_no_write_control_on_any_page_and_a_forged_form_is_refused(
+    platform: tuple[EmbeddedPlatform, Other],
+) -> None:
+    embedded, clusters = platform
+    before = await embedded_counts(embedded, clusters.own["cluster_id"])
+    read, refused = [], []
+    async with browser(embedded) as client:
+        home = await sign_in(client, SIGN_IN_PEOPLE["viewer"])
+        csrf = CSRF.findall(home.text)[0]
+        for method, template in walled_routes(embedded):
+            path = PARAMETER.sub(lambda m: clusters.own[m.group(1)], template)
+            if method == "GET":
+                answer = await client.get(path)
+                if answer.status_code == 403:  # a page that is a form (add, edit, import, launch)
+                    assert "Not allowed" in answer.text, template
+                    refused.append(f"GET {template}")
+                    continue
+                assert answer.status_code == 200, f"GET {template}: {answer.status_code}"
+                if answer.headers["content-type"].startswith("text/html"):
+                    writes = [a for a in WRITE_FORM.findall(answer.text) if not a.endswith("/signout")]
+                    assert not writes, f"GET {template} shows a viewer forms that write: {writes}"
+                read.append(f"GET {template}")
+            else:
+                answer = await client.request(method, path, data={"csrf": csrf, "outcome": "declined", "name": "X"})
+                assert answer.status_code == 403 and "Not allowed" in answer.text, f"{method} {template}"
+                refused.append(f"{method} {template}")
+    assert await embedded_counts(embedded, clusters.own["cluster_id"]) == before, "a refused form wrote something"
+    print(f"viewer: {len(read)} pages read without a write control, {len(refused)} refused")
+    assert len(read) >= 15 and len(refused) >= 15, (read, refused)
