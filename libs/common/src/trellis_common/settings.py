@@ -8,12 +8,16 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 from trellis_common.kafka_security import KafkaSecurity
 
 MIN_SECRET_CHARS = 32
 DEV_DATABASE_URL = "sqlite+aiosqlite:///./trellis.db"  # environment=dev only: elsewhere the URL must be given
+# Marks a setting the settings reference lists as required (a test starts each service with exactly these).
+REQUIRED_OUTSIDE_DEV: JsonDict = {"required": "outside dev"}
+REQUIRED_ALWAYS: JsonDict = {"required": "always"}
 
 
 def _web_url(value: str) -> str:
@@ -55,6 +59,7 @@ class ServiceSettings(KafkaSecurity):
     environment: Literal["dev", "test", "prod"] = "dev"
     database_url: str = Field(
         DEV_DATABASE_URL,
+        json_schema_extra=REQUIRED_OUTSIDE_DEV,
         description="SQLAlchemy async URL: postgresql+asyncpg://… (distributed) or sqlite+aiosqlite:///… (embedded); "
         "required outside environment=dev; `migrate` needs nothing else",
     )

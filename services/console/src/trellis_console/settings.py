@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from trellis_common.settings import PublicBaseUrl, require_secret
+from trellis_common.settings import REQUIRED_OUTSIDE_DEV, PublicBaseUrl, require_secret
 
 SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
 
@@ -29,7 +29,9 @@ class ConsoleSettings(BaseSettings):
         None, description="The strategy API as browsers reach it (calendar feed links); default: strategy_url"
     )
     session_secret: SecretStr | None = Field(
-        None, description="Signs the session cookie and the forms' CSRF tokens; 32+ characters, required outside dev"
+        None,
+        description="Signs the session cookie and the forms' CSRF tokens; 32+ characters, required outside dev",
+        json_schema_extra=REQUIRED_OUTSIDE_DEV,
     )
     session_max_age_s: int = Field(8 * 3600, ge=60, description="A session ends after this long at the latest")
     cookie_secure: bool | None = Field(

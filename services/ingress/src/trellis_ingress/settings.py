@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import REQUIRED_ALWAYS, ServiceSettings
 
 
 class IngressSettings(ServiceSettings):
     service_name: str = "ingress"
+    auth_issuer: str | None = Field(
+        None,
+        description="OIDC issuer whose bearer tokens the API accepts; the ingress never serves without one",
+        json_schema_extra=REQUIRED_ALWAYS,
+    )
     ingress_max_body_bytes: int = Field(
         256 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest event (request body) accepted, in bytes"
     )

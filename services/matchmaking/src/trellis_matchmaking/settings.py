@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field, SecretStr, model_validator
 
-from trellis_common.settings import PublicBaseUrl, ServiceSettings, require_secret
+from trellis_common.settings import REQUIRED_OUTSIDE_DEV, PublicBaseUrl, ServiceSettings, require_secret
 from trellis_matchmaking.domain.periods import SeatPeriod
 
 # Used only when environment=dev and no secret is set, so a newcomer's embedded run works out of the box.
@@ -30,7 +30,9 @@ class MatchmakingSettings(ServiceSettings):
         "production, ending with http_root_path when a proxy adds one",
     )
     reply_link_secret: SecretStr | None = Field(
-        None, description="Signs the accept/decline links of proposals (32+ characters); must be set outside dev"
+        None,
+        description="Signs the accept/decline links of proposals (32+ characters); must be set outside dev",
+        json_schema_extra=REQUIRED_OUTSIDE_DEV,
     )
     reply_link_max_age_days: int = Field(
         90, ge=1, le=730, description="How long a proposal's accept/decline link keeps working"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from trellis_common.settings import PublicBaseUrl, ServiceSettings, require_secret
+from trellis_common.settings import REQUIRED_OUTSIDE_DEV, PublicBaseUrl, ServiceSettings, require_secret
 from trellis_common.unit_of_work import UnitOfWork
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
@@ -60,7 +60,9 @@ class NotificationsSettings(ServiceSettings):
         description="Public URL of this service's API for links in emails (one-click unsubscribe); https in production",
     )
     unsubscribe_secret: SecretStr | None = Field(
-        None, description="Signs unsubscribe links (32+ characters); must be set outside environment=dev"
+        None,
+        description="Signs unsubscribe links (32+ characters); must be set outside environment=dev",
+        json_schema_extra=REQUIRED_OUTSIDE_DEV,
     )
     unsubscribe_link_max_age_days: int = Field(
         365, ge=1, description="How long the unsubscribe link of an email keeps working"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import REQUIRED_OUTSIDE_DEV, ServiceSettings
 
 DEV_LINK_SECRET = "dev-only-survey-link-secret"  # noqa: S105 - refused outside dev mode, see below
 
@@ -21,6 +21,7 @@ class SurveysSettings(ServiceSettings):
     survey_link_secret: SecretStr = Field(
         SecretStr(DEV_LINK_SECRET),
         description="Key that signs survey links and form tokens; must be set (32+ characters) outside dev",
+        json_schema_extra=REQUIRED_OUTSIDE_DEV,
     )
     reminder_after: timedelta = Field(
         timedelta(days=7),
