@@ -13,6 +13,7 @@ import typer
 import uvicorn
 
 from trellis.auth_cli import auth_app
+from trellis.deliveries_cli import deliveries_app
 from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
 from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
 from trellis.integrator import register as register_integrator_commands
@@ -26,6 +27,7 @@ app = typer.Typer(help="Trellis: capacity building for industry clusters", no_ar
 app.add_typer(topics_app, name="topics")
 app.add_typer(auth_app, name="auth")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(deliveries_app, name="deliveries")
 register_integrator_commands(app)
 app.command("mailsink")(mailsink)
 

@@ -53,6 +53,7 @@ ADMIN_ONLY = frozenset(
 # A plausible valid body per write, so that only authorisation can refuse it.
 BODIES: dict[str, Any] = {
     "PATCH /contacts/{contact_id}/preferences": {"matches": False, "match_delivery": "each", "review_redirect": None},
+    "POST /deliveries/resend": {"dry_run": True},
 }
 MANAGER_A = auth.bearer("cluster-manager", clusters=(A,), subject="manager-a")
 VIEWER_A = auth.bearer("cluster-viewer", clusters=(A,), subject="viewer-a")

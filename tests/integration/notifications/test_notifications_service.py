@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from tests.integration.notifications.harness import (
 )
 from tests.support import auth
 from tests.support.runtime import runtime_for
+from trellis.deliveries_cli import resend
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker, InMemoryBus
 from trellis_common.catalogue import spec_for_model
@@ -609,3 +611,69 @@ async def test_an_event_for_one_cluster_never_reaches_another_clusters_people(se
     rows = await service.deliveries()
     assert [(r["status"], r["cluster_id"]) for r in rows] == [("parked", "cluster-2")]
     assert service.smtp.handler.messages() == []
+
+
+async def test_failed_emails_are_sent_again_once_on_request(service: Harness) -> None:
+    """A relay misconfiguration (a 5xx to the message) fails the email; once it is fixed, a manager sends the
+    failed emails again: a dry run lists them and changes nothing, the request sends each once (the same
+    Message-ID), and asking again sends nothing more. A viewer may not; another cluster's manager finds none."""
+    service.smtp.handler.data_replies.append("554 5.7.1 relay access denied")
+    await service.publish(member())
+    await service.all_consumed()
+    event = await service.publish(matched())
+    [failed] = await eventually(lambda: service.deliveries(status="failed"), "the delivery to fail")
+
+    def as_(role: str, cluster: str = "cluster-1") -> dict[str, str]:
+        return {"Authorization": f"Bearer {auth.token(role, clusters=(cluster,))}"}
+
+    async with service.api() as api:
+        viewer = await api.post("/deliveries/resend", json={}, headers=as_("cluster-viewer"))
+        assert viewer.status_code == 403
+        stranger = await api.post("/deliveries/resend", json={}, headers=as_("cluster-manager", "cluster-2"))
+        assert stranger.json() == {"dry_run": False, "delivery_ids": [], "more": False}
+        dry = await api.post("/deliveries/resend", json={"dry_run": True}, headers=as_("cluster-manager"))
+        assert dry.json() == {"dry_run": True, "delivery_ids": [failed["id"]], "more": False}
+        assert [row["status"] for row in await service.deliveries()] == ["failed"], "a dry run changes nothing"
+        assert (await api.post("/deliveries/resend", json={"template": "nope"})).status_code == 422
+
+        narrowed = {"cluster_id": "cluster-1", "template": "matches"}
+        again = await api.post("/deliveries/resend", json=narrowed, headers=as_("cluster-manager"))
+        assert again.json() == {"dry_run": False, "delivery_ids": [failed["id"]], "more": False}
+        [email] = await service.emails(1)
+        assert email.message["Message-ID"] == message_id_for(event.id, "contact-1", "matches", MAIL_DOMAIN)
+        [row] = await eventually(lambda: service.deliveries(status="sent"), "the email sent")
+        assert row["id"] == failed["id"] and row["attempts"] == 1
+        twice = await api.post("/deliveries/resend", json={}, headers=as_("cluster-manager"))
+        assert twice.json()["delivery_ids"] == [], "sent once, however often it is asked"
+        audit = (await api.get("/audit")).json()
+        assert any(entry["path"].endswith("/deliveries/resend") for entry in audit), audit
+    assert len(service.smtp.handler.messages()) == 1
+
+
+async def test_the_cli_sends_failed_emails_again_in_chunks_with_progress(service: Harness) -> None:
+    service.smtp.handler.data_replies.extend(["554 5.7.1 relay access denied"] * 3)
+    for n in (1, 2, 3):
+        person = (f"contact-{n}", f"Person {n}", "en", ContactRole.MEMBER_CONTACT)
+        await service.publish(member(f"member-{n}", people=[person]))
+    await service.all_consumed()
+    for n in (1, 2, 3):
+        await service.publish(matched(f"member-{n}"))
+
+    async def three_failed() -> list[dict[str, Any]] | None:
+        rows = await service.deliveries(status="failed")
+        return rows if len(rows) == 3 else None
+
+    await eventually(three_failed, "three deliveries to fail")
+    app = create_app(DEFINITION, runtime=service.runtime, manage_runtime=False)
+    transport = httpx.ASGITransport(app=app)
+    token = auth.token("cluster-manager", clusters=("cluster-1",))
+    progress: list[tuple[int, int]] = []
+    assert await resend("http://n", token, {}, dry_run=True, transport=transport) == (3, False)
+    assert len(await service.deliveries(status="failed")) == 3, "a dry run changes nothing"
+    with patch("trellis.deliveries_cli.CHUNK", 2):
+        sent = await resend(
+            "http://n", token, {}, dry_run=False, transport=transport, on_progress=lambda *p: progress.append(p)
+        )
+    assert sent == (3, False) and progress == [(2, 3), (3, 3)]
+    await service.emails(3)
+    assert await resend("http://n", token, {}, dry_run=False, transport=transport) == (0, False), "once"

@@ -40,14 +40,24 @@ from trellis_notifications.queries import (
     suppression_page,
     waiting_for_digest,
 )
-from trellis_notifications.repository import find_contact, preferences_of, save_preferences, unsuppress
+from trellis_notifications.repository import (
+    ResendFilter,
+    find_contact,
+    preferences_of,
+    requeue_failed,
+    save_preferences,
+    unsuppress,
+)
 from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
 from trellis_notifications.schemas import (
+    RESEND_AT_ONCE,
     ContactOut,
     DeliveryDetail,
     DeliveryPage,
     PreferencesOut,
     PreferencesPatch,
+    ResendIn,
+    ResendOut,
     SuppressionPage,
     TemplateOut,
 )
@@ -124,6 +134,33 @@ async def list_deliveries(
     async with runtime.db.sessions() as session:
         rows, total = await delivery_page(session, scope, where, limit, offset)
     return {"items": [_delivery_out(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.post(
+    "/deliveries/resend",
+    response_model=ResendOut,
+    tags=["deliveries"],
+    summary="Send failed emails again (a relay misconfiguration fixed): each failed delivery once more",
+)
+async def resend_failed(body: ResendIn, runtime: Runtime, scope: Writer) -> dict[str, Any]:
+    """Failed deliveries of the caller's clusters (narrowed by the body) become due again with fresh attempts,
+    at most 500 per call, oldest first (``more`` says whether to call again). Only failed ones change, so a
+    delivery is sent again once however often this is called; ``dry_run`` lists them and changes nothing. The
+    same email goes out: same Message-ID, content and recipient as rendered then. An address suppressed since
+    (the relay refused the mailbox itself) is skipped as any queued email is: allow it first."""
+    where = ResendFilter(
+        cluster_id=body.cluster_id,
+        template=body.template.value if body.template is not None else None,
+        delivery_ids=tuple(body.delivery_ids) if body.delivery_ids is not None else None,
+        failed_since=body.failed_since,
+    )
+    async with runtime.db.sessions() as session, session.begin():
+        chosen, more = await requeue_failed(
+            session, scope, where, runtime.clock.now(), limit=RESEND_AT_ONCE, dry_run=body.dry_run
+        )
+    if chosen and not body.dry_run:
+        runtime.wake_workers()  # the sender takes them now, not at its next poll
+    return {"dry_run": body.dry_run, "delivery_ids": chosen, "more": more}
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail, tags=["deliveries"])

@@ -8,6 +8,7 @@ work (event handlers, workers). Preferences carry no cluster column: they belong
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -265,3 +266,46 @@ def require_platform_wide(scope: Scope) -> None:
     """The suppression list belongs to no cluster: reading or changing it is platform-wide work only."""
     if not scope.allows(None):
         raise PermissionError(f"{scope.subject} may not use the platform-wide suppression list")
+
+
+@dataclass(frozen=True)
+class ResendFilter:
+    """Which failed deliveries to send again; nothing set: all of the scope's."""
+
+    cluster_id: str | None = None
+    template: str | None = None
+    delivery_ids: tuple[str, ...] | None = None
+    failed_since: datetime | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.cluster_id is not None:
+            found.append(deliveries.c.cluster_id == self.cluster_id)
+        if self.template is not None:
+            found.append(deliveries.c.template == self.template)
+        if self.delivery_ids is not None:
+            found.append(deliveries.c.id.in_(self.delivery_ids))
+        if self.failed_since is not None:
+            found.append(deliveries.c.created_at >= self.failed_since)
+        return found
+
+
+async def requeue_failed(
+    session: AsyncSession, scope: Scope, where: ResendFilter, now: datetime, *, limit: int, dry_run: bool
+) -> tuple[list[str], bool]:
+    """The failed deliveries in the scope that ``where`` picks, oldest first, at most ``limit``, made due again
+    (fresh attempts, due now); whether more match. Only failed ones change, so asking twice sends once."""
+    conditions = [scope.clause(deliveries.c.cluster_id), deliveries.c.status == DeliveryStatus.FAILED.value]
+    conditions += where.clauses()
+    found = await session.execute(
+        select(deliveries.c.id).where(*conditions).order_by(deliveries.c.created_at, deliveries.c.id).limit(limit + 1)
+    )
+    ids = [str(delivery_id) for delivery_id in found.scalars()]
+    chosen, more = ids[:limit], len(ids) > limit
+    if chosen and not dry_run:
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(chosen), deliveries.c.status == DeliveryStatus.FAILED.value)
+            .values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now, claimed_at=None)
+        )
+    return chosen, more

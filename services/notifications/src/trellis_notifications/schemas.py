@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from trellis_common.text import StorableText
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate
@@ -48,6 +48,31 @@ class DeliveryPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+RESEND_AT_ONCE = 500
+
+
+class ResendIn(BaseModel):
+    """Which failed emails to send again: all of the caller's clusters' unless narrowed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster_id: str | None = Field(None, max_length=128, description="Only this cluster's")
+    template: EmailTemplate | None = Field(None, description="Only this template's, e.g. matches")
+    delivery_ids: list[str] | None = Field(
+        None, max_length=RESEND_AT_ONCE, description="Only these deliveries (the others are left alone)"
+    )
+    failed_since: AwareDatetime | None = Field(None, description="Only emails created at or after this time")
+    dry_run: bool = Field(False, description="Say which would be sent again, change nothing")
+
+
+class ResendOut(BaseModel):
+    dry_run: bool
+    delivery_ids: list[str] = Field(
+        description=f"The failed deliveries sent again (or that would be, in a dry run); at most {RESEND_AT_ONCE}"
+    )
+    more: bool = Field(description=f"More failed deliveries match than the {RESEND_AT_ONCE} of this answer")
 
 
 class ContactOut(BaseModel):
