@@ -208,3 +208,61 @@ async def test_ingress_examples_print_what_the_doc_shows_and_publish_the_events(
     ]
     assert records[0][2].data == golden["data"]
     assert all(partition == _java_partition(key, 2) for partition, key, _ in records)
+
+
+def _java_project(where: Path) -> Path:
+    """The guide's dependencies in a Maven project, and the guide's class beside it."""
+    (dependencies,) = _blocks("xml")
+    (source,) = _blocks("java")
+    (where / "pom.xml").write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
+        "<groupId>example</groupId><artifactId>send-response</artifactId><version>1</version>"
+        f"{dependencies}</project>\n"
+    )
+    (where / "SendResponse.java").write_text(source)
+    return where
+
+
+def test_the_java_example_sends_in_both_modes_and_trellis_reads_it(
+    tmp_path: Path, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The CloudEvents Java SDK with the Apache Kafka client: the guide's class, run as the guide says (Java 17's
+    single-file launch, the dependencies resolved from Maven Central), sends one event in binary and in
+    structured mode; Trellis decodes both as the same event, keyed and partitioned as its own producers would."""
+    project = _java_project(tmp_path)
+    resolved = subprocess.run(
+        ["mvn", "-q", "-B", "dependency:build-classpath", "-Dmdep.outputFile=classpath.txt"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert resolved.returncode == 0, resolved.stdout[-3000:] + resolved.stderr[-3000:]
+    classpath = (project / "classpath.txt").read_text().strip()
+    done = subprocess.run(
+        ["java", "-cp", classpath, "SendResponse.java"],
+        cwd=project,
+        env=_env(kafka_bootstrap, topic_prefix),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    records = asyncio.run(read_all(kafka_bootstrap, f"{topic_prefix}{RESPONSES}"))
+    assert len(records) == 2, records
+    binary, structured = sorted(records, key=lambda r: r.offset)
+    assert any(name == "ce_id" for name, _ in binary.headers), "binary mode: attributes in ce_ headers"
+    assert dict(structured.headers)["content-type"].startswith(b"application/cloudevents+json")
+    events = [from_kafka(r.headers, r.value) for r in (binary, structured)]
+    assert events[0].id == events[1].id and events[0].data == events[1].data, "the same event twice"
+    assert events[0].type == f"eu.trellis.{RESPONSES}" and events[0].source == "/survey-tools/java-survey"
+    assert events[0].data is not None and events[0].data["member_id"] == "m-0049"
+    assert {r.key for r in records} == {b"m-0049"}
+    assert {r.partition for r in records} == {_java_partition(b"m-0049", 2)}
+    printed = done.stdout.splitlines()
+    assert printed == [
+        f"sent {events[0].id} {mode} to {topic_prefix}{RESPONSES}[{r.partition}]@{r.offset}"
+        for mode, r in (("binary", binary), ("structured", structured))
+    ], printed
