@@ -16,6 +16,7 @@ from trellis.auth_cli import auth_app
 from trellis.deliveries_cli import deliveries_app
 from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
 from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
+from trellis.ids_cli import ids_app
 from trellis.integrator import register as register_integrator_commands
 from trellis.mailsink_cli import mailsink
 from trellis.privacy_cli import privacy_app
@@ -28,6 +29,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(auth_app, name="auth")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(ids_app, name="ids")
 register_integrator_commands(app)
 app.command("mailsink")(mailsink)
 
