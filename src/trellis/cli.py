@@ -15,6 +15,7 @@ import uvicorn
 from trellis.auth_cli import auth_app
 from trellis.deliveries_cli import deliveries_app
 from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
+from trellis.distributed import down, up
 from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
 from trellis.ids_cli import ids_app
 from trellis.integrator import register as register_integrator_commands
@@ -30,6 +31,8 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(ids_app, name="ids")
+app.command("up")(up)
+app.command("down")(down)
 register_integrator_commands(app)
 app.command("mailsink")(mailsink)
 
