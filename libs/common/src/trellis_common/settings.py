@@ -50,7 +50,22 @@ def require_secret(secret: SecretStr | None, variable: str, environment: str, si
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 
 
-class ServiceSettings(KafkaSecurity):
+class TrellisSources:
+    """Where Trellis settings come from: arguments, TRELLIS_* variables, .env, then (TRELLIS_SECRETS_DIR) files."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return trellis_sources(settings_cls, init_settings, env_settings, dotenv_settings)
+
+
+class ServiceSettings(TrellisSources, KafkaSecurity):
     """Configuration shared by all services; a service subclasses it to add its own fields."""
 
     model_config = SettingsConfigDict(env_prefix="TRELLIS_", env_file=".env", extra="ignore")
@@ -148,17 +163,6 @@ class ServiceSettings(KafkaSecurity):
         "keys TRELLIS_DATABASE_URL, TRELLIS_SURVEY_LINK_SECRET); environment variables win over files",
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return trellis_sources(settings_cls, init_settings, env_settings, dotenv_settings)
-
     @model_validator(mode="after")
     def database_named_outside_dev(self) -> ServiceSettings:
         require_database(self.model_fields_set, self.environment)
@@ -229,7 +233,7 @@ def require_database(given: set[str], environment: str) -> None:
         )
 
 
-class MigrationSettings(BaseSettings):
+class MigrationSettings(TrellisSources, BaseSettings):
     """What ``<service> migrate`` reads: the database alone. A migration (a Kubernetes Job, a release step) needs
     no Kafka, token issuer or signing secret, so none of them is asked for."""
 
@@ -239,17 +243,6 @@ class MigrationSettings(BaseSettings):
     database_url: str = DEV_DATABASE_URL
     log_level: str = "INFO"
     log_json: bool = True
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return trellis_sources(settings_cls, init_settings, env_settings, dotenv_settings)
 
     @model_validator(mode="after")
     def database_named_outside_dev(self) -> MigrationSettings:
