@@ -32,7 +32,12 @@ from trellis_common import auth_local
 SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications", "ingress")
 STATE = Path(".distributed")
 RECORD = "processes.json"
-SECRETS = ("TRELLIS_SURVEY_LINK_SECRET", "TRELLIS_REPLY_LINK_SECRET", "TRELLIS_UNSUBSCRIBE_SECRET")
+SECRETS = (
+    "TRELLIS_SURVEY_LINK_SECRET",
+    "TRELLIS_REPLY_LINK_SECRET",
+    "TRELLIS_UNSUBSCRIBE_SECRET",
+    "TRELLIS_CONSOLE_SESSION_SECRET",
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,11 @@ def _taken(ports: list[int]) -> list[int]:
 def _secrets(state: Path) -> dict[str, str]:
     """The signing secrets, generated on the first ``up`` and kept: links already emailed stay valid."""
     path = state / "secrets.json"
-    if not path.exists():
-        path.write_text(json.dumps({name: secrets.token_urlsafe(32) for name in SECRETS}))
+    found: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if missing := [name for name in SECRETS if name not in found]:
+        found |= {name: secrets.token_urlsafe(32) for name in missing}
+        path.write_text(json.dumps(found))
         path.chmod(0o600)
-    found: dict[str, str] = json.loads(path.read_text())
     return found
 
 
@@ -135,6 +141,7 @@ def up(
         str, typer.Option(envvar="TRELLIS_KAFKA_BOOTSTRAP_SERVERS", help="The Kafka broker")
     ] = "127.0.0.1:59092",
     first_port: Annotated[int, typer.Option(help="Services on this port and the next five")] = 8101,
+    console_port: Annotated[int, typer.Option(help="The manager console's port")] = 8100,
     smtp_port: Annotated[int, typer.Option(help="The mail sink's SMTP port")] = 1025,
     mail_port: Annotated[int, typer.Option(help="The mail sink's web viewer port")] = 8025,
     state: Annotated[Path, typer.Option(help="Keys, secrets, logs and the process list")] = STATE,
@@ -147,7 +154,7 @@ def up(
     if (state / RECORD).exists():
         typer.echo(f"up: already running (see {state / RECORD}); `trellis down --state {state}` first", err=True)
         raise typer.Exit(1)
-    ports = [smtp_port, mail_port, *range(first_port, first_port + len(SERVICES))]
+    ports = [console_port, smtp_port, mail_port, *range(first_port, first_port + len(SERVICES))]
     if busy := _taken(ports):
         typer.echo(
             f"up: port(s) {', '.join(map(str, busy))} taken: choose others (--first-port, --smtp-port ...)", err=True
@@ -210,6 +217,24 @@ def up(
             start_new_session=True,
         )
         started.append(Started(service, process.pid, f"http://127.0.0.1:{port}", str(log)))
+    console_log = logs / "console.log"
+    console_env = base | {
+        "TRELLIS_CONSOLE_ENVIRONMENT": "test",
+        "TRELLIS_CONSOLE_SESSION_SECRET": _secrets(state)["TRELLIS_CONSOLE_SESSION_SECRET"],
+        "TRELLIS_CONSOLE_COOKIE_SECURE": "false",  # plain HTTP on this machine
+        "TRELLIS_CONSOLE_HTTP_HOST": "127.0.0.1",
+        "TRELLIS_CONSOLE_HTTP_PORT": str(console_port),
+        "TRELLIS_CONSOLE_LOCAL_ISSUER_KEYS": str(keys),
+        **{f"TRELLIS_CONSOLE_{s.name.upper()}_URL": s.url for s in started if s.name in SERVICES},
+    }
+    console = subprocess.Popen(  # noqa: S603 - our own command
+        [_bin("trellis-console"), "serve"],
+        env=console_env,
+        stdout=console_log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    started.append(Started("console", console.pid, f"http://127.0.0.1:{console_port}", str(console_log)))
     (state / RECORD).write_text(json.dumps([s.__dict__ for s in started], indent=2))
     _wait_ready([s for s in started if s.name != "mailsink"], timeout_s=90)
     width = max(len(s.name) for s in started)

@@ -1,15 +1,16 @@
-"""``trellis up`` runs the distributed topology on one machine from the local Kafka and PostgreSQL (a database per
-service, topics, migrations, each service its own process, a mail sink), the loop runs on it to the member's
-match email, and ``trellis down`` stops exactly what ``up`` started."""
+"""The README's distributed section, followed literally (its commands parsed from the README): ``trellis up``
+runs the distributed topology on one machine from the local Kafka and PostgreSQL (a database per service, topics,
+migrations, each service and the console its own process, a mail sink), the loop runs on it to the member's match
+email, this machine's admin signs in to the console, and ``trellis down`` stops exactly what ``up`` started."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +43,20 @@ def _free_block(size: int) -> int:
     raise AssertionError("no block of free ports")
 
 
-def _trellis(*arguments: str) -> subprocess.CompletedProcess[str]:
+def readme_commands() -> list[str]:
+    """The commands of the README's distributed section, as a person copies them (comments dropped)."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Distributed setup")[1].split("\n## ")[0]
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", section, re.S) if "trellis up" in b)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def _run(command: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """A README command run from the checkout as written, with this test's options after it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRELLIS_")}
-    command = [str(Path(sys.executable).parent / "trellis"), *arguments]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [*shlex.split(command), *options], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 async def _ok(answer: httpx.Response, status: int = 200) -> Any:
@@ -56,13 +67,17 @@ async def _ok(answer: httpx.Response, status: int = 200) -> Any:
 async def test_up_runs_every_service_as_a_process_and_down_stops_them(
     tmp_path: Path, kafka_bootstrap: str, pg_admin_url: str
 ) -> None:
-    first = _free_block(8)
-    state = tmp_path / "state"
-    prefix = f"up{uuid.uuid4().hex[:8]}."
+    infra, up, down = readme_commands()
+    assert (infra, up, down) == ("scripts/infra up", ".venv/bin/trellis up", ".venv/bin/trellis down")
+    assert _run(infra).returncode == 0, "already up: it says so and stays"
+    first = _free_block(9)
+    state = tmp_path / "state"  # a fresh one: new keys, secrets and logs
+    prefix = f"up{uuid.uuid4().hex[:8]}."  # beside anything else on this Kafka and PostgreSQL
     options = ["--state", str(state)]
-    started = _trellis(
-        "up", *options, "--database", pg_admin_url, "--bootstrap", kafka_bootstrap, "--prefix", prefix,
+    started = _run(
+        up, *options, "--database", pg_admin_url, "--bootstrap", kafka_bootstrap, "--prefix", prefix,
         "--first-port", str(first), "--smtp-port", str(first + 6), "--mail-port", str(first + 7),
+        "--console-port", str(first + 8),
     )  # fmt: skip
     try:
         assert started.returncode == 0, started.stdout + started.stderr
@@ -126,15 +141,24 @@ async def test_up_runs_every_service_as_a_process_and_down_stops_them(
 
             [email] = await eventually(emailed, timeout=120, what="the match email in the mail sink")
             assert "Robotics Academy Linz" in email["text"]
+
+        # The console, its own process on the services' APIs: this machine's platform admin signs in with a button.
+        console = f"http://127.0.0.1:{first + 8}"
+        async with httpx.AsyncClient(base_url=console, follow_redirects=True, timeout=30) as browser:
+            page = await browser.get("/")
+            assert "Platform admin (this machine)" in page.text, page.text
+            fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text.split("<form")[-1]))
+            home = await browser.post("/signin", data=fields)
+            assert home.status_code == 200 and "Linz Robotics Cluster" in home.text, home.text[:2000]
     finally:
-        stopped = _trellis("down", *options)
+        stopped = _run(down, *options)
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.stdout.count("stopped ") == 7, stopped.stdout
+    assert stopped.stdout.count("stopped ") == 8, stopped.stdout
     for line in started.stdout.splitlines():
         if "(pid " in line:
             pid = int(line.split("(pid ")[1].split(",")[0])
             assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
-    again = _trellis("down", *options)
+    again = _run(down, *options)
     assert again.returncode == 0 and "nothing started here" in again.stdout
     connection = await asyncpg.connect(asyncpg_dsn(pg_admin_url))
     try:

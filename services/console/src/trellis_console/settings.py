@@ -59,10 +59,21 @@ class ConsoleSettings(BaseSettings):
         description="The console as browsers reach it, e.g. https://trellis.example.org (the sign-in's redirect URI "
         "is <public_url>/auth/callback); default: taken from each request",
     )
+    local_issuer_keys: str | None = Field(
+        None,
+        description="A local token issuer's key directory (`trellis up`): with no OIDC issuer, the sign-in page "
+        "offers this machine's platform admin; refused with environment=prod",
+    )
     default_language: Literal["en", "de", "fr"] = "en"
     http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
     http_port: int = 8000
     http_timeout_s: float = Field(10.0, gt=0, description="How long a page waits for a service")
+
+    @model_validator(mode="after")
+    def no_local_sign_in_in_prod(self) -> ConsoleSettings:
+        if self.local_issuer_keys and self.environment == "prod":
+            raise ValueError("TRELLIS_CONSOLE_LOCAL_ISSUER_KEYS is for one machine: refused with environment=prod")
+        return self
 
     @model_validator(mode="after")
     def secret_outside_dev(self) -> ConsoleSettings:
