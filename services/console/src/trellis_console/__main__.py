@@ -22,7 +22,7 @@ def local_admin(settings: ConsoleSettings) -> LocalSignIn | None:
         return None
     keys = auth_local.load(Path(settings.local_issuer_keys))
     admin = LocalPerson(key="admin", name="Platform admin (this machine)", role="admin")
-    return LocalSignIn(keys=keys, people=lambda: [admin])
+    return LocalSignIn(keys=keys, people=lambda: [admin], demo=False)
 
 
 @cli.command()

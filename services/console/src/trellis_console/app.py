@@ -107,6 +107,7 @@ def create_console(
             "signin.html",
             people=people,
             local=local_sign_in is not None,
+            demo_later=local_sign_in is not None and local_sign_in.demo and len(people) < 2,
             oidc=oidc is not None,
             next=safe_next(request, next),
             ended=ended,
@@ -227,7 +228,7 @@ def create_console(
         clusters = await _readable_clusters(session.token)  # the token's clusters that exist, by name
         if len(clusters) == 1 or (clusters and claims.platform_admin):
             return pages.redirect(request, f"{root(request)}/clusters/{quote(clusters[0][0], safe='')}")
-        return pages.render(request, "choose.html", clusters=clusters)
+        return pages.render(request, "choose.html", clusters=clusters, admin=claims.platform_admin)
 
     async def _readable_clusters(token: str) -> list[tuple[str, str]]:
         """The clusters the person may read, by name (every cluster for a platform admin, the first page)."""

@@ -395,6 +395,10 @@ _EN = {
     "switch_cluster": "Cluster",
     "show": "Show",
     "no_clusters": "No cluster is assigned to you yet.",
+    "no_clusters_admin": (
+        "There is no cluster yet. Create the first with POST /surveys/clusters (the service's API docs show "
+        "how); its members follow by CSV import on its Members page."
+    ),
     "members": "Members",
     "members_count": "{count} member organisations",
     "members_count_one": "1 member organisation",
@@ -846,6 +850,11 @@ _DE = {
     "switch_cluster": "Cluster",
     "show": "Anzeigen",
     "no_clusters": "Ihnen ist noch kein Cluster zugeordnet.",
+    "no_clusters_admin": (
+        "Es gibt noch keinen Cluster. Legen Sie den ersten mit POST /surveys/clusters an (die API-"
+        "Dokumentation des Dienstes zeigt, wie); seine Mitglieder folgen per CSV-Import auf seiner "
+        "Mitgliederseite."
+    ),
     "members": "Mitglieder",
     "members_count": "{count} Mitgliedsorganisationen",
     "members_count_one": "1 Mitgliedsorganisation",
@@ -1300,6 +1309,10 @@ _FR = {
     "switch_cluster": "Cluster",
     "show": "Afficher",
     "no_clusters": "Aucun cluster ne vous est encore attribué.",
+    "no_clusters_admin": (
+        "Il n'y a pas encore de cluster. Créez le premier avec POST /surveys/clusters (la documentation de "
+        "l'API du service montre comment) ; ses membres suivent par import CSV sur sa page Membres."
+    ),
     "members": "Membres",
     "members_count": "{count} organisations membres",
     "members_count_one": "1 organisation membre",

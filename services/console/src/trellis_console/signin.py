@@ -35,6 +35,7 @@ class LocalSignIn:
     keys: LocalKeys
     people: Callable[[], Sequence[LocalPerson]]  # asked at each sign-in: the demo cluster may appear later
     ttl: timedelta = timedelta(hours=8)
+    demo: bool = True  # embedded mode: the demo's manager and viewer join the list once the demo has run
 
     def person(self, key: str) -> LocalPerson | None:
         return next((p for p in self.people() if p.key == key), None)
