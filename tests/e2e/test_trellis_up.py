@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import asyncpg_dsn
+from tests.e2e.scenario import ok
 from tests.support.polling import eventually
 from trellis.distributed import SERVICES, database_name
 from trellis_common import auth_local
@@ -59,11 +60,6 @@ def _run(command: str, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def _ok(answer: httpx.Response, status: int = 200) -> Any:
-    assert answer.status_code == status, f"{answer.request.method} {answer.request.url}: {answer.text}"
-    return answer.json()
-
-
 async def test_up_runs_every_service_as_a_process_and_down_stops_them(
     tmp_path: Path, kafka_bootstrap: str, pg_admin_url: str
 ) -> None:
@@ -91,11 +87,11 @@ async def test_up_runs_every_service_as_a_process_and_down_stops_them(
         )
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(headers=headers, timeout=30) as api:
-            cluster = await _ok(
+            cluster = await ok(
                 await api.post(f"{urls['surveys']}/clusters", json={"name": "Linz Robotics Cluster", "country": "AT"}),
                 201,
             )
-            member = await _ok(
+            member = await ok(
                 await api.post(
                     f"{urls['surveys']}/clusters/{cluster['id']}/members",
                     json={
@@ -108,7 +104,7 @@ async def test_up_runs_every_service_as_a_process_and_down_stops_them(
                 201,
             )
             offer = {"title": "Data skills for robotics", "skill_codes": ["digcomp:5.2"], "format": "training"}
-            await _ok(
+            await ok(
                 await api.post(
                     f"{urls['matchmaking']}/partners",
                     json={
