@@ -13,6 +13,8 @@ import httpx
 import typer
 from rich.progress import Progress
 
+from trellis.http_answers import refusal_detail
+
 deliveries_app = typer.Typer(help="The notifications service's email deliveries", no_args_is_help=True)
 CHUNK = 50  # deliveries per request: the bar moves, and an interruption leaves the rest failed, not half done
 
@@ -25,11 +27,7 @@ class Refused(Exception):
 async def _post(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
     answer = await client.post("/deliveries/resend", json=body)
     if answer.status_code != 200:
-        try:
-            detail = answer.json().get("detail", answer.text)
-        except ValueError:
-            detail = answer.text
-        raise Refused(answer.status_code, detail)
+        raise Refused(answer.status_code, refusal_detail(answer))
     found: dict[str, Any] = answer.json()
     return found
 

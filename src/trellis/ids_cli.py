@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from trellis.http_answers import refusal_detail
+
 ids_app = typer.Typer(help="Look up cluster and member ids by name (the surveys directory issues them)")
 Surveys = Annotated[str, typer.Option(envvar="TRELLIS_SURVEYS_URL", help="The surveys API's base URL")]
 Token = Annotated[str | None, typer.Option(envvar="TRELLIS_TOKEN", help="Bearer token", show_default=False)]
@@ -26,7 +28,7 @@ async def listed(
             params: dict[str, Any] = {"limit": PAGE, "offset": len(found)} | ({"q": name} if name else {})
             answer = await api.get(path, params=params)
             if answer.status_code != 200:
-                raise LookupError(f"{answer.status_code} from {path}: {answer.text[:300]}")
+                raise LookupError(f"{answer.status_code} from {path}: {refusal_detail(answer)}")
             page = answer.json()
             found.extend(page["items"])
             if not page["items"] or len(found) >= int(page["total"]):

@@ -21,6 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from rich.progress import Progress
 
+from trellis.http_answers import refusal_detail
 from trellis_common.catalogue import EventSpec, spec_for_type
 from trellis_common.command_errors import run_or_exit
 from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary, to_structured
@@ -156,11 +157,7 @@ async def post_to_ingress(url: str, token: str, events: list[Checked]) -> list[P
                 headers={**{k: v.decode() for k, v in headers}, "Authorization": f"Bearer {token}"},
             )
             if response.status_code not in (200, 202):
-                try:
-                    detail = response.json().get("detail", response.text)
-                except ValueError:
-                    detail = response.text
-                raise IngressRefused(item.position, response.status_code, detail)
+                raise IngressRefused(item.position, response.status_code, refusal_detail(response))
             answer = response.json()
             posted.append(Posted(answer["id"], answer["status"], answer["topic"]))
     return posted
