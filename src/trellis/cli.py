@@ -1,122 +1,65 @@
-"""``trellis``: run everything embedded, run the demo, manage Kafka topics, integrate other systems."""
+"""``trellis``: run everything embedded, run the demo, manage Kafka topics, integrate other systems.
+
+Each command lives in its own module, imported only when that command runs: ``trellis tail`` answers within a
+second because it does not load the embedded platform, FastAPI or SQLAlchemy that other commands need.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import socket
-from pathlib import Path
-from typing import Annotated
+from importlib import import_module
+from typing import Any
 
-import httpx
 import typer
-import uvicorn
+from typer._click import Command, Context  # the click this typer vendors; its group's methods take these
+from typer.core import TyperGroup
 
-from trellis.auth_cli import auth_app
-from trellis.deliveries_cli import deliveries_app
-from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
-from trellis.distributed import down, up
-from trellis.embedded import AUTH_DIR, DEMO_FILE, SERVICES, build_embedded
-from trellis.ids_cli import ids_app
-from trellis.integrator import register as register_integrator_commands
-from trellis.mailsink_cli import mailsink
-from trellis.privacy_cli import privacy_app
-from trellis.settings_doc import render_into
-from trellis_common.logging import configure_logging
-from trellis_common.topics import app as topics_app
-
-app = typer.Typer(help="Trellis: capacity building for industry clusters", no_args_is_help=True)
-app.add_typer(topics_app, name="topics")
-app.add_typer(auth_app, name="auth")
-app.add_typer(privacy_app, name="privacy")
-app.add_typer(deliveries_app, name="deliveries")
-app.add_typer(ids_app, name="ids")
-app.command("up")(up)
-app.command("down")(down)
-register_integrator_commands(app)
-app.command("mailsink")(mailsink)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: bool, stay: bool) -> None:
-    public_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    base_url = f"http://{public_host}:{port}"
-    if stay:  # before the services' start-up lines; `trellis demo` exits after its report: no console to visit
-        typer.echo(console_banner(base_url))
-    platform = build_embedded(data_dir, smtp_port=smtp_port, fast=True, public_url=base_url)
-    server = uvicorn.Server(uvicorn.Config(platform.app, host=host, port=port, log_config=None, access_log=False))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            await serving  # surfaces the start-up error
-            return
-        await asyncio.sleep(0.05)
-    try:
-        if demo:
-            async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=platform.admin_headers()) as client:
-                report = await run_demo(client, record=data_dir / DEMO_FILE)
-            typer.echo(render(report, base_url))
-        else:
-            typer.echo(f"Trellis embedded at {base_url} (mail sink SMTP on 127.0.0.1:{platform.mail.port})")
-            keys = data_dir / AUTH_DIR
-            typer.echo(f"Bearer tokens: trellis auth token --keys {keys} --role integration --cluster '*'")
-        if stay:
-            typer.echo("\nPress Ctrl+C to stop.")
-            await serving
-    finally:
-        server.should_exit = True
-        await serving
-
-
-DEMO_ROLES = {
-    "manager": f"manager of {CLUSTER['name']}",
-    "viewer": f"viewer of {CLUSTER['name']}",
-    "admin": "platform admin: every cluster",
+# name -> "module:attribute", a command function or a Typer of subcommands; listed in this order by --help.
+COMMANDS = {
+    "embedded": "trellis.embedded_cli:embedded",
+    "demo": "trellis.embedded_cli:demo",
+    "up": "trellis.distributed:up",
+    "down": "trellis.distributed:down",
+    "topics": "trellis_common.topics:app",
+    "validate": "trellis.integrator:validate_command",
+    "emit": "trellis.integrator:emit_command",
+    "tail": "trellis.tail_cli:tail_command",
+    "dlq": "trellis.integrator:dlq_app",
+    "ids": "trellis.ids_cli:ids_app",
+    "auth": "trellis.auth_cli:auth_app",
+    "deliveries": "trellis.deliveries_cli:deliveries_app",
+    "privacy": "trellis.privacy_cli:privacy_app",
+    "mailsink": "trellis.mailsink_cli:mailsink",
+    "settings-doc": "trellis.settings_doc:settings_doc_command",
 }
 
 
-def console_banner(base_url: str) -> str:
-    """What a newcomer needs first: where the console is and whom to sign in as (a button each there)."""
-    width = max(len(name) for name in SIGN_IN_PEOPLE.values())
-    people = [f"  {SIGN_IN_PEOPLE[key]:<{width}}  {role}" for key, role in DEMO_ROLES.items()]
-    return "\n".join([f"Manager console: {base_url}/", "Sign in there as one of the demo people:", *people, ""])
+def _load(name: str) -> Command:
+    module, attribute = COMMANDS[name].split(":")
+    target: Any = getattr(import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)  # completion is the root's option, not every command's
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+        return typer.main.get_group(holder).commands[name]
+    holder.command(name)(target)
+    return typer.main.get_command(holder)
 
 
-@app.command()
-def embedded(
-    port: Annotated[int, typer.Option(help="HTTP port for the console and all six APIs")] = 8000,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    data_dir: Annotated[Path, typer.Option(help="Where the SQLite files live")] = Path(".embedded"),
-    smtp_port: Annotated[int, typer.Option(help="Port of the local mail sink (0 = any free port)")] = 0,
-    demo: Annotated[bool, typer.Option(help="Seed demo data and print what happened")] = True,
-    reset: Annotated[bool, typer.Option(help="Start from empty databases (and an empty mail sink)")] = True,
-    log_level: Annotated[str, typer.Option(help="Console log level: requests and events show at INFO")] = "INFO",
-) -> None:
-    """Run the console and the six services in one process (SQLite, in-process bus, mail sink) and keep serving."""
-    configure_logging(log_level, json=False)  # one readable line per request, event and email
-    if reset:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    asyncio.run(_serve(data_dir, host, port, smtp_port, demo, stay=True))
+class LazyCommands(TyperGroup):
+    """The root group: knows its commands by name and imports one only when it is asked for."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        return _load(cmd_name) if cmd_name in COMMANDS else None
 
 
-@app.command()
-def demo(data_dir: Annotated[Path, typer.Option()] = Path(".embedded/demo")) -> None:
-    """Run the demo scenario embedded, print gaps, matches, emails and the next review date, then exit."""
-    configure_logging("WARNING")
-    shutil.rmtree(data_dir, ignore_errors=True)
-    asyncio.run(_serve(data_dir, "127.0.0.1", _free_port(), 0, demo=True, stay=False))
+app = typer.Typer(cls=LazyCommands, no_args_is_help=True)
 
 
-@app.command("settings-doc")
-def settings_doc(readme: Annotated[Path, typer.Option()] = Path("README.md")) -> None:
-    """Rewrite the README's configuration table from the settings classes."""
-    readme.write_text(render_into(readme, SERVICES), "utf-8")
-    typer.echo(f"updated the configuration table in {readme}")
+@app.callback()
+def trellis() -> None:
+    """Trellis: capacity building for industry clusters"""
 
 
 if __name__ == "__main__":

@@ -12,30 +12,28 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any
 
 import httpx
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.structs import ConsumerRecord
+from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 from rich.progress import Progress
 
 from trellis.http_answers import refusal_detail
+from trellis.topic_reading import (
+    DLQ_HEADER_PREFIXES,
+    Bootstrap,
+    describe,
+    header_texts,
+    kafka_security,
+    original_topic,
+    read_topic,
+)
 from trellis_common.catalogue import EventSpec, spec_for_type
 from trellis_common.command_errors import run_or_exit
 from trellis_common.envelope import STRUCTURED_JSON, CloudEvent, from_kafka, to_binary, to_structured
 from trellis_common.errors import ContractError
-from trellis_common.kafka_security import KafkaSecurity
-
-KafkaRecord: TypeAlias = "ConsumerRecord[bytes, bytes]"
-# Headers the consumer adds when it dead-letters a record; a replay removes them so the record is as it was.
-DLQ_HEADER_PREFIXES = ("trellis_error", "trellis_original_", "trellis_consumer", "trellis_value_dropped")
-
-
-def _security() -> dict[str, Any]:
-    """TLS and SASL options from TRELLIS_KAFKA_SECURITY_PROTOCOL, _SASL_* and _SSL_CAFILE, as the services use."""
-    return KafkaSecurity().client_options()
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ class Sent:
 
 async def emit(bootstrap: str, events: list[Checked], prefix: str = "") -> list[Sent]:
     """Publish valid events in binary mode to their topics, in file order, keyed by the catalogue's key."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **_security())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **kafka_security())
     await producer.start()
     sent: list[Sent] = []
     try:
@@ -163,82 +161,6 @@ async def post_to_ingress(url: str, token: str, events: list[Checked]) -> list[P
     return posted
 
 
-async def _require_topic(bootstrap: str, topic: str) -> None:
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, **_security())
-    try:
-        await probe.start()
-        if topic not in await probe.topics():
-            raise ValueError(f"topic {topic} does not exist")
-    finally:
-        await probe.stop()
-
-
-async def read_topic(
-    bootstrap: str, topic: str, *, limit: int | None = None, newest: bool = False
-) -> list[KafkaRecord]:
-    """The records now in ``topic`` (all partitions), oldest first: all of them, the first ``limit``, or with
-    ``newest`` the last ``limit`` (each partition read from ``limit`` records before its end, no further)."""
-    await _require_topic(bootstrap, topic)  # subscribed to a topic that does not exist, a consumer waits on
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **_security()
-    )
-    try:
-        await consumer.start()
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        begins = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            skip = ends[tp] - limit if newest and limit is not None else begins[tp]
-            consumer.seek(tp, max(begins[tp], skip))
-        records: list[KafkaRecord] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*partitions, timeout_ms=200)
-            for messages in batch.values():
-                records.extend(m for m in messages if m.offset < ends[TopicPartition(m.topic, m.partition)])
-            if limit is not None and not newest and len(records) >= limit:
-                break
-        records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
-        if limit is None:
-            return records
-        return records[-limit:] if newest else records[:limit]
-    finally:
-        await consumer.stop()
-
-
-def _headers(record: KafkaRecord) -> dict[str, str]:
-    return {name: (value or b"").decode(errors="replace") for name, value in record.headers}
-
-
-def describe(record: KafkaRecord) -> dict[str, Any]:
-    """A record as a JSON-friendly dict: coordinates, key, the CloudEvent (or why it is not one), DLQ reason."""
-    out: dict[str, Any] = {
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "key": record.key.decode(errors="replace") if record.key is not None else None,
-    }
-    try:
-        event = from_kafka(record.headers, record.value)
-        out["event"] = {**event.attributes(), "data": event.data}
-    except ContractError as exc:
-        out["undecoded"] = {"code": exc.code, "reason": str(exc)}  # the code a consumer would dead-letter it with
-        out["value"] = record.value.decode(errors="replace") if record.value is not None else None
-    dlq = {name: value for name, value in _headers(record).items() if name.startswith(DLQ_HEADER_PREFIXES)}
-    if dlq:
-        out["dead_letter"] = dlq
-    return out
-
-
-def original_topic(record: KafkaRecord) -> str:
-    named = _headers(record).get("trellis_original_topic")
-    if named:
-        return named
-    topic = str(record.topic)
-    if not topic.endswith(".dlq"):
-        raise ValueError(f"{topic} is not a dead-letter topic")
-    return topic.removesuffix(".dlq")
-
-
 @dataclass(frozen=True)
 class Replayed:
     replayed: int
@@ -252,12 +174,12 @@ async def replay(bootstrap: str, dlq_topic: str, *, on_progress: Callable[[int, 
     Records whose value was dropped (too large for the DLQ) cannot be replayed and are listed as skipped.
     """
     records = await read_topic(bootstrap, dlq_topic)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **_security())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **kafka_security())
     await producer.start()
     replayed, skipped = 0, []
     try:
         for done, record in enumerate(records, 1):
-            if "trellis_value_dropped" in _headers(record):
+            if "trellis_value_dropped" in header_texts(record):
                 skipped.append(f"{record.topic}@{record.partition}:{record.offset} (value dropped)")
             else:
                 headers = [(n, v) for n, v in record.headers if not n.startswith(DLQ_HEADER_PREFIXES)]
@@ -272,7 +194,6 @@ async def replay(bootstrap: str, dlq_topic: str, *, on_progress: Callable[[int, 
 
 # ---- typer commands ----------------------------------------------------------------------------------------
 
-Bootstrap = Annotated[str, typer.Option(envvar="TRELLIS_KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers")]
 Prefix = Annotated[str, typer.Option(envvar="TRELLIS_TOPIC_PREFIX", help="Topic name prefix of the deployment")]
 dlq_app = typer.Typer(help="Dead-letter topics: list and replay", no_args_is_help=True)
 
@@ -325,19 +246,6 @@ def emit_command(
         typer.echo(f"sent {sent.event_id} to {sent.topic}[{sent.partition}]@{sent.offset} key={sent.key}")
 
 
-def tail_command(
-    topic: Annotated[str, typer.Argument(help="Full topic name, including any prefix")],
-    bootstrap: Bootstrap = "127.0.0.1:9092",
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many records")] = 10,
-    from_beginning: Annotated[
-        bool, typer.Option("--from-beginning", help="The oldest records instead of the newest")
-    ] = False,
-) -> None:
-    """Print the newest records of a topic (or the oldest), oldest first, as indented JSON."""
-    for record in run_or_exit(read_topic(bootstrap, topic, limit=limit, newest=not from_beginning), "tail"):
-        typer.echo(json.dumps(describe(record), indent=2, ensure_ascii=False, default=str))
-
-
 @dlq_app.command("list")
 def dlq_list(
     topic: Annotated[str, typer.Argument(help="The original topic or its .dlq topic")],
@@ -376,5 +284,4 @@ def dlq_replay(
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate_command)
     app.command("emit")(emit_command)
-    app.command("tail")(tail_command)
     app.add_typer(dlq_app, name="dlq")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
+from trellis.embedded import SERVICES
 from trellis_common.runtime import ServiceDefinition
 from trellis_common.settings import ServiceSettings
 from trellis_console.settings import ConsoleSettings
@@ -55,3 +58,9 @@ def render_into(readme: Path, services: tuple[ServiceDefinition, ...]) -> str:
     text = readme.read_text("utf-8")
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     return pattern.sub(f"{START}\n{settings_table(services)}\n{END}", text)
+
+
+def settings_doc_command(readme: Annotated[Path, typer.Option()] = Path("README.md")) -> None:
+    """Rewrite the README's configuration table from the settings classes."""
+    readme.write_text(render_into(readme, SERVICES), "utf-8")
+    typer.echo(f"updated the configuration table in {readme}")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -27,11 +27,22 @@ def run_or_exit(work: Coroutine[Any, Any, T], what: str) -> T:
         reason = f"cannot reach Kafka ({exc}); is TRELLIS_KAFKA_BOOTSTRAP_SERVERS (or --bootstrap) right?"
     except KafkaError as exc:
         reason = f"Kafka refused: {exc}"
-    except DBAPIError as exc:
-        reason = f"database: {str(exc.orig or exc).strip().splitlines()[0]}; is TRELLIS_DATABASE_URL right?"
     except (OSError, ValueError) as exc:  # refused connections, unknown hosts; the work's own refusals
         reason = str(exc) or type(exc).__name__
+    except Exception as exc:
+        if (database := _database_trouble(exc)) is None:
+            raise
+        reason = database
     finally:
         kafka_log.setLevel(level)
     typer.echo(f"{what}: {reason}", err=True)
     raise typer.Exit(1)
+
+
+def _database_trouble(exc: Exception) -> str | None:
+    # A database error comes from SQLAlchemy, which its raiser imported; Kafka-only commands never load it, so
+    # they start faster.
+    sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_errors is None or not isinstance(exc, sqlalchemy_errors.DBAPIError):
+        return None
+    return f"database: {str(exc.orig or exc).strip().splitlines()[0]}; is TRELLIS_DATABASE_URL right?"

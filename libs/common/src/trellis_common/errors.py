@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import smtplib
 import socket
+from types import ModuleType
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 
 class PermanentError(Exception):
@@ -49,18 +49,32 @@ class TransientError(Exception):
     """A dependency is unavailable for now: retry later without moving the offset."""
 
 
-_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
-    TransientError,
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    PoolTimeoutError,  # the connection pool is exhausted for now
-    ConnectionError,
-    TimeoutError,
-    asyncio.TimeoutError,
-    socket.gaierror,  # DNS trouble
-    smtplib.SMTPServerDisconnected,
-)
+@functools.cache
+def _sqlalchemy_errors() -> ModuleType:
+    # Imported on the first failure, not with this module: command-line tools read the vocabulary above and
+    # would otherwise pay half a second for SQLAlchemy on every start.
+    from sqlalchemy import exc
+
+    return exc
+
+
+@functools.cache
+def _transient_types() -> tuple[type[BaseException], ...]:
+    sa = _sqlalchemy_errors()
+    return (
+        TransientError,
+        sa.OperationalError,
+        sa.InterfaceError,
+        sa.DisconnectionError,
+        sa.TimeoutError,  # the connection pool is exhausted for now
+        ConnectionError,
+        TimeoutError,
+        asyncio.TimeoutError,
+        socket.gaierror,  # DNS trouble
+        smtplib.SMTPServerDisconnected,
+    )
+
+
 # Network errnos; other OSErrors (a missing file, a permission) will not heal by retrying.
 _TRANSIENT_ERRNOS = {
     errno.ECONNREFUSED,
@@ -94,17 +108,18 @@ def is_transient(exc: BaseException) -> bool:
     """
     seen: set[int] = set()
     current: BaseException | None = exc
+    database_error = _sqlalchemy_errors().DBAPIError
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, PermanentError | ValidationError):
             return False
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
+        if isinstance(current, database_error) and current.connection_invalidated:
             return True
-        if isinstance(current, _TRANSIENT_TYPES) or _transient_sqlstate(current):
+        if isinstance(current, _transient_types()) or _transient_sqlstate(current):
             return True
         if isinstance(current, OSError) and current.errno in _TRANSIENT_ERRNOS:
             return True
-        if isinstance(current, DBAPIError) and current.orig is not None and _transient_sqlstate(current.orig):
+        if isinstance(current, database_error) and current.orig is not None and _transient_sqlstate(current.orig):
             return True
         current = current.__cause__
     return False
