@@ -129,6 +129,41 @@ def _wait_ready(started: list[Started], timeout_s: float) -> None:
                 time.sleep(0.3)
 
 
+def service_environment(
+    service: str,
+    *,
+    database_url: str,
+    bootstrap: str,
+    prefix: str,
+    port: int,
+    jwks_file: Path,
+    smtp_port: int | None,
+) -> dict[str, str]:
+    """What one service process needs to take part in the platform on this machine: its database, the broker, the
+    topic prefix, its port and public URL, the token issuer it trusts and where to send email (if anywhere).
+    ``up`` and the end-to-end tests start their processes with it, so what the README documents is what the tests
+    run."""
+    env = {
+        "TRELLIS_SERVICE_NAME": service,
+        "TRELLIS_DATABASE_URL": database_url,
+        "TRELLIS_BUS": "kafka",
+        "TRELLIS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "TRELLIS_TOPIC_PREFIX": prefix,
+        "TRELLIS_HTTP_HOST": "127.0.0.1",
+        "TRELLIS_HTTP_PORT": str(port),
+        "TRELLIS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",  # links in emails reach this process
+        "TRELLIS_AUTH_ISSUER": auth_local.LOCAL_ISSUER,
+        "TRELLIS_AUTH_JWKS_FILE": str(jwks_file),
+    }
+    if smtp_port is not None:
+        env |= {
+            "TRELLIS_SMTP_HOST": "127.0.0.1",
+            "TRELLIS_SMTP_PORT": str(smtp_port),
+            "TRELLIS_SMTP_STARTTLS": "false",  # the local sink speaks plain SMTP
+        }
+    return env
+
+
 def up(
     database: Annotated[
         str,
@@ -190,21 +225,18 @@ def up(
         env = (
             base
             | _secrets(state)
+            | service_environment(
+                service,
+                database_url=database_of(database, database_name(prefix, service)),
+                bootstrap=bootstrap,
+                prefix=prefix,
+                port=port,
+                jwks_file=keys / auth_local.JWKS_FILE,
+                smtp_port=smtp_port,
+            )
             | {
                 "TRELLIS_ENVIRONMENT": "test",  # not dev: secrets and the database are required, as in production
-                "TRELLIS_SERVICE_NAME": service,
-                "TRELLIS_DATABASE_URL": database_of(database, database_name(prefix, service)),
-                "TRELLIS_TOPIC_PREFIX": prefix,
-                "TRELLIS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                "TRELLIS_HTTP_HOST": "127.0.0.1",
-                "TRELLIS_HTTP_PORT": str(port),
-                "TRELLIS_AUTH_ISSUER": auth_local.LOCAL_ISSUER,
-                "TRELLIS_AUTH_JWKS_FILE": str(keys / auth_local.JWKS_FILE),
-                "TRELLIS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                "TRELLIS_MIGRATE_ON_START": "false",
-                "TRELLIS_SMTP_HOST": "127.0.0.1",
-                "TRELLIS_SMTP_PORT": str(smtp_port),
-                "TRELLIS_SMTP_STARTTLS": "false",
+                "TRELLIS_MIGRATE_ON_START": "false",  # migrated just below, before it starts
             }
         )
         _run([_bin(f"trellis-{service}"), "migrate"], env, f"migrating {service}")

@@ -5,40 +5,48 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import NewDatabase
-from tests.support.auth import auth_env
+from tests.support.auth import keys_dir
 from tests.support.processes import ServiceProcess
+from trellis.distributed import service_environment
 from trellis.mailsink import MailSink
+from trellis_common import auth_local
 
 SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
+
+
+# The HTTP address is each ServiceProcess's own (a free port), not the one `trellis up` would give.
+OWN_ADDRESS = ("TRELLIS_HTTP_HOST", "TRELLIS_HTTP_PORT", "TRELLIS_PUBLIC_BASE_URL")
 
 
 def service_env(
     service: str, database_url: str, kafka_bootstrap: str, topic_prefix: str, smtp: MailSink | None
 ) -> dict[str, str]:
-    env = {
-        "TRELLIS_SERVICE_NAME": service,
-        "TRELLIS_DATABASE_URL": database_url,
-        "TRELLIS_BUS": "kafka",
-        "TRELLIS_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "TRELLIS_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "TRELLIS_TOPIC_PREFIX": topic_prefix,
-        "TRELLIS_RELAY_POLL_INTERVAL_S": "0.05",
-        "TRELLIS_SCHEDULER_INTERVAL_S": "0.2",
-        "TRELLIS_RETRY_INITIAL_BACKOFF_S": "0.1",
-        "TRELLIS_RETRY_MAX_BACKOFF_S": "1",
-        "TRELLIS_LOG_LEVEL": "INFO",
-        **auth_env(),
-    }
+    """What ``trellis up`` gives a service process, with this suite's issuer and quicker timings."""
+    if service == "notifications":
+        assert smtp is not None, "notifications needs an SMTP server"
+    env = service_environment(
+        service,
+        database_url=database_url,
+        bootstrap=kafka_bootstrap,
+        prefix=topic_prefix,
+        port=0,
+        jwks_file=keys_dir() / auth_local.JWKS_FILE,
+        smtp_port=smtp.port if smtp is not None else None,
+    )
+    for name in OWN_ADDRESS:
+        del env[name]
+    env.update(
+        TRELLIS_KAFKA_SESSION_TIMEOUT_MS="6000",
+        TRELLIS_RELAY_POLL_INTERVAL_S="0.05",
+        TRELLIS_SCHEDULER_INTERVAL_S="0.2",
+        TRELLIS_RETRY_INITIAL_BACKOFF_S="0.1",
+        TRELLIS_RETRY_MAX_BACKOFF_S="1",
+        TRELLIS_LOG_LEVEL="INFO",
+    )
     if service == "strategy":
         env["TRELLIS_CLOCK"] = "manual"
     if service == "notifications":
-        assert smtp is not None, "notifications needs an SMTP server"
-        env.update(
-            TRELLIS_SMTP_HOST="127.0.0.1",
-            TRELLIS_SMTP_PORT=str(smtp.port),
-            TRELLIS_SMTP_STARTTLS="false",
-            TRELLIS_SENDER_POLL_INTERVAL_S="0.05",
-        )
+        env["TRELLIS_SENDER_POLL_INTERVAL_S"] = "0.05"
     return env
 
 
@@ -78,7 +86,7 @@ async def start_services(
         if service in failpoints:
             extra["TRELLIS_FAILPOINTS"] = failpoints[service]
         proc = platform.process(service, urls[service])
-        proc.start(**{"TRELLIS_PUBLIC_BASE_URL": proc.url, **extra})  # links in emails reach this process
+        proc.start(**extra)
     for proc in platform.processes.values():
         await proc.wait_ready()
     return urls

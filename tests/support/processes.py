@@ -24,7 +24,13 @@ class ServiceProcess:
     def __init__(self, service: str, env: dict[str, str], log_dir: Path) -> None:
         self.service = service
         self.port = free_port()
-        self.env = {**os.environ, **env, "TRELLIS_HTTP_PORT": str(self.port), "TRELLIS_HTTP_HOST": "127.0.0.1"}
+        self.env = {
+            **os.environ,
+            "TRELLIS_PUBLIC_BASE_URL": self.url,  # links in emails reach this process, unless env says otherwise
+            **env,
+            "TRELLIS_HTTP_PORT": str(self.port),
+            "TRELLIS_HTTP_HOST": "127.0.0.1",
+        }
         self.log_path = log_dir / f"{service}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
