@@ -39,7 +39,7 @@ DEAD_LETTER_CODES = {
     "contract.unknown_type": "the event type is not one the consuming service reads on this topic",
     "contract.invalid_data": "the data does not match the type's schema (the message names each field)",
     "contract.undecodable": "the record could not be decoded at all",
-    "rule.unknown_cluster": "the event names a cluster no member was ever published for",
+    "rule.unknown_cluster": "cluster-wide figures (skills.supply.reported) for a cluster no member was published for",
     "rule.other_cluster": "the event names a member of another cluster",
     "rule.refused": "a rule of the consuming service refused the event (the message says which)",
 }

@@ -6,12 +6,13 @@ member and give it real seats. A consumer that keeps the names projection (``tre
 each event's cluster and member against it first (``admit``):
 
 - the member is known in that cluster: the event is handled;
-- the cluster is known but the member is not (yet): the event is *parked* with the reason; topics are read in
-  no particular order, so the member's ``surveys.member.changed`` may simply not have been read yet. That
-  event releases it (``releasing_names_handler``): it is handled then, in the same transaction, under its own
-  causation and correlation;
-- the cluster is unknown, or the member belongs to another cluster: a contract error, so the event goes alone
-  to the DLQ with the reason (it can be replayed once the cluster exists).
+- the member is not known (yet), in a known cluster or in one not known yet either: the event is *parked* with
+  the reason. Topics are read in no particular order, so the member's ``surveys.member.changed`` may simply not
+  have been read yet; for a new cluster, nor has any of its members' (a consumer starting on a backlog of both
+  topics reads the responses of a cluster onboarded meanwhile before its members). The member's event releases
+  it (``releasing_names_handler``): it is handled then, in the same transaction, under its own causation and
+  correlation. What never becomes known stays parked, listed at ``GET /parked-events``;
+- the member belongs to another cluster: a contract error, so the event goes alone to the DLQ with the reason.
 
 A parked event that cannot be applied when it is released stays parked with the error as its reason, so the
 directory update that released it is never dead-lettered for it.
@@ -125,9 +126,8 @@ async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf
                 f"member {member_id!r} belongs to another cluster than {cluster_id!r}", code="rule.other_cluster"
             )
         elif cluster_id not in known_clusters:
-            raise ContractError(
-                f"unknown cluster {cluster_id!r}: no member of it was ever published", code="rule.unknown_cluster"
-            )
+            reason = f"member {member_id!r} and its cluster {cluster_id!r} are not known yet"
+            await park(parking, handling, cluster_id, member_id, reason)
         else:
             await park(parking, handling, cluster_id, member_id, f"member {member_id!r} is not known yet")
     return admitted
