@@ -108,7 +108,8 @@ class EventConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.runtime.settings
-        self.bus_consumer = consumer = self.runtime.bus.consumer(settings.consumer_group, self.topics)
+        state = [t for t in self.topics if self._spec_by_topic[t].compacted]
+        self.bus_consumer = consumer = self.runtime.bus.consumer(settings.consumer_group, self.topics, state)
         await consumer.start()
         backoff = settings.retry_initial_backoff_s
         last_lag = 0.0

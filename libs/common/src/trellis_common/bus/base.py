@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,7 +58,11 @@ class EventBus(Protocol):
         """Publish in order; returns once every message is acknowledged, raises if any is not."""
         ...
 
-    def consumer(self, group: str, topics: Sequence[str]) -> BusConsumer: ...
+    def consumer(self, group: str, topics: Sequence[str], state_topics: Collection[str] = ()) -> BusConsumer:
+        """A consumer of ``topics`` in ``group``. ``state_topics`` (some of ``topics``: compacted directories such
+        as the members') are read up to where they stood at each assignment before any other topic."""
+        ...
+
     async def ping(self) -> None:
         """Raise if the bus cannot be reached."""
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -96,9 +96,15 @@ class KafkaBus:
         except KafkaError as exc:
             raise TransientError(f"Kafka publish failed: {exc!r}") from exc
 
-    def consumer(self, group: str, topics: Sequence[str]) -> KafkaBusConsumer:
+    def consumer(self, group: str, topics: Sequence[str], state_topics: Collection[str] = ()) -> KafkaBusConsumer:
         return KafkaBusConsumer(
-            self.bootstrap_servers, self.client_id, group, list(topics), self.session_timeout_ms, self.security
+            self.bootstrap_servers,
+            self.client_id,
+            group,
+            list(topics),
+            self.session_timeout_ms,
+            self.security,
+            state_topics=frozenset(state_topics),
         )
 
     async def ping(self) -> None:
@@ -118,8 +124,14 @@ class KafkaBusConsumer:
         topics: list[str],
         session_timeout_ms: int,
         security: dict[str, Any] | None = None,
+        *,
+        state_topics: frozenset[str] = frozenset(),
     ) -> None:
         self._topics = topics
+        self._state_topics = state_topics
+        # The partitions assigned when last looked, and the state partitions' end offsets then, still to reach.
+        self._assignment: frozenset[TopicPartition] = frozenset()
+        self._catching_up: dict[TopicPartition, int] = {}
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap_servers,
@@ -141,13 +153,32 @@ class KafkaBusConsumer:
         await self._consumer.stop()
 
     async def fetch(self, timeout_s: float, max_records: int) -> list[Record]:
-        batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        only = await self._state_behind()
+        batches = await self._consumer.getmany(*only, timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out: list[Record] = []
         for tp, messages in batches.items():
             out.extend(
                 Record(tp.topic, tp.partition, m.offset, m.key, m.value, tuple(m.headers or ())) for m in messages
             )
         return out
+
+    async def _state_behind(self) -> list[TopicPartition]:
+        """The state partitions still behind the end they had when they were assigned; while there are any, only
+        they are read. Topics are otherwise read in no order, and a consumer starting on a backlog would read a new
+        cluster's responses before its members and park every one of them for a member it is about to learn."""
+        assignment = frozenset(self._consumer.assignment())
+        if assignment != self._assignment:
+            self._assignment = assignment
+            state = [tp for tp in assignment if tp.topic in self._state_topics]
+            others = len(assignment) > len(state)
+            self._catching_up = dict(await self._consumer.end_offsets(state)) if state and others else {}
+        behind = []
+        for tp, end in list(self._catching_up.items()):
+            if tp in assignment and await self._consumer.position(tp) < end:
+                behind.append(tp)
+            else:
+                del self._catching_up[tp]
+        return behind
 
     def owns(self, record: Record) -> bool:
         return TopicPartition(record.topic, record.partition) in self._consumer.assignment()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from trellis_common.bus.base import OutgoingMessage, Record, next_offsets
 
@@ -49,7 +49,8 @@ class InMemoryBus:
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         await self.broker.append(messages)
 
-    def consumer(self, group: str, topics: Sequence[str]) -> InMemoryConsumer:
+    def consumer(self, group: str, topics: Sequence[str], state_topics: Collection[str] = ()) -> InMemoryConsumer:
+        # One process, records in publish order: a directory event is never behind the events it announces.
         return InMemoryConsumer(self.broker, group, list(topics))
 
     async def ping(self) -> None:
