@@ -216,11 +216,10 @@ def explanation(
     profile = _profile(member)
     notes = _notes(gap, offer, profile, shared_by, pool_min_members)
     parts = contributions([values[name] for name in FACTORS])
-    # Built from checked numbers and our own notes: skip validation, a round explains tens of thousands of pairs.
+    # Validated construction, not model_construct: pydantic's compiled validator builds these five plain fields
+    # in less than half the time model_construct's Python loop takes (a round explains thousands of pairs).
     return [
-        ScoreComponent.model_construct(
-            factor=name, weight=WEIGHTS[name], value=values[name], contribution=part, note=notes[name]
-        )
+        ScoreComponent(factor=name, weight=WEIGHTS[name], value=values[name], contribution=part, note=notes[name])
         for name, part in zip(FACTORS, parts, strict=True)
     ]
 

@@ -46,9 +46,11 @@ async def solve(
     *,
     fixed: Mapping[tuple[str, str], str],
     confined: Mapping[tuple[str, str], Collection[str]] | None = None,
+    seats_only: bool = False,
 ) -> MatchPlan:
     """``plan_matches`` with what it needs from the database: the members' declines and how many members of
-    each cluster share each gap."""
+    each cluster share each gap. ``seats_only``: each gap's proposal alone, without the alternatives (explaining
+    them is most of a solve's cost, and a placement stores only the seat)."""
     members = {n.member_id for n in needs}
     declined = await repository.declined(session, period, members)
     shared = await repository.sharing(session, period, {(n.cluster_id, n.gap.skill_code) for n in needs})
@@ -60,7 +62,7 @@ async def solve(
         confined=confined,
         declined=declined,
         shared_by=shared,
-        options_per_gap=settings.options_per_gap,
+        options_per_gap=1 if seats_only else settings.options_per_gap,
         pool_min_members=settings.pool_min_members,
     )
     return await asyncio.to_thread(run) if len(needs) > _OFF_LOOP_NEEDS else run()
