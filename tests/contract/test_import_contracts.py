@@ -1,0 +1,54 @@
+"""The architecture contracts in pyproject.toml (``lint-imports``) hold on the tree, and each one does fail on the
+import it forbids: a probe module with a deliberately wrong import, in a copy of the packages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "pyproject.toml"
+SERVICES = sorted(path for path in (ROOT / "services").glob("*/src/trellis_*") if path.is_dir())
+PACKAGES = [ROOT / "src" / "trellis", ROOT / "libs" / "common" / "src" / "trellis_common", *SERVICES]
+
+
+def lint_imports(*args: str, pythonpath: Path | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)  # ahead of the installed packages: the copies are the ones analysed
+    command = [str(Path(sys.executable).parent / "lint-imports"), "--no-logo", "--no-cache", str(CONFIG), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_tree_keeps_every_contract() -> None:
+    done = lint_imports()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 kept, 0 broken" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("contract", "probe", "wrong_import"),
+    [
+        ("services-independent", "trellis_skills/probe_wrong.py", "import trellis_matchmaking.repository"),
+        ("common-imports-no-service", "trellis_common/probe_wrong.py", "from trellis_surveys import service"),
+        # Through another module: the common database layer brings SQLAlchemy with it.
+        ("domain-is-pure", "trellis_strategy/domain/probe_wrong.py", "from trellis_common import db"),
+    ],
+)
+def test_each_contract_fails_on_the_import_it_forbids(
+    tmp_path: Path, contract: str, probe: str, wrong_import: str
+) -> None:
+    copies = tmp_path / "src"
+    for package in PACKAGES:
+        shutil.copytree(package, copies / package.name, ignore=shutil.ignore_patterns("__pycache__"))
+    assert lint_imports("--contract", contract, pythonpath=copies, cwd=tmp_path).returncode == 0, "kept before"
+
+    (copies / probe).write_text(f'"""A deliberately wrong import."""\n\n{wrong_import}\n')
+    done = lint_imports("--contract", contract, pythonpath=copies, cwd=tmp_path)
+    assert done.returncode != 0, done.stdout
+    assert "BROKEN" in done.stdout and probe.removesuffix(".py").replace("/", ".") in done.stdout, done.stdout
