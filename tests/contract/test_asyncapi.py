@@ -42,7 +42,7 @@ def _resolve(doc: dict[str, Any], ref: str) -> Any:
 
 
 def test_committed_document_is_up_to_date() -> None:
-    assert not asyncapi.is_stale(COMMITTED), "regenerate with `python -m trellis_common.asyncapi`"
+    assert not asyncapi.is_stale(COMMITTED), "run `scripts/generate`"
 
 
 def test_staleness_is_detected(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ COMMITTED = Path(__file__).resolve().parents[2] / "contracts" / "events"
 
 def test_committed_schemas_are_up_to_date() -> None:
     stale = stale_files(COMMITTED)
-    assert not stale, f"regenerate with `python -m trellis_common.schemas`; stale: {stale}"
+    assert not stale, f"run `scripts/generate`; stale: {stale}"
 
 
 def test_staleness_is_detected(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ README = ROOT / "README.md"
 
 
 def test_configuration_table_matches_the_settings_classes() -> None:
-    assert README.read_text("utf-8") == render_into(README, SERVICES), "run `trellis settings-doc`"
+    assert README.read_text("utf-8") == render_into(README, SERVICES), "run `scripts/generate`"
 
 
 def test_the_dead_letter_codes_are_documented_as_the_consumers_use_them() -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from tests.deploy.generate import K8S, ROOT, SERVICES
+from trellis.manifests import K8S, ROOT, SERVICES
 from trellis_common.catalogue import CATALOGUE, EventSpec, spec_for_type
 from trellis_common.settings import ServiceSettings
 from trellis_console.settings import ConsoleSettings

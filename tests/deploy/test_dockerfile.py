@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.generate import ROOT
+from trellis.manifests import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.deploy.generate import K8S, render
+from trellis.manifests import K8S, render
 
 
 def test_committed_manifests_match_the_generator() -> None:
@@ -11,7 +11,7 @@ def test_committed_manifests_match_the_generator() -> None:
         for path, content in render().items()
         if not (K8S / path).is_file() or (K8S / path).read_text() != content
     ]
-    assert not stale, f"stale generated files under deploy/k8s (run `python -m tests.deploy.generate`): {stale}"
+    assert not stale, f"stale generated files under deploy/k8s (run `scripts/generate`): {stale}"
 
 
 def test_every_generated_folder_is_fully_generated() -> None:
