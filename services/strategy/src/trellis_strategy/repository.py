@@ -843,11 +843,13 @@ async def record_match_runs(
         }
         for matched, event_id in reversed(runs)  # one row per run id: the first one named
     }
+    # Rows as parameters, not in .values(): the statement stays the same whatever the batch size, so it is
+    # compiled once (a multi-row VALUES statement is compiled anew for every batch).
     result = await session.scalars(
         insert_for(session, match_runs)
-        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["match_run_id"])
-        .returning(match_runs.c.match_run_id)
+        .returning(match_runs.c.match_run_id),
+        list(rows.values()),
     )
     return set(result.all())
 
@@ -874,9 +876,9 @@ async def record_gap_assessments(
     }
     result = await session.scalars(
         insert_for(session, gap_assessments)
-        .values(list(rows.values()))
         .on_conflict_do_nothing(index_elements=["assessment_id"])
-        .returning(gap_assessments.c.assessment_id)
+        .returning(gap_assessments.c.assessment_id),
+        list(rows.values()),
     )
     return set(result.all())
 
