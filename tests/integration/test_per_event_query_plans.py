@@ -260,7 +260,9 @@ async def _record_while_consuming(runtime: ServiceRuntime, broker: InMemoryBroke
     recorded: Recorded = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
-        params = parameters[0] if many and parameters else parameters
+        # executemany: a list of rows, the first one stands for all; an insert of many rows in one statement
+        # ("insertmanyvalues") arrives flagged as many too, with its values already flat.
+        params = parameters[0] if many and parameters and isinstance(parameters[0], tuple | list) else parameters
         recorded.append((statement, tuple(params or ())))
 
     event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", record)
