@@ -35,9 +35,10 @@ from trellis.demo import SIGN_IN_PEOPLE, run_demo
 from trellis.embedded import DEMO_FILE, EmbeddedPlatform, build_embedded
 from trellis_common.db import outbox
 from trellis_common.logging import configure_logging
+from trellis_common.settings import narrowed
 from trellis_matchmaking.matching.solving import current_period
 from trellis_matchmaking.models import NAMES, matches, offers
-from trellis_matchmaking.settings import matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 SKILLS = ("digcomp:1.3", "digcomp:2.1", "digcomp:3.4", "digcomp:4.2", "digcomp:5.2", "greencomp:2.1")
 TARGET_P95_MS = 300.0
@@ -114,7 +115,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # The pages are timed on a quiet platform: every service has consumed the 5,000 member events and
         # published its outbox (else the figure is the background work's, not the page's).
         await wait_for("every service to catch up", lambda: settled(platform))
-        period = current_period(matchmaking_settings(runtime.settings), datetime.now(UTC))
+        period = current_period(narrowed(runtime.settings, MatchmakingSettings), datetime.now(UTC))
         async with runtime.unit_of_work() as uow:
             offer_rows = (await uow.session.execute(select(offers))).mappings().all()
             now = datetime.now(UTC)

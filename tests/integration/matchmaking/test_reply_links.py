@@ -26,11 +26,12 @@ from tests.integration.matchmaking.conftest import (
 from tests.support.prefix import behind
 from trellis_common.app import create_app
 from trellis_common.runtime import ServiceRuntime
+from trellis_common.settings import narrowed
 from trellis_common.skill_labels import skill_label
 from trellis_common.tokens import TokenSigner
 from trellis_matchmaking.reply_links import REPLY_PURPOSE
 from trellis_matchmaking.service import DEFINITION
-from trellis_matchmaking.settings import matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 GAP = skill_gap("digcomp:5.2", current=2, required=5, headcount_gap=3, importance=5)
 
@@ -49,7 +50,7 @@ async def proposal_link(matchmaking: ServiceRuntime, api: httpx.AsyncClient, mem
     (told,) = await deliver(matchmaking, gaps_assessed(member_id, [GAP]))
     (option,) = told.options
     assert option.match_id and option.reply_link
-    base = matchmaking_settings(matchmaking.settings).public_base_url
+    base = narrowed(matchmaking.settings, MatchmakingSettings).public_base_url
     assert option.reply_link.startswith(f"{base}/reply/")
     return urlsplit(option.reply_link).path
 
@@ -132,7 +133,7 @@ async def test_a_link_that_is_not_ours_or_too_old_changes_nothing(
     matchmaking: ServiceRuntime, api: httpx.AsyncClient, member: httpx.AsyncClient
 ) -> None:
     link = await proposal_link(matchmaking, api)
-    settings = matchmaking_settings(matchmaking.settings)
+    settings = narrowed(matchmaking.settings, MatchmakingSettings)
     match_id = str((await match_of(api))["id"])
     other_purpose = TokenSigner(settings.reply_signing_secret, "notifications.unsubscribe.v1").dumps(
         {"m": match_id}, START

@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from trellis_common.events import SkillAnswer, SupplyFigure, SupplyReported, SupplyScope
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import ServiceSettings, narrowed
 from trellis_skills.domain.gaps import answer_problems
 from trellis_skills.domain.supply import fingerprint, report_problems, scope_key
 from trellis_skills.domain.taxonomy import load_taxonomy
-from trellis_skills.settings import SkillsSettings, skills_settings
+from trellis_skills.settings import SkillsSettings
 
 TAXONOMY = load_taxonomy()
 TODAY = date(2026, 3, 3)
@@ -98,4 +98,4 @@ def test_settings_carry_the_thresholds_and_refuse_nonsense() -> None:
         SkillsSettings(obsolescence_max_demand_ratio=1.0)
     with pytest.raises(ValidationError, match="shortage_ratio"):
         SkillsSettings(shortage_ratio=0.5)
-    assert isinstance(skills_settings(ServiceSettings(service_name="skills")), SkillsSettings)
+    assert isinstance(narrowed(ServiceSettings(service_name="skills"), SkillsSettings), SkillsSettings)

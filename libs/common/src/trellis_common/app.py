@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -57,6 +57,8 @@ def _usable_correlation_id(value: str | None) -> str | None:
 
 
 CorrelationId = Annotated[str | None, Depends(correlation_id)]
+# A cluster named in a route's path: the id surveys gave it.
+ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 
 class ClockBody(BaseModel):

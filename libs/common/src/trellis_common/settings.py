@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
@@ -248,3 +248,15 @@ class MigrationSettings(TrellisSources, BaseSettings):
     def database_named_outside_dev(self) -> MigrationSettings:
         require_database(self.model_fields_set, self.environment)
         return self
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def narrowed(settings: ServiceSettings, cls: type[SettingsT]) -> SettingsT:
+    """The runtime's settings as the service's own settings class. Runtimes type them as the common base class, and
+    a host (a test, the embedded platform) may have built them with it: they are then read into ``cls`` once more,
+    every value kept, the service's own settings at their defaults or from the environment."""
+    if isinstance(settings, cls):
+        return settings
+    return cls(**settings.model_dump())

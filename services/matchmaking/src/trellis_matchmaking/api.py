@@ -18,6 +18,7 @@ from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Admin, Reader, Scope, Writer
 from trellis_common.names import names_of
 from trellis_common.rate_limit import EmailLimit
+from trellis_common.settings import narrowed
 from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX
 from trellis_matchmaking import repository
@@ -49,7 +50,7 @@ from trellis_matchmaking.schemas import (
     PoolOut,
     RematchOut,
 )
-from trellis_matchmaking.settings import matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 router = APIRouter()
 router.include_router(partner_router)  # the partner registry: one service, one router
@@ -181,7 +182,7 @@ async def cluster_pools(
 ) -> list[PoolOut]:
     if not scope.allows(cluster_id):
         raise not_found("cluster", cluster_id)
-    settings = matchmaking_settings(runtime.settings)
+    settings = narrowed(runtime.settings, MatchmakingSettings)
     period = period or now_period(runtime)
     async with runtime.db.sessions() as session:
         if limit is None:
@@ -234,7 +235,7 @@ async def cluster_pools(
 async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) -> RematchOut:
     """Platform admins only: shared and open offers serve several clusters, so the round gives free seats to every
     cluster's waiting gaps (it never moves a proposal)."""
-    settings = matchmaking_settings(runtime.settings)
+    settings = narrowed(runtime.settings, MatchmakingSettings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         offer_ids = list(await uow.session.scalars(select(offers.c.id)))
         result = await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
@@ -256,7 +257,7 @@ async def rematch_member(
 ) -> RematchOut:
     """The member must be in the caller's clusters. The round is the same as when the member's gaps arrive (it may
     move other clusters' milder proposals); the answer counts only the caller's clusters."""
-    settings = matchmaking_settings(runtime.settings)
+    settings = narrowed(runtime.settings, MatchmakingSettings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         period = current_period(settings, uow.now)
         if not await repository.move_needs(uow.session, scope, member_id, period, uow.now):

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found, report_or_invalid
 from trellis_common.auth import READ_ROLES, Caller, Principal, Role, Scope, Writer
 from trellis_common.csv_upload import CsvLayoutError
+from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
@@ -43,7 +44,7 @@ from trellis_matchmaking.schemas import (
     PartnerPage,
     PartnerPatch,
 )
-from trellis_matchmaking.settings import matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 router = APIRouter()
 Ident = Annotated[str, Path(min_length=1, max_length=128)]
@@ -62,7 +63,7 @@ Directory = Annotated[Scope, Depends(directory_reader)]
 
 
 def now_period(runtime: Runtime) -> str:
-    return current_period(matchmaking_settings(runtime.settings), runtime.clock.now())
+    return current_period(narrowed(runtime.settings, MatchmakingSettings), runtime.clock.now())
 
 
 # --- who may own and change what ------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ async def _insert_partner(session: AsyncSession, body: PartnerIn, owner: str | N
 async def _serve_waiting_list(runtime: Runtime, uow: UnitOfWork, offer_ids: Sequence[str]) -> None:
     """New offers' seats go to the gaps waiting for one."""
     if offer_ids:
-        settings = matchmaking_settings(runtime.settings)
+        settings = narrowed(runtime.settings, MatchmakingSettings)
         await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
 
 
@@ -306,7 +307,7 @@ async def import_partners(
 ) -> Any:
     owner = _owner_of_new(caller, scope, owner_cluster_id is not None, owner_cluster_id)
     openness = _openness(owner, open_to_other_clusters)
-    settings = matchmaking_settings(runtime.settings)
+    settings = narrowed(runtime.settings, MatchmakingSettings)
     content = await file.read(settings.partner_import_max_bytes + 1)
     if len(content) > settings.partner_import_max_bytes:
         raise HTTPException(413, detail=f"file: larger than {settings.partner_import_max_bytes} bytes")
@@ -376,7 +377,7 @@ async def patch_partner(
             update(partners).where(partners.c.id == partner_id).values(**changes, updated_at=uow.now)
         )
         offer_ids = await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id))
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), EVERYTHING, list(offer_ids))
+        await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, list(offer_ids))
     return await _partner(runtime, partner_id)
 
 
@@ -394,7 +395,7 @@ async def delete_partner(
         offer_ids = list(await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id)))
         await uow.session.execute(delete(offers).where(offers.c.partner_id == partner_id))
         await uow.session.execute(delete(partners).where(partners.c.id == partner_id))
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), EVERYTHING, offer_ids)
+        await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, offer_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -441,7 +442,7 @@ async def replace_offer(
             update(offers).where(offers.c.id == offer_id).values(_offer_row(partner.id, body, offer_id))
         )
         await repository.set_offer_skills(uow.session, offer_id, body.skill_codes)
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), EVERYTHING, [offer_id])
+        await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, [offer_id])
     return await _offer_view(runtime, EVERYTHING, offer_id)
 
 
@@ -452,5 +453,5 @@ async def delete_offer(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await _offer_partner(uow.session, caller, offer_id)
         await uow.session.execute(delete(offers).where(offers.c.id == offer_id))
-        await after_offers_changed(uow, matchmaking_settings(runtime.settings), EVERYTHING, [offer_id])
+        await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, [offer_id])
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,11 +14,12 @@ from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed
 from trellis_common.logging import get_logger
 from trellis_common.parking import admit
+from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.matching import EVERYTHING, Reason, current_period, settle, supersede_other_periods
 from trellis_matchmaking.models import PARKING
-from trellis_matchmaking.settings import matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
 
@@ -48,7 +49,7 @@ def _member_of(incoming: Incoming) -> tuple[str, str]:
 async def _place(part: Sequence[Handling]) -> None:
     first = part[0].uow
     session, now = first.session, first.now
-    settings = matchmaking_settings(first.settings)
+    settings = narrowed(first.settings, MatchmakingSettings)
     period = current_period(settings, now)
     events = [(h.uow, h.incoming.require(GapsAssessed)) for h in part]
     for _, assessed in events:

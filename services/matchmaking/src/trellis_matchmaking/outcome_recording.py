@@ -10,11 +10,12 @@ from sqlalchemy import Row
 
 from trellis_common.auth import Scope
 from trellis_common.runtime import ServiceRuntime
+from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome, next_status
 from trellis_matchmaking.matching import current_period, settle
-from trellis_matchmaking.settings import matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,6 @@ async def _after_decline(runtime: ServiceRuntime, uow: UnitOfWork, match: Row[An
     """The seat is free again: the gap looks for another offer (its member hears of it only if it finds one)
     and the waiting list gets the seat."""
     await repository.clear_gap_seats(uow.session, [match.id], uow.now)
-    settings = matchmaking_settings(runtime.settings)
+    settings = narrowed(runtime.settings, MatchmakingSettings)
     if match.period == current_period(settings, uow.now):
         await settle(uow, settings, match.period, {match.member_id: None}, freed=[match.offer_id])

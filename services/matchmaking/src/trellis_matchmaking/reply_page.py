@@ -23,6 +23,7 @@ from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
 from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit
+from trellis_common.settings import narrowed
 from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome, OutcomeNotAllowed
@@ -30,7 +31,7 @@ from trellis_matchmaking.models import NAMES
 from trellis_matchmaking.outcome_recording import record_outcome
 from trellis_matchmaking.reply_links import match_of
 from trellis_matchmaking.reply_texts import TEXTS
-from trellis_matchmaking.settings import MatchmakingSettings, matchmaking_settings
+from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
 router = APIRouter(tags=["replies"])
@@ -62,7 +63,7 @@ def _link_scope(match_id: str) -> Scope:
 
 
 def _settings(runtime: Runtime) -> MatchmakingSettings:
-    return matchmaking_settings(runtime.settings)
+    return narrowed(runtime.settings, MatchmakingSettings)
 
 
 async def _view(runtime: Runtime, match_id: str, language: str) -> dict[str, Any] | None:

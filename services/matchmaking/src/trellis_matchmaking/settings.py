@@ -52,10 +52,3 @@ class MatchmakingSettings(ServiceSettings):
     @property
     def reply_link_max_age(self) -> timedelta:
         return timedelta(days=self.reply_link_max_age_days)
-
-
-def matchmaking_settings(settings: ServiceSettings) -> MatchmakingSettings:
-    """The runtime's settings as matchmaking settings (a host may have built it with the common class)."""
-    if isinstance(settings, MatchmakingSettings):
-        return settings
-    return MatchmakingSettings(**settings.model_dump())

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.app import CorrelationId, Runtime, not_found, page_path
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
 from trellis_common.events import ContactRole
+from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate
@@ -85,10 +86,7 @@ Catalogue = Annotated[Principal, Depends(any_role)]
 
 
 def settings_of(runtime: Runtime) -> NotificationsSettings:
-    settings = runtime.settings
-    if not isinstance(settings, NotificationsSettings):
-        raise TypeError("the notifications service runs with NotificationsSettings")
-    return settings
+    return narrowed(runtime.settings, NotificationsSettings)
 
 
 def unprocessable(loc: list[str], message: str) -> HTTPException:

@@ -23,6 +23,7 @@ from trellis_common.metrics import REMINDERS_FIRED
 from trellis_common.names import names_of
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler, claim_fire
+from trellis_common.settings import narrowed
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate, delivery_id_for
 from trellis_notifications.domain.digest import WEEK, collect_digest, digest_due_at
@@ -158,7 +159,5 @@ class WeeklyDigestJob:
 
 async def send_digests(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     """Worker: fire due weekly digests until ``stop`` is set."""
-    settings = runtime.settings
-    if not isinstance(settings, NotificationsSettings):
-        raise TypeError("the notifications service runs with NotificationsSettings")
+    settings = narrowed(runtime.settings, NotificationsSettings)
     await Scheduler([WeeklyDigestJob(settings)]).run(runtime, stop)

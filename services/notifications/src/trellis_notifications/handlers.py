@@ -35,6 +35,7 @@ from trellis_common.events import (
 )
 from trellis_common.logging import get_logger
 from trellis_common.names import forget_member, names_of, record_member
+from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import (
@@ -60,7 +61,7 @@ from trellis_notifications.repository import (
     load_preferences,
     suppressed_keys,
 )
-from trellis_notifications.settings import notifications_settings
+from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
 SERVICE = Scope.everything("notifications-handlers")  # event handlers act for every cluster
@@ -216,7 +217,7 @@ async def queue_many(addressed: Sequence[tuple[UnitOfWork, Notice, Sequence[Reci
     if not addressed:
         return
     first = addressed[0][0]
-    session, settings = first.session, notifications_settings(first)
+    session, settings = first.session, narrowed(first.settings, NotificationsSettings)
     routed = []
     for uow, notice, recipients in addressed:
         if notice.template in REDIRECTABLE:

@@ -48,6 +48,7 @@ from trellis_common.events import EmailDelivered, EmailFailed
 from trellis_common.logging import get_logger
 from trellis_common.metrics import EMAILS
 from trellis_common.runtime import ServiceRuntime
+from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import flush_outboxes
 from trellis_notifications.domain.deliveries import DELIVERIES_DUE, DeliveryStatus, message_id_for, retry_delay
 from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message, single_line
@@ -593,9 +594,7 @@ async def _wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: 
 async def send_emails(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     """Worker: send due emails until ``stop`` is set; wakes when emails are queued (in any process), polls as a
     safety net."""
-    settings = runtime.settings
-    if not isinstance(settings, NotificationsSettings):
-        raise TypeError("the notifications service runs with NotificationsSettings")
+    settings = narrowed(runtime.settings, NotificationsSettings)
     bucket = TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
     senders = [EmailSender(runtime, settings, bucket) for _ in range(settings.smtp_connections)]
     await asyncio.gather(*(sender.run(stop) for sender in senders))

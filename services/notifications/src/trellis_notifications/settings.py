@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from trellis_common.settings import REQUIRED_OUTSIDE_DEV, PublicBaseUrl, ServiceSettings, require_secret
-from trellis_common.unit_of_work import UnitOfWork
 
 _DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # Used only when environment=dev and no secret is set, so a newcomer's embedded run works out of the box.
@@ -126,11 +125,3 @@ class NotificationsSettings(ServiceSettings):
     def sender_address(self) -> Address:
         name, address = parseaddr(self.mail_from)
         return Address(display_name=name, addr_spec=address)
-
-
-def notifications_settings(uow: UnitOfWork) -> NotificationsSettings:
-    """The settings a handler runs with (``uow.settings`` is typed as the common base class)."""
-    settings = uow.settings
-    if not isinstance(settings, NotificationsSettings):
-        raise TypeError("the notifications service runs with NotificationsSettings")
-    return settings

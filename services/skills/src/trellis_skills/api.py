@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
-from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.app import ClusterId, CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
 from trellis_common.names import Names, names_of
 from trellis_common.parking import is_known_cluster
+from trellis_common.settings import narrowed
 from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_common.text import INT4_MAX
 from trellis_skills import repository
@@ -39,11 +40,10 @@ from trellis_skills.schemas import (
     SupplyReportPage,
     TaxonomyOut,
 )
-from trellis_skills.settings import skills_settings
+from trellis_skills.settings import SkillsSettings
 
 router = APIRouter()
 Framework = Literal["digcomp", "greencomp", "greenwork", "intl"]
-ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 
 @router.get("/taxonomy", response_model=TaxonomyOut, tags=["taxonomy"])
@@ -92,7 +92,7 @@ async def get_assessment(assessment_id: str, runtime: Runtime, scope: Reader) ->
 
 
 async def _profile(runtime: Runtime, scope: Scope, cluster_id: str) -> repository.ClusterProfile:
-    rules = skills_settings(runtime.settings).imbalance_rules()
+    rules = narrowed(runtime.settings, SkillsSettings).imbalance_rules()
     async with runtime.db.sessions() as session:
         profile = await repository.cluster_profile(session, scope, cluster_id, rules)
     if profile is None:
@@ -114,7 +114,7 @@ async def cluster_profile(
     imbalance: Annotated[list[ImbalanceType] | None, Query(description="Only these types (repeatable)")] = None,
 ) -> ClusterProfileOut:
     profile = await _profile(runtime, scope, cluster_id)
-    settings = skills_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SkillsSettings)
     rules = settings.imbalance_rules()
     taxonomy = load_taxonomy()
     order = list(ImbalanceType)
@@ -156,7 +156,7 @@ async def cluster_heatmap(
     language: str = "en",
 ) -> Heatmap:
     profile = await _profile(runtime, scope, cluster_id)
-    settings = skills_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SkillsSettings)
     async with runtime.db.sessions() as session:
         data = await repository.heatmap_data(session, scope, cluster_id, by, limit or settings.heatmap_max_columns)
         members = data.columns if by is HeatmapAxis.MEMBER else []
@@ -285,7 +285,7 @@ async def heatmap_png(
 async def post_supply_report(
     body: SupplyReportIn, runtime: Runtime, correlation: CorrelationId, response: Response, scope: Reporter
 ) -> dict[str, Any]:
-    settings = skills_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SkillsSettings)
     now = runtime.clock.now()
     report = SupplyReported.model_validate({**body.model_dump(), "reported_at": now})
     check_may_report(scope, report)

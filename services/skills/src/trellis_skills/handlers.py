@@ -11,6 +11,7 @@ from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported, SupplyScope
 from trellis_common.logging import get_logger
 from trellis_common.parking import admit, require_known_cluster
+from trellis_common.settings import narrowed
 from trellis_common.skill_scales import on_framework_scale
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_skills import repository
@@ -18,7 +19,7 @@ from trellis_skills.domain.gaps import answer_problems, assess_gaps, severity
 from trellis_skills.domain.supply import report_problems
 from trellis_skills.domain.taxonomy import load_taxonomy
 from trellis_skills.models import NAMES, PARKING
-from trellis_skills.settings import skills_settings
+from trellis_skills.settings import SkillsSettings
 
 log = get_logger(__name__)
 EVERYTHING = Scope.everything("skills-consumer")  # events come from the platform, for any cluster
@@ -32,7 +33,7 @@ async def on_responses_completed(batch: Sequence[Handling]) -> None:
     refused (``trellis_common.parking``).
     """
     if batch:
-        taxonomy, max_headcount = load_taxonomy(), skills_settings(batch[0].uow.settings).max_headcount
+        taxonomy, max_headcount = load_taxonomy(), narrowed(batch[0].uow.settings, SkillsSettings).max_headcount
         for handling in batch:  # a broken response goes to the DLQ now rather than wait for its member
             response = _on_framework_scales(handling.incoming.require(ResponseCompleted))
             problems = answer_problems(response.skills, taxonomy, max_headcount)
@@ -117,7 +118,7 @@ async def _assess(run: Sequence[Handling]) -> None:
 async def on_supply_reported(uow: UnitOfWork, incoming: Incoming) -> None:
     """Figures from another system (or our own API, whose event comes back here and is recognised)."""
     report = incoming.require(SupplyReported)
-    settings = skills_settings(uow.settings)
+    settings = narrowed(uow.settings, SkillsSettings)
     problems = report_problems(report, load_taxonomy(), settings.max_headcount, uow.now.date())
     if problems:
         raise PermanentError(f"supply report {report.report_id}: " + "; ".join(map(str, problems)))

@@ -47,10 +47,3 @@ class SkillsSettings(ServiceSettings):
             obsolescence_max_demand_ratio=self.obsolescence_max_demand_ratio,
             obsolescence_min_people=self.obsolescence_min_people,
         )
-
-
-def skills_settings(settings: ServiceSettings) -> SkillsSettings:
-    """The runtime's settings as skills settings (a host may have built it with the common class)."""
-    if isinstance(settings, SkillsSettings):
-        return settings
-    return SkillsSettings(**settings.model_dump())

@@ -15,12 +15,13 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.app import CorrelationId, Runtime, not_found
+from trellis_common.app import ClusterId, CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import PublicLimit
+from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, review_dates, time_zone
@@ -40,10 +41,9 @@ from trellis_strategy.schemas import (
     StrategyOut,
     cadence_body,
 )
-from trellis_strategy.settings import StrategySettings, strategy_settings
+from trellis_strategy.settings import StrategySettings
 
 router = APIRouter()
-ClusterId = Annotated[str, Path(min_length=1, max_length=128, description="The cluster's id (as in surveys)")]
 
 
 def in_scope(scope: Scope, cluster_id: str) -> None:
@@ -77,7 +77,7 @@ async def plan_or_422(request: planning.ScheduleRequest, loc: list[str | int]) -
     summary="The review schedule of the cluster's overall strategy",
 )
 async def get_schedule(cluster_id: ClusterId, scope: Reader, runtime: Runtime) -> ScheduleOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     async with runtime.db.sessions() as session:
         strategy = await repository.overall_strategy(session, scope, cluster_id)
         schedule = await repository.schedule_of(session, scope, strategy.id) if strategy else None
@@ -102,7 +102,7 @@ async def put_schedule(
     response: Response,
 ) -> ScheduleOut:
     in_scope(scope, cluster_id)
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
         strategy = await repository.overall_strategy(session, scope, cluster_id)
@@ -167,7 +167,7 @@ async def list_strategies(
     include_archived: Annotated[bool, Query(description="Also list archived strategies")] = False,
 ) -> StrategyList:
     in_scope(scope, cluster_id)
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
         found = await repository.list_strategies(session, scope, cluster_id, include_archived=include_archived)
@@ -187,7 +187,7 @@ async def create_strategy(
     cluster_id: ClusterId, body: StrategyIn, scope: Writer, runtime: Runtime, correlation: CorrelationId
 ) -> StrategyOut:
     in_scope(scope, cluster_id)
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     schedule_body = body.schedule or ScheduleIn(cadence=cadence_body(ReviewCadence.parse(settings.default_cadence)))
     fields = await plan_or_422(planning.ScheduleRequest(schedule_body, None, settings, now), ["body", "schedule"])
@@ -296,7 +296,7 @@ async def calendar_feed(
     token: Annotated[str, Query(min_length=1, max_length=128, description="The feed's secret")],
     _limit: PublicLimit,  # calendar apps poll; a flood or a guessing run gets 429
 ) -> Response:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     # No bearer token here: the secret opens this one cluster's feed, so the reads are scoped to that cluster.
     feed = Scope(f"calendar-feed:{cluster_id}", frozenset({cluster_id}))
     async with runtime.db.sessions() as session:

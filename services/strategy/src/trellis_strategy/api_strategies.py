@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
 from trellis_common.names import names_of
+from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_strategy import overview, planning, presenters, repository
 from trellis_strategy.api import plan_or_422, unprocessable
@@ -41,7 +42,7 @@ from trellis_strategy.schemas import (
     StrategyOut,
     StrategyPatch,
 )
-from trellis_strategy.settings import strategy_settings
+from trellis_strategy.settings import StrategySettings
 
 router = APIRouter()
 StrategyId = Annotated[str, Path(min_length=1, max_length=128, description="The strategy's id")]
@@ -73,7 +74,7 @@ def _today(schedule: repository.Schedule | None, default_zone: str, now: datetim
 
 @router.get("/strategies/{strategy_id}", response_model=StrategyOut, tags=["strategies"], summary="A strategy")
 async def get_strategy(strategy_id: StrategyId, scope: Reader, runtime: Runtime) -> StrategyOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     async with runtime.db.sessions() as session:
         strategy = await _strategy(session, scope, strategy_id)
         return await presenters.strategy_out(session, scope, settings, strategy, runtime.clock.now())
@@ -88,7 +89,7 @@ async def get_strategy(strategy_id: StrategyId, scope: Reader, runtime: Runtime)
 async def patch_strategy(
     strategy_id: StrategyId, body: StrategyPatch, scope: Writer, runtime: Runtime, correlation: CorrelationId
 ) -> StrategyOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
@@ -142,7 +143,7 @@ async def _pause_or_resume(
     "/strategies/{strategy_id}/schedule", response_model=ScheduleOut, tags=["review schedule"], summary="Its schedule"
 )
 async def get_strategy_schedule(strategy_id: StrategyId, scope: Reader, runtime: Runtime) -> ScheduleOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     async with runtime.db.sessions() as session:
         strategy = await _strategy(session, scope, strategy_id)
         schedule = await repository.schedule_of(session, scope, strategy_id)
@@ -166,7 +167,7 @@ async def put_strategy_schedule(
     correlation: CorrelationId,
     response: Response,
 ) -> ScheduleOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
         await _strategy(session, scope, strategy_id)
@@ -194,7 +195,7 @@ async def put_strategy_schedule(
 async def record_strategy_review(
     strategy_id: StrategyId, body: ReviewIn, scope: Writer, runtime: Runtime, correlation: CorrelationId
 ) -> ReviewOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     if body.held_at is not None and body.held_at > now + _CLOCK_SKEW:
         raise unprocessable(["body", "held_at"], "a review cannot be recorded before it is held (held_at is ahead)")
@@ -297,7 +298,7 @@ async def list_strategy_reviews(
     summary="Add an objective (with the KPIs that measure it)",
 )
 async def add_objective(strategy_id: StrategyId, body: ObjectiveIn, scope: Writer, runtime: Runtime) -> ObjectiveOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
@@ -372,7 +373,7 @@ def _target(kpi: KpiIn, today: date, loc: list[str | int]) -> KpiTarget:
 
 async def _kpi_out(session: Any, scope: Scope, runtime: Runtime, strategy: repository.Strategy, kpi_id: str) -> KpiOut:
     views = await presenters.kpi_today(
-        session, scope, strategy_settings(runtime.settings), strategy, runtime.clock.now()
+        session, scope, narrowed(runtime.settings, StrategySettings), strategy, runtime.clock.now()
     )
     for view in views:
         if view.kpi.id == kpi_id:
@@ -388,7 +389,7 @@ async def _kpi_out(session: Any, scope: Scope, runtime: Runtime, strategy: repos
     summary="Add a KPI: unit, baseline, target and target date",
 )
 async def add_kpi(strategy_id: StrategyId, body: KpiIn, scope: Writer, runtime: Runtime) -> KpiOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
@@ -480,7 +481,7 @@ async def record_measurement(
     runtime: Runtime,
     response: Response,
 ) -> KpiOut:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         strategy = await _strategy(uow.session, scope, strategy_id)
@@ -529,7 +530,7 @@ async def delete_measurement(
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
 async def kpi_progress_chart(strategy_id: StrategyId, scope: Reader, runtime: Runtime) -> Response:
-    settings = strategy_settings(runtime.settings)
+    settings = narrowed(runtime.settings, StrategySettings)
     async with runtime.db.sessions() as session:
         strategy = await _strategy(session, scope, strategy_id)
         views = await presenters.kpi_today(session, scope, settings, strategy, runtime.clock.now())

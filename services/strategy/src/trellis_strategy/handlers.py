@@ -15,11 +15,12 @@ from trellis_common.consumer import Handling
 from trellis_common.events import GapsAssessed, PartnersMatched
 from trellis_common.logging import get_logger
 from trellis_common.names import names_of
+from trellis_common.settings import narrowed
 from trellis_strategy import planning, repository
 from trellis_strategy.domain.agenda import ProposedAction, proposed_actions
 from trellis_strategy.domain.strategy import StrategyType, strategy_type_for_skill
 from trellis_strategy.models import NAMES
-from trellis_strategy.settings import strategy_settings
+from trellis_strategy.settings import StrategySettings
 
 log = get_logger(__name__)
 # Events are the service's own work: they may touch any cluster (the event names which).
@@ -29,7 +30,7 @@ _ALL = Scope.everything("strategy-events")
 async def on_partners_matched(batch: Sequence[Handling]) -> None:
     """Each new match run's actions go on the agenda of its cluster's strategy of the action's theme."""
     first = batch[0].uow
-    session, now, settings = first.session, first.now, strategy_settings(first.settings)
+    session, now, settings = first.session, first.now, narrowed(first.settings, StrategySettings)
     runs = [(h.incoming.require(PartnersMatched), h.incoming.envelope.id) for h in batch]
     routes: dict[str, dict[StrategyType, str]] = {}  # per cluster: the strategy each theme's actions go to
     for cluster_id in dict.fromkeys(matched.cluster_id for matched, _ in runs):

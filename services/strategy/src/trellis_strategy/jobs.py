@@ -18,12 +18,13 @@ from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler, claim_fire
+from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_strategy import overview, repository
 from trellis_strategy.domain.cadence import InvalidCadence, InvalidTimeZone, ReviewCadence, time_zone
 from trellis_strategy.domain.reminders import PlannedReminder, advance
 from trellis_strategy.domain.schedule import series
-from trellis_strategy.settings import StrategySettings, strategy_settings
+from trellis_strategy.settings import StrategySettings
 
 log = get_logger(__name__)
 # A schedule whose stored cadence can no longer be read is looked at again a day later, not on every tick.
@@ -43,7 +44,7 @@ class ReviewDueJob:
     name = "review_due"
 
     async def run_due(self, runtime: ServiceRuntime, now: datetime) -> int:
-        settings = strategy_settings(runtime.settings)
+        settings = narrowed(runtime.settings, StrategySettings)
         fired = 0
         while True:
             lateness, seen = await self._fire_batch(runtime, settings, now)

@@ -90,10 +90,3 @@ class StrategySettings(ServiceSettings):
     def known_timezone(cls, value: str) -> str:
         time_zone(value)
         return value
-
-
-def strategy_settings(settings: ServiceSettings) -> StrategySettings:
-    """The runtime's settings as strategy settings (a host may have built it with the common class)."""
-    if isinstance(settings, StrategySettings):
-        return settings
-    return StrategySettings(**settings.model_dump())

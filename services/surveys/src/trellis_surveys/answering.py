@@ -25,6 +25,7 @@ from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.likert import LIKERT_SCALE
 from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit
+from trellis_common.settings import narrowed
 from trellis_common.skill_labels import is_listed, primary_language, skill_label
 from trellis_surveys.campaigns import signer
 from trellis_surveys.directory import load_member
@@ -41,7 +42,7 @@ from trellis_surveys.domain.templates import (
 from trellis_surveys.models import campaigns, clusters, invitations
 from trellis_surveys.privacy import is_erased
 from trellis_surveys.recording import record_response
-from trellis_surveys.settings import SurveysSettings, surveys_settings
+from trellis_surveys.settings import SurveysSettings
 from trellis_surveys.template_store import get_template
 
 router = APIRouter(tags=["answering"], include_in_schema=False)
@@ -247,7 +248,7 @@ class Opened:
 
 
 async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
-    settings = surveys_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SurveysSettings)
     now = runtime.clock.now()
     try:
         claims = signer(settings).verify(token, now)
@@ -463,7 +464,7 @@ async def answer_form(token: str, request: Request, runtime: Runtime, _limit: Pu
                 .values(opened_at=uow.now)
             )
     notice = _ui(opened.language)["resubmitted"] if inv["completed_at"] else None
-    settings = surveys_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SurveysSettings)
     return _page("form.html", **_form_context(request, opened, settings, token, inv["draft"] or {}, {}, [], notice))
 
 
@@ -472,7 +473,7 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
     opened = await _open(runtime, token)
     if isinstance(opened, HTMLResponse):
         return opened
-    settings = surveys_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SurveysSettings)
     form = await request.form()
     csrf = form.get("csrf")
     if not isinstance(csrf, str) or not form_token_valid(settings.survey_link_secret.get_secret_value(), token, csrf):

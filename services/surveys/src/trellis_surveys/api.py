@@ -17,6 +17,7 @@ from trellis_common.auth import Admin, Reader, Role, Scope, Writer, scope_for
 from trellis_common.catalogue import spec_for_model
 from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.events import MemberChanged, MemberType, SizeClass
+from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.directory import find_cluster, load_member, load_members, member_cluster, require_cluster
@@ -38,7 +39,7 @@ from trellis_surveys.schemas import (
     ResponseIn,
     ResponseOut,
 )
-from trellis_surveys.settings import surveys_settings
+from trellis_surveys.settings import SurveysSettings
 from trellis_surveys.template_store import get_template
 
 router = APIRouter()
@@ -202,7 +203,7 @@ async def create_member(
 async def import_members(
     cluster_id: str, file: UploadFile, runtime: Runtime, scope: Writer, correlation: CorrelationId
 ) -> Any:
-    settings = surveys_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SurveysSettings)
     content = await file.read(settings.import_max_bytes + 1)
     if len(content) > settings.import_max_bytes:
         raise HTTPException(

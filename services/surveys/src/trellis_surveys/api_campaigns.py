@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found
 from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import EmailLimit
+from trellis_common.settings import narrowed
 from trellis_surveys.campaigns import invitation_event, progress
 from trellis_surveys.directory import require_cluster
 from trellis_surveys.domain.results import question_counts
@@ -25,7 +26,7 @@ from trellis_surveys.domain.templates import TemplateStatus
 from trellis_surveys.models import campaigns, contacts, invitations, members, responses
 from trellis_surveys.recording import new_id
 from trellis_surveys.schemas import CampaignIn, CampaignOut, RemindersOut
-from trellis_surveys.settings import surveys_settings
+from trellis_surveys.settings import SurveysSettings
 from trellis_surveys.template_store import get_template
 
 router = APIRouter(tags=["campaigns"])
@@ -69,7 +70,7 @@ async def launch_campaign(
     correlation: CorrelationId,
     _limit: EmailLimit,  # after the scope: authentication has run, the limit is per caller
 ) -> dict[str, Any]:
-    settings = surveys_settings(runtime.settings)
+    settings = narrowed(runtime.settings, SurveysSettings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         session, now = uow.session, uow.now
         await require_cluster(session, scope, cluster_id)

@@ -20,11 +20,12 @@ from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler, claim_fire
+from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.domain.links import INVITATION_PURPOSE, LinkSigner
 from trellis_surveys.domain.templates import SurveyTemplate, survey_title
 from trellis_surveys.models import campaigns, invitations
-from trellis_surveys.settings import SurveysSettings, surveys_settings
+from trellis_surveys.settings import SurveysSettings
 from trellis_surveys.template_store import get_template
 
 # Reminders read any cluster's campaign template (the job runs for every cluster).
@@ -106,7 +107,7 @@ class ReminderJob:
     name = "survey_reminders"
 
     async def run_due(self, runtime: ServiceRuntime, now: datetime) -> int:
-        settings = surveys_settings(runtime.settings)
+        settings = narrowed(runtime.settings, SurveysSettings)
         fired = 0
         while True:
             sent, seen = await self._batch(runtime, settings, now)

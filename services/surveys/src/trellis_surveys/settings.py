@@ -53,10 +53,3 @@ class SurveysSettings(ServiceSettings):
         if self.environment != "dev" and (secret == DEV_LINK_SECRET or len(secret) < 32):
             raise ValueError("TRELLIS_SURVEY_LINK_SECRET must be set to a random value of 32+ characters outside dev")
         return self
-
-
-def surveys_settings(settings: ServiceSettings) -> SurveysSettings:
-    """The runtime's settings as surveys settings (a host may have built it with the common class)."""
-    if isinstance(settings, SurveysSettings):
-        return settings
-    return SurveysSettings(**settings.model_dump())
