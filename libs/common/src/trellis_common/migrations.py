@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from trellis_common.runtime import ServiceDefinition
 
 
+# The advisory lock migrations hold (per database, so each service's own): any number fixed in the code.
+_MIGRATION_LOCK = 7_344_117_001
+
+
 def alembic_config(definition: ServiceDefinition, url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", definition.migrations)
@@ -44,6 +48,10 @@ def run_env(service_metadata: MetaData) -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas that start together (each migrating on start) take turns: the first migrates, the
+                # next finds the schema at head. Without it both created alembic_version and one crashed.
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             context.run_migrations()
 
     async def online() -> None:
