@@ -1,0 +1,467 @@
+"""Chaos under load: the loop keeps its promises while replicas die, freeze and come back, and the mail relay fails.
+
+    scripts/infra up && eval "$(scripts/infra env)"
+    scripts/chaos                        # a 3-minute run with seed 1
+    scripts/chaos --seed 7 --minutes 20  # replay a run exactly: the seed fixes the workload and the faults
+
+What one run does, on this machine:
+
+1. Starts the platform as deployed (``loopkit.platform``): fresh databases and topics, surveys, and **two
+   replicas** of each consumer service (skills, matchmaking, strategy, notifications) in one consumer group
+   each, so partitions move between them whenever one dies or freezes. An SMTP sink stands in for the relay.
+2. Seeds one cluster (``--members`` members, each with a contact) and a partner directory, then puts one
+   completed survey response per member on Kafka at ``--rate`` per second, as another survey tool would. Some
+   are sent twice (the same CloudEvent id: a retrying producer), some are malformed (not JSON; data that breaks
+   the schema).
+3. Meanwhile a nemesis draws faults from the seed: SIGKILL a replica and start it again after a pause; SIGSTOP a
+   replica for longer than the Kafka session timeout (a zombie that wakes after its partitions moved), then
+   SIGCONT; the relay answering 451 for a while; the relay gone (connections refused) for a while.
+4. When the stream is over and the last fault healed, it waits for the loop to settle, then the checker reads
+   every service's database, the topics and the sink and prints one table: what was lost, what was doubled.
+
+Exit status 1 when anything was lost or doubled (duplicates of one Message-ID, the documented at-least-once
+window of email, are reported on their own line and do not fail the run). Not yet among the faults: broker and
+PostgreSQL restarts, network faults through a TCP proxy, clock jumps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+import random
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from loopkit.platform import Platform, Service, asyncpg_dsn
+from loopkit.workload import Cluster, group_lag, response_event, seed_cluster, seed_partners
+
+from trellis_common.catalogue import BY_TYPE, spec_for_model
+from trellis_common.envelope import CloudEvent, to_binary
+from trellis_common.events import PartnersMatched, ResponseCompleted
+
+CONSUMERS = ("skills", "matchmaking", "strategy", "notifications")
+SESSION_TIMEOUT_S = 6  # the replicas' Kafka session timeout: a pause longer than this moves their partitions
+_MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+class FlakySink:
+    """The mail relay: keeps, per recipient, the Message-IDs that arrived; can refuse (451) or vanish."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.arrivals: dict[str, list[bytes]] = defaultdict(list)
+        self.refusing = False
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.refusing:
+            return "451 4.3.0 Try again later"
+        content = envelope.original_content or b""
+        found = _MESSAGE_ID.search(content if isinstance(content, bytes) else content.encode())
+        with self._lock:
+            for rcpt in envelope.rcpt_tos:
+                self.arrivals[rcpt.lower()].append(found.group(1) if found else b"")
+        return "250 OK"
+
+    def start(self) -> None:  # as the platform starts and stops its sink
+        self.up()
+
+    def stop(self) -> None:
+        self.down()
+
+    def up(self) -> None:
+        if self._controller is None:
+            self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+            self._controller.start()
+
+    def down(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def snapshot(self) -> dict[str, list[bytes]]:
+        with self._lock:
+            return {k: list(v) for k, v in self.arrivals.items()}
+
+
+@dataclass
+class Fault:
+    at_s: float
+    kind: str
+    target: str
+    lasts_s: float
+
+    def __str__(self) -> str:
+        return f"{self.at_s:7.1f} s  {self.kind:<12} {self.target:<16} {self.lasts_s:5.1f} s"
+
+
+@dataclass
+class Run:
+    seed: int
+    valid: dict[str, CloudEvent] = field(default_factory=dict)  # member id -> its response
+    duplicates: int = 0
+    malformed: int = 0
+    faults: list[Fault] = field(default_factory=list)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=1, help="fixes the workload and the faults")
+    parser.add_argument("--minutes", type=float, default=3, help="how long responses stream and faults happen")
+    parser.add_argument("--members", type=int, default=600, help="members, one response each")
+    parser.add_argument("--fault-every", type=float, default=6, help="mean seconds between two faults")
+    parser.add_argument("--settle-timeout", type=float, default=300, help="seconds to wait for the loop to settle")
+    parser.add_argument("--json-out", type=Path, help="write the checker's figures here as JSON")
+    return parser.parse_args()
+
+
+class Chaos:
+    def __init__(self, args: argparse.Namespace, pg_url: str, bootstrap: str) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.platform = Platform(pg_url, bootstrap)
+        self.sink = FlakySink(self.platform.sink.port)
+        self.replicas: dict[str, list[Service]] = {}
+        self.run = Run(args.seed)
+        self.started = 0.0
+        self.healing: set[asyncio.Task[None]] = set()
+
+    # --- the platform ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        platform = self.platform
+        platform.sink = self.sink  # type: ignore[assignment]  # the flaky sink on the port the services were told
+        await platform.prepare()
+        for service in platform.services.values():
+            service.env |= {
+                "TRELLIS_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_S * 1000),
+                "TRELLIS_SEND_LEASE_S": "10",  # a killed sender's claimed emails go out again after this
+                "TRELLIS_RETRY_MAX_BACKOFF_S": "2",
+            }
+        for name in CONSUMERS:
+            first = platform.services[name]
+            second = Service(name, dict(first.env), platform.log_dir / f"{name}-2.log")
+            self.replicas[name] = [first, second]
+        await platform.start("surveys", "notifications", "matchmaking")
+        async with platform.client("surveys") as surveys, platform.client("matchmaking") as matchmaking:
+            self.cluster = await seed_cluster(surveys, "chaos", self.args.members)
+            await seed_partners(matchmaking, 60, 100, self.rng)
+
+        async def contacts_known() -> bool:
+            count = await platform.scalar("notifications", "SELECT count(*) FROM contacts")
+            return bool(count >= self.args.members)
+
+        await _until("the contact directory in notifications", contacts_known, 120)
+        for name in CONSUMERS:
+            for replica in self.replicas[name]:
+                if not replica.running():
+                    replica.start()
+        for name in CONSUMERS:
+            for replica in self.replicas[name]:
+                await replica.wait_ready()
+
+    def label(self, replica: Service) -> str:
+        return f"{replica.name}-{self.replicas[replica.name].index(replica) + 1}"
+
+    # --- the workload ---------------------------------------------------------------------------------------
+
+    async def stream(self) -> None:
+        """One response per member, paced over the run; some twice, some malformed, in a seeded order."""
+        topic = spec_for_model(ResponseCompleted).topic(self.platform.prefix)
+        producer = AIOKafkaProducer(bootstrap_servers=self.platform.bootstrap, enable_idempotence=True)
+        await producer.start()
+        try:
+            members = list(self.cluster.member_ids)
+            self.rng.shuffle(members)
+            interval = self.args.minutes * 60 / max(1, len(members))
+            for i, member_id in enumerate(members):
+                delay = self.started + i * interval - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # pacing the load generator
+                event = response_event(self.cluster, member_id, self.rng)
+                self.run.valid[member_id] = event
+                headers, value = to_binary(event)
+                await producer.send_and_wait(topic, value, key=member_id.encode(), headers=headers)
+                roll = self.rng.random()
+                if roll < 0.05:  # a retrying producer: the very same event again
+                    await producer.send_and_wait(topic, value, key=member_id.encode(), headers=headers)
+                    self.run.duplicates += 1
+                elif roll < 0.08:
+                    junk, junk_headers = self._malformed(event)
+                    await producer.send_and_wait(topic, junk, key=member_id.encode(), headers=junk_headers)
+                    self.run.malformed += 1
+        finally:
+            await producer.stop()
+
+    def _malformed(self, event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
+        broken = event.model_copy(update={"id": f"broken-{event.id}"})
+        headers, value = to_binary(broken)
+        if self.rng.random() < 0.5:
+            return b"{not json", headers
+        data = dict(broken.data or {})
+        data.pop("member_id")  # required by the schema
+        headers, value = to_binary(broken.model_copy(update={"data": data}))
+        return value or b"", headers
+
+    # --- the nemesis ----------------------------------------------------------------------------------------
+
+    async def nemesis(self, until: float) -> None:
+        busy: set[str] = set()
+        while time.monotonic() < until:
+            await asyncio.sleep(self.rng.expovariate(1 / self.args.fault_every))  # the schedule, from the seed
+            if time.monotonic() >= until:
+                break
+            kind = self.rng.choice(("kill", "kill", "pause", "smtp_refuse", "smtp_down"))
+            at = time.monotonic() - self.started
+            if kind in ("kill", "pause"):
+                replica = self.rng.choice([r for name in CONSUMERS for r in self.replicas[name]])
+                label = self.label(replica)
+                if label in busy:
+                    continue
+                lasts = self.rng.uniform(1, 5) if kind == "kill" else SESSION_TIMEOUT_S + self.rng.uniform(1, 4)
+                busy.add(label)
+                self._heal_later(self._process_fault(kind, replica, lasts, busy, label))
+            else:
+                if "smtp" in busy:
+                    continue
+                label, lasts = "relay", self.rng.uniform(3, 10)
+                busy.add("smtp")
+                self._heal_later(self._relay_fault(kind, lasts, busy))
+            self.run.faults.append(Fault(at, kind, label, lasts))
+
+    def _heal_later(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self.healing.add(task)
+        task.add_done_callback(self.healing.discard)
+
+    async def _process_fault(self, kind: str, replica: Service, lasts: float, busy: set[str], label: str) -> None:
+        process = replica.process
+        try:
+            if process is None or process.poll() is not None:
+                return
+            if kind == "kill":
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                await asyncio.sleep(lasts)
+                replica.start()
+            else:
+                process.send_signal(signal.SIGSTOP)
+                await asyncio.sleep(lasts)
+                process.send_signal(signal.SIGCONT)
+        finally:
+            busy.discard(label)
+
+    async def _relay_fault(self, kind: str, lasts: float, busy: set[str]) -> None:
+        try:
+            if kind == "smtp_refuse":
+                self.sink.refusing = True
+                await asyncio.sleep(lasts)
+                self.sink.refusing = False
+            else:
+                await asyncio.to_thread(self.sink.down)
+                await asyncio.sleep(lasts)
+                await asyncio.to_thread(self.sink.up)
+        finally:
+            busy.discard("smtp")
+
+    # --- the checker ----------------------------------------------------------------------------------------
+
+    async def settle(self) -> bool:
+        """Every member emailed, every consumer group caught up, every outbox sent (or the timeout)."""
+        expected = len(self.run.valid)
+
+        async def settled() -> bool:
+            arrived = sum(1 for times in self.sink.snapshot().values() if times)
+            return arrived >= expected and await self._lag() == 0 and sum((await self._unsent()).values()) == 0
+
+        try:
+            await _until("the loop to settle", settled, self.args.settle_timeout, interval=1.0)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _lag(self) -> int:
+        total = 0
+        for name in CONSUMERS:
+            definition = importlib.import_module(f"trellis_{name}.service").DEFINITION
+            types = [*definition.handlers, *getattr(definition, "batch_handlers", {})]
+            topics = sorted({BY_TYPE[t].topic(self.platform.prefix) for t in types})
+            total += await group_lag(self.platform.bootstrap, f"{self.platform.prefix}trellis-{name}", topics)
+        return total
+
+    async def _unsent(self) -> dict[str, int]:
+        out = {}
+        for name in ("surveys", *CONSUMERS):
+            out[name] = int(
+                await self.platform.scalar(
+                    name, "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+                )
+            )
+        return out
+
+    async def check(self, settled: bool) -> dict[str, Any]:
+        platform, valid = self.platform, self.run.valid
+        responses = {str((e.data or {})["response_id"]) for e in valid.values()}
+        conn = await asyncpg.connect(asyncpg_dsn(platform.databases["skills"]))
+        try:
+            assessed = {r["response_id"]: r["id"] for r in await conn.fetch("SELECT id, response_id FROM assessments")}
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(asyncpg_dsn(platform.databases["matchmaking"]))
+        try:
+            over_capacity = await conn.fetchval(
+                "SELECT count(*) FROM (SELECT o.id FROM offers o JOIN matches m ON m.offer_id = o.id"
+                " WHERE m.status IN ('proposed', 'accepted', 'completed') GROUP BY o.id, o.seats"
+                " HAVING count(*) > o.seats) AS full_offers"
+            )
+            seated_twice = await conn.fetchval(
+                "SELECT count(*) FROM (SELECT member_id, skill_code, period FROM matches"
+                " WHERE status IN ('proposed', 'accepted', 'completed')"
+                " GROUP BY member_id, skill_code, period HAVING count(*) > 1) AS twice"
+            )
+        finally:
+            await conn.close()
+        matched = await _records(platform.bootstrap, spec_for_model(PartnersMatched).topic(platform.prefix))
+        runs: dict[str, set[str]] = defaultdict(set)  # assessment -> distinct matched events for it
+        for record in matched:
+            data = json.loads(record.value or b"{}")
+            event_id = dict(record.headers or ()).get("ce_id", b"").decode()
+            if data.get("reason") == "assessment":
+                runs[str(data.get("assessment_id"))].add(event_id)
+        dlq = await _records(platform.bootstrap, f"{spec_for_model(ResponseCompleted).topic(platform.prefix)}.dlq")
+        arrivals = self.sink.snapshot()
+        emailed = {Cluster.address("chaos", i) for i in range(self.args.members)}
+        counts = [arrivals.get(address.lower(), []) for address in emailed]
+        unsent = await self._unsent()
+        lag = await self._lag()
+        crashed = [self.label(r) for name in CONSUMERS for r in self.replicas[name] if not r.running()]
+        assessment_ids = set(assessed.values())
+        figures = {
+            "seed": self.run.seed,
+            "settled": settled,
+            "faults": Counter(f.kind for f in self.run.faults),
+            "responses": len(responses),
+            "sent twice": self.run.duplicates,
+            "malformed": self.run.malformed,
+            "assessed: lost": len(responses - assessed.keys()),
+            "assessed: doubled": len(assessed) - len(responses & assessed.keys()),
+            "matched: lost": len(assessment_ids - runs.keys()),
+            "matched: doubled": sum(1 for ids in runs.values() if len(ids) > 1),
+            "seats: offers over capacity": int(over_capacity),
+            "seats: gaps seated twice": int(seated_twice),
+            "emails: lost": sum(1 for c in counts if not c),
+            "emails: doubled (another Message-ID)": sum(1 for c in counts if len(set(c)) > 1),
+            "emails: resent (same Message-ID, at-least-once window)": sum(1 for c in counts if len(c) > len(set(c))),
+            "malformed: not in the DLQ": max(0, self.run.malformed - len(dlq)),
+            "outbox: unsent rows": sum(unsent.values()),
+            "consumer lag": lag,
+            "replicas not running": len(crashed),
+        }
+        return figures
+
+
+async def _records(bootstrap: str, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = await consumer.end_offsets(partitions)
+        out: list[Any] = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for messages in (await consumer.getmany(*partitions, timeout_ms=500)).values():
+                out.extend(messages)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def _until(what: str, check: Any, within_s: float, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(interval)  # polling with a deadline
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+FAILING = (
+    "assessed: lost",
+    "assessed: doubled",
+    "matched: lost",
+    "matched: doubled",
+    "seats: offers over capacity",
+    "seats: gaps seated twice",
+    "emails: lost",
+    "emails: doubled (another Message-ID)",
+    "malformed: not in the DLQ",
+    "outbox: unsent rows",
+    "consumer lag",
+    "replicas not running",
+)
+
+
+def report(chaos: Chaos, figures: dict[str, Any]) -> int:
+    print(f"\nChaos run, seed {chaos.run.seed}: {figures['responses']} responses over {chaos.args.minutes} min")
+    print(f"logs: {chaos.platform.log_dir}\n\nFaults ({len(chaos.run.faults)}):")
+    for fault in chaos.run.faults:
+        print(f"  {fault}")
+    print("\n| check | count |\n|---|---|")
+    for name, value in figures.items():
+        if name in ("seed", "faults"):
+            continue
+        flag = " **FAILED**" if name in FAILING and value else ""
+        print(f"| {name} | {value}{flag} |")
+    failed = [name for name in FAILING if figures[name]] + ([] if figures["settled"] else ["settled"])
+    print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'nothing lost, nothing doubled'}")
+    return 1 if failed else 0
+
+
+async def main() -> int:
+    args = _arguments()
+    pg_url = os.environ["TRELLIS_TEST_DATABASE_URL"]
+    bootstrap = os.environ["TRELLIS_TEST_KAFKA_BOOTSTRAP"]
+    chaos = Chaos(args, pg_url, bootstrap)
+    try:
+        await chaos.start()
+        chaos.started = time.monotonic()
+        until = chaos.started + args.minutes * 60
+        await asyncio.gather(chaos.stream(), chaos.nemesis(until))
+        while chaos.healing:
+            await asyncio.gather(*chaos.healing)
+        settled = await chaos.settle()
+        figures = await chaos.check(settled)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(figures, indent=2, default=str))
+        return report(chaos, figures)
+    finally:
+        for name in CONSUMERS:
+            for replica in chaos.replicas.get(name, []):
+                with contextlib.suppress(ProcessLookupError):
+                    if replica.process is not None and replica.process.poll() is None:
+                        replica.process.send_signal(signal.SIGCONT)
+                replica.stop()
+        await chaos.platform.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
