@@ -13,11 +13,18 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from trellis.mailsink import MailSink
 from trellis_common.topics import create_topics
 
 INFRA_FIXTURES = {"kafka_bootstrap": "kafka", "pg_admin_url": "postgres"}
+
+# Property tests check what the code does, not how fast: an example's time follows the machine's load (two test
+# workers beside Kafka and PostgreSQL on two cores), so a per-example deadline only made them fail now and then.
+# Speed is measured by the benchmarks.
+settings.register_profile("trellis", deadline=None)
+settings.load_profile("trellis")
 
 
 def _required(variable: str) -> str:
