@@ -24,6 +24,7 @@ from trellis_common.clock import Clock, ManualClock, SystemClock
 from trellis_common.consumer import BatchHandler, EventConsumer, Handler
 from trellis_common.db import Database
 from trellis_common.envelope import CloudEvent
+from trellis_common.errors import is_transient
 from trellis_common.failpoints import Failpoints
 from trellis_common.logging import get_logger
 from trellis_common.relay import OutboxRelay
@@ -123,12 +124,8 @@ class ServiceRuntime:
         self.wakeups.fire(signals)
 
     async def start(self) -> None:
-        if self.settings.migrate_on_start:
-            from trellis_common.migrations import upgrade
-
-            await upgrade(self.definition, self.settings.database_url)
-        await self.db.prepare()
-        await self.bus.start()
+        await self._reach_database()
+        await self.bus.start()  # a broker that is away is connected to on first use
         self._stop.clear()
         if self.settings.relay or self.settings.workers:
             self._spawn("wakeups", functools.partial(listen, self.db, self.wakeups))
@@ -141,6 +138,26 @@ class ServiceRuntime:
                 self._spawn(getattr(worker, "__name__", "worker"), functools.partial(worker, self))
         self.started = True
         log.info("service_started", service=self.settings.service_name, bus=self.settings.bus)
+
+    async def _reach_database(self) -> None:
+        """Migrate (if asked) and prepare the database, trying again while it is unreachable: a replica started
+        during a database restart waits for it rather than exiting into a crash loop's growing back-off."""
+        deadline = time.monotonic() + self.settings.startup_wait_s
+        backoff = self.settings.retry_initial_backoff_s
+        while True:
+            try:
+                if self.settings.migrate_on_start:
+                    from trellis_common.migrations import upgrade
+
+                    await upgrade(self.definition, self.settings.database_url)
+                await self.db.prepare()
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + backoff > deadline:
+                    raise
+                log.warning("database_unreachable_at_start", error=repr(exc), retry_in_s=backoff)
+                await asyncio.sleep(backoff)  # backing off before the next attempt
+                backoff = min(backoff * 2, self.settings.retry_max_backoff_s)
 
     def _spawn(self, name: str, run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         self._tasks[name] = asyncio.create_task(self._supervise(name, run), name=f"{self.settings.service_name}:{name}")

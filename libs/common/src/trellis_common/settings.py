@@ -125,6 +125,12 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
     shutdown_timeout_s: float = Field(
         45.0, gt=0, description="Graceful stop: how long in-flight work (a handler, an SMTP exchange) may finish"
     )
+    startup_wait_s: float = Field(
+        240.0,
+        ge=0,
+        description="Start-up: how long to keep trying an unreachable database before exiting (within the "
+        "manifests' 300 s start-up probe)",
+    )
     auth_issuer: str | None = Field(
         None, description="OIDC issuer whose bearer tokens the API accepts (the token's iss must equal it)"
     )
