@@ -15,13 +15,16 @@ What one run does, on this machine:
    the schema).
 3. Meanwhile a nemesis draws faults from the seed: SIGKILL a replica and start it again after a pause; SIGSTOP a
    replica for longer than the Kafka session timeout (a zombie that wakes after its partitions moved), then
-   SIGCONT; the relay answering 451 for a while; the relay gone (connections refused) for a while.
+   SIGCONT; the relay answering 451 for a while; the relay gone (connections refused) for a while; the Kafka
+   broker stopped (cleanly, or killed) and started again; PostgreSQL stopped (cleanly, or an immediate
+   shutdown that recovers from its WAL) and started again. ``scripts/chaos`` runs on a broker and a PostgreSQL
+   of its own (``.infra/chaos``), so restarting them disturbs nothing else.
 4. When the stream is over and the last fault healed, it waits for the loop to settle, then the checker reads
    every service's database, the topics and the sink and prints one table: what was lost, what was doubled.
 
 Exit status 1 when anything was lost or doubled (duplicates of one Message-ID, the documented at-least-once
-window of email, are reported on their own line and do not fail the run). Not yet among the faults: broker and
-PostgreSQL restarts, network faults through a TCP proxy, clock jumps.
+window of email, are reported on their own line and do not fail the run). Not yet among the faults: network
+faults through a TCP proxy, clock jumps.
 """
 
 from __future__ import annotations
@@ -33,10 +36,8 @@ import importlib
 import json
 import os
 import random
-import re
 import signal
 import sys
-import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -47,9 +48,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiokafka.errors import KafkaError
+from loopkit.faults import FlakySink, Infrastructure
 from loopkit.platform import Platform, Service, asyncpg_dsn
+from loopkit.recovery import LagWatch, summary
 from loopkit.workload import Cluster, group_lag, response_event, seed_cluster, seed_partners
 
 from trellis_common.catalogue import BY_TYPE, spec_for_model
@@ -57,49 +59,9 @@ from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import PartnersMatched, ResponseCompleted
 
 CONSUMERS = ("skills", "matchmaking", "strategy", "notifications")
+# Replicas die and freeze most often in production; the relay and the infrastructure now and then.
+KINDS = ("kill", "kill", "pause", "smtp_refuse", "smtp_down", "broker", "postgres")
 SESSION_TIMEOUT_S = 6  # the replicas' Kafka session timeout: a pause longer than this moves their partitions
-_MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
-
-
-class FlakySink:
-    """The mail relay: keeps, per recipient, the Message-IDs that arrived; can refuse (451) or vanish."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.arrivals: dict[str, list[bytes]] = defaultdict(list)
-        self.refusing = False
-        self._lock = threading.Lock()
-        self._controller: Controller | None = None
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.refusing:
-            return "451 4.3.0 Try again later"
-        content = envelope.original_content or b""
-        found = _MESSAGE_ID.search(content if isinstance(content, bytes) else content.encode())
-        with self._lock:
-            for rcpt in envelope.rcpt_tos:
-                self.arrivals[rcpt.lower()].append(found.group(1) if found else b"")
-        return "250 OK"
-
-    def start(self) -> None:  # as the platform starts and stops its sink
-        self.up()
-
-    def stop(self) -> None:
-        self.down()
-
-    def up(self) -> None:
-        if self._controller is None:
-            self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-            self._controller.start()
-
-    def down(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def snapshot(self) -> dict[str, list[bytes]]:
-        with self._lock:
-            return {k: list(v) for k, v in self.arrivals.items()}
 
 
 @dataclass
@@ -108,9 +70,13 @@ class Fault:
     kind: str
     target: str
     lasts_s: float
+    started: float = field(default_factory=time.monotonic)
+    healed: float | None = None  # when the harness undid it (the process restarted, the broker accepting again)
+    recovered_s: float | None = None  # from its start until the lag was back to its level before
 
     def __str__(self) -> str:
-        return f"{self.at_s:7.1f} s  {self.kind:<12} {self.target:<16} {self.lasts_s:5.1f} s"
+        recovery = "" if self.recovered_s is None else f"   lag back after {self.recovered_s:5.1f} s"
+        return f"{self.at_s:7.1f} s  {self.kind:<12} {self.target:<16} {self.lasts_s:5.1f} s{recovery}"
 
 
 @dataclass
@@ -143,6 +109,7 @@ class Chaos:
         self.run = Run(args.seed)
         self.started = 0.0
         self.healing: set[asyncio.Task[None]] = set()
+        self.infrastructure = Infrastructure()
 
     # --- the platform ---------------------------------------------------------------------------------------
 
@@ -199,14 +166,14 @@ class Chaos:
                 event = response_event(self.cluster, member_id, self.rng)
                 self.run.valid[member_id] = event
                 headers, value = to_binary(event)
-                await producer.send_and_wait(topic, value, key=member_id.encode(), headers=headers)
+                await _send(producer, topic, value, member_id, headers)
                 roll = self.rng.random()
                 if roll < 0.05:  # a retrying producer: the very same event again
-                    await producer.send_and_wait(topic, value, key=member_id.encode(), headers=headers)
+                    await _send(producer, topic, value, member_id, headers)
                     self.run.duplicates += 1
                 elif roll < 0.08:
                     junk, junk_headers = self._malformed(event)
-                    await producer.send_and_wait(topic, junk, key=member_id.encode(), headers=junk_headers)
+                    await _send(producer, topic, junk, member_id, junk_headers)
                     self.run.malformed += 1
         finally:
             await producer.stop()
@@ -229,7 +196,7 @@ class Chaos:
             await asyncio.sleep(self.rng.expovariate(1 / self.args.fault_every))  # the schedule, from the seed
             if time.monotonic() >= until:
                 break
-            kind = self.rng.choice(("kill", "kill", "pause", "smtp_refuse", "smtp_down"))
+            kind = self.rng.choice(KINDS)
             at = time.monotonic() - self.started
             if kind in ("kill", "pause"):
                 replica = self.rng.choice([r for name in CONSUMERS for r in self.replicas[name]])
@@ -237,50 +204,70 @@ class Chaos:
                 if label in busy:
                     continue
                 lasts = self.rng.uniform(1, 5) if kind == "kill" else SESSION_TIMEOUT_S + self.rng.uniform(1, 4)
+                fault = Fault(at, kind, label, lasts)
                 busy.add(label)
-                self._heal_later(self._process_fault(kind, replica, lasts, busy, label))
-            else:
+                self._heal_later(self._process_fault(fault, replica, busy))
+            elif kind.startswith("smtp"):
                 if "smtp" in busy:
                     continue
-                label, lasts = "relay", self.rng.uniform(3, 10)
+                fault = Fault(at, kind, "relay", self.rng.uniform(3, 10))
                 busy.add("smtp")
-                self._heal_later(self._relay_fault(kind, lasts, busy))
-            self.run.faults.append(Fault(at, kind, label, lasts))
+                self._heal_later(self._relay_fault(fault, busy))
+            else:  # broker or postgres, stopped or crashed: one of them at a time, as a single node fails
+                if "infrastructure" in busy:
+                    continue
+                crash = self.rng.random() < 0.5
+                fault = Fault(at, kind, "killed" if crash else "stopped", self.rng.uniform(2, 8))
+                busy.add("infrastructure")
+                self._heal_later(self._infrastructure_fault(fault, crash, busy))
+            self.run.faults.append(fault)
 
     def _heal_later(self, work: Any) -> None:
         task = asyncio.create_task(work)
         self.healing.add(task)
         task.add_done_callback(self.healing.discard)
 
-    async def _process_fault(self, kind: str, replica: Service, lasts: float, busy: set[str], label: str) -> None:
+    async def _process_fault(self, fault: Fault, replica: Service, busy: set[str]) -> None:
         process = replica.process
         try:
             if process is None or process.poll() is not None:
                 return
-            if kind == "kill":
+            if fault.kind == "kill":
                 process.send_signal(signal.SIGKILL)
                 process.wait()
-                await asyncio.sleep(lasts)
+                await asyncio.sleep(fault.lasts_s)
                 replica.start()
             else:
                 process.send_signal(signal.SIGSTOP)
-                await asyncio.sleep(lasts)
+                await asyncio.sleep(fault.lasts_s)
                 process.send_signal(signal.SIGCONT)
         finally:
-            busy.discard(label)
+            fault.healed = time.monotonic()
+            busy.discard(fault.target)
 
-    async def _relay_fault(self, kind: str, lasts: float, busy: set[str]) -> None:
+    async def _relay_fault(self, fault: Fault, busy: set[str]) -> None:
         try:
-            if kind == "smtp_refuse":
+            if fault.kind == "smtp_refuse":
                 self.sink.refusing = True
-                await asyncio.sleep(lasts)
+                await asyncio.sleep(fault.lasts_s)
                 self.sink.refusing = False
             else:
                 await asyncio.to_thread(self.sink.down)
-                await asyncio.sleep(lasts)
+                await asyncio.sleep(fault.lasts_s)
                 await asyncio.to_thread(self.sink.up)
         finally:
+            fault.healed = time.monotonic()
             busy.discard("smtp")
+
+    async def _infrastructure_fault(self, fault: Fault, crash: bool, busy: set[str]) -> None:
+        what = "kafka" if fault.kind == "broker" else "postgres"
+        try:
+            await asyncio.to_thread(self.infrastructure.stop, what, crash=crash)
+            await asyncio.sleep(fault.lasts_s)
+        finally:
+            await asyncio.to_thread(self.infrastructure.start)  # waits until it accepts connections again
+            fault.healed = time.monotonic()
+            busy.discard("infrastructure")
 
     # --- the checker ----------------------------------------------------------------------------------------
 
@@ -298,14 +285,28 @@ class Chaos:
             return False
         return True
 
-    async def _lag(self) -> int:
-        total = 0
+    def groups(self) -> dict[str, list[str]]:
+        """Each consumer service's group and the topics it reads."""
+        out = {}
         for name in CONSUMERS:
             definition = importlib.import_module(f"trellis_{name}.service").DEFINITION
             types = [*definition.handlers, *getattr(definition, "batch_handlers", {})]
-            topics = sorted({BY_TYPE[t].topic(self.platform.prefix) for t in types})
-            total += await group_lag(self.platform.bootstrap, f"{self.platform.prefix}trellis-{name}", topics)
-        return total
+            topics = {BY_TYPE[t].topic(self.platform.prefix) for t in types}
+            out[f"{self.platform.prefix}trellis-{name}"] = sorted(topics)
+        return out
+
+    async def _lag(self) -> int:
+        return sum([await group_lag(self.platform.bootstrap, group, topics) for group, topics in self.groups().items()])
+
+    def recoveries(self, watch: LagWatch) -> dict[str, list[float]]:
+        """Each fault's recovery read off the lag, grouped by kind."""
+        out: dict[str, list[float]] = defaultdict(list)
+        for fault in self.run.faults:
+            if fault.healed is not None:
+                fault.recovered_s = watch.recovered_after(fault.started, fault.healed)
+                if fault.recovered_s is not None:
+                    out[fault.kind].append(fault.recovered_s)
+        return out
 
     async def _unsent(self) -> dict[str, int]:
         out = {}
@@ -378,6 +379,22 @@ class Chaos:
         return figures
 
 
+async def _send(
+    producer: AIOKafkaProducer, topic: str, value: bytes | None, key: str, headers: list[tuple[str, bytes]]
+) -> None:
+    """Send until the broker takes it, as a survey tool keeps trying while the broker restarts (a resend is the
+    same event id, which the consumers drop as a duplicate)."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+            return
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)  # backing off while the broker is away
+
+
 async def _records(bootstrap: str, topic: str) -> list[Any]:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
@@ -427,10 +444,13 @@ def report(chaos: Chaos, figures: dict[str, Any]) -> int:
         print(f"  {fault}")
     print("\n| check | count |\n|---|---|")
     for name, value in figures.items():
-        if name in ("seed", "faults"):
+        if name in ("seed", "faults", "recovery"):
             continue
         flag = " **FAILED**" if name in FAILING and value else ""
         print(f"| {name} | {value}{flag} |")
+    print("\nRecovery, from a fault's start until the consumers' lag was back to its level before:")
+    for kind, line in figures["recovery"].items():
+        print(f"  {kind:<12} {line}")
     failed = [name for name in FAILING if figures[name]] + ([] if figures["settled"] else ["settled"])
     print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'nothing lost, nothing doubled'}")
     return 1 if failed else 0
@@ -443,13 +463,18 @@ async def main() -> int:
     chaos = Chaos(args, pg_url, bootstrap)
     try:
         await chaos.start()
+        watch, watching = LagWatch(bootstrap, chaos.groups()), asyncio.Event()
+        watcher = asyncio.create_task(watch.run(watching))
         chaos.started = time.monotonic()
         until = chaos.started + args.minutes * 60
         await asyncio.gather(chaos.stream(), chaos.nemesis(until))
         while chaos.healing:
             await asyncio.gather(*chaos.healing)
         settled = await chaos.settle()
+        watching.set()
+        await watcher
         figures = await chaos.check(settled)
+        figures["recovery"] = summary(chaos.recoveries(watch))
         if args.json_out:
             args.json_out.write_text(json.dumps(figures, indent=2, default=str))
         return report(chaos, figures)

@@ -1,0 +1,77 @@
+"""How long the loop takes to recover from a fault: the consumer groups' lag, sampled once a second all run long,
+read against each fault's start and end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+SLACK = 5  # records: the lag of a loop at work, not behind
+
+
+class LagWatch:
+    """The total lag of ``groups`` (group id -> its topics), one sample a second (none while the broker is away)."""
+
+    def __init__(self, bootstrap: str, groups: Mapping[str, Sequence[str]]) -> None:
+        self.bootstrap = bootstrap
+        self.groups = dict(groups)
+        self.samples: list[tuple[float, int]] = []  # (monotonic time, total lag)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(KafkaError, OSError, asyncio.TimeoutError):
+                await self._watch(stop)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)  # the broker went away: connect again in a second
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        topics = sorted({t for ts in self.groups.values() for t in ts})
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
+        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, group_id=None)
+        await admin.start()
+        try:
+            await consumer.start()
+            try:
+                while not stop.is_set():
+                    self.samples.append((time.monotonic(), await self._total(admin, consumer)))
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1)  # one sample a second
+            finally:
+                await consumer.stop()
+        finally:
+            await admin.close()
+
+    async def _total(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> int:
+        total = 0
+        for group, topics in self.groups.items():
+            committed = await asyncio.wait_for(admin.list_consumer_group_offsets(group), 5)
+            partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            ends = await asyncio.wait_for(consumer.end_offsets(partitions), 5)
+            total += sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in partitions)
+        return total
+
+    def recovered_after(self, start: float, healed: float) -> float | None:
+        """Seconds from ``start`` until the lag, after ``healed``, was back to its level before ``start``; None
+        when it never was while watched."""
+        before = [lag for at, lag in self.samples if at <= start]
+        level = (before[-1] if before else 0) + SLACK
+        for at, lag in self.samples:
+            if at >= healed and lag <= level:
+                return at - start
+        return None
+
+
+def summary(recoveries: Mapping[str, Sequence[float]]) -> dict[str, str]:
+    """Per kind of fault: median and worst recovery, in seconds from the fault's start."""
+    return {
+        kind: f"median {statistics.median(times):.1f} s, worst {max(times):.1f} s ({len(times)} faults)"
+        for kind, times in sorted(recoveries.items())
+        if times
+    }
