@@ -102,7 +102,10 @@ def _arguments() -> argparse.Namespace:
 class Chaos:
     def __init__(self, args: argparse.Namespace, pg_url: str, bootstrap: str) -> None:
         self.args = args
-        self.rng = random.Random(args.seed)
+        # Two streams from the seed, so the workload's draws and the nemesis's never interleave by timing: the
+        # same seed gives the same responses and the same schedule of faults.
+        self.rng = random.Random(f"{args.seed}:workload")
+        self.nemesis_rng = random.Random(f"{args.seed}:nemesis")
         self.platform = Platform(pg_url, bootstrap)
         self.sink = FlakySink(self.platform.sink.port)
         self.replicas: dict[str, list[Service]] = {}
@@ -110,6 +113,7 @@ class Chaos:
         self.started = 0.0
         self.healing: set[asyncio.Task[None]] = set()
         self.infrastructure = Infrastructure()
+        self.lost: dict[str, list[str]] = {}
 
     # --- the platform ---------------------------------------------------------------------------------------
 
@@ -192,32 +196,43 @@ class Chaos:
 
     async def nemesis(self, until: float) -> None:
         busy: set[str] = set()
+        rng = self.nemesis_rng
+        replicas = [r for name in CONSUMERS for r in self.replicas[name]]
         while time.monotonic() < until:
-            await asyncio.sleep(self.rng.expovariate(1 / self.args.fault_every))  # the schedule, from the seed
+            # Every draw of a turn is made whatever happens next, so a seed replays the same schedule.
+            delay, kind, replica, crash = (
+                rng.expovariate(1 / self.args.fault_every),
+                rng.choice(KINDS),
+                rng.choice(replicas),
+                rng.random() < 0.5,
+            )
+            kill_for, pause_for, relay_for, away_for = (
+                rng.uniform(1, 5),
+                rng.uniform(1, 4),
+                rng.uniform(3, 10),
+                rng.uniform(2, 8),
+            )
+            await asyncio.sleep(delay)  # the schedule, from the seed
             if time.monotonic() >= until:
                 break
-            kind = self.rng.choice(KINDS)
             at = time.monotonic() - self.started
             if kind in ("kill", "pause"):
-                replica = self.rng.choice([r for name in CONSUMERS for r in self.replicas[name]])
                 label = self.label(replica)
                 if label in busy:
                     continue
-                lasts = self.rng.uniform(1, 5) if kind == "kill" else SESSION_TIMEOUT_S + self.rng.uniform(1, 4)
-                fault = Fault(at, kind, label, lasts)
+                fault = Fault(at, kind, label, kill_for if kind == "kill" else SESSION_TIMEOUT_S + pause_for)
                 busy.add(label)
                 self._heal_later(self._process_fault(fault, replica, busy))
             elif kind.startswith("smtp"):
                 if "smtp" in busy:
                     continue
-                fault = Fault(at, kind, "relay", self.rng.uniform(3, 10))
+                fault = Fault(at, kind, "relay", relay_for)
                 busy.add("smtp")
                 self._heal_later(self._relay_fault(fault, busy))
             else:  # broker or postgres, stopped or crashed: one of them at a time, as a single node fails
                 if "infrastructure" in busy:
                     continue
-                crash = self.rng.random() < 0.5
-                fault = Fault(at, kind, "killed" if crash else "stopped", self.rng.uniform(2, 8))
+                fault = Fault(at, kind, "killed" if crash else "stopped", away_for)
                 busy.add("infrastructure")
                 self._heal_later(self._infrastructure_fault(fault, crash, busy))
             self.run.faults.append(fault)
@@ -355,6 +370,10 @@ class Chaos:
         lag = await self._lag()
         crashed = [self.label(r) for name in CONSUMERS for r in self.replicas[name] if not r.running()]
         assessment_ids = set(assessed.values())
+        self.lost = {  # to look for in the logs
+            "responses not assessed": sorted(responses - assessed.keys())[:10],
+            "members not emailed": sorted(a for a, c in zip(emailed, counts, strict=True) if not c)[:10],
+        }
         figures = {
             "seed": self.run.seed,
             "settled": settled,
@@ -451,6 +470,9 @@ def report(chaos: Chaos, figures: dict[str, Any]) -> int:
     print("\nRecovery, from a fault's start until the consumers' lag was back to its level before:")
     for kind, line in figures["recovery"].items():
         print(f"  {kind:<12} {line}")
+    for what, ids in chaos.lost.items():
+        if ids:
+            print(f"  {what}: {', '.join(ids)}")
     failed = [name for name in FAILING if figures[name]] + ([] if figures["settled"] else ["settled"])
     print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'nothing lost, nothing doubled'}")
     return 1 if failed else 0

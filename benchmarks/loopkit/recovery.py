@@ -58,10 +58,12 @@ class LagWatch:
         return total
 
     def recovered_after(self, start: float, healed: float) -> float | None:
-        """Seconds from ``start`` until the lag, after ``healed``, was back to its level before ``start``; None
-        when it never was while watched."""
+        """Seconds from ``start`` until the lag, after ``healed``, was back to its level before ``start`` (or the
+        run's typical lag, its median, if that is higher: the loop at work is a little behind); None when it never
+        was while watched."""
         before = [lag for at, lag in self.samples if at <= start]
-        level = (before[-1] if before else 0) + SLACK
+        typical = statistics.median(lag for _, lag in self.samples) if self.samples else 0
+        level = max(before[-1] if before else 0, typical) + SLACK
         for at, lag in self.samples:
             if at >= healed and lag <= level:
                 return at - start
