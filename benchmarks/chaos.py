@@ -1,30 +1,32 @@
-"""Chaos under load: the loop keeps its promises while replicas die, freeze and come back, and the mail relay fails.
+"""Chaos under load: the loop keeps its promises while replicas die and freeze, the mail relay fails, the broker and
+PostgreSQL restart and the network between them and the services misbehaves.
 
-    scripts/infra up && eval "$(scripts/infra env)"
     scripts/chaos                        # a 3-minute run with seed 1
-    scripts/chaos --seed 7 --minutes 20  # replay a run exactly: the seed fixes the workload and the faults
+    scripts/chaos --seed 7 --minutes 20  # replay a run: the seed fixes the workload and the schedule of faults
 
 What one run does, on this machine:
 
 1. Starts the platform as deployed (``loopkit.platform``): fresh databases and topics, surveys, and **two
    replicas** of each consumer service (skills, matchmaking, strategy, notifications) in one consumer group
    each, so partitions move between them whenever one dies or freezes. An SMTP sink stands in for the relay.
+   Every service reaches Kafka, PostgreSQL and the relay through Toxiproxy (``loopkit.network``); the broker
+   advertises the proxy's port, so no client goes around it.
 2. Seeds one cluster (``--members`` members, each with a contact) and a partner directory, then puts one
-   completed survey response per member on Kafka at ``--rate`` per second, as another survey tool would. Some
+   completed survey response per member on Kafka, paced over the run, as another survey tool would. Some
    are sent twice (the same CloudEvent id: a retrying producer), some are malformed (not JSON; data that breaks
    the schema).
-3. Meanwhile a nemesis draws faults from the seed: SIGKILL a replica and start it again after a pause; SIGSTOP a
-   replica for longer than the Kafka session timeout (a zombie that wakes after its partitions moved), then
-   SIGCONT; the relay answering 451 for a while; the relay gone (connections refused) for a while; the Kafka
-   broker stopped (cleanly, or killed) and started again; PostgreSQL stopped (cleanly, or an immediate
-   shutdown that recovers from its WAL) and started again. ``scripts/chaos`` runs on a broker and a PostgreSQL
-   of its own (``.infra/chaos``), so restarting them disturbs nothing else.
+3. Meanwhile the nemesis (``loopkit.nemesis``) draws faults from the seed: SIGKILL a replica and start it again
+   after a pause; SIGSTOP a replica for longer than the Kafka session timeout (a zombie that wakes after its
+   partitions moved), then SIGCONT; the relay answering 451, or gone; the Kafka broker or PostgreSQL stopped
+   (cleanly, or killed: SIGKILL, an immediate shutdown) and started again; latency, a stall or a cut on the
+   network to Kafka, PostgreSQL or the relay. ``scripts/chaos`` runs on a broker and a PostgreSQL of its own
+   (``.infra/chaos``, with PostgreSQL's production durability), so restarting them disturbs nothing else.
 4. When the stream is over and the last fault healed, it waits for the loop to settle, then the checker reads
-   every service's database, the topics and the sink and prints one table: what was lost, what was doubled.
+   every service's database, the topics and the sink and prints one table: what was lost, what was doubled; and
+   how long the consumers' lag took to come back after each kind of fault.
 
 Exit status 1 when anything was lost or doubled (duplicates of one Message-ID, the documented at-least-once
-window of email, are reported on their own line and do not fail the run). Not yet among the faults: network
-faults through a TCP proxy, clock jumps.
+window of email, are reported on their own line and do not fail the run). Not yet among the faults: clock jumps.
 """
 
 from __future__ import annotations
@@ -43,40 +45,27 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
-from loopkit.faults import FlakySink, Infrastructure
-from loopkit.platform import Platform, Service, asyncpg_dsn
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from loopkit.faults import FlakySink
+from loopkit.nemesis import SESSION_TIMEOUT_S, Nemesis
+from loopkit.network import Toxiproxy
+from loopkit.platform import Platform, Service, asyncpg_dsn, free_port
 from loopkit.recovery import LagWatch, summary
 from loopkit.workload import Cluster, group_lag, response_event, seed_cluster, seed_partners
 
+from trellis_common.bus.base import OutgoingMessage
+from trellis_common.bus.kafka import KafkaBus
 from trellis_common.catalogue import BY_TYPE, spec_for_model
 from trellis_common.envelope import CloudEvent, to_binary
+from trellis_common.errors import TransientError
 from trellis_common.events import PartnersMatched, ResponseCompleted
 
 CONSUMERS = ("skills", "matchmaking", "strategy", "notifications")
-# Replicas die and freeze most often in production; the relay and the infrastructure now and then.
-KINDS = ("kill", "kill", "pause", "smtp_refuse", "smtp_down", "broker", "postgres")
-SESSION_TIMEOUT_S = 6  # the replicas' Kafka session timeout: a pause longer than this moves their partitions
-
-
-@dataclass
-class Fault:
-    at_s: float
-    kind: str
-    target: str
-    lasts_s: float
-    started: float = field(default_factory=time.monotonic)
-    healed: float | None = None  # when the harness undid it (the process restarted, the broker accepting again)
-    recovered_s: float | None = None  # from its start until the lag was back to its level before
-
-    def __str__(self) -> str:
-        recovery = "" if self.recovered_s is None else f"   lag back after {self.recovered_s:5.1f} s"
-        return f"{self.at_s:7.1f} s  {self.kind:<12} {self.target:<16} {self.lasts_s:5.1f} s{recovery}"
 
 
 @dataclass
@@ -85,7 +74,6 @@ class Run:
     valid: dict[str, CloudEvent] = field(default_factory=dict)  # member id -> its response
     duplicates: int = 0
     malformed: int = 0
-    faults: list[Fault] = field(default_factory=list)
 
 
 def _arguments() -> argparse.Namespace:
@@ -102,31 +90,47 @@ def _arguments() -> argparse.Namespace:
 class Chaos:
     def __init__(self, args: argparse.Namespace, pg_url: str, bootstrap: str) -> None:
         self.args = args
-        # Two streams from the seed, so the workload's draws and the nemesis's never interleave by timing: the
-        # same seed gives the same responses and the same schedule of faults.
+        # The workload's own stream from the seed (the nemesis has another), so their draws never interleave by
+        # timing: the same seed gives the same responses and the same schedule of faults.
         self.rng = random.Random(f"{args.seed}:workload")
-        self.nemesis_rng = random.Random(f"{args.seed}:nemesis")
         self.platform = Platform(pg_url, bootstrap)
         self.sink = FlakySink(self.platform.sink.port)
         self.replicas: dict[str, list[Service]] = {}
         self.run = Run(args.seed)
         self.started = 0.0
-        self.healing: set[asyncio.Task[None]] = set()
-        self.infrastructure = Infrastructure()
         self.lost: dict[str, list[str]] = {}
+        self.network = Toxiproxy(free_port(), self.platform.log_dir / "toxiproxy.log")
+        self.proxied: list[str] = []  # what the network faults can reach: kafka (when it advertises the proxy)...
+        self.nemesis = Nemesis(args.seed, args.fault_every, self.replicas, self.sink, self.network, self.proxied)
 
     # --- the platform ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         platform = self.platform
         platform.sink = self.sink  # type: ignore[assignment]  # the flaky sink on the port the services were told
+        await asyncio.to_thread(self.network.launch)
+        await self.network.wait_ready()
+        kafka_port = int(platform.bootstrap.rpartition(":")[2])
+        advertised = int(os.environ.get("TRELLIS_KAFKA_ADVERTISED_PORT", kafka_port))
+        if advertised != kafka_port:  # the broker sends every client to the proxy (scripts/chaos sets this up)
+            await self.network.proxy("kafka", advertised, kafka_port)
+            self.proxied.append("kafka")
         await platform.prepare()
+        database = urlsplit(platform.pg_admin_url)
+        pg_proxy = await self.network.proxy("postgres", free_port(), database.port or 5432)
+        smtp_proxy = await self.network.proxy("smtp", free_port(), self.sink.port)
+        self.proxied += ["postgres", "smtp"]
         for service in platform.services.values():
+            url = urlsplit(service.env["TRELLIS_DATABASE_URL"])
+            through = url._replace(netloc=f"{url.netloc.rpartition('@')[0]}@127.0.0.1:{pg_proxy}")
             service.env |= {
+                "TRELLIS_DATABASE_URL": urlunsplit(through),
                 "TRELLIS_KAFKA_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_S * 1000),
                 "TRELLIS_SEND_LEASE_S": "10",  # a killed sender's claimed emails go out again after this
                 "TRELLIS_RETRY_MAX_BACKOFF_S": "2",
             }
+            if "TRELLIS_SMTP_PORT" in service.env:
+                service.env["TRELLIS_SMTP_PORT"] = str(smtp_proxy)
         for name in CONSUMERS:
             first = platform.services[name]
             second = Service(name, dict(first.env), platform.log_dir / f"{name}-2.log")
@@ -149,15 +153,12 @@ class Chaos:
             for replica in self.replicas[name]:
                 await replica.wait_ready()
 
-    def label(self, replica: Service) -> str:
-        return f"{replica.name}-{self.replicas[replica.name].index(replica) + 1}"
-
     # --- the workload ---------------------------------------------------------------------------------------
 
     async def stream(self) -> None:
         """One response per member, paced over the run; some twice, some malformed, in a seeded order."""
         topic = spec_for_model(ResponseCompleted).topic(self.platform.prefix)
-        producer = AIOKafkaProducer(bootstrap_servers=self.platform.bootstrap, enable_idempotence=True)
+        producer = KafkaBus(self.platform.bootstrap, "chaos-survey-tool")  # ours: it replaces a broken producer
         await producer.start()
         try:
             members = list(self.cluster.member_ids)
@@ -192,98 +193,6 @@ class Chaos:
         headers, value = to_binary(broken.model_copy(update={"data": data}))
         return value or b"", headers
 
-    # --- the nemesis ----------------------------------------------------------------------------------------
-
-    async def nemesis(self, until: float) -> None:
-        busy: set[str] = set()
-        rng = self.nemesis_rng
-        replicas = [r for name in CONSUMERS for r in self.replicas[name]]
-        while time.monotonic() < until:
-            # Every draw of a turn is made whatever happens next, so a seed replays the same schedule.
-            delay, kind, replica, crash = (
-                rng.expovariate(1 / self.args.fault_every),
-                rng.choice(KINDS),
-                rng.choice(replicas),
-                rng.random() < 0.5,
-            )
-            kill_for, pause_for, relay_for, away_for = (
-                rng.uniform(1, 5),
-                rng.uniform(1, 4),
-                rng.uniform(3, 10),
-                rng.uniform(2, 8),
-            )
-            await asyncio.sleep(delay)  # the schedule, from the seed
-            if time.monotonic() >= until:
-                break
-            at = time.monotonic() - self.started
-            if kind in ("kill", "pause"):
-                label = self.label(replica)
-                if label in busy:
-                    continue
-                fault = Fault(at, kind, label, kill_for if kind == "kill" else SESSION_TIMEOUT_S + pause_for)
-                busy.add(label)
-                self._heal_later(self._process_fault(fault, replica, busy))
-            elif kind.startswith("smtp"):
-                if "smtp" in busy:
-                    continue
-                fault = Fault(at, kind, "relay", relay_for)
-                busy.add("smtp")
-                self._heal_later(self._relay_fault(fault, busy))
-            else:  # broker or postgres, stopped or crashed: one of them at a time, as a single node fails
-                if "infrastructure" in busy:
-                    continue
-                fault = Fault(at, kind, "killed" if crash else "stopped", away_for)
-                busy.add("infrastructure")
-                self._heal_later(self._infrastructure_fault(fault, crash, busy))
-            self.run.faults.append(fault)
-
-    def _heal_later(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self.healing.add(task)
-        task.add_done_callback(self.healing.discard)
-
-    async def _process_fault(self, fault: Fault, replica: Service, busy: set[str]) -> None:
-        process = replica.process
-        try:
-            if process is None or process.poll() is not None:
-                return
-            if fault.kind == "kill":
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                await asyncio.sleep(fault.lasts_s)
-                replica.start()
-            else:
-                process.send_signal(signal.SIGSTOP)
-                await asyncio.sleep(fault.lasts_s)
-                process.send_signal(signal.SIGCONT)
-        finally:
-            fault.healed = time.monotonic()
-            busy.discard(fault.target)
-
-    async def _relay_fault(self, fault: Fault, busy: set[str]) -> None:
-        try:
-            if fault.kind == "smtp_refuse":
-                self.sink.refusing = True
-                await asyncio.sleep(fault.lasts_s)
-                self.sink.refusing = False
-            else:
-                await asyncio.to_thread(self.sink.down)
-                await asyncio.sleep(fault.lasts_s)
-                await asyncio.to_thread(self.sink.up)
-        finally:
-            fault.healed = time.monotonic()
-            busy.discard("smtp")
-
-    async def _infrastructure_fault(self, fault: Fault, crash: bool, busy: set[str]) -> None:
-        what = "kafka" if fault.kind == "broker" else "postgres"
-        try:
-            await asyncio.to_thread(self.infrastructure.stop, what, crash=crash)
-            await asyncio.sleep(fault.lasts_s)
-        finally:
-            await asyncio.to_thread(self.infrastructure.start)  # waits until it accepts connections again
-            fault.healed = time.monotonic()
-            busy.discard("infrastructure")
-
     # --- the checker ----------------------------------------------------------------------------------------
 
     async def settle(self) -> bool:
@@ -316,7 +225,7 @@ class Chaos:
     def recoveries(self, watch: LagWatch) -> dict[str, list[float]]:
         """Each fault's recovery read off the lag, grouped by kind."""
         out: dict[str, list[float]] = defaultdict(list)
-        for fault in self.run.faults:
+        for fault in self.nemesis.faults:
             if fault.healed is not None:
                 fault.recovered_s = watch.recovered_after(fault.started, fault.healed)
                 if fault.recovered_s is not None:
@@ -368,7 +277,7 @@ class Chaos:
         counts = [arrivals.get(address.lower(), []) for address in emailed]
         unsent = await self._unsent()
         lag = await self._lag()
-        crashed = [self.label(r) for name in CONSUMERS for r in self.replicas[name] if not r.running()]
+        crashed = [self.nemesis.label(r) for name in CONSUMERS for r in self.replicas[name] if not r.running()]
         assessment_ids = set(assessed.values())
         self.lost = {  # to look for in the logs
             "responses not assessed": sorted(responses - assessed.keys())[:10],
@@ -377,7 +286,7 @@ class Chaos:
         figures = {
             "seed": self.run.seed,
             "settled": settled,
-            "faults": Counter(f.kind for f in self.run.faults),
+            "faults": Counter(f.kind for f in self.nemesis.faults),
             "responses": len(responses),
             "sent twice": self.run.duplicates,
             "malformed": self.run.malformed,
@@ -399,16 +308,16 @@ class Chaos:
 
 
 async def _send(
-    producer: AIOKafkaProducer, topic: str, value: bytes | None, key: str, headers: list[tuple[str, bytes]]
+    producer: KafkaBus, topic: str, value: bytes | None, key: str, headers: list[tuple[str, bytes]]
 ) -> None:
     """Send until the broker takes it, as a survey tool keeps trying while the broker restarts (a resend is the
     same event id, which the consumers drop as a duplicate)."""
     deadline = time.monotonic() + 120
     while True:
         try:
-            await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+            await producer.publish([OutgoingMessage(topic, key, value, headers)])
             return
-        except KafkaError:
+        except TransientError:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)  # backing off while the broker is away
@@ -458,8 +367,8 @@ FAILING = (
 
 def report(chaos: Chaos, figures: dict[str, Any]) -> int:
     print(f"\nChaos run, seed {chaos.run.seed}: {figures['responses']} responses over {chaos.args.minutes} min")
-    print(f"logs: {chaos.platform.log_dir}\n\nFaults ({len(chaos.run.faults)}):")
-    for fault in chaos.run.faults:
+    print(f"logs: {chaos.platform.log_dir}\n\nFaults ({len(chaos.nemesis.faults)}):")
+    for fault in chaos.nemesis.faults:
         print(f"  {fault}")
     print("\n| check | count |\n|---|---|")
     for name, value in figures.items():
@@ -489,9 +398,8 @@ async def main() -> int:
         watcher = asyncio.create_task(watch.run(watching))
         chaos.started = time.monotonic()
         until = chaos.started + args.minutes * 60
-        await asyncio.gather(chaos.stream(), chaos.nemesis(until))
-        while chaos.healing:
-            await asyncio.gather(*chaos.healing)
+        await asyncio.gather(chaos.stream(), chaos.nemesis.run(until, chaos.started))
+        await chaos.nemesis.healed()
         settled = await chaos.settle()
         watching.set()
         await watcher
@@ -508,6 +416,7 @@ async def main() -> int:
                         replica.process.send_signal(signal.SIGCONT)
                 replica.stop()
         await chaos.platform.close()
+        chaos.network.stop()
 
 
 if __name__ == "__main__":

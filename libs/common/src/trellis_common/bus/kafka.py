@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -10,11 +11,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
+    InvalidProducerEpoch,
     InvalidTopicError,
     KafkaError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
     RecordTooLargeError,
     TopicAuthorizationFailedError,
+    UnknownProducerId,
 )
 
 from trellis_common.bus.base import OutgoingMessage, Record, next_offsets
@@ -28,6 +34,16 @@ _PERMANENT_PUBLISH_ERRORS = (
     RecordTooLargeError,
     InvalidTopicError,
     TopicAuthorizationFailedError,
+)
+# The idempotent producer's sequence broke (a request lost in the network, retried after its successor) or its id
+# was fenced: aiokafka's sender stops for good and fails every later send. A new producer (a new producer id)
+# goes on; a record sent twice that way is one event id twice, which consumers drop.
+_BROKEN_PRODUCER_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+    ProducerClosed,
 )
 
 
@@ -93,8 +109,20 @@ class KafkaBus:
             await asyncio.gather(*pending)
         except _PERMANENT_PUBLISH_ERRORS as exc:
             raise PermanentError(f"Kafka refused the record for good: {exc!r}") from exc
+        except _BROKEN_PRODUCER_ERRORS as exc:
+            await self._replace(producer, exc)
+            raise TransientError(f"Kafka publish failed, producer replaced: {exc!r}") from exc
         except KafkaError as exc:
             raise TransientError(f"Kafka publish failed: {exc!r}") from exc
+
+    async def _replace(self, broken: AIOKafkaProducer, error: BaseException) -> None:
+        """Drop a producer that cannot send any more; the next publish starts a new one."""
+        async with self._lock:
+            if self._producer is broken:
+                self._producer = None
+        log.warning("kafka_producer_replaced", error=repr(error))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(broken.stop(), timeout=10)
 
     def consumer(self, group: str, topics: Sequence[str], state_topics: Collection[str] = ()) -> KafkaBusConsumer:
         return KafkaBusConsumer(
