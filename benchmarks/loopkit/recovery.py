@@ -32,21 +32,23 @@ class LagWatch:
                 await asyncio.wait_for(stop.wait(), 1)  # the broker went away: connect again in a second
 
     async def _watch(self, stop: asyncio.Event) -> None:
-        topics = sorted({t for ts in self.groups.values() for t in ts})
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000)
-        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, group_id=None)
-        await admin.start()
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)  # assigned nothing: no fetching
         try:
+            await admin.start()
             await consumer.start()
-            try:
-                while not stop.is_set():
-                    self.samples.append((time.monotonic(), await self._total(admin, consumer)))
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 1)  # one sample a second
-            finally:
-                await consumer.stop()
+            await consumer.topics()  # the cluster's metadata, for the partitions of each topic
+            while not stop.is_set():
+                self.samples.append((time.monotonic(), await self._total(admin, consumer)))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1)  # one sample a second
         finally:
-            await admin.close()
+            # Closing while the broker is away may raise anything, even a CancelledError from aiokafka's own
+            # tasks; the watch is only ever ended by ``stop``, so nothing here is a cancellation of ours.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await consumer.stop()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await admin.close()
 
     async def _total(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> int:
         total = 0
