@@ -23,13 +23,15 @@ from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import PublicLimit
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
-from trellis_strategy import overview, planning, presenters, repository
+from trellis_strategy import overview, planning, presenters
 from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.kpi import KpiTarget
 from trellis_strategy.domain.reminders import AnchorMode
 from trellis_strategy.domain.schedule import ScheduleFields
 from trellis_strategy.domain.strategy import DEFAULT_TITLES
 from trellis_strategy.ical import FeedReview, review_calendar
+from trellis_strategy.repositories import actions, calendar_feeds, kpis, schedules, strategies
+from trellis_strategy.repositories.shared import new_id
 from trellis_strategy.schemas import (
     ActionPage,
     CalendarTokenOut,
@@ -79,8 +81,8 @@ async def plan_or_422(request: planning.ScheduleRequest, loc: list[str | int]) -
 async def get_schedule(cluster_id: ClusterId, scope: Reader, runtime: Runtime) -> ScheduleOut:
     settings = narrowed(runtime.settings, StrategySettings)
     async with runtime.db.sessions() as session:
-        strategy = await repository.overall_strategy(session, scope, cluster_id)
-        schedule = await repository.schedule_of(session, scope, strategy.id) if strategy else None
+        strategy = await strategies.overall_strategy(session, scope, cluster_id)
+        schedule = await schedules.schedule_of(session, scope, strategy.id) if strategy else None
     if strategy is None or schedule is None:
         raise not_found("review schedule of cluster", cluster_id)
     return presenters.schedule_out(schedule, strategy, runtime.clock.now(), settings.calendar_reviews)
@@ -105,12 +107,12 @@ async def put_schedule(
     settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
-        strategy = await repository.overall_strategy(session, scope, cluster_id)
-        current = await repository.schedule_of(session, scope, strategy.id) if strategy else None
+        strategy = await strategies.overall_strategy(session, scope, cluster_id)
+        current = await schedules.schedule_of(session, scope, strategy.id) if strategy else None
     fields = await plan_or_422(planning.ScheduleRequest(body, current, settings, now), ["body"])
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         title = body.strategy_title or settings.default_strategy_title
-        strategy = await repository.ensure_overall_strategy(uow.session, scope, cluster_id, title, now)
+        strategy = await strategies.ensure_overall_strategy(uow.session, scope, cluster_id, title, now)
         created, strategy, schedule = await planning.save_schedule(
             uow.session, scope, strategy, body.strategy_title, fields, now
         )
@@ -135,7 +137,7 @@ async def list_actions(
 ) -> ActionPage:
     in_scope(scope, cluster_id)
     async with runtime.db.sessions() as session:
-        items, total = await repository.list_actions(
+        items, total = await actions.list_actions(
             session,
             scope,
             cluster_id,
@@ -170,7 +172,7 @@ async def list_strategies(
     settings = narrowed(runtime.settings, StrategySettings)
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
-        found = await repository.list_strategies(session, scope, cluster_id, include_archived=include_archived)
+        found = await strategies.list_strategies(session, scope, cluster_id, include_archived=include_archived)
         items = [await presenters.strategy_out(session, scope, settings, strategy, now) for strategy in found]
     return StrategyList(cluster_id=cluster_id, items=items)
 
@@ -197,9 +199,9 @@ async def create_strategy(
         [_target_of(kpi, today, ["body", "objectives", i, "kpis", j]) for j, kpi in enumerate(objective.kpis)]
         for i, objective in enumerate(body.objectives)
     ]
-    strategy_id = repository.new_id()
+    strategy_id = new_id()
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        created = await repository.insert_strategy(
+        created = await strategies.insert_strategy(
             uow.session,
             scope,
             strategy_id=strategy_id,
@@ -212,24 +214,24 @@ async def create_strategy(
             now=now,
         )
         if not created:
-            existing = await repository.overall_strategy(uow.session, scope, cluster_id)
+            existing = await strategies.overall_strategy(uow.session, scope, cluster_id)
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 detail=f"type: cluster {cluster_id!r} already has an overall strategy "
                 f"({existing.id if existing else '?'}); change it with PATCH /strategies/{{id}}",
             )
-        strategy = await repository.get_strategy(uow.session, scope, strategy_id)
+        strategy = await strategies.get_strategy(uow.session, scope, strategy_id)
         assert strategy is not None
         for kpi, target in zip(body.kpis, kpi_targets, strict=True):
-            await repository.insert_kpi(
+            await kpis.insert_kpi(
                 uow.session, scope, strategy, None, name=kpi.name, unit=kpi.unit, target=target, now=now
             )
         for objective, targets in zip(body.objectives, objective_targets, strict=True):
-            objective_id = await repository.insert_objective(
+            objective_id = await kpis.insert_objective(
                 uow.session, scope, strategy, objective.title, objective.description, now
             )
             for kpi, target in zip(objective.kpis, targets, strict=True):
-                await repository.insert_kpi(
+                await kpis.insert_kpi(
                     uow.session, scope, strategy, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
                 )
         await planning.apply_schedule(uow.session, scope, strategy, fields, now)
@@ -262,7 +264,7 @@ async def issue_calendar_token(cluster_id: ClusterId, scope: Writer, runtime: Ru
     in_scope(scope, cluster_id)
     token = secrets.token_urlsafe(32)
     async with runtime.unit_of_work() as uow:
-        await repository.set_feed_token(uow.session, scope, cluster_id, _digest(token), runtime.clock.now())
+        await calendar_feeds.set_feed_token(uow.session, scope, cluster_id, _digest(token), runtime.clock.now())
     return CalendarTokenOut(
         cluster_id=cluster_id, token=token, path=f"/clusters/{cluster_id}/reviews.ics?token={token}"
     )
@@ -277,7 +279,7 @@ async def issue_calendar_token(cluster_id: ClusterId, scope: Writer, runtime: Ru
 async def revoke_calendar_token(cluster_id: ClusterId, scope: Writer, runtime: Runtime) -> Response:
     async with runtime.unit_of_work() as uow:
         # Out of scope, the feed is simply not found: the same 404 as a cluster without one.
-        revoked = await repository.revoke_feed_token(uow.session, scope, cluster_id)
+        revoked = await calendar_feeds.revoke_feed_token(uow.session, scope, cluster_id)
     if not revoked:
         raise not_found("calendar feed of cluster", cluster_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -300,7 +302,7 @@ async def calendar_feed(
     # No bearer token here: the secret opens this one cluster's feed, so the reads are scoped to that cluster.
     feed = Scope(f"calendar-feed:{cluster_id}", frozenset({cluster_id}))
     async with runtime.db.sessions() as session:
-        stored = await repository.feed_token_sha256(session, feed, cluster_id)
+        stored = await calendar_feeds.feed_token_sha256(session, feed, cluster_id)
         # Compare digests in constant time; an unknown cluster answers like a wrong token (nothing to probe).
         if stored is None or not hmac.compare_digest(stored, _digest(token)):
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="invalid or revoked calendar token")
@@ -328,12 +330,12 @@ async def _feed_reviews(
     session: AsyncSession, scope: Scope, settings: StrategySettings, cluster_id: str, now: datetime
 ) -> list[FeedReview]:
     """The next reviews of each active strategy; the first is the schedule's next date."""
-    strategies = await repository.list_strategies(session, scope, cluster_id, include_archived=False)
-    schedules = await repository.schedules_of(session, scope, [s.id for s in strategies])
-    counts = await repository.open_action_counts(session, scope, [s.id for s in strategies])
+    active = await strategies.list_strategies(session, scope, cluster_id, include_archived=False)
+    scheduled = await schedules.schedules_of(session, scope, [s.id for s in active])
+    counts = await actions.open_action_counts(session, scope, [s.id for s in active])
     out: list[FeedReview] = []
-    for strategy in strategies:
-        schedule = schedules.get(strategy.id)
+    for strategy in active:
+        schedule = scheduled.get(strategy.id)
         if schedule is None:
             continue
         views = await presenters.kpi_today(session, scope, settings, strategy, now)

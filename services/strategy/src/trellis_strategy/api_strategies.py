@@ -17,7 +17,7 @@ from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
 from trellis_common.names import names_of
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
-from trellis_strategy import overview, planning, presenters, repository
+from trellis_strategy import overview, planning, presenters
 from trellis_strategy.api import plan_or_422, unprocessable
 from trellis_strategy.chart import KpiBar, kpi_chart
 from trellis_strategy.domain.cadence import NoReviewDate, ReviewCadence, time_zone
@@ -26,6 +26,8 @@ from trellis_strategy.domain.reminders import AnchorMode, ReviewClock, record_re
 from trellis_strategy.domain.schedule import series
 from trellis_strategy.domain.strategy import InvalidPhaseChange, StrategyType, check_phase_change
 from trellis_strategy.models import NAMES
+from trellis_strategy.repositories import actions, kpis, reviews, schedules, strategies
+from trellis_strategy.repositories.shared import new_id
 from trellis_strategy.schemas import (
     KpiIn,
     KpiOut,
@@ -53,9 +55,9 @@ FigureWriter = Annotated[Scope, Depends(scope_for(Role.CLUSTER_MANAGER, Role.INT
 _CLOCK_SKEW = timedelta(minutes=5)
 
 
-async def _strategy(session: Any, scope: Scope, strategy_id: str, *, lock: bool = False) -> repository.Strategy:
+async def _strategy(session: Any, scope: Scope, strategy_id: str, *, lock: bool = False) -> strategies.Strategy:
     """The strategy, if it exists within the caller's scope; otherwise the same 404 either way."""
-    strategy = await (repository.lock_strategy if lock else repository.get_strategy)(session, scope, strategy_id)
+    strategy = await (strategies.lock_strategy if lock else strategies.get_strategy)(session, scope, strategy_id)
     if strategy is None:
         raise not_found("strategy", strategy_id)
     return strategy
@@ -65,7 +67,7 @@ def _conflict(message: str) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, detail=message)
 
 
-def _today(schedule: repository.Schedule | None, default_zone: str, now: datetime) -> date:
+def _today(schedule: schedules.Schedule | None, default_zone: str, now: datetime) -> date:
     return overview.local_today(now, time_zone(schedule.timezone if schedule else default_zone))
 
 
@@ -113,16 +115,16 @@ async def patch_strategy(
             values["archived_at"] = now if body.archived else None
             await _pause_or_resume(uow.session, scope, strategy, archived=body.archived, now=now)
         if values:
-            await repository.update_strategy(uow.session, scope, strategy.id, now, **values)
+            await strategies.update_strategy(uow.session, scope, strategy.id, now, **values)
         updated = await _strategy(uow.session, scope, strategy.id)
         return await presenters.strategy_out(uow.session, scope, settings, updated, now)
 
 
 async def _pause_or_resume(
-    session: Any, scope: Scope, strategy: repository.Strategy, *, archived: bool, now: datetime
+    session: Any, scope: Scope, strategy: strategies.Strategy, *, archived: bool, now: datetime
 ) -> None:
     """Archiving stops the reminders; restoring resumes them from now on (nothing missed meanwhile is sent)."""
-    schedule = await repository.schedule_of(session, scope, strategy.id, lock=True)
+    schedule = await schedules.schedule_of(session, scope, strategy.id, lock=True)
     if schedule is None:
         return
     zone = time_zone(schedule.timezone)
@@ -131,8 +133,8 @@ async def _pause_or_resume(
         following = series(ReviewCadence.parse(schedule.cadence), schedule.anchor_at, schedule.timezone)
         next_due = schedule.next_due_at if schedule.next_due_at > now else following(now)
         clock = ReviewClock(next_due, max(clock.reminded_through, now))  # a fresh start: no overdue spell
-    await repository.update_schedule(
-        session, scope, schedule.id, now, **repository.clock_values(clock, schedule.policy, zone, active=not archived)
+    await schedules.update_schedule(
+        session, scope, schedule.id, now, **schedules.clock_values(clock, schedule.policy, zone, active=not archived)
     )
 
 
@@ -146,7 +148,7 @@ async def get_strategy_schedule(strategy_id: StrategyId, scope: Reader, runtime:
     settings = narrowed(runtime.settings, StrategySettings)
     async with runtime.db.sessions() as session:
         strategy = await _strategy(session, scope, strategy_id)
-        schedule = await repository.schedule_of(session, scope, strategy_id)
+        schedule = await schedules.schedule_of(session, scope, strategy_id)
     if schedule is None:
         raise not_found("review schedule of strategy", strategy_id)
     return presenters.schedule_out(schedule, strategy, runtime.clock.now(), settings.calendar_reviews)
@@ -171,7 +173,7 @@ async def put_strategy_schedule(
     now = runtime.clock.now()
     async with runtime.db.sessions() as session:
         await _strategy(session, scope, strategy_id)
-        current = await repository.schedule_of(session, scope, strategy_id)
+        current = await schedules.schedule_of(session, scope, strategy_id)
     fields = await plan_or_422(planning.ScheduleRequest(body, current, settings, now), ["body"])
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
@@ -206,7 +208,7 @@ async def record_strategy_review(
             raise _conflict("the strategy is archived; restore it (PATCH archived=false) before recording a review")
         await planning.ensure_schedule(uow.session, scope, settings, strategy, now)
         # Locked: a scheduler replica advancing this schedule right now finishes first, and we read its result.
-        schedule = await repository.schedule_of(uow.session, scope, strategy.id, lock=True)
+        schedule = await schedules.schedule_of(uow.session, scope, strategy.id, lock=True)
         assert schedule is not None
         if schedule.last_reviewed_at is not None and held_at < schedule.last_reviewed_at:
             raise unprocessable(
@@ -236,8 +238,8 @@ async def record_strategy_review(
         views = await overview.kpi_views(
             uow.session, scope, [strategy.id], overview.local_today(now, zone), settings.kpi_on_track_tolerance
         )
-        review = repository.Review(
-            id=repository.new_id(),
+        review = reviews.Review(
+            id=new_id(),
             strategy_id=strategy.id,
             cluster_id=strategy.cluster_id,
             held_at=held_at,
@@ -248,20 +250,20 @@ async def record_strategy_review(
             notes=body.notes,
             decisions=list(body.decisions),
             kpi_snapshot=[view.snapshot().model_dump(mode="json") for view in views[strategy.id]],
-            actions_reviewed=await repository.mark_actions_reviewed(uow.session, scope, strategy.id, held_at, now),
+            actions_reviewed=await actions.mark_actions_reviewed(uow.session, scope, strategy.id, held_at, now),
         )
-        await repository.insert_review(uow.session, scope, review)
-        await repository.update_schedule(
+        await reviews.insert_review(uow.session, scope, review)
+        await schedules.update_schedule(
             uow.session,
             scope,
             schedule.id,
             now,
             anchor_at=anchor,
             last_reviewed_at=held_at,
-            **repository.clock_values(clock, schedule.policy, zone, active=True),
+            **schedules.clock_values(clock, schedule.policy, zone, active=True),
         )
         if phase != strategy.strategy_phase:
-            await repository.update_strategy(uow.session, scope, strategy.id, now, phase=phase.value)
+            await strategies.update_strategy(uow.session, scope, strategy.id, now, phase=phase.value)
     return presenters.review_out(review)
 
 
@@ -277,7 +279,7 @@ async def list_strategy_reviews(
 ) -> ReviewPage:
     async with runtime.db.sessions() as session:
         await _strategy(session, scope, strategy_id)
-        items, total = await repository.list_reviews(session, scope, strategy_id, limit=limit, offset=offset)
+        items, total = await reviews.list_reviews(session, scope, strategy_id, limit=limit, offset=offset)
     return ReviewPage(
         strategy_id=strategy_id,
         items=[presenters.review_out(r) for r in items],
@@ -302,13 +304,11 @@ async def add_objective(strategy_id: StrategyId, body: ObjectiveIn, scope: Write
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
-        today = _today(await repository.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
+        today = _today(await schedules.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
         targets = [_target(kpi, today, ["body", "kpis", i]) for i, kpi in enumerate(body.kpis)]
-        objective_id = await repository.insert_objective(
-            uow.session, scope, strategy, body.title, body.description, now
-        )
+        objective_id = await kpis.insert_objective(uow.session, scope, strategy, body.title, body.description, now)
         kpi_ids = [
-            await repository.insert_kpi(
+            await kpis.insert_kpi(
                 uow.session, scope, strategy, objective_id, name=kpi.name, unit=kpi.unit, target=target, now=now
             )
             for kpi, target in zip(body.kpis, targets, strict=True)
@@ -328,21 +328,21 @@ async def patch_objective(
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         await _strategy(uow.session, scope, strategy_id, lock=True)
-        if await repository.get_objective(uow.session, scope, strategy_id, objective_id) is None:
+        if await kpis.get_objective(uow.session, scope, strategy_id, objective_id) is None:
             raise not_found("objective", objective_id)
         values = {name: getattr(body, name) for name in body.model_fields_set}
         if "title" in values and values["title"] is None:
             raise unprocessable(["body", "title"], "an objective needs a title")
         if values:
-            await repository.update_objective(uow.session, scope, objective_id, now, **values)
-        objective = await repository.get_objective(uow.session, scope, strategy_id, objective_id)
-        kpis = (await repository.kpis_of(uow.session, scope, [strategy_id]))[strategy_id]
+            await kpis.update_objective(uow.session, scope, objective_id, now, **values)
+        objective = await kpis.get_objective(uow.session, scope, strategy_id, objective_id)
+        measured_by = (await kpis.kpis_of(uow.session, scope, [strategy_id]))[strategy_id]
     assert objective is not None
     return ObjectiveOut(
         id=objective.id,
         title=objective.title,
         description=objective.description,
-        kpi_ids=[k.id for k in kpis if k.objective_id == objective.id],
+        kpi_ids=[k.id for k in measured_by if k.objective_id == objective.id],
     )
 
 
@@ -355,9 +355,9 @@ async def patch_objective(
 async def delete_objective(strategy_id: StrategyId, objective_id: ItemId, scope: Writer, runtime: Runtime) -> Response:
     async with runtime.unit_of_work() as uow:
         await _strategy(uow.session, scope, strategy_id, lock=True)
-        if await repository.get_objective(uow.session, scope, strategy_id, objective_id) is None:
+        if await kpis.get_objective(uow.session, scope, strategy_id, objective_id) is None:
             raise not_found("objective", objective_id)
-        await repository.delete_objective(uow.session, scope, objective_id, runtime.clock.now())
+        await kpis.delete_objective(uow.session, scope, objective_id, runtime.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -371,7 +371,7 @@ def _target(kpi: KpiIn, today: date, loc: list[str | int]) -> KpiTarget:
         raise unprocessable(loc, str(exc)) from exc
 
 
-async def _kpi_out(session: Any, scope: Scope, runtime: Runtime, strategy: repository.Strategy, kpi_id: str) -> KpiOut:
+async def _kpi_out(session: Any, scope: Scope, runtime: Runtime, strategy: strategies.Strategy, kpi_id: str) -> KpiOut:
     views = await presenters.kpi_today(
         session, scope, narrowed(runtime.settings, StrategySettings), strategy, runtime.clock.now()
     )
@@ -395,12 +395,12 @@ async def add_kpi(strategy_id: StrategyId, body: KpiIn, scope: Writer, runtime: 
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
         if (
             body.objective_id is not None
-            and await repository.get_objective(uow.session, scope, strategy_id, body.objective_id) is None
+            and await kpis.get_objective(uow.session, scope, strategy_id, body.objective_id) is None
         ):
             raise unprocessable(["body", "objective_id"], f"the strategy has no objective {body.objective_id!r}")
-        today = _today(await repository.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
+        today = _today(await schedules.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
         target = _target(body, today, ["body"])
-        kpi_id = await repository.insert_kpi(
+        kpi_id = await kpis.insert_kpi(
             uow.session, scope, strategy, body.objective_id, name=body.name, unit=body.unit, target=target, now=now
         )
         return await _kpi_out(uow.session, scope, runtime, strategy, kpi_id)
@@ -428,7 +428,7 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, sco
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         strategy = await _strategy(uow.session, scope, strategy_id, lock=True)
-        kpi = await repository.get_kpi(uow.session, scope, strategy_id, kpi_id)
+        kpi = await kpis.get_kpi(uow.session, scope, strategy_id, kpi_id)
         if kpi is None:
             raise not_found("KPI", kpi_id)
         values = {name: getattr(body, name) for name in body.model_fields_set}
@@ -437,7 +437,7 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, sco
                 raise unprocessable(["body", required], f"{required} cannot be null")
         if (
             values.get("objective_id") is not None
-            and await repository.get_objective(uow.session, scope, strategy_id, values["objective_id"]) is None
+            and await kpis.get_objective(uow.session, scope, strategy_id, values["objective_id"]) is None
         ):
             raise unprocessable(["body", "objective_id"], f"the strategy has no objective {values['objective_id']!r}")
         merged = {**kpi.__dict__, **values}
@@ -446,7 +446,7 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, sco
         except ValueError as exc:
             raise unprocessable(["body"], str(exc)) from exc
         if values:
-            await repository.update_kpi(uow.session, scope, kpi_id, now, **values)
+            await kpis.update_kpi(uow.session, scope, kpi_id, now, **values)
         return await _kpi_out(uow.session, scope, runtime, strategy, kpi_id)
 
 
@@ -459,9 +459,9 @@ async def patch_kpi(strategy_id: StrategyId, kpi_id: ItemId, body: KpiPatch, sco
 async def delete_kpi(strategy_id: StrategyId, kpi_id: ItemId, scope: Writer, runtime: Runtime) -> Response:
     async with runtime.unit_of_work() as uow:
         await _strategy(uow.session, scope, strategy_id, lock=True)
-        if await repository.get_kpi(uow.session, scope, strategy_id, kpi_id) is None:
+        if await kpis.get_kpi(uow.session, scope, strategy_id, kpi_id) is None:
             raise not_found("KPI", kpi_id)
-        await repository.delete_kpi(uow.session, scope, kpi_id)
+        await kpis.delete_kpi(uow.session, scope, kpi_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -485,10 +485,10 @@ async def record_measurement(
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
         strategy = await _strategy(uow.session, scope, strategy_id)
-        kpi = await repository.get_kpi(uow.session, scope, strategy_id, kpi_id)
+        kpi = await kpis.get_kpi(uow.session, scope, strategy_id, kpi_id)
         if kpi is None:
             raise not_found("KPI", kpi_id)
-        today = _today(await repository.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
+        today = _today(await schedules.schedule_of(uow.session, scope, strategy.id), settings.default_timezone, now)
         measured_on = body.measured_on or today
         if measured_on > today:
             raise unprocessable(["body", "measured_on"], f"measured_on {measured_on} is in the future (today {today})")
@@ -496,7 +496,7 @@ async def record_measurement(
             raise unprocessable(
                 ["body", "measured_on"], f"measured_on {measured_on} is before the baseline date {kpi.baseline_date}"
             )
-        new = await repository.record_measurement(uow.session, scope, kpi_id, measured_on, body.value, body.note, now)
+        new = await kpis.record_measurement(uow.session, scope, kpi_id, measured_on, body.value, body.note, now)
         response.status_code = status.HTTP_201_CREATED if new else status.HTTP_200_OK
         return await _kpi_out(uow.session, scope, runtime, strategy, kpi_id)
 
@@ -512,9 +512,9 @@ async def delete_measurement(
 ) -> Response:
     async with runtime.unit_of_work() as uow:
         await _strategy(uow.session, scope, strategy_id)
-        if await repository.get_kpi(uow.session, scope, strategy_id, kpi_id) is None:
+        if await kpis.get_kpi(uow.session, scope, strategy_id, kpi_id) is None:
             raise not_found("KPI", kpi_id)
-        if not await repository.delete_measurement(uow.session, scope, kpi_id, measured_on):
+        if not await kpis.delete_measurement(uow.session, scope, kpi_id, measured_on):
             raise not_found("measurement of", f"{kpi_id} on {measured_on}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
