@@ -37,10 +37,10 @@ from trellis_common.events import (
 )
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler
-from trellis_strategy.jobs import ReviewDueJob
 from trellis_strategy.models import proposed_actions
 from trellis_strategy.repositories import actions, schedules, strategies
 from trellis_strategy.service import DEFINITION
+from trellis_strategy.workers import ReviewDueJob
 
 START = datetime(2025, 1, 31, 9, 0, tzinfo=UTC)  # 10:00 in Brussels, on a month end
 FIRST_DUE = datetime(2025, 4, 30, 8, 0, tzinfo=UTC)  # clamped to 30 April, 10:00 CEST

@@ -8,9 +8,9 @@ from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_strategy.api import calendar_feed, clusters, kpis, strategies
 from trellis_strategy.handlers import on_gaps_assessed, on_partners_matched
-from trellis_strategy.jobs import scheduler_worker
 from trellis_strategy.models import NAMES, metadata
 from trellis_strategy.settings import StrategySettings
+from trellis_strategy.workers import scheduler_worker
 
 DEFINITION = ServiceDefinition(
     name="strategy",
