@@ -20,10 +20,11 @@ from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler, claim_fire
 from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_strategy import overview, repository
+from trellis_strategy import overview
 from trellis_strategy.domain.cadence import InvalidCadence, InvalidTimeZone, ReviewCadence, time_zone
 from trellis_strategy.domain.reminders import PlannedReminder, advance
 from trellis_strategy.domain.schedule import series
+from trellis_strategy.repositories import schedules, strategies
 from trellis_strategy.settings import StrategySettings
 
 log = get_logger(__name__)
@@ -60,7 +61,7 @@ class ReviewDueJob:
     ) -> tuple[list[bool], int]:
         lateness: list[bool] = []
         async with runtime.unit_of_work() as uow:
-            due = await repository.due_schedules(uow.session, _ALL, now, settings.review_batch_size)
+            due = await schedules.due_schedules(uow.session, _ALL, now, settings.review_batch_size)
             for schedule in due:
                 late = await self._step(uow, settings, schedule, now)
                 if late is not None:
@@ -68,7 +69,7 @@ class ReviewDueJob:
         return lateness, len(due)
 
     async def _step(
-        self, uow: UnitOfWork, settings: StrategySettings, schedule: repository.Schedule, now: datetime
+        self, uow: UnitOfWork, settings: StrategySettings, schedule: schedules.Schedule, now: datetime
     ) -> bool | None:
         """Advance ``schedule`` to ``now``; returns whether the reminder sent was late, or None if none was."""
         try:
@@ -83,13 +84,11 @@ class ReviewDueJob:
                 timezone=schedule.timezone,
                 error=str(exc),
             )
-            await repository.update_schedule(
-                uow.session, _ALL, schedule.id, now, next_reminder_at=now + _UNUSABLE_RETRY
-            )
+            await schedules.update_schedule(uow.session, _ALL, schedule.id, now, next_reminder_at=now + _UNUSABLE_RETRY)
             return None
-        strategy = await repository.get_strategy(uow.session, _ALL, schedule.strategy_id)
+        strategy = await strategies.get_strategy(uow.session, _ALL, schedule.strategy_id)
         active = strategy is not None and strategy.archived_at is None
-        values = repository.clock_values(step.clock, schedule.policy, zone, active=active)
+        values = schedules.clock_values(step.clock, schedule.policy, zone, active=active)
         reminder = step.reminder
         late = reminder is not None and now - reminder.planned_at > settings.late_after
         # The state moves on even when another replica (or an earlier run) sent the reminder: it was sent.
@@ -107,13 +106,13 @@ class ReviewDueJob:
             )
         )
         if not claimed or reminder is None or strategy is None:
-            await repository.update_schedule(uow.session, _ALL, schedule.id, now, **values)
+            await schedules.update_schedule(uow.session, _ALL, schedule.id, now, **values)
             return None
         escalation = reminder.kind is ReminderKind.OVERDUE
         overdue_since, missed = _overdue_before(reminder, step.clock.overdue_since, step.clock.missed_reviews)
         uow.emit(
             ReviewDue(
-                reminder_id=repository.reminder_id(schedule.id, reminder.due_at, reminder.kind, reminder.lead_days),
+                reminder_id=schedules.reminder_id(schedule.id, reminder.due_at, reminder.kind, reminder.lead_days),
                 strategy_id=strategy.id,
                 cluster_id=strategy.cluster_id,
                 strategy_title=strategy.title,
@@ -132,7 +131,7 @@ class ReviewDueJob:
                 missed_reviews=missed,
             )
         )
-        await repository.update_schedule(
+        await schedules.update_schedule(
             uow.session, _ALL, schedule.id, now, **values, last_fired_due_at=reminder.due_at, last_fired_at=now
         )
         log.info(
