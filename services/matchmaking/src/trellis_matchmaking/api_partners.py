@@ -26,12 +26,12 @@ from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import CONFIRMED
 from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.matching import EVERYTHING, after_offers_changed, current_period, serve_waiting_list
 from trellis_matchmaking.models import matches, offers, partners
 from trellis_matchmaking.partner_csv import check_partners, read_rows
+from trellis_matchmaking.repositories import registry, seats
 from trellis_matchmaking.schemas import (
     OPEN,
     ClusterId,
@@ -114,9 +114,7 @@ def _openness(owner: str | None, asked: bool | None, current: bool | None = None
 
 async def _writable(session: AsyncSession, caller: Principal, partner_id: str) -> Row[Any]:
     """The partner, when the caller may change it: 404 when it cannot see it, 403 when it only reads it."""
-    query = select(partners).where(
-        partners.c.id == partner_id, repository.visible_partners(Scope.of(caller, READ_ROLES))
-    )
+    query = select(partners).where(partners.c.id == partner_id, registry.visible_partners(Scope.of(caller, READ_ROLES)))
     row = (await session.execute(query)).first()
     if row is None:
         raise not_found("partner", partner_id)
@@ -149,7 +147,7 @@ async def _partners_out(session: AsyncSession, rows: Sequence[Row[Any]], period:
     offered = (
         await session.execute(select(offers).where(offers.c.partner_id.in_(ids)).order_by(offers.c.title, offers.c.id))
     ).all()
-    taken = await repository.seats_held(session, period, [o.id for o in offered])
+    taken = await seats.seats_held(session, period, [o.id for o in offered])
     by_partner: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for offer in offered:
         by_partner[offer.partner_id].append(_offer_out(offer, period, taken))
@@ -171,18 +169,18 @@ async def _offer_view(runtime: Runtime, scope: Scope, offer_id: str) -> dict[str
         query = (
             select(offers)
             .join(partners, partners.c.id == offers.c.partner_id)
-            .where(offers.c.id == offer_id, repository.visible_partners(scope))
+            .where(offers.c.id == offer_id, registry.visible_partners(scope))
         )
         row = (await session.execute(query)).first()
         if row is None:
             raise not_found("offer", offer_id)
-        return _offer_out(row, period, await repository.seats_held(session, period, [offer_id]))
+        return _offer_out(row, period, await seats.seats_held(session, period, [offer_id]))
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut, tags=["partners"])
 async def get_partner(partner_id: Ident, runtime: Runtime, scope: Directory) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        query = select(partners).where(partners.c.id == partner_id, repository.visible_partners(scope))
+        query = select(partners).where(partners.c.id == partner_id, registry.visible_partners(scope))
         row = (await session.execute(query)).first()
         if row is None:
             raise not_found("partner", partner_id)
@@ -206,7 +204,7 @@ async def list_partners(
         str | None, Query(min_length=1, max_length=128, description="Only the partners this cluster owns")
     ] = None,
 ) -> dict[str, Any]:
-    where = [repository.visible_partners(scope)]
+    where = [registry.visible_partners(scope)]
     if partner_type:
         where.append(partners.c.partner_type == partner_type)
     if country:
@@ -254,7 +252,7 @@ async def _insert_partner(session: AsyncSession, body: PartnerIn, owner: str | N
         )
     )
     rows = [_offer_row(partner_id, o) for o in body.offers]
-    await repository.insert_offers(session, rows)
+    await registry.insert_offers(session, rows)
     return partner_id, [row["id"] for row in rows]
 
 
@@ -408,7 +406,7 @@ async def add_offer(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await _writable(uow.session, caller, partner_id)
         row = _offer_row(partner_id, body)
-        await repository.insert_offers(uow.session, [row])
+        await registry.insert_offers(uow.session, [row])
         await _serve_waiting_list(runtime, uow, [row["id"]])
     return await _offer_view(runtime, EVERYTHING, row["id"])
 
@@ -441,7 +439,7 @@ async def replace_offer(
         await uow.session.execute(
             update(offers).where(offers.c.id == offer_id).values(_offer_row(partner.id, body, offer_id))
         )
-        await repository.set_offer_skills(uow.session, offer_id, body.skill_codes)
+        await registry.set_offer_skills(uow.session, offer_id, body.skill_codes)
         await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, [offer_id])
     return await _offer_view(runtime, EVERYTHING, offer_id)
 

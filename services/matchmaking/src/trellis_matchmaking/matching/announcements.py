@@ -11,7 +11,6 @@ from sqlalchemy import insert, update
 
 from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity, ScoreComponent
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, MemberNeed, Offer, OfferFormat
 from trellis_matchmaking.domain.plan import Proposal
 from trellis_matchmaking.domain.pooling import pool_id
@@ -19,6 +18,7 @@ from trellis_matchmaking.matching.ledger import Ledger
 from trellis_matchmaking.matching.solving import explanation_json, solve
 from trellis_matchmaking.models import match_runs, matches
 from trellis_matchmaking.reply_links import ReplyLink, reply_links
+from trellis_matchmaking.repositories import registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
 
 UnitFor = Callable[[str], UnitOfWork]  # the unit of work a member's announcement is emitted in
@@ -41,8 +41,8 @@ async def alternatives_for(
     needs = [n for m in members for n in ledger.needs.get(m, []) if n.key in proposals]
     offers = dict(catalogue)
     missing = {match["offer_id"] for match in proposals.values()} - offers.keys()
-    for row in await repository.offer_rows(session, missing):  # a kept proposal's offer outside this placement
-        offers[row.id] = repository.to_offer(row, 0)
+    for row in await registry.offer_rows(session, missing):  # a kept proposal's offer outside this placement
+        offers[row.id] = registry.to_offer(row, 0)
     plan = await solve(
         session,
         settings,
@@ -207,13 +207,13 @@ async def _pools(
     group_seats: dict[str, list[Mapping[str, Any]]] = defaultdict(list)  # per cluster
     for member_id in members:
         cluster_id = ledger.assessments[member_id].cluster_id
-        seats = ledger.seats.get(member_id, {}).values()
-        group_seats[cluster_id].extend(m for m in seats if OfferFormat(m["format"]) in GROUP_FORMATS)
+        member_seats = ledger.seats.get(member_id, {}).values()
+        group_seats[cluster_id].extend(m for m in member_seats if OfferFormat(m["format"]) in GROUP_FORMATS)
     least = max(2, settings.pool_min_members)
     out: dict[str, list[PooledOpportunity]] = defaultdict(list)
     for cluster_id, held in group_seats.items():
         pairs = {(m["offer_id"], m["skill_code"]) for m in held}
-        sharing = await repository.sharers(uow.session, ledger.period, cluster_id, pairs)
+        sharing = await seats.sharers(uow.session, ledger.period, cluster_id, pairs)
         for match in held:
             who = sorted(set(sharing.get((match["offer_id"], match["skill_code"]), ())))
             if len(who) < least:
