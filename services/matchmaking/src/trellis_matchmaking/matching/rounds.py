@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -20,8 +19,7 @@ from trellis_matchmaking.domain.scoring import ineligibility
 from trellis_matchmaking.matching.announcements import UnitFor, alternatives_for, announce
 from trellis_matchmaking.matching.ledger import EVERYTHING, Key, Ledger
 from trellis_matchmaking.matching.solving import catalogue_of, match_row, release_matches, solve
-from trellis_matchmaking.models import matches
-from trellis_matchmaking.repositories import gaps, registry
+from trellis_matchmaking.repositories import gaps, proposals, registry
 from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
@@ -202,5 +200,5 @@ async def _write(session: AsyncSession, ledger: Ledger, plan: MatchPlan, result:
         result.count(need.cluster_id, "proposals_made")
         result.placed.add(need.member_id)
     if rows:
-        await session.execute(insert(matches), rows)
+        await proposals.insert_proposals(session, rows)
         await gaps.seat_gaps(session, {(r["member_id"], r["skill_code"]): r["id"] for r in rows})

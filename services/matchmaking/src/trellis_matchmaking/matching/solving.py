@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Row, update
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.events import ScoreComponent
@@ -18,8 +18,7 @@ from trellis_matchmaking.domain.outcomes import MatchStatus
 from trellis_matchmaking.domain.partners import MemberNeed, Offer
 from trellis_matchmaking.domain.periods import period_key
 from trellis_matchmaking.domain.plan import MatchPlan, Proposal, plan_matches
-from trellis_matchmaking.models import matches
-from trellis_matchmaking.repositories import gaps, registry, seats
+from trellis_matchmaking.repositories import gaps, proposals, registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
 
 # A solve of many gaps runs its arithmetic off the event loop, so the API keeps answering meanwhile.
@@ -109,9 +108,5 @@ async def release_matches(session: AsyncSession, match_ids: Sequence[str], now: 
     if not match_ids:
         return
     ids = list(match_ids)
-    await session.execute(
-        update(matches)
-        .where(matches.c.id.in_(ids), matches.c.status == MatchStatus.PROPOSED.value)
-        .values(status=MatchStatus.RELEASED.value, updated_at=now)
-    )
+    await proposals.release_proposals(session, ids, now)
     await gaps.clear_gap_seats(session, ids, now)
