@@ -8,11 +8,9 @@ so another cluster's objects answer 404 like ids that do not exist.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Admin, Reader, Scope, Writer
@@ -37,7 +35,7 @@ from trellis_matchmaking.matching import (
     settle,
     supersede_other_periods,
 )
-from trellis_matchmaking.models import NAMES, matches, offers
+from trellis_matchmaking.models import NAMES
 from trellis_matchmaking.outcome_recording import record_outcome as record
 from trellis_matchmaking.repositories import gaps, outcomes, registry, seats
 from trellis_matchmaking.schemas import (
@@ -51,6 +49,9 @@ from trellis_matchmaking.schemas import (
     RematchOut,
 )
 from trellis_matchmaking.settings import MatchmakingSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter()
 router.include_router(partner_router)  # the partner registry: one service, one router
@@ -86,17 +87,19 @@ async def list_matches(
     offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> dict[str, Any]:
     """Only the caller's clusters: filtering by another cluster gives an empty page, as an unknown one does."""
-    filters = {
-        matches.c.cluster_id: cluster_id,
-        matches.c.member_id: member_id,
-        matches.c.offer_id: offer_id,
-        matches.c.status: match_status.value if match_status else None,
-        matches.c.period: period,
-        matches.c.skill_code: skill_code,
-    }
-    where: list[ColumnElement[bool]] = [column == value for column, value in filters.items() if value is not None]
     async with runtime.db.sessions() as session:
-        total, items = await outcomes.match_page(session, scope, where, limit=limit, offset=offset)
+        total, items = await outcomes.match_page(
+            session,
+            scope,
+            cluster_id=cluster_id,
+            member_id=member_id,
+            offer_id=offer_id,
+            status=match_status,
+            period=period,
+            skill_code=skill_code,
+            limit=limit,
+            offset=offset,
+        )
         items = await _named(session, [dict(item) for item in items])
     return {"items": items, "total": total}
 
@@ -237,7 +240,7 @@ async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) ->
     cluster's waiting gaps (it never moves a proposal)."""
     settings = narrowed(runtime.settings, MatchmakingSettings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        offer_ids = list(await uow.session.scalars(select(offers.c.id)))
+        offer_ids = await registry.all_offer_ids(uow.session)
         result = await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
     return RematchOut(**result.seen_by(scope))
 

@@ -3,10 +3,10 @@ completed). Every function takes the caller's ``Scope``: another cluster's match
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
@@ -15,10 +15,29 @@ from trellis_matchmaking.models import match_runs, matches
 
 
 async def match_page(
-    session: AsyncSession, scope: Scope, where: Sequence[ColumnElement[bool]], *, limit: int, offset: int
+    session: AsyncSession,
+    scope: Scope,
+    *,
+    cluster_id: str | None = None,
+    member_id: str | None = None,
+    offer_id: str | None = None,
+    status: MatchStatus | None = None,
+    period: str | None = None,
+    skill_code: str | None = None,
+    limit: int,
+    offset: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Matches meeting ``where`` in the scope, newest first, and how many there are in all."""
-    where = [scope.clause(matches.c.cluster_id), *where]
+    """Matches in the scope meeting the filters given, newest first, and how many there are in all."""
+    filters = {
+        matches.c.cluster_id: cluster_id,
+        matches.c.member_id: member_id,
+        matches.c.offer_id: offer_id,
+        matches.c.status: status.value if status else None,
+        matches.c.period: period,
+        matches.c.skill_code: skill_code,
+    }
+    where = [scope.clause(matches.c.cluster_id)]
+    where += [column == value for column, value in filters.items() if value is not None]
     total = await session.scalar(select(func.count()).select_from(matches).where(*where))
     # Both descending, so one index walked backwards gives the order (ties of created_at by id).
     query = select(matches).where(*where).order_by(matches.c.created_at.desc(), matches.c.id.desc())

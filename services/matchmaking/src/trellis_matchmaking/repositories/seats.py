@@ -14,7 +14,7 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_matchmaking.domain.outcomes import HOLDS_SEAT, MatchStatus
+from trellis_matchmaking.domain.outcomes import CONFIRMED, HOLDS_SEAT, MatchStatus
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, OfferFormat
 from trellis_matchmaking.domain.pooling import SeatHolder
 from trellis_matchmaking.models import matches
@@ -34,6 +34,18 @@ async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str
     if offer_ids is not None:
         query = query.where(matches.c.offer_id.in_(list(offer_ids)))
     return Counter({offer_id: int(count) for offer_id, count in (await session.execute(query)).all()})
+
+
+async def seats_accepted(session: AsyncSession, offer_id: str, period: str) -> int:
+    """How many members accepted (or completed) a seat of the offer in the period: the fewest seats it may have."""
+    accepted = await session.scalar(
+        select(func.count()).where(
+            matches.c.offer_id == offer_id,
+            matches.c.period == period,
+            matches.c.status.in_([s.value for s in CONFIRMED]),
+        )
+    )
+    return accepted or 0
 
 
 _SEAT_COLUMNS = [
