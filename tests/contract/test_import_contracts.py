@@ -34,7 +34,7 @@ def test_the_tree_keeps_every_contract() -> None:
 @pytest.mark.parametrize(
     ("contract", "probe", "wrong_import"),
     [
-        ("services-independent", "trellis_skills/probe_wrong.py", "import trellis_matchmaking.repository"),
+        ("services-independent", "trellis_skills/probe_wrong.py", "import trellis_matchmaking.repositories"),
         ("common-imports-no-service", "trellis_common/probe_wrong.py", "from trellis_surveys import service"),
         # Through another module: the common database layer brings SQLAlchemy with it.
         ("domain-is-pure", "trellis_strategy/domain/probe_wrong.py", "from trellis_common import db"),

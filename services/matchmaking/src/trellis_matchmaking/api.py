@@ -8,11 +8,9 @@ so another cluster's objects answer 404 like ids that do not exist.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Admin, Reader, Scope, Writer
@@ -21,7 +19,6 @@ from trellis_common.rate_limit import EmailLimit
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX
-from trellis_matchmaking import repository
 from trellis_matchmaking.api_partners import now_period
 from trellis_matchmaking.api_partners import router as partner_router
 from trellis_matchmaking.domain.outcomes import (
@@ -38,8 +35,9 @@ from trellis_matchmaking.matching import (
     settle,
     supersede_other_periods,
 )
-from trellis_matchmaking.models import NAMES, matches, offers
+from trellis_matchmaking.models import NAMES
 from trellis_matchmaking.outcome_recording import record_outcome as record
+from trellis_matchmaking.repositories import gaps, outcomes, registry, seats
 from trellis_matchmaking.schemas import (
     SKILL_CODE,
     ConversionOut,
@@ -51,6 +49,9 @@ from trellis_matchmaking.schemas import (
     RematchOut,
 )
 from trellis_matchmaking.settings import MatchmakingSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter()
 router.include_router(partner_router)  # the partner registry: one service, one router
@@ -69,7 +70,7 @@ async def member_matches(
     """The member's match runs, newest first: what each ``matchmaking.partners.matched`` event said (an empty
     list for a member without runs in the caller's clusters, as for one not matched yet)."""
     async with runtime.db.sessions() as session:
-        return await repository.member_runs(session, scope, member_id, limit)
+        return await outcomes.member_runs(session, scope, member_id, limit)
 
 
 @router.get("/matches", response_model=MatchPage, tags=["matches"], summary="Seat reservations and their outcomes")
@@ -86,17 +87,19 @@ async def list_matches(
     offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> dict[str, Any]:
     """Only the caller's clusters: filtering by another cluster gives an empty page, as an unknown one does."""
-    filters = {
-        matches.c.cluster_id: cluster_id,
-        matches.c.member_id: member_id,
-        matches.c.offer_id: offer_id,
-        matches.c.status: match_status.value if match_status else None,
-        matches.c.period: period,
-        matches.c.skill_code: skill_code,
-    }
-    where: list[ColumnElement[bool]] = [column == value for column, value in filters.items() if value is not None]
     async with runtime.db.sessions() as session:
-        total, items = await repository.match_page(session, scope, where, limit=limit, offset=offset)
+        total, items = await outcomes.match_page(
+            session,
+            scope,
+            cluster_id=cluster_id,
+            member_id=member_id,
+            offer_id=offer_id,
+            status=match_status,
+            period=period,
+            skill_code=skill_code,
+            limit=limit,
+            offset=offset,
+        )
         items = await _named(session, [dict(item) for item in items])
     return {"items": items, "total": total}
 
@@ -112,7 +115,7 @@ async def _named(session: AsyncSession, items: list[dict[str, Any]]) -> list[dic
 
 async def _match(runtime: Runtime, scope: Scope, match_id: str) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        row = await repository.match_row(session, scope, match_id)
+        row = await outcomes.match_row(session, scope, match_id)
         if row is None:
             raise not_found("match", match_id)
         return (await _named(session, [dict(row._mapping)]))[0]
@@ -161,7 +164,7 @@ async def conversion_rate(
 ) -> dict[str, Any]:
     """Counts the caller's clusters only (another cluster's id counts nothing, as an unknown one)."""
     async with runtime.db.sessions() as session:
-        counts = await repository.status_counts(session, scope, cluster_id=cluster_id, period=period)
+        counts = await outcomes.status_counts(session, scope, cluster_id=cluster_id, period=period)
     figures = conversion(counts)
     result = {k: v for k, v in vars(figures).items() if k != "rate"}
     return {**result, "cluster_id": cluster_id, "period": period, "conversion_rate": figures.rate}
@@ -186,19 +189,19 @@ async def cluster_pools(
     period = period or now_period(runtime)
     async with runtime.db.sessions() as session:
         if limit is None:
-            rows = await repository.seat_rows(session, scope, period, cluster_id=cluster_id)
+            rows = await seats.seat_rows(session, scope, period, cluster_id=cluster_id)
         else:
-            rows = await repository.largest_pool_rows(
+            rows = await seats.largest_pool_rows(
                 session, scope, period, cluster_id=cluster_id, min_members=settings.pool_min_members, limit=limit
             )
-        pools = find_pools(repository.seat_holders(rows), period=period, min_members=settings.pool_min_members)
+        pools = find_pools(seats.seat_holders(rows), period=period, min_members=settings.pool_min_members)
         if limit is not None:
             pools = sorted(pools, key=lambda pool: -len(pool.member_ids))[:limit]
         # Names of the pooled members only, each once: an IN list of every seat holder costs more to compile
         # than to run.
         pooled = sorted({member_id for pool in pools for member_id in pool.member_ids})
         names = await names_of(session, NAMES, member_ids=pooled)
-        contacts = await repository.offer_contacts(session, {pool.offer_id for pool in pools})
+        contacts = await registry.offer_contacts(session, {pool.offer_id for pool in pools})
     by_offer = {r.offer_id: r for r in rows}
     accepted = Counter((r.skill_code, r.offer_id) for r in rows if MatchStatus(r.status) in CONFIRMED)
     return [
@@ -237,7 +240,7 @@ async def rematch(runtime: Runtime, correlation: CorrelationId, scope: Admin) ->
     cluster's waiting gaps (it never moves a proposal)."""
     settings = narrowed(runtime.settings, MatchmakingSettings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        offer_ids = list(await uow.session.scalars(select(offers.c.id)))
+        offer_ids = await registry.all_offer_ids(uow.session)
         result = await serve_waiting_list(uow, settings, current_period(settings, uow.now), offer_ids)
     return RematchOut(**result.seen_by(scope))
 
@@ -260,7 +263,7 @@ async def rematch_member(
     settings = narrowed(runtime.settings, MatchmakingSettings)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         period = current_period(settings, uow.now)
-        if not await repository.move_needs(uow.session, scope, member_id, period, uow.now):
+        if not await gaps.move_needs(uow.session, scope, member_id, period, uow.now):
             raise not_found("gaps of member", member_id)
         await supersede_other_periods(uow.session, [member_id], period, uow.now)
         result = await settle(uow, settings, period, {member_id: Reason.REMATCH})

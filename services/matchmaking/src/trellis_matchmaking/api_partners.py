@@ -13,12 +13,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import Row, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found, report_or_invalid
 from trellis_common.auth import READ_ROLES, Caller, Principal, Role, Scope, Writer
@@ -26,12 +24,10 @@ from trellis_common.csv_upload import CsvLayoutError
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
-from trellis_matchmaking.domain.outcomes import CONFIRMED
 from trellis_matchmaking.domain.partners import PartnerType
 from trellis_matchmaking.matching import EVERYTHING, after_offers_changed, current_period, serve_waiting_list
-from trellis_matchmaking.models import matches, offers, partners
 from trellis_matchmaking.partner_csv import check_partners, read_rows
+from trellis_matchmaking.repositories import registry, seats
 from trellis_matchmaking.schemas import (
     OPEN,
     ClusterId,
@@ -45,6 +41,10 @@ from trellis_matchmaking.schemas import (
     PartnerPatch,
 )
 from trellis_matchmaking.settings import MatchmakingSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter()
 Ident = Annotated[str, Path(min_length=1, max_length=128)]
@@ -114,10 +114,7 @@ def _openness(owner: str | None, asked: bool | None, current: bool | None = None
 
 async def _writable(session: AsyncSession, caller: Principal, partner_id: str) -> Row[Any]:
     """The partner, when the caller may change it: 404 when it cannot see it, 403 when it only reads it."""
-    query = select(partners).where(
-        partners.c.id == partner_id, repository.visible_partners(Scope.of(caller, READ_ROLES))
-    )
-    row = (await session.execute(query)).first()
+    row = await registry.visible_partner(session, Scope.of(caller, READ_ROLES), partner_id)
     if row is None:
         raise not_found("partner", partner_id)
     if not _may_own(caller, row.owner_cluster_id):
@@ -127,7 +124,7 @@ async def _writable(session: AsyncSession, caller: Principal, partner_id: str) -
 
 async def _offer_partner(session: AsyncSession, caller: Principal, offer_id: str) -> Row[Any]:
     """The partner of an offer the caller may change (the offer locked until the change commits)."""
-    partner_id = await session.scalar(select(offers.c.partner_id).where(offers.c.id == offer_id).with_for_update())
+    partner_id = await registry.lock_offer_partner(session, offer_id)
     try:
         return await _writable(session, caller, partner_id or "")
     except HTTPException as refused:
@@ -146,10 +143,8 @@ def _offer_out(row: Any, period: str, taken: Counter[str]) -> dict[str, Any]:
 
 async def _partners_out(session: AsyncSession, rows: Sequence[Row[Any]], period: str) -> list[dict[str, Any]]:
     ids = [r.id for r in rows]
-    offered = (
-        await session.execute(select(offers).where(offers.c.partner_id.in_(ids)).order_by(offers.c.title, offers.c.id))
-    ).all()
-    taken = await repository.seats_held(session, period, [o.id for o in offered])
+    offered = await registry.partners_offers(session, ids)
+    taken = await seats.seats_held(session, period, [o.id for o in offered])
     by_partner: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for offer in offered:
         by_partner[offer.partner_id].append(_offer_out(offer, period, taken))
@@ -159,7 +154,7 @@ async def _partners_out(session: AsyncSession, rows: Sequence[Row[Any]], period:
 async def _partner(runtime: Runtime, partner_id: str) -> dict[str, Any]:
     """A partner the caller was allowed to reach (the route checked)."""
     async with runtime.db.sessions() as session:
-        row = (await session.execute(select(partners).where(partners.c.id == partner_id))).first()
+        row = await registry.partner(session, partner_id)
         if row is None:
             raise not_found("partner", partner_id)
         return (await _partners_out(session, [row], now_period(runtime)))[0]
@@ -168,22 +163,16 @@ async def _partner(runtime: Runtime, partner_id: str) -> dict[str, Any]:
 async def _offer_view(runtime: Runtime, scope: Scope, offer_id: str) -> dict[str, Any]:
     period = now_period(runtime)
     async with runtime.db.sessions() as session:
-        query = (
-            select(offers)
-            .join(partners, partners.c.id == offers.c.partner_id)
-            .where(offers.c.id == offer_id, repository.visible_partners(scope))
-        )
-        row = (await session.execute(query)).first()
+        row = await registry.visible_offer(session, scope, offer_id)
         if row is None:
             raise not_found("offer", offer_id)
-        return _offer_out(row, period, await repository.seats_held(session, period, [offer_id]))
+        return _offer_out(row, period, await seats.seats_held(session, period, [offer_id]))
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut, tags=["partners"])
 async def get_partner(partner_id: Ident, runtime: Runtime, scope: Directory) -> dict[str, Any]:
     async with runtime.db.sessions() as session:
-        query = select(partners).where(partners.c.id == partner_id, repository.visible_partners(scope))
-        row = (await session.execute(query)).first()
+        row = await registry.visible_partner(session, scope, partner_id)
         if row is None:
             raise not_found("partner", partner_id)
         return (await _partners_out(session, [row], now_period(runtime)))[0]
@@ -206,22 +195,18 @@ async def list_partners(
         str | None, Query(min_length=1, max_length=128, description="Only the partners this cluster owns")
     ] = None,
 ) -> dict[str, Any]:
-    where = [repository.visible_partners(scope)]
-    if partner_type:
-        where.append(partners.c.partner_type == partner_type)
-    if country:
-        where.append(partners.c.country == country)
-    if owner_cluster_id:
-        where.append(partners.c.owner_cluster_id == owner_cluster_id)
     async with runtime.db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(partners).where(*where))
-        rows = (
-            await session.execute(
-                select(partners).where(*where).order_by(partners.c.name, partners.c.id).limit(limit).offset(offset)
-            )
-        ).all()
+        total, rows = await registry.partner_page(
+            session,
+            scope,
+            partner_type=partner_type,
+            country=country,
+            owner_cluster_id=owner_cluster_id,
+            limit=limit,
+            offset=offset,
+        )
         items = await _partners_out(session, rows, now_period(runtime))
-    return {"items": items, "total": total or 0}
+    return {"items": items, "total": total}
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, tags=["offers"])
@@ -239,22 +224,23 @@ def _offer_row(partner_id: str, offer: OfferIn, offer_id: str | None = None) -> 
 async def _insert_partner(session: AsyncSession, body: PartnerIn, owner: str | None, now: Any) -> tuple[str, list[str]]:
     """The new partner's id and its offers' ids."""
     partner_id = str(uuid.uuid4())
-    await session.execute(
-        insert(partners).values(
-            id=partner_id,
-            name=body.name,
-            partner_type=body.partner_type,
-            country=body.country,
-            website=str(body.website) if body.website else None,
-            contact=body.contact,
-            owner_cluster_id=owner,
-            open_to_other_clusters=_openness(owner, body.open_to_other_clusters),
-            created_at=now,
-            updated_at=now,
-        )
+    await registry.insert_partner(
+        session,
+        {
+            "id": partner_id,
+            "name": body.name,
+            "partner_type": body.partner_type,
+            "country": body.country,
+            "website": str(body.website) if body.website else None,
+            "contact": body.contact,
+            "owner_cluster_id": owner,
+            "open_to_other_clusters": _openness(owner, body.open_to_other_clusters),
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     rows = [_offer_row(partner_id, o) for o in body.offers]
-    await repository.insert_offers(session, rows)
+    await registry.insert_offers(session, rows)
     return partner_id, [row["id"] for row in rows]
 
 
@@ -319,11 +305,7 @@ async def import_partners(
             detail=[{"type": "value_error", "loc": ["body", "file"], "msg": str(exc)}],
         ) from None
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        same_owner = partners.c.owner_cluster_id.is_(None) if owner is None else partners.c.owner_cluster_id == owner
-        registered = {
-            name.casefold(): pid
-            for pid, name in await uow.session.execute(select(partners.c.id, partners.c.name).where(same_owner))
-        }
+        registered = {name.casefold(): pid for pid, name in await registry.partner_names(uow.session, owner)}
         checked = check_partners(rows, registered)
         if checked.errors:
             report = ImportReport(
@@ -373,11 +355,9 @@ async def patch_partner(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         row = await _writable(uow.session, caller, partner_id)
         changes = _patch_values(caller, row, body)
-        await uow.session.execute(
-            update(partners).where(partners.c.id == partner_id).values(**changes, updated_at=uow.now)
-        )
-        offer_ids = await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id))
-        await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, list(offer_ids))
+        await registry.update_partner(uow.session, partner_id, changes, uow.now)
+        offer_ids = await registry.partner_offer_ids(uow.session, partner_id)
+        await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, offer_ids)
     return await _partner(runtime, partner_id)
 
 
@@ -392,9 +372,8 @@ async def delete_partner(
 ) -> Response:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await _writable(uow.session, caller, partner_id)
-        offer_ids = list(await uow.session.scalars(select(offers.c.id).where(offers.c.partner_id == partner_id)))
-        await uow.session.execute(delete(offers).where(offers.c.partner_id == partner_id))
-        await uow.session.execute(delete(partners).where(partners.c.id == partner_id))
+        offer_ids = await registry.partner_offer_ids(uow.session, partner_id)
+        await registry.delete_partner(uow.session, partner_id)
         await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, offer_ids)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -408,7 +387,7 @@ async def add_offer(
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await _writable(uow.session, caller, partner_id)
         row = _offer_row(partner_id, body)
-        await repository.insert_offers(uow.session, [row])
+        await registry.insert_offers(uow.session, [row])
         await _serve_waiting_list(runtime, uow, [row["id"]])
     return await _offer_view(runtime, EVERYTHING, row["id"])
 
@@ -426,22 +405,13 @@ async def replace_offer(
     period = now_period(runtime)
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         partner = await _offer_partner(uow.session, caller, offer_id)
-        accepted = await uow.session.scalar(
-            select(func.count()).where(
-                matches.c.offer_id == offer_id,
-                matches.c.period == period,
-                matches.c.status.in_([s.value for s in CONFIRMED]),
-            )
-        )
-        if body.seats < (accepted or 0):
+        accepted = await seats.seats_accepted(uow.session, offer_id, period)
+        if body.seats < accepted:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 detail=f"seats: {accepted} members have accepted a seat in {period}; the offer cannot have fewer",
             )
-        await uow.session.execute(
-            update(offers).where(offers.c.id == offer_id).values(_offer_row(partner.id, body, offer_id))
-        )
-        await repository.set_offer_skills(uow.session, offer_id, body.skill_codes)
+        await registry.replace_offer(uow.session, _offer_row(partner.id, body, offer_id))
         await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, [offer_id])
     return await _offer_view(runtime, EVERYTHING, offer_id)
 
@@ -452,6 +422,6 @@ async def delete_offer(
 ) -> Response:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await _offer_partner(uow.session, caller, offer_id)
-        await uow.session.execute(delete(offers).where(offers.c.id == offer_id))
+        await registry.delete_offer(uow.session, offer_id)
         await after_offers_changed(uow, narrowed(runtime.settings, MatchmakingSettings), EVERYTHING, [offer_id])
     return Response(status_code=status.HTTP_204_NO_CONTENT)

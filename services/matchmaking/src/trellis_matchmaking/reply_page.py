@@ -25,12 +25,12 @@ from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import preferred_language, skill_label
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome, OutcomeNotAllowed
 from trellis_matchmaking.models import NAMES
 from trellis_matchmaking.outcome_recording import record_outcome
 from trellis_matchmaking.reply_links import match_of
 from trellis_matchmaking.reply_texts import TEXTS
+from trellis_matchmaking.repositories import outcomes
 from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
@@ -69,7 +69,7 @@ def _settings(runtime: Runtime) -> MatchmakingSettings:
 async def _view(runtime: Runtime, match_id: str, language: str) -> dict[str, Any] | None:
     """What the page shows of the match: its status, the offer in words, the names, the cluster's brand."""
     async with runtime.db.sessions() as session:
-        row = await repository.match_row(session, _link_scope(match_id), match_id)
+        row = await outcomes.match_row(session, _link_scope(match_id), match_id)
         if row is None:
             return None
         names = await names_of(session, NAMES, member_ids=[row.member_id], cluster_ids=[row.cluster_id])
