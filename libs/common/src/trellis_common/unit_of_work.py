@@ -14,8 +14,9 @@ from trellis_common.clock import Clock
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import EventData
 from trellis_common.repositories import outbox
+from trellis_common.repositories.wakeups import notify
 from trellis_common.settings import ServiceSettings
-from trellis_common.wakeups import OUTBOX, notify
+from trellis_common.wakeups import OUTBOX
 
 
 @dataclass(frozen=True)
