@@ -20,7 +20,7 @@ from trellis_common.auth import Scope
 from trellis_common.events import PartnersMatched
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
-from trellis_common.names import names_of
+from trellis_common.repositories.names import names_of
 from trellis_common.repositories.schedule_fires import claim_fire
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler

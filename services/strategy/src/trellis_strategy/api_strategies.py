@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
-from trellis_common.names import names_of
+from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_strategy import overview, planning, presenters, repository
