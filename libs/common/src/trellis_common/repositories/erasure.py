@@ -17,7 +17,7 @@ from trellis_common.db import outbox
 
 async def erasable_outbox_rows(
     session: AsyncSession, *, keys: Sequence[str] | None, superseded_types: Sequence[str]
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The rows (of ``keys``, if given) whose deletion cannot change what the relay publishes: published or set
     aside for good, and the unpublished ones of ``superseded_types``; id, headers, payload and error of each."""
     done = or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))

@@ -28,7 +28,7 @@ async def take_relay_lock(session: AsyncSession) -> bool:
     return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY))))
 
 
-async def claim_unsent(session: AsyncSession, *, limit: int) -> Sequence[Row[Any]]:
+async def claim_unsent(session: AsyncSession, *, limit: int) -> Sequence[Row[*tuple[Any, ...]]]:
     """The oldest rows neither published nor set aside, locked for this transaction (rows another transaction
     holds are skipped)."""
     return (
