@@ -6,7 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [ROOT / "src", ROOT / "libs" / "common" / "src", *sorted((ROOT / "services").glob("*/src")), ROOT / "benchmarks"]
+SOURCES = [
+    ROOT / "src",
+    ROOT / "libs" / "common" / "src",
+    *sorted((ROOT / "services").glob("*/src")),
+    ROOT / "benchmarks",
+]
 LIMIT = 500
 
 

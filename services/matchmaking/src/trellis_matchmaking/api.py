@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Admin, Reader, Scope, Writer
-from trellis_common.names import names_of
 from trellis_common.rate_limit import EmailLimit
+from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX

@@ -21,8 +21,8 @@ from trellis_common.auth import Scope
 from trellis_common.dates import long_date
 from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
-from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit
+from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome, OutcomeNotAllowed

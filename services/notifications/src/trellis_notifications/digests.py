@@ -20,9 +20,10 @@ from trellis_common.auth import Scope
 from trellis_common.events import PartnersMatched
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
-from trellis_common.names import names_of
+from trellis_common.repositories.names import names_of
+from trellis_common.repositories.schedule_fires import claim_fire
 from trellis_common.runtime import ServiceRuntime
-from trellis_common.scheduler import Scheduler, claim_fire
+from trellis_common.scheduler import Scheduler
 from trellis_common.settings import narrowed
 from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate, delivery_id_for

@@ -34,7 +34,7 @@ from trellis_common.events import (
     ReviewDue,
 )
 from trellis_common.logging import get_logger
-from trellis_common.names import forget_member, names_of, record_member
+from trellis_common.repositories.names import forget_member, names_of, record_member
 from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_notifications.composer import Recipient, compose

@@ -22,8 +22,8 @@ from trellis_common.app import Runtime
 from trellis_common.auth import Scope
 from trellis_common.http_guards import LINK_PAGE_HEADERS
 from trellis_common.logging import get_logger
-from trellis_common.names import names_of
 from trellis_common.rate_limit import PublicLimit, rate_limited
+from trellis_common.repositories.names import names_of
 from trellis_common.tokens import TokenError
 from trellis_notifications.api import settings_of
 from trellis_notifications.composer import unsubscribe_signer

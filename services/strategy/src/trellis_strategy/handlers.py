@@ -13,7 +13,7 @@ from trellis_common.auth import Scope
 from trellis_common.consumer import Handling
 from trellis_common.events import GapsAssessed, PartnersMatched
 from trellis_common.logging import get_logger
-from trellis_common.names import names_of
+from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
 from trellis_strategy import planning
 from trellis_strategy.domain.agenda import ProposedAction, proposed_actions

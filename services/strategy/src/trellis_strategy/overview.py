@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.events import AgendaAction, AgendaActionKind, AgendaGap, ReviewAgenda, ReviewKpi
-from trellis_common.names import names_of
+from trellis_common.repositories.names import names_of
 from trellis_strategy.domain.agenda import say_again, summarise
 from trellis_strategy.domain.kpi import KpiAssessment, assess
 from trellis_strategy.models import NAMES

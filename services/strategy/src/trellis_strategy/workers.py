@@ -16,8 +16,9 @@ from trellis_common.auth import Scope
 from trellis_common.events import ContactRole, ReminderKind, ReviewDue
 from trellis_common.logging import get_logger
 from trellis_common.metrics import REMINDERS_FIRED
+from trellis_common.repositories.schedule_fires import claim_fire
 from trellis_common.runtime import ServiceRuntime
-from trellis_common.scheduler import Scheduler, claim_fire
+from trellis_common.scheduler import Scheduler
 from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_strategy import overview

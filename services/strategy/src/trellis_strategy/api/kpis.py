@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Response, status
 
 from trellis_common.app import Runtime, not_found
 from trellis_common.auth import Reader, Role, Scope, Writer, scope_for
-from trellis_common.names import names_of
+from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
 from trellis_strategy import presenters
 from trellis_strategy.api.shared import StrategyId, kpi_target, strategy_or_404, strategy_today, unprocessable

@@ -1,4 +1,5 @@
-"""Inbox deduplication: a handler's effects commit together with the row that says 'done'."""
+"""The inbox: the events a consumer applied, claimed in the transaction that applies them, so a handler's
+effects commit together with the row that says 'done' (and a redelivered event is skipped)."""
 
 from __future__ import annotations
 
