@@ -31,7 +31,7 @@ from trellis_skills.heatmap_words import WORDS as HEATMAP
 from trellis_surveys.answering import ANSWER_MESSAGES, UI, localised
 from trellis_surveys.domain import templates as survey_templates
 from trellis_surveys.domain.templates import SurveyTemplate
-from trellis_surveys.template_store import builtin_templates
+from trellis_surveys.repositories.templates import builtin_templates
 
 LANGUAGES = ("en", "de", "fr")
 TRANSLATED = ("de", "fr")

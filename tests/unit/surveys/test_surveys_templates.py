@@ -21,7 +21,7 @@ from trellis_surveys.domain.templates import (
     adapt,
     validate_response,
 )
-from trellis_surveys.template_store import builtin_templates
+from trellis_surveys.repositories.templates import builtin_templates
 
 TAXONOMY = Path(__file__).parents[3] / "services/skills/src/trellis_skills/data/taxonomy.json"
 

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import jinja2
 from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select, update
 
 from trellis_common.app import Runtime, page_path
 from trellis_common.auth import Scope
@@ -28,7 +27,6 @@ from trellis_common.rate_limit import PublicLimit
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import is_listed, primary_language, skill_label
 from trellis_surveys.campaigns import signer
-from trellis_surveys.directory import load_member
 from trellis_surveys.domain.links import BadLink, LinkProblem, form_token, form_token_valid
 from trellis_surveys.domain.templates import (
     SKILL_FIELDS,
@@ -39,11 +37,13 @@ from trellis_surveys.domain.templates import (
     survey_title,
     validate_response,
 )
-from trellis_surveys.models import campaigns, clusters, invitations
 from trellis_surveys.privacy import is_erased
 from trellis_surveys.recording import record_response
+from trellis_surveys.repositories.campaigns import linked_campaign
+from trellis_surveys.repositories.directory import cluster_timezone, load_member
+from trellis_surveys.repositories.invitations import find_invitation, mark_completed, mark_opened, save_answers_draft
+from trellis_surveys.repositories.templates import get_template
 from trellis_surveys.settings import SurveysSettings
-from trellis_surveys.template_store import get_template
 
 router = APIRouter(tags=["answering"], include_in_schema=False)
 # No bearer token here: the signed link is the credential, and it names one invitation (hence one cluster).
@@ -258,26 +258,18 @@ async def _open(runtime: Runtime, token: str) -> Opened | HTMLResponse:
             return _message("en", "expired", status.HTTP_410_GONE)
         return _message("en", "forged", status.HTTP_404_NOT_FOUND)
     async with runtime.db.sessions() as session:
-        invitation = (
-            (await session.execute(select(invitations).where(invitations.c.id == claims.invitation_id)))
-            .mappings()
-            .first()
-        )
+        invitation = await find_invitation(session, claims.invitation_id)
         if invitation is None or is_erased(invitation["contact_id"]):  # deleted or erased since the link went out
             return _message("en", "forged", status.HTTP_404_NOT_FOUND)
-        campaign = (
-            (await session.execute(select(campaigns).where(campaigns.c.id == invitation["campaign_id"])))
-            .mappings()
-            .one()
-        )
+        campaign = await linked_campaign(session, invitation["campaign_id"])
         stored = await get_template(session, LINK_SCOPE, campaign["template_id"], campaign["template_version"])
-        timezone = await session.scalar(select(clusters.c.timezone).where(clusters.c.id == campaign["cluster_id"]))
+        timezone = await cluster_timezone(session, campaign["cluster_id"])
     assert stored is not None
     spoken = primary_language(invitation["language"])
     language = spoken if spoken in UI else "en"
     if now >= campaign["closes_at"]:
         return _message(language, "expired", status.HTTP_410_GONE)
-    return Opened(dict(invitation), dict(campaign), stored.template, language, timezone or "UTC")
+    return Opened(invitation, campaign, stored.template, language, timezone or "UTC")
 
 
 def _anchor(code: str) -> str:
@@ -458,11 +450,7 @@ async def answer_form(token: str, request: Request, runtime: Runtime, _limit: Pu
     inv = opened.invitation
     async with runtime.unit_of_work() as uow:
         if inv["opened_at"] is None:
-            await uow.session.execute(
-                update(invitations)
-                .where(invitations.c.id == inv["id"], invitations.c.opened_at.is_(None))
-                .values(opened_at=uow.now)
-            )
+            await mark_opened(uow.session, inv["id"], uow.now)
     notice = _ui(opened.language)["resubmitted"] if inv["completed_at"] else None
     settings = narrowed(runtime.settings, SurveysSettings)
     return _page("form.html", **_form_context(request, opened, settings, token, inv["draft"] or {}, {}, [], notice))
@@ -483,15 +471,13 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
     inv = opened.invitation
     if form.get("action") != "submit":
         async with runtime.unit_of_work() as uow:
-            await uow.session.execute(
-                update(invitations)
-                .where(invitations.c.id == inv["id"])
-                .values(
-                    draft=draft,
-                    draft_saved_at=uow.now,
-                    started_at=inv["started_at"] or uow.now,
-                    opened_at=inv["opened_at"] or uow.now,
-                )
+            await save_answers_draft(
+                uow.session,
+                inv["id"],
+                draft,
+                now=uow.now,
+                started_at=inv["started_at"] or uow.now,
+                opened_at=inv["opened_at"] or uow.now,
             )
         return _page("form.html", **_form_context(request, opened, settings, token, draft, {}, [], ui["saved"]))
     # The member's language: messages quote the questions as the member read them (answers are the same).
@@ -525,18 +511,8 @@ async def answer_submit(token: str, request: Request, runtime: Runtime, _limit: 
         await record_response(
             uow, member, opened.template, validated, campaign_id=inv["campaign_id"], invitation_id=inv["id"]
         )
-        await uow.session.execute(
-            update(invitations)
-            .where(invitations.c.id == inv["id"])
-            .values(
-                draft=draft,
-                draft_saved_at=now,
-                completed_at=now,
-                started_at=inv["started_at"] or now,
-                opened_at=inv["opened_at"] or now,
-                next_reminder_at=None,
-            )
-        )
+        started, opened_at = inv["started_at"] or now, inv["opened_at"] or now
+        await mark_completed(uow.session, inv["id"], draft, now=now, started_at=started, opened_at=opened_at)
     close = local_time(opened.campaign["closes_at"], opened.timezone, opened.language)
     return _page(
         "message.html",
