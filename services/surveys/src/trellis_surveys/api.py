@@ -19,8 +19,9 @@ from trellis_common.events import MemberChanged, MemberType, SizeClass
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
+from trellis_surveys.domain.answers import AnswerError, validate_response
 from trellis_surveys.domain.member_import import check_rows, read_rows
-from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
+from trellis_surveys.domain.templates import TemplateStatus
 from trellis_surveys.privacy import forget_contacts, forget_member
 from trellis_surveys.recording import member_changed, new_id, record_response
 from trellis_surveys.repositories.directory import (

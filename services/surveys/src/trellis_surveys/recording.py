@@ -12,7 +12,8 @@ from typing import Any
 from trellis_common.events import Contact, MemberChanged, MemberContext, ResponseCompleted, SkillAnswer
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.domain.ambitions import ContextField
-from trellis_surveys.domain.templates import SurveyTemplate, ValidatedResponse
+from trellis_surveys.domain.answers import ValidatedResponse
+from trellis_surveys.domain.templates import SurveyTemplate
 from trellis_surveys.repositories.invitations import stop_member_reminders
 from trellis_surveys.repositories.responses import add_response, campaign_response, replace_response
 
