@@ -7,7 +7,8 @@ Fields are named ``q.<question id>`` and ``skill.<code>.<field>``; a saved draft
 from __future__ import annotations
 
 import re
-from typing import Any
+from enum import StrEnum
+from typing import Any, assert_never
 
 from fastapi import Request
 
@@ -43,22 +44,59 @@ def _condition_text(template: SurveyTemplate, question: Question, ui: dict[str, 
     return ui["only_if"].format(answer=answer, question=source.text)
 
 
+class Widget(StrEnum):
+    """How ``form.html`` draws a question's field."""
+
+    RADIO = "radio"  # one of the choices
+    CHECKBOXES = "checkboxes"  # any of the choices
+    NUMBER = "number"  # a line for a number
+    TEXTAREA = "textarea"  # free text
+    SKILL_MATRIX = "skill_matrix"  # a row of fields per skill
+
+
+def widget(kind: QuestionType) -> Widget:
+    match kind:
+        case QuestionType.LIKERT | QuestionType.RATING | QuestionType.SINGLE_CHOICE:
+            return Widget.RADIO
+        case QuestionType.MULTI_CHOICE:
+            return Widget.CHECKBOXES
+        case QuestionType.NUMBER:
+            return Widget.NUMBER
+        case QuestionType.TEXT:
+            return Widget.TEXTAREA
+        case QuestionType.SKILL_MATRIX:
+            return Widget.SKILL_MATRIX
+        case unknown:
+            assert_never(unknown)
+
+
 def _choices(question: Question, language: str | None) -> list[tuple[str, str]]:
-    if question.type is QuestionType.LIKERT:
-        scale = LIKERT_SCALE.get(language or "en", LIKERT_SCALE["en"])
-        return [(str(n), f"{n} – {label}") for n, label in enumerate(scale, start=1)]
-    if question.type is QuestionType.RATING:
-        low, high = question.scale_labels or ("", "")
-        return [
-            (
-                str(n),
-                f"{n}"
-                + (f" – {low}" if n == question.scale_min and low else "")
-                + (f" – {high}" if n == question.scale_max and high else ""),
-            )
-            for n in range(question.scale_min, question.scale_max + 1)
-        ]
-    return [(o.value, o.label) for o in question.options]
+    """The (value, label) pairs to choose from: a scale's points, or the options."""
+    match question.type:
+        case QuestionType.LIKERT:
+            scale = LIKERT_SCALE.get(language or "en", LIKERT_SCALE["en"])
+            return [(str(n), f"{n} – {label}") for n, label in enumerate(scale, start=1)]
+        case QuestionType.RATING:
+            low, high = question.scale_labels or ("", "")
+            return [
+                (
+                    str(n),
+                    f"{n}"
+                    + (f" – {low}" if n == question.scale_min and low else "")
+                    + (f" – {high}" if n == question.scale_max and high else ""),
+                )
+                for n in range(question.scale_min, question.scale_max + 1)
+            ]
+        case (
+            QuestionType.SINGLE_CHOICE
+            | QuestionType.MULTI_CHOICE
+            | QuestionType.NUMBER
+            | QuestionType.TEXT
+            | QuestionType.SKILL_MATRIX
+        ):
+            return [(o.value, o.label) for o in question.options]
+        case unknown:
+            assert_never(unknown)
 
 
 def form_questions(
@@ -69,7 +107,7 @@ def form_questions(
     for q in template.questions:
         item: dict[str, Any] = {
             "id": q.id,
-            "type": q.type.value,
+            "widget": widget(q.type).value,
             "text": q.text,
             "help": q.help,
             "section": q.section,
@@ -80,7 +118,7 @@ def form_questions(
             "choices": _choices(q, language),
             "current": draft.get(f"q.{q.id}", []),
         }
-        if q.type is QuestionType.SKILL_MATRIX:
+        if item["widget"] == Widget.SKILL_MATRIX:
             level_options = [
                 (str(n), q.levels.labels.get(str(n), str(n))) for n in range(q.levels.min, q.levels.max + 1)
             ]
@@ -131,34 +169,48 @@ def read_answers(
     errors: list[AnswerError] = []
     for q in template.questions:
         values = [v for v in draft.get(f"q.{q.id}", []) if v.strip()]
-        if q.type is QuestionType.SKILL_MATRIX:
-            for code in q.skills:
-                cells = {f: (draft.get(f"skill.{code}.{f}") or [""])[0].strip() for f in SKILL_FIELDS}
-                if not any(cells.values()):
-                    continue
-                if not all(cells.values()):
-                    errors.append(AnswerError(field=f"skill:{code}", message=ui["skill_incomplete"]))
-                    continue
-                if not all(v.isdigit() for v in cells.values()):
-                    errors.append(AnswerError(field=f"skill:{code}", message=ui["bad_number"]))
-                    continue
-                skills.append({"skill_code": code, **{f: int(v) for f, v in cells.items()}})
-            continue
-        if not values:
-            continue
-        if q.type is QuestionType.MULTI_CHOICE:
-            answers[q.id] = values
-        elif q.type in (QuestionType.LIKERT, QuestionType.RATING, QuestionType.NUMBER):
-            raw = values[0].strip().replace(",", ".") if q.type is QuestionType.NUMBER else values[0].strip()
-            try:
-                number = float(raw)
-            except ValueError:
-                errors.append(AnswerError(field=f"answers.{q.id}", message=ui["bad_number"]))
-                continue
-            answers[q.id] = int(number) if number.is_integer() else number
-        else:
-            answers[q.id] = values[0]
+        match q.type:
+            case QuestionType.SKILL_MATRIX:
+                rows, row_errors = _skill_rows(q, draft, ui)
+                skills += rows
+                errors += row_errors
+            case QuestionType.MULTI_CHOICE:
+                if values:
+                    answers[q.id] = values
+            case QuestionType.LIKERT | QuestionType.RATING | QuestionType.NUMBER:
+                if values:
+                    # A decimal comma is as good as a point in an amount; a scale point is a whole number.
+                    raw = values[0].strip().replace(",", ".") if q.type is QuestionType.NUMBER else values[0].strip()
+                    try:
+                        number = float(raw)
+                    except ValueError:
+                        errors.append(AnswerError(field=f"answers.{q.id}", message=ui["bad_number"]))
+                    else:
+                        answers[q.id] = int(number) if number.is_integer() else number
+            case QuestionType.SINGLE_CHOICE | QuestionType.TEXT:
+                if values:
+                    answers[q.id] = values[0]
+            case unknown:
+                assert_never(unknown)
     return answers, skills, errors
+
+
+def _skill_rows(question: Question, draft: Draft, ui: dict[str, str]) -> tuple[list[Any], list[AnswerError]]:
+    """The matrix rows filled in (all five fields, whole numbers); a row left empty is not answered."""
+    rows: list[Any] = []
+    errors: list[AnswerError] = []
+    for code in question.skills:
+        cells = {f: (draft.get(f"skill.{code}.{f}") or [""])[0].strip() for f in SKILL_FIELDS}
+        if not any(cells.values()):
+            continue
+        if not all(cells.values()):
+            errors.append(AnswerError(field=f"skill:{code}", message=ui["skill_incomplete"]))
+            continue
+        if not all(v.isdigit() for v in cells.values()):
+            errors.append(AnswerError(field=f"skill:{code}", message=ui["bad_number"]))
+            continue
+        rows.append({"skill_code": code, **{f: int(v) for f, v in cells.items()}})
+    return rows, errors
 
 
 def placed_problems(

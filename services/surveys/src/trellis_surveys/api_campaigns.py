@@ -20,7 +20,7 @@ from trellis_common.settings import narrowed
 from trellis_surveys.api import require_cluster
 from trellis_surveys.campaigns import invitation_event
 from trellis_surveys.domain.results import question_counts
-from trellis_surveys.domain.templates import TemplateStatus
+from trellis_surveys.domain.templates import Question, QuestionType, TemplateStatus
 from trellis_surveys.recording import new_id
 from trellis_surveys.repositories.campaigns import (
     add_campaign,
@@ -235,10 +235,10 @@ async def campaign_results(
     }
 
 
-def _results_csv(questions: Any, rows: Any) -> str:
+def _results_csv(questions: list[Question], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    plain = [q for q in questions if q.type != "skill_matrix"]
+    plain = [q for q in questions if q.type is not QuestionType.SKILL_MATRIX]  # the matrix is the skills column
     writer.writerow(["member_id", "member_name", "completed_at", *[q.id for q in plain], "skills"])
     for r in rows:
         cells = []

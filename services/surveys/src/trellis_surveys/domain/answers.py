@@ -7,7 +7,7 @@ same messages in the member's language. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import Field
 
@@ -95,49 +95,52 @@ def _check_answer(question: Question, value: Any, field: str, say: Messages) -> 
     def bad(code: str, **params: Any) -> tuple[Any, list[AnswerError]]:
         return None, [AnswerError(field=field, message=say[code].format(**params))]
 
-    kind = question.type
-    if kind is QuestionType.LIKERT:
-        if not _is_int(value) or not 1 <= value <= 5:
-            return bad("likert")
-        return value, []
-    if kind is QuestionType.RATING:
-        if not _is_int(value) or not question.scale_min <= value <= question.scale_max:
-            return bad("rating", low=question.scale_min, high=question.scale_max)
-        return value, []
-    if kind is QuestionType.SINGLE_CHOICE:
-        if not isinstance(value, str) or value not in question.choice_values():
-            return bad("one_of", allowed=", ".join(question.choice_values()))
-        return value, []
-    if kind is QuestionType.MULTI_CHOICE:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return bad("option_list")
-        unknown = [v for v in value if v not in question.choice_values()]
-        if unknown:
-            return bad("unknown_options", unknown=", ".join(unknown), allowed=", ".join(question.choice_values()))
-        if len(set(value)) != len(value):
-            return bad("chosen_twice")
-        if question.min_choices is not None and len(value) < question.min_choices:
-            return bad("too_few_choices", count=question.min_choices)
-        if question.max_choices is not None and len(value) > question.max_choices:
-            return bad("too_many_choices", count=question.max_choices)
-        return value, []
-    if kind is QuestionType.NUMBER:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return bad("number")
-        if question.integer and not float(value).is_integer():
-            return bad("whole_number")
-        if question.minimum is not None and value < question.minimum:
-            return bad("too_small", limit=f"{question.minimum:g}")
-        if question.maximum is not None and value > question.maximum:
-            return bad("too_large", limit=f"{question.maximum:g}")
-        return (int(value) if question.integer else value), []
-    if kind is QuestionType.TEXT:
-        if not isinstance(value, str):
-            return bad("text")
-        if len(value) > question.max_length:
-            return bad("too_long", count=question.max_length)
-        return value.strip(), []
-    raise AssertionError(f"skill matrices are checked separately, not as {kind}")
+    match question.type:
+        case QuestionType.LIKERT:
+            if not _is_int(value) or not 1 <= value <= 5:
+                return bad("likert")
+            return value, []
+        case QuestionType.RATING:
+            if not _is_int(value) or not question.scale_min <= value <= question.scale_max:
+                return bad("rating", low=question.scale_min, high=question.scale_max)
+            return value, []
+        case QuestionType.SINGLE_CHOICE:
+            if not isinstance(value, str) or value not in question.choice_values():
+                return bad("one_of", allowed=", ".join(question.choice_values()))
+            return value, []
+        case QuestionType.MULTI_CHOICE:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return bad("option_list")
+            unknown = [v for v in value if v not in question.choice_values()]
+            if unknown:
+                return bad("unknown_options", unknown=", ".join(unknown), allowed=", ".join(question.choice_values()))
+            if len(set(value)) != len(value):
+                return bad("chosen_twice")
+            if question.min_choices is not None and len(value) < question.min_choices:
+                return bad("too_few_choices", count=question.min_choices)
+            if question.max_choices is not None and len(value) > question.max_choices:
+                return bad("too_many_choices", count=question.max_choices)
+            return value, []
+        case QuestionType.NUMBER:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return bad("number")
+            if question.integer and not float(value).is_integer():
+                return bad("whole_number")
+            if question.minimum is not None and value < question.minimum:
+                return bad("too_small", limit=f"{question.minimum:g}")
+            if question.maximum is not None and value > question.maximum:
+                return bad("too_large", limit=f"{question.maximum:g}")
+            return (int(value) if question.integer else value), []
+        case QuestionType.TEXT:
+            if not isinstance(value, str):
+                return bad("text")
+            if len(value) > question.max_length:
+                return bad("too_long", count=question.max_length)
+            return value.strip(), []
+        case QuestionType.SKILL_MATRIX:
+            raise AssertionError("skill matrices are checked separately (their rows travel as skills)")
+        case unknown:
+            assert_never(unknown)
 
 
 def _check_skill_rows(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,6 +22,10 @@ TemplateId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
 
 
 class QuestionType(StrEnum):
+    """What a question asks for. Every place that treats one type differently is a ``match`` ending in
+    ``assert_never``, so a new type makes mypy list each place to fill (and ``web/form.html`` draws the field
+    of each widget that ``answering_form.widget`` names)."""
+
     LIKERT = "likert"
     RATING = "rating"
     SINGLE_CHOICE = "single_choice"
@@ -104,30 +108,59 @@ class Question(Strict):
 
     @model_validator(mode="after")
     def consistent(self) -> Question:
-        kind = self.type
-        if kind in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE) and len(self.options) < 2:
-            raise ValueError(f"question {self.id}: a choice question needs at least two options")
+        # What the type requires comes first: of several problems, that is the one worth reading first.
+        problem = self._type_problem()
+        if problem:
+            raise ValueError(f"question {self.id}: {problem}")
         if len({o.value for o in self.options}) != len(self.options):
             raise ValueError(f"question {self.id}: option values must be distinct")
-        if kind is QuestionType.RATING and self.scale_min >= self.scale_max:
-            raise ValueError(f"question {self.id}: scale_min must be below scale_max")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError(f"question {self.id}: minimum is above maximum")
-        if kind is QuestionType.SKILL_MATRIX:
-            if not self.skills:
-                raise ValueError(f"question {self.id}: a skill matrix lists its skills by taxonomy code")
-            if len(set(self.skills)) != len(self.skills):
-                raise ValueError(f"question {self.id}: each skill appears once in the matrix")
-            if self.levels.min >= self.levels.max:
-                raise ValueError(f"question {self.id}: levels.min must be below levels.max")
         if self.member_context is not None:
-            if kind not in (QuestionType.SINGLE_CHOICE, QuestionType.MULTI_CHOICE):
+            if not self.is_choice:
                 raise ValueError(f"question {self.id}: only a choice question can fill the member context")
             for option in self.options:
                 problem = code_problem(self.member_context, option.value, option.label)
                 if problem:
                     raise ValueError(f"question {self.id}: {problem}")
         return self
+
+    def _type_problem(self) -> str | None:
+        """What the question's type requires of its other fields, when they fall short."""
+        match self.type:
+            case QuestionType.SINGLE_CHOICE | QuestionType.MULTI_CHOICE:
+                return "a choice question needs at least two options" if len(self.options) < 2 else None
+            case QuestionType.RATING:
+                return "scale_min must be below scale_max" if self.scale_min >= self.scale_max else None
+            case QuestionType.SKILL_MATRIX:
+                if not self.skills:
+                    return "a skill matrix lists its skills by taxonomy code"
+                if len(set(self.skills)) != len(self.skills):
+                    return "each skill appears once in the matrix"
+                if self.levels.min >= self.levels.max:
+                    return "levels.min must be below levels.max"
+                return None
+            case QuestionType.LIKERT | QuestionType.NUMBER | QuestionType.TEXT:
+                return None
+            case unknown:
+                assert_never(unknown)
+
+    @property
+    def is_choice(self) -> bool:
+        """The answer is picked among the question's own options (so they may fill the member context)."""
+        match self.type:
+            case QuestionType.SINGLE_CHOICE | QuestionType.MULTI_CHOICE:
+                return True
+            case (
+                QuestionType.LIKERT
+                | QuestionType.RATING
+                | QuestionType.NUMBER
+                | QuestionType.TEXT
+                | QuestionType.SKILL_MATRIX
+            ):
+                return False
+            case unknown:
+                assert_never(unknown)
 
     @property
     def codes(self) -> list[str]:
@@ -140,8 +173,7 @@ class Question(Strict):
         return self.type is QuestionType.SKILL_MATRIX or any(o.taxonomy_code for o in self.options)
 
     def choice_values(self) -> list[str]:
-        if self.type is QuestionType.LIKERT:
-            return [str(n) for n in range(1, 6)]
+        """What a choice question's answer may be: its options' values."""
         return [o.value for o in self.options]
 
 
