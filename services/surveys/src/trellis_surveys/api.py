@@ -6,11 +6,10 @@ it, its managers change it, and external survey tools (integration role) or mana
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, func, insert, select, update
 
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found, report_or_invalid
 from trellis_common.auth import Admin, Reader, Role, Scope, Writer, scope_for
@@ -20,12 +19,28 @@ from trellis_common.events import MemberChanged, MemberType, SizeClass
 from trellis_common.settings import narrowed
 from trellis_common.text import INT4_MAX
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_surveys.directory import find_cluster, load_member, load_members, member_cluster, require_cluster
+from trellis_surveys.domain.answers import AnswerError, validate_response
 from trellis_surveys.domain.member_import import check_rows, read_rows
-from trellis_surveys.domain.templates import AnswerError, TemplateStatus, validate_response
-from trellis_surveys.models import clusters, contacts, members
+from trellis_surveys.domain.templates import TemplateStatus
 from trellis_surveys.privacy import forget_contacts, forget_member
 from trellis_surveys.recording import member_changed, new_id, record_response
+from trellis_surveys.repositories.directory import (
+    add_cluster,
+    add_contacts,
+    add_member,
+    change_member,
+    cluster_exists,
+    cluster_page,
+    find_cluster,
+    load_member,
+    load_members,
+    member_cluster,
+    member_names,
+    member_page,
+    remove_member,
+    take_contacts,
+)
+from trellis_surveys.repositories.templates import get_template
 from trellis_surveys.schemas import (
     AnnouncedOut,
     ClusterIn,
@@ -40,12 +55,20 @@ from trellis_surveys.schemas import (
     ResponseOut,
 )
 from trellis_surveys.settings import SurveysSettings
-from trellis_surveys.template_store import get_template
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter()
 
 # Completed responses come from external survey tools (integration tokens) or a cluster's manager.
 Responder = Annotated[Scope, Depends(scope_for(Role.CLUSTER_MANAGER, Role.INTEGRATION))]
+
+
+async def require_cluster(session: AsyncSession, scope: Scope, cluster_id: str) -> None:
+    """404 unless the cluster exists and is in scope (another cluster's id answers as an unknown one)."""
+    if not await cluster_exists(session, scope, cluster_id):
+        raise not_found("cluster", cluster_id)
 
 
 def unprocessable(errors: list[AnswerError]) -> HTTPException:
@@ -65,7 +88,7 @@ def _path(field: str) -> list[str | int]:
 async def create_cluster(body: ClusterIn, runtime: Runtime, _scope: Admin) -> dict[str, Any]:
     row = {"id": new_id(), **body.model_dump(), "created_at": runtime.clock.now()}
     async with runtime.unit_of_work() as uow:
-        await uow.session.execute(insert(clusters).values(row))
+        await add_cluster(uow.session, row)
     return row
 
 
@@ -104,16 +127,9 @@ async def list_clusters(
     offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
     q: Annotated[str | None, Query(max_length=100, description="Part of the cluster's name")] = None,
 ) -> dict[str, Any]:
-    where = [scope.clause(clusters.c.id)]
-    if q:
-        where.append(func.lower(clusters.c.name).contains(q.lower(), autoescape=True))
     async with runtime.db.sessions() as session:
-        total = await session.scalar(select(func.count()).select_from(clusters).where(*where))
-        rows = await session.execute(
-            select(clusters).where(*where).order_by(clusters.c.name, clusters.c.id).limit(limit).offset(offset)
-        )
-        items = [dict(row) for row in rows.mappings()]
-    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+        total, items = await cluster_page(session, scope, limit=limit, offset=offset, name_part=q)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/clusters/{cluster_id}", response_model=ClusterOut, tags=["directory"])
@@ -140,18 +156,10 @@ async def _write_member(
     exists = await member_cluster(uow.session, scope, member_id)
     previous: list[dict[str, Any]] = []
     if exists:
-        await uow.session.execute(
-            update(members)
-            .where(members.c.id == member_id, scope.clause(members.c.cluster_id))
-            .values(**fields, updated_at=now)
-        )
-        found = await uow.session.execute(select(contacts).where(contacts.c.member_id == member_id))
-        previous = [dict(row) for row in found.mappings()]
-        await uow.session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+        await change_member(uow.session, scope, member_id, fields, now)
+        previous = await take_contacts(uow.session, member_id)
     else:
-        await uow.session.execute(
-            insert(members).values(id=member_id, cluster_id=cluster_id, **fields, created_at=now, updated_at=now)
-        )
+        await add_member(uow.session, member_id, cluster_id, fields, now)
     # A contact keeps its id while its address stays (invitations and people's choices refer to it); a contact
     # left out of the new list is erased here and, through surveys.member.changed, everywhere.
     ids_by_address: dict[str, list[str]] = {}
@@ -163,7 +171,7 @@ async def _write_member(
         for c in body.contacts
     ]
     if people:
-        await uow.session.execute(insert(contacts), people)
+        await add_contacts(uow.session, people)
     kept = {p["id"] for p in people}
     await forget_contacts(uow, member_id, [row for row in previous if row["id"] not in kept])
     member = await load_member(uow.session, scope, member_id)
@@ -216,9 +224,7 @@ async def import_members(
         raise invalid("file", str(exc)) from None
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
         await require_cluster(uow.session, scope, cluster_id)
-        names = await uow.session.scalars(
-            select(members.c.name).where(members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id))
-        )
+        names = await member_names(uow.session, scope, cluster_id)
         check = check_rows(rows, MemberIn, {n.casefold() for n in names}, lambda m: m.name)
         if check.errors:
             errors = [
@@ -245,30 +251,24 @@ async def list_members(
     region: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the member's name")] = None,
 ) -> dict[str, Any]:
-    where = [members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id)]
-    if country:
-        where.append(members.c.country == country)
-    if member_type:
-        where.append(members.c.member_type == member_type)
-    if size_class:
-        where.append(members.c.size_class == size_class)
-    if sector:
-        where.append(members.c.sector.startswith(sector, autoescape=True))
-    if region:
-        where.append(members.c.region == region)
-    if q:
-        where.append(func.lower(members.c.name).contains(q.lower(), autoescape=True))
     async with runtime.db.sessions() as session:
         await require_cluster(session, scope, cluster_id)
-        total = await session.scalar(select(func.count()).select_from(members).where(*where))
-        ids = (
-            await session.scalars(
-                select(members.c.id).where(*where).order_by(members.c.name, members.c.id).limit(limit).offset(offset)
-            )
-        ).all()
+        total, ids = await member_page(
+            session,
+            scope,
+            cluster_id,
+            limit=limit,
+            offset=offset,
+            country=country,
+            member_type=member_type,
+            size_class=size_class,
+            sector=sector,
+            region=region,
+            name_part=q,
+        )
         loaded = {m["id"]: m for m in await load_members(session, scope, cluster_id, member_ids=ids)}
     items = [loaded[member_id] for member_id in ids if member_id in loaded]  # the page's order, by name
-    return {"items": [_with_card(m) for m in items], "total": total or 0, "limit": limit, "offset": offset}
+    return {"items": [_with_card(m) for m in items], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/members/{member_id}", response_model=MemberOut, tags=["directory"])
@@ -299,14 +299,9 @@ async def replace_member(
 )
 async def delete_member(member_id: str, runtime: Runtime, scope: Writer, correlation: CorrelationId) -> None:
     async with runtime.unit_of_work(correlation_id=correlation) as uow:
-        deleted = await uow.session.execute(
-            delete(members).where(members.c.id == member_id, scope.clause(members.c.cluster_id))
-        )
-        if deleted.rowcount == 0:  # type: ignore[attr-defined]
+        if not await remove_member(uow.session, scope, member_id):
             raise not_found("member", member_id)
-        found = await uow.session.execute(select(contacts).where(contacts.c.member_id == member_id))
-        people = [dict(row) for row in found.mappings()]
-        await uow.session.execute(delete(contacts).where(contacts.c.member_id == member_id))
+        people = await take_contacts(uow.session, member_id)
         await forget_member(uow, member_id, people)
         uow.emit_tombstone(spec_for_model(MemberChanged), member_id)
 

@@ -8,52 +8,56 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, invalid, not_found
 from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import EmailLimit
 from trellis_common.settings import narrowed
-from trellis_surveys.campaigns import invitation_event, progress
-from trellis_surveys.directory import require_cluster
+from trellis_surveys.api import require_cluster
+from trellis_surveys.campaigns import invitation_event
 from trellis_surveys.domain.results import question_counts
-from trellis_surveys.domain.templates import TemplateStatus
-from trellis_surveys.models import campaigns, contacts, invitations, members, responses
+from trellis_surveys.domain.templates import Question, QuestionType, TemplateStatus
 from trellis_surveys.recording import new_id
+from trellis_surveys.repositories.campaigns import (
+    add_campaign,
+    bring_reminders_forward,
+    campaign_responses,
+    cluster_campaigns,
+    contacts_to_invite,
+    find_campaign,
+    invitation_tallies,
+    mark_closed,
+)
+from trellis_surveys.repositories.templates import get_template
 from trellis_surveys.schemas import CampaignIn, CampaignOut, RemindersOut
 from trellis_surveys.settings import SurveysSettings
-from trellis_surveys.template_store import get_template
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter(tags=["campaigns"])
 
 
 async def _campaign_out(session: AsyncSession, scope: Scope, row: dict[str, Any]) -> dict[str, Any]:
+    tallies = await invitation_tallies(session, scope, row["id"])
+    invited, answered = tallies["members_invited"], tallies["members_completed"]
     return {
         **row,
         "reminder_after_hours": row["reminder_after_s"] / 3600,
-        "progress": await progress(session, scope, row["id"]),
+        "progress": {**tallies, "response_rate": round(answered / invited, 4) if invited else 0.0},
     }
 
 
 async def _campaign(session: AsyncSession, scope: Scope, campaign_id: str) -> dict[str, Any]:
     """A campaign in scope, or the 404 of an unknown id."""
-    row = (
-        (
-            await session.execute(
-                select(campaigns).where(campaigns.c.id == campaign_id, scope.clause(campaigns.c.cluster_id))
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = await find_campaign(session, scope, campaign_id)
     if row is None:
         raise not_found("campaign", campaign_id)
-    return dict(row)
+    return row
 
 
 @router.post(
@@ -84,21 +88,14 @@ async def launch_campaign(
         closes_at = body.closes_at or now + timedelta(days=settings.campaign_days)
         if closes_at <= now:
             raise invalid("closes_at", "must be in the future")
-        where = [members.c.cluster_id == cluster_id, scope.clause(members.c.cluster_id)]
-        if body.member_ids is not None:
-            where.append(members.c.id.in_(body.member_ids))
-        if body.member_type is not None:
-            where.append(members.c.member_type == body.member_type)
-        if body.country is not None:
-            where.append(members.c.country == body.country)
-        selected = (
-            await session.execute(
-                select(contacts.c.id, contacts.c.member_id, contacts.c.language)
-                .join(members, members.c.id == contacts.c.member_id)
-                .where(*where)
-                .order_by(contacts.c.member_id)
-            )
-        ).all()
+        selected = await contacts_to_invite(
+            session,
+            scope,
+            cluster_id,
+            member_ids=body.member_ids,
+            member_type=body.member_type,
+            country=body.country,
+        )
         if body.member_ids is not None:
             found = {m for _, m, _ in selected}
             missing = [m for m in body.member_ids if m not in found]
@@ -121,7 +118,6 @@ async def launch_campaign(
             "reminder_after_s": int(reminder_after.total_seconds()),
             "max_reminders": settings.max_reminders if body.max_reminders is None else body.max_reminders,
         }
-        await session.execute(insert(campaigns).values(campaign))
         first_reminder = now + reminder_after
         rows = [
             {
@@ -139,7 +135,7 @@ async def launch_campaign(
             }
             for contact_id, member_id, language in selected
         ]
-        await session.execute(insert(invitations), rows)
+        await add_campaign(session, campaign, rows)
         for row in rows:
             uow.emit(invitation_event(settings, campaign, row, 0, stored.template))
         out = await _campaign_out(session, scope, campaign)
@@ -161,19 +157,9 @@ async def remind_now(campaign_id: str, runtime: Runtime, scope: Writer, correlat
         campaign = await _campaign(uow.session, scope, campaign_id)
         if campaign["closes_at"] <= uow.now:
             raise HTTPException(status.HTTP_409_CONFLICT, detail="the campaign is closed")
-        waiting = [invitations.c.campaign_id == campaign_id, invitations.c.completed_at.is_(None)]
-        brought = await uow.session.execute(
-            update(invitations)
-            .where(*waiting, invitations.c.reminders_sent < campaign["max_reminders"])
-            .values(next_reminder_at=uow.now)
-        )
-        exhausted = await uow.session.scalar(
-            select(func.count())
-            .select_from(invitations)
-            .where(*waiting, invitations.c.reminders_sent >= campaign["max_reminders"])
-        )
+        scheduled, used_up = await bring_reminders_forward(uow.session, campaign_id, campaign["max_reminders"], uow.now)
     runtime.wake_workers()
-    return {"scheduled": int(brought.rowcount or 0), "reminders_used_up": int(exhausted or 0)}  # type: ignore[attr-defined]
+    return {"scheduled": scheduled, "reminders_used_up": used_up}
 
 
 @router.post(
@@ -190,10 +176,7 @@ async def close_campaign(
         if campaign["closes_at"] <= uow.now:
             raise HTTPException(status.HTTP_409_CONFLICT, detail="the campaign is already closed")
         campaign["closes_at"] = uow.now
-        await uow.session.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(closes_at=uow.now))
-        await uow.session.execute(
-            update(invitations).where(invitations.c.campaign_id == campaign_id).values(next_reminder_at=None)
-        )
+        await mark_closed(uow.session, campaign_id, uow.now)
         return await _campaign_out(uow.session, scope, campaign)
 
 
@@ -201,18 +184,8 @@ async def close_campaign(
 async def list_campaigns(cluster_id: str, runtime: Runtime, scope: Reader) -> list[dict[str, Any]]:
     async with runtime.db.sessions() as session:
         await require_cluster(session, scope, cluster_id)
-        rows = (
-            (
-                await session.execute(
-                    select(campaigns)
-                    .where(campaigns.c.cluster_id == cluster_id, scope.clause(campaigns.c.cluster_id))
-                    .order_by(campaigns.c.launched_at.desc())
-                )
-            )
-            .mappings()
-            .all()
-        )
-        return [await _campaign_out(session, scope, dict(r)) for r in rows]
+        rows = await cluster_campaigns(session, scope, cluster_id)
+        return [await _campaign_out(session, scope, r) for r in rows]
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, summary="A campaign with its progress")
@@ -236,18 +209,7 @@ async def campaign_results(
         campaign = await _campaign(session, scope, campaign_id)
         stored = await get_template(session, scope, campaign["template_id"], campaign["template_version"])
         assert stored is not None
-        rows = (
-            (
-                await session.execute(
-                    select(responses, members.c.name.label("member_name"))
-                    .join(members, members.c.id == responses.c.member_id)
-                    .where(responses.c.campaign_id == campaign_id, scope.clause(responses.c.cluster_id))
-                    .order_by(members.c.name)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        rows = await campaign_responses(session, scope, campaign_id)
     template = stored.template
     if format == "csv":
         return Response(
@@ -273,10 +235,10 @@ async def campaign_results(
     }
 
 
-def _results_csv(questions: Any, rows: Any) -> str:
+def _results_csv(questions: list[Question], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    plain = [q for q in questions if q.type != "skill_matrix"]
+    plain = [q for q in questions if q.type is not QuestionType.SKILL_MATRIX]  # the matrix is the skills column
     writer.writerow(["member_id", "member_name", "completed_at", *[q.id for q in plain], "skills"])
     for r in rows:
         cells = []

@@ -7,14 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
-from sqlalchemy import delete, update
 
 from trellis_common.app import CorrelationId, Runtime, not_found
 from trellis_common.auth import Admin, Writer
-from trellis_surveys.directory import load_member
-from trellis_surveys.models import contacts, members
 from trellis_surveys.privacy import contact_export, forget_contacts
 from trellis_surveys.recording import member_changed
+from trellis_surveys.repositories.directory import load_member, remove_contact
 
 router = APIRouter(tags=["privacy"])
 
@@ -34,8 +32,7 @@ async def erase_contact(
         erased = [c for c in member["contacts"] if c["id"] == contact_id]
         if not erased:
             raise not_found("contact", contact_id)
-        await uow.session.execute(delete(contacts).where(contacts.c.id == contact_id))
-        await uow.session.execute(update(members).where(members.c.id == member_id).values(updated_at=uow.now))
+        await remove_contact(uow.session, member_id, contact_id, uow.now)
         await forget_contacts(uow, member_id, erased)
         changed = await load_member(uow.session, scope, member_id)
         assert changed is not None

@@ -14,10 +14,9 @@ from pydantic import AfterValidator, ValidationError
 from trellis_common.app import Runtime, not_found
 from trellis_common.auth import Reader, Writer
 from trellis_common.text import INT4_MAX, check_storable
-from trellis_surveys.directory import require_cluster
+from trellis_surveys.api import require_cluster
 from trellis_surveys.domain.templates import SurveyTemplate, TemplateStatus, adapt
-from trellis_surveys.schemas import TemplateCopyIn
-from trellis_surveys.template_store import (
+from trellis_surveys.repositories.templates import (
     get_template,
     list_templates,
     next_version,
@@ -25,6 +24,7 @@ from trellis_surveys.template_store import (
     save_draft,
     template_id_taken,
 )
+from trellis_surveys.schemas import TemplateCopyIn
 
 router = APIRouter(tags=["templates"])
 Version = Annotated[int, Path(ge=1, le=INT4_MAX)]

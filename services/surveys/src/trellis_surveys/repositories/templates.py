@@ -1,4 +1,4 @@
-"""Where templates live: the built-in themes as package data, a cluster's adapted copies in its tables.
+"""Where templates live: the built-in themes as package data, a cluster's adapted copies in its table.
 
 Built-in templates are reference data every caller may read; a cluster's templates are found only within the
 caller's ``Scope`` (outside it they do not exist, as for any other object of another cluster).
