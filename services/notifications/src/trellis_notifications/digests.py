@@ -29,7 +29,8 @@ from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplat
 from trellis_notifications.domain.digest import WEEK, collect_digest, digest_due_at
 from trellis_notifications.domain.preferences import Route, address_key, decide
 from trellis_notifications.models import NAMES, contacts, deliveries, digest_items
-from trellis_notifications.repository import preferences_of, suppressed_keys
+from trellis_notifications.repositories.preferences import preferences_of
+from trellis_notifications.repositories.suppressions import suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)

@@ -56,11 +56,8 @@ from trellis_notifications.domain.preferences import (
 from trellis_notifications.domain.rendering import is_web_link
 from trellis_notifications.models import NAMES, contacts, deliveries, digest_items
 from trellis_notifications.privacy import erase_contacts
-from trellis_notifications.repository import (
-    apply_redirects,
-    load_preferences,
-    suppressed_keys,
-)
+from trellis_notifications.repositories.preferences import apply_redirects, load_preferences
+from trellis_notifications.repositories.suppressions import suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)

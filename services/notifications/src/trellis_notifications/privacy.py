@@ -35,7 +35,7 @@ from trellis_common.logging import get_logger
 from trellis_common.privacy import ERASED, mentions, name_needles, needles_of, purge_outbox, row_text
 from trellis_notifications.domain.deliveries import Audience, AudienceKind, DeliveryStatus
 from trellis_notifications.models import contact_preferences, contacts, deliveries, digest_items
-from trellis_notifications.repository import forget_contacts
+from trellis_notifications.repositories.preferences import forget_contacts
 
 log = get_logger(__name__)
 SERVICE = Scope.everything("notifications-privacy")

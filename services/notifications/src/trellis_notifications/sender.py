@@ -55,7 +55,7 @@ from trellis_notifications.domain.message import Attachment, OutgoingEmail, buil
 from trellis_notifications.domain.preferences import address_key
 from trellis_notifications.domain.ratelimit import TokenBucket
 from trellis_notifications.models import deliveries
-from trellis_notifications.repository import suppress, suppressed_keys
+from trellis_notifications.repositories.suppressions import suppress, suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)

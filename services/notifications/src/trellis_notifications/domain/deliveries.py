@@ -21,6 +21,10 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"  # not sent by rule: the contact unsubscribed, or the address is suppressed
 
 
+# Not sent yet and still meant to be: what unsubscribing, a hard bounce or an erasure stops.
+OPEN_STATUSES = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
+
+
 class EmailTemplate(StrEnum):
     MATCHES = "matches"
     MATCHES_DIGEST = "matches_digest"  # a week of matches in one email

@@ -1,0 +1,23 @@
+"""Match runs kept for a contact's weekly digest."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from trellis_common.auth import Scope
+from trellis_notifications.models import digest_items
+
+
+async def waiting_for_digest(session: AsyncSession, scope: Scope, contact_id: str) -> int:
+    """How many match runs wait for the contact's next weekly digest."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(digest_items)
+        .where(
+            digest_items.c.contact_id == contact_id,
+            digest_items.c.digest_id.is_(None),
+            scope.clause(digest_items.c.cluster_id),
+        )
+    )
+    return count or 0
