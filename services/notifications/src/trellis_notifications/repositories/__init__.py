@@ -3,8 +3,9 @@
 - ``contacts``: the contact directory projected from surveys.member.changed, and who an email goes to;
 - ``preferences``: people's choices (categories, match delivery, review redirects) and unsubscribing;
 - ``suppressions``: the platform-wide list of addresses that bounced hard;
-- ``deliveries``: the delivery log: the API's reads, failed emails sent again;
-- ``digests``: match runs waiting for a contact's weekly digest.
+- ``deliveries``: the delivery log: emails queued, parked and released, the API's reads, failed ones resent;
+- ``digests``: match runs waiting for a contact's weekly digest;
+- ``privacy``: what erasing a contact or a member deletes, cancels and blanks, and what a contact's export reads.
 
 Every function works inside the caller's transaction. Functions touching a cluster's rows take the ``Scope``
 of who is asking: a request's (only its clusters) or ``Scope.everything()`` for the service's own work (event

@@ -1,18 +1,74 @@
-"""The delivery log: one row per (event, recipient, template); the API's reads of it, and failed emails made due
-again."""
+"""The delivery log: one row per (event, recipient, template), written when an email is queued, parked until
+its recipients are known, or skipped with its reason; the API's reads of it, and failed emails made due again."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_notifications.domain.deliveries import DeliveryStatus
+from trellis_common.db import insert_for
+from trellis_notifications.domain.deliveries import DeliveryStatus, Notice, delivery_id_for
 from trellis_notifications.models import deliveries
+
+
+async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue deliveries, one statement for them all (every row carries every column); a redelivered event's
+    rows are there already and stay as they are."""
+    await session.execute(insert_for(session, deliveries).on_conflict_do_nothing(), rows)
+
+
+async def park(session: AsyncSession, notice: Notice, now: datetime) -> None:
+    """Keep a notice whose recipients are not in the directory yet, with its event's data, until they are;
+    parking the same notice again changes nothing."""
+    placeholder = notice.audience.placeholder
+    await session.execute(
+        insert_for(session, deliveries)
+        .values(
+            id=delivery_id_for(notice.cause_event_id, placeholder, notice.template.value),
+            cause_event_id=notice.cause_event_id,
+            correlation_id=notice.correlation_id,
+            contact_id=placeholder,
+            member_id=notice.member_id,
+            cluster_id=notice.cluster_id,
+            template=notice.template.value,
+            status=DeliveryStatus.PARKED.value,
+            attempts=0,
+            created_at=now,
+            payload=notice.data.model_dump(mode="json"),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def parked_for(session: AsyncSession, placeholders: Sequence[str]) -> list[RowMapping]:
+    """The parked notices waiting for these audiences, oldest first."""
+    rows = await session.execute(
+        select(deliveries)
+        .where(deliveries.c.status == DeliveryStatus.PARKED.value, deliveries.c.contact_id.in_(placeholders))
+        .order_by(deliveries.c.created_at, deliveries.c.id)
+    )
+    return list(rows.mappings())
+
+
+async def fail_parked(session: AsyncSession, delivery_id: str, error: str) -> None:
+    """A parked notice that can never be sent (its data cannot be read): failed, with the reason."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(status=DeliveryStatus.FAILED.value, last_error=error)
+    )
+
+
+async def unpark(session: AsyncSession, delivery_id: str) -> None:
+    """A parked notice was released: its deliveries replace it."""
+    await session.execute(delete(deliveries).where(deliveries.c.id == delivery_id))
 
 
 @dataclass(frozen=True)
