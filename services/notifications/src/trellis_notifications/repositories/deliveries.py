@@ -24,6 +24,11 @@ async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     await session.execute(insert_for(session, deliveries).on_conflict_do_nothing(), rows)
 
 
+async def add_delivery(session: AsyncSession, row: dict[str, Any]) -> None:
+    """Queue one delivery whose id is new (e.g. a weekly digest, claimed once per contact and week)."""
+    await session.execute(deliveries.insert().values(**row))
+
+
 async def park(session: AsyncSession, notice: Notice, now: datetime) -> None:
     """Keep a notice whose recipients are not in the directory yet, with its event's data, until they are;
     parking the same notice again changes nothing."""
