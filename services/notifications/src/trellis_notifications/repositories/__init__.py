@@ -4,6 +4,7 @@
 - ``preferences``: people's choices (categories, match delivery, review redirects) and unsubscribing;
 - ``suppressions``: the platform-wide list of addresses that bounced hard;
 - ``deliveries``: the delivery log: emails queued, parked and released, the API's reads, failed ones resent;
+- ``send_queue``: the sender's claims on due deliveries and the outcomes it records under them;
 - ``digests``: match runs waiting for a contact's weekly digest;
 - ``privacy``: what erasing a contact or a member deletes, cancels and blanks, and what a contact's export reads.
 

@@ -1,5 +1,6 @@
 """The delivery log: one row per (event, recipient, template), written when an email is queued, parked until
-its recipients are known, or skipped with its reason; the API's reads of it, and failed emails made due again."""
+its recipients are known, or skipped with its reason; the API's reads of it, and failed emails made due again.
+The sender's claims and outcomes are in ``send_queue``."""
 
 from __future__ import annotations
 
