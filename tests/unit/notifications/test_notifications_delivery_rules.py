@@ -18,8 +18,8 @@ from trellis_notifications.domain.deliveries import (
     retry_delay,
 )
 from trellis_notifications.handlers import is_escalation
+from trellis_notifications.relay import Verdict, classify_smtp_error, describe, is_hard_bounce, redact
 from trellis_notifications.samples import SAMPLE_REVIEW
-from trellis_notifications.sender import Verdict, classify_smtp_error, describe, is_hard_bounce, redact
 from trellis_notifications.settings import NotificationsSettings
 
 

@@ -4,18 +4,16 @@ list, and template previews. The unsubscribe pages are in ``unsubscribe.py``.
 Access: reads need a reader of the row's cluster (``Reader``), preference changes a manager (``Writer``); the
 suppression list belongs to no cluster and is for platform admins only (``Admin``); the template catalogue
 is reference data for anyone holding a role. Rows outside the caller's scope are filtered out in SQL
-(``queries``/``repository``), so they are "not found" like ids that do not exist.
+(``repositories``), so they are "not found" like ids that do not exist.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import EmailStr
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import CorrelationId, Runtime, not_found, page_path
 from trellis_common.auth import Admin, Caller, Principal, Reader, Scope, Writer
@@ -34,21 +32,17 @@ from trellis_notifications.domain.preferences import (
     ReviewRedirect,
 )
 from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, Language
-from trellis_notifications.queries import (
+from trellis_notifications.repositories.contacts import find_contact
+from trellis_notifications.repositories.deliveries import (
     DeliveryFilter,
+    ResendFilter,
     delivery_page,
     find_delivery,
-    suppression_page,
-    waiting_for_digest,
-)
-from trellis_notifications.repository import (
-    ResendFilter,
-    find_contact,
-    preferences_of,
     requeue_failed,
-    save_preferences,
-    unsuppress,
 )
+from trellis_notifications.repositories.digests import waiting_for_digest
+from trellis_notifications.repositories.preferences import preferences_of, save_preferences
+from trellis_notifications.repositories.suppressions import suppression_page, unsuppress
 from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
 from trellis_notifications.schemas import (
     RESEND_AT_ONCE,
@@ -63,6 +57,10 @@ from trellis_notifications.schemas import (
     TemplateOut,
 )
 from trellis_notifications.settings import NotificationsSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import RowMapping
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter()
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
 
 from trellis_common.auth import Scope
 from trellis_common.events import PartnersMatched
@@ -29,8 +28,12 @@ from trellis_notifications.composer import Recipient, compose
 from trellis_notifications.domain.deliveries import DeliveryStatus, EmailTemplate, delivery_id_for
 from trellis_notifications.domain.digest import WEEK, collect_digest, digest_due_at
 from trellis_notifications.domain.preferences import Route, address_key, decide
-from trellis_notifications.models import NAMES, contacts, deliveries, digest_items
-from trellis_notifications.repository import preferences_of, suppressed_keys
+from trellis_notifications.models import NAMES
+from trellis_notifications.repositories.contacts import find_contact
+from trellis_notifications.repositories.deliveries import add_delivery
+from trellis_notifications.repositories.digests import contacts_with_digest_due, lock_items_due, take_items
+from trellis_notifications.repositories.preferences import preferences_of
+from trellis_notifications.repositories.suppressions import suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
 
 log = get_logger(__name__)
@@ -55,15 +58,7 @@ class WeeklyDigestJob:
         s = self.settings
         due_at = digest_due_at(now, weekday=s.digest_weekday, hour=s.digest_hour, zone=s.digest_zone)
         async with runtime.db.sessions() as session:
-            waiting = (
-                await session.execute(
-                    select(digest_items.c.contact_id)
-                    .where(digest_items.c.digest_id.is_(None), digest_items.c.created_at < due_at)
-                    .distinct()
-                    .order_by(digest_items.c.contact_id)
-                )
-            ).scalars()
-            contact_ids = list(waiting)
+            contact_ids = await contacts_with_digest_due(session, due_at)
         fired = 0
         for contact_id in contact_ids:
             if await self._fire(runtime, contact_id, due_at, now):
@@ -77,22 +72,8 @@ class WeeklyDigestJob:
         digest_id = digest_id_for(contact_id, due_at)
         async with runtime.unit_of_work() as uow:
             session = uow.session
-            items = (
-                await session.execute(
-                    select(digest_items)
-                    .where(
-                        digest_items.c.contact_id == contact_id,
-                        digest_items.c.digest_id.is_(None),
-                        digest_items.c.created_at < due_at,
-                    )
-                    .order_by(digest_items.c.created_at, digest_items.c.id)
-                    .with_for_update()
-                )
-            ).mappings()
-            rows = list(items)
-            contact = (
-                (await session.execute(select(contacts).where(contacts.c.contact_id == contact_id))).mappings().first()
-            )
+            rows = await lock_items_due(session, contact_id, due_at)
+            contact = await find_contact(session, SERVICE, contact_id)
             if not rows or contact is None:
                 return False  # taken by another replica meanwhile, or the contact was erased
             if not await claim_fire(session, f"digest:{contact_id}", due_at, now, late=late, note=digest_id):
@@ -103,11 +84,7 @@ class WeeklyDigestJob:
                     runs.append(PartnersMatched.model_validate(row["payload"]))
                 except ValidationError:
                     log.error("digest_item_unreadable", item_id=row["id"])
-            await session.execute(
-                update(digest_items)
-                .where(digest_items.c.id.in_([row["id"] for row in rows]))
-                .values(digest_id=digest_id)
-            )
+            await take_items(session, [row["id"] for row in rows], digest_id)
             recipient = Recipient(
                 contact_id=contact_id,
                 member_id=contact["member_id"],
@@ -152,7 +129,7 @@ class WeeklyDigestJob:
                     member_name=names.member(recipient.member_id),
                 )
                 delivery |= content | {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now}
-            await session.execute(deliveries.insert().values(**delivery))
+            await add_delivery(session, delivery)
         REMINDERS_FIRED.labels(self.settings.service_name, self.name, str(late).lower()).inc()
         log.info("digest_fired", digest_id=digest_id, matches=len(rows), late=late)
         return True

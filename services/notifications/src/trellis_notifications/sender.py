@@ -21,7 +21,8 @@ the same Message-IDs, so receiving systems can recognise the duplicates; such re
 Towards the relay: ``smtp_connections`` senders per process, each reusing one connection across batches
 (checked with NOOP before reuse, closed after ``smtp_idle_close_s`` without work); messages are paced by one
 token bucket per process (``smtp_rate_per_s``), and a hard bounce (5xx to RCPT) puts the address on the
-suppression list, which skips everything still queued for it.
+suppression list, which skips everything still queued for it. The connection, and what the relay's answers
+mean, are in ``relay``; the claims and fenced updates in ``repositories.send_queue``.
 """
 
 from __future__ import annotations
@@ -34,13 +35,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiosmtplib
-from sqlalchemy import Update, and_, or_, select, tuple_, update
-from sqlalchemy.engine import Result, RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.errors import is_transient
@@ -54,68 +51,24 @@ from trellis_notifications.domain.deliveries import DELIVERIES_DUE, DeliveryStat
 from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message, single_line
 from trellis_notifications.domain.preferences import address_key
 from trellis_notifications.domain.ratelimit import TokenBucket
-from trellis_notifications.models import deliveries
-from trellis_notifications.repository import suppress, suppressed_keys
+from trellis_notifications.relay import (
+    MAX_ERROR_CHARS,
+    RelayConnection,
+    Verdict,
+    classify_smtp_error,
+    describe,
+    is_hard_bounce,
+    redact,
+)
+from trellis_notifications.repositories import send_queue
+from trellis_notifications.repositories.suppressions import suppress, suppressed_keys
 from trellis_notifications.settings import NotificationsSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import RowMapping
 
 log = get_logger(__name__)
 SERVICE = Scope.everything("notifications-sender")  # the sender works for every cluster
-_MAX_ERROR_CHARS = 1000
-
-
-def _affected(result: Result[Any]) -> int:
-    """Rows an UPDATE matched (a CursorResult attribute the generic Result type does not declare)."""
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-class Verdict(StrEnum):
-    PERMANENT = "permanent"  # the relay refused this message for good (5xx), or it cannot be built
-    TRANSIENT = "transient"  # try again later: relay unreachable, timeout, 4xx
-
-
-def classify_smtp_error(exc: BaseException) -> Verdict:
-    """What an error while sending one message means for that message."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        codes = [refusal.code for refusal in exc.recipients]
-        return Verdict.PERMANENT if codes and all(code >= 500 for code in codes) else Verdict.TRANSIENT
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return Verdict.PERMANENT if exc.code >= 500 else Verdict.TRANSIENT
-    if isinstance(exc, aiosmtplib.SMTPNotSupported | ValueError):
-        # e.g. a non-ASCII address the relay cannot take (no SMTPUTF8): the same message fails every time
-        return Verdict.PERMANENT
-    return Verdict.TRANSIENT
-
-
-def is_hard_bounce(exc: BaseException) -> bool:
-    """The relay refused the recipient itself with a 5xx: the mailbox does not exist, suppress the address."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        codes = [refusal.code for refusal in exc.recipients]
-        return bool(codes) and all(code >= 500 for code in codes)
-    return isinstance(exc, aiosmtplib.SMTPRecipientRefused) and exc.code >= 500
-
-
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients) or "recipients refused"
-    elif isinstance(exc, aiosmtplib.SMTPResponseException):
-        text = f"{exc.code} {exc.message}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return text[:_MAX_ERROR_CHARS]
-
-
-def redact(error: str, address: str | None) -> str:
-    """Relays quote the recipient in their replies; audit events must not carry personal data."""
-    if not address:
-        return error
-    lowered, needle = error.lower(), address.lower()
-    out, start = [], 0
-    while (found := lowered.find(needle, start)) >= 0:
-        out.append(error[start:found])
-        out.append("<recipient>")
-        start = found + len(needle)
-    out.append(error[start:])
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -170,9 +123,7 @@ class EmailSender:
         # Physical pacing, so real (monotonic) time, not the service clock that tests and demos move.
         # Shared by the senders of a process: the rate limit is the process's, whatever the connections.
         self.bucket = bucket or TokenBucket(settings.smtp_rate_per_s, settings.smtp_rate_burst, time.monotonic())
-        self._smtp: aiosmtplib.SMTP | None = None
-        self._last_used = 0.0
-        self._checked = False  # the open connection answered NOOP during this batch
+        self.relay = RelayConnection(settings)
 
     def _now(self) -> datetime:
         return self.runtime.clock.now()
@@ -192,7 +143,7 @@ class EmailSender:
                     claimed = 0
                 if claimed >= self.settings.send_batch_size and not stop.is_set():
                     continue  # a full batch: more may be due
-                if claimed == 0 and time.monotonic() - self._last_used >= self.settings.smtp_idle_close_s:
+                if claimed == 0 and time.monotonic() - self.relay.last_used >= self.settings.smtp_idle_close_s:
                     await self.close()
                 await _wait_for_either(stop, wakeup, self.settings.sender_poll_interval_s)
         finally:
@@ -200,14 +151,7 @@ class EmailSender:
 
     async def close(self) -> None:
         """Say goodbye to the relay (QUIT), or just drop the connection if it is broken."""
-        smtp, self._smtp = self._smtp, None
-        if smtp is None or not smtp.is_connected:
-            return
-        try:
-            async with asyncio.timeout(5):
-                await smtp.quit()
-        except Exception:
-            smtp.close()
+        await self.relay.close()
 
     async def send_due(self, stop: asyncio.Event) -> int:
         """Claim one batch and send it; returns how many deliveries were claimed."""
@@ -224,36 +168,16 @@ class EmailSender:
         """Due deliveries marked ``sending`` and committed; plus crashed ones that used up their attempts."""
         now = self._now()
         lease_expired = now - timedelta(seconds=self.settings.send_lease_s)
-        due = or_(
-            and_(deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.next_attempt_at <= now),
-            and_(deliveries.c.status == DeliveryStatus.SENDING.value, deliveries.c.claimed_at < lease_expired),
-        )
         batch: list[ClaimedDelivery] = []
         exhausted: list[ClaimedDelivery] = []
         wanted: list[tuple[RowMapping, str, bool]] = []
         resent = 0
         async with self.runtime.unit_of_work() as uow:
-            result = (
-                await uow.session.execute(
-                    select(deliveries)
-                    .where(due)
-                    .order_by(deliveries.c.next_attempt_at, deliveries.c.created_at, deliveries.c.id)
-                    .limit(self.settings.send_batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).mappings()
-            rows = list(result)
+            rows = await send_queue.lock_due(uow.session, now, lease_expired, self.settings.send_batch_size)
             blocked = await suppressed_keys(uow.session, [row["to_address"] or "" for row in rows])
             for row in rows:
                 if blocked and address_key(row["to_address"] or "") in blocked:
-                    # Queued before its address bounced hard: it must not go out any more.
-                    await uow.session.execute(
-                        self._fenced_as_read(row).values(
-                            status=DeliveryStatus.SKIPPED.value,
-                            last_error="address suppressed after a hard bounce",
-                            next_attempt_at=None,
-                        )
-                    )
+                    await send_queue.skip_suppressed(uow.session, row)
                     continue
                 # Handlers set the Message-ID when they write the row; rows queued by the first release of
                 # this service have none yet and get the same deterministic one here.
@@ -265,7 +189,9 @@ class EmailSender:
                     exhausted.append(ClaimedDelivery.from_row(row, message_id=message_id, attempts=row["attempts"]))
                     continue
                 wanted.append((row, message_id, crashed))
-            claimed = await self._mark_sending(uow.session, wanted, now)
+            claimed = await send_queue.mark_sending(
+                uow.session, [(row, message_id) for row, message_id, _ in wanted], now
+            )
             for row, message_id, crashed in wanted:
                 if row["id"] not in claimed:
                     continue
@@ -276,82 +202,6 @@ class EmailSender:
         if resent:
             EMAILS.labels(self.service, "resent_after_crash").inc(resent)
         return batch, exhausted
-
-    async def _mark_sending(
-        self, session: AsyncSession, wanted: Sequence[tuple[RowMapping, str, bool]], now: datetime
-    ) -> set[str]:
-        """Mark the rows ``sending`` in one statement per kind of row; returns the ids now ours. Fenced on the
-        (status, attempts) read, so two senders on a database without SKIP LOCKED never both win."""
-        claimed: set[str] = set()
-        named = [(row, message_id) for row, message_id, _ in wanted if row["message_id"] == message_id]
-        if named:
-            fences = [(row["id"], row["status"], row["attempts"]) for row, _ in named]
-            result = await session.execute(
-                update(deliveries)
-                .where(tuple_(deliveries.c.id, deliveries.c.status, deliveries.c.attempts).in_(fences))
-                .values(status=DeliveryStatus.SENDING.value, attempts=deliveries.c.attempts + 1, claimed_at=now)
-                .returning(deliveries.c.id)
-            )
-            claimed.update(result.scalars().all())
-        # Rows queued by the first release of this service have no Message-ID yet: they get it here, one by one.
-        for row, message_id in ((r, m) for r, m, _ in wanted if r["message_id"] != m):
-            result = await session.execute(
-                self._fenced_as_read(row).values(
-                    status=DeliveryStatus.SENDING.value,
-                    attempts=row["attempts"] + 1,
-                    claimed_at=now,
-                    message_id=message_id,
-                )
-            )
-            if _affected(result) == 1:
-                claimed.add(row["id"])
-        return claimed
-
-    @staticmethod
-    def _fenced_as_read(row: RowMapping) -> Update:
-        return update(deliveries).where(
-            deliveries.c.id == row["id"],
-            deliveries.c.status == row["status"],
-            deliveries.c.attempts == row["attempts"],
-        )
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        settings = self.settings
-        smtp = aiosmtplib.SMTP(
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            use_tls=settings.smtp_use_tls,
-            start_tls=settings.smtp_starttls,
-            validate_certs=settings.smtp_validate_certs,
-            timeout=settings.smtp_timeout_s,
-            # Not socket.getfqdn(): it can block on DNS for seconds inside containers.
-            local_hostname=settings.mail_domain,
-        )
-        await smtp.connect()
-        return smtp
-
-    async def _connection(self) -> aiosmtplib.SMTP:
-        """The open connection, or a new one. A connection kept from an earlier batch is checked with NOOP
-        first: relays drop idle clients, and a message must not fail for that."""
-        smtp = self._smtp
-        if smtp is not None and smtp.is_connected and not self._checked:
-            try:
-                await smtp.noop()
-            except Exception:
-                smtp.close()
-        if smtp is None or not smtp.is_connected:
-            self._smtp = smtp = await self._connect()
-        self._checked = True
-        self._last_used = time.monotonic()
-        return smtp
-
-    def _drop(self) -> None:
-        """The connection is in an unknown state (e.g. a timeout mid-exchange): never reuse it."""
-        if self._smtp is not None:
-            self._smtp.close()
-        self._smtp = None
 
     async def _throttle(self, stop: asyncio.Event) -> bool:
         """Wait for the rate limit's next slot; False if told to stop meanwhile."""
@@ -390,7 +240,7 @@ class EmailSender:
         # was renewed for; otherwise another sender could take the row over while it is being sent.
         budget_s = self.settings.send_lease_s / 2
         step = self.settings.send_confirm_every
-        self._checked = False
+        self.relay.new_batch()
         ours = await self._renew(batch[:step])
         # The whole rest of the batch is renewed every quarter lease too: over a slow relay the batch's tail
         # must not outlive its lease while earlier emails are being sent. Both clocks count: real time (a slow
@@ -419,7 +269,7 @@ class EmailSender:
                         connecting = True
                         try:
                             async with asyncio.timeout(budget_s):
-                                smtp = await self._connection()
+                                smtp = await self.relay.open()
                                 connecting = False
                                 await smtp.send_message(
                                     message,
@@ -428,19 +278,19 @@ class EmailSender:
                                 )
                         except Exception as exc:
                             if connecting:  # relay unreachable, TLS or login refused: no message's fault
-                                self._drop()
+                                self.relay.drop()
                                 error = f"cannot connect to the SMTP relay: {describe(exc)}"
                                 for rest in batch[index:]:
                                     await self._retry_later(rest, error)
                                 return
                             if isinstance(exc, TimeoutError | aiosmtplib.SMTPServerDisconnected | ConnectionError):
-                                self._drop()  # mid-exchange: the connection is in an unknown state
+                                self.relay.drop()  # mid-exchange: the connection is in an unknown state
                             if classify_smtp_error(exc) is Verdict.PERMANENT:
                                 await self._fail(delivery, describe(exc), hard_bounce=is_hard_bounce(exc))
                             else:
                                 await self._retry_later(delivery, describe(exc))
                             continue
-                        self._last_used = time.monotonic()
+                        self.relay.last_used = time.monotonic()
                         sent.append(delivery)
                 finally:
                     # The chunk's outcomes and the next chunk's claims in one transaction.
@@ -460,17 +310,7 @@ class EmailSender:
         if not claimed:
             return set()
         async with self.runtime.db.transaction() as session:
-            return await self._extend(session, claimed, self._now())
-
-    @staticmethod
-    async def _extend(session: AsyncSession, claimed: Sequence[ClaimedDelivery], now: datetime) -> set[str]:
-        if not claimed:
-            return set()
-        result = await session.execute(_fenced_many(claimed).values(claimed_at=now).returning(deliveries.c.id))
-        return set(result.scalars().all())
-
-    def _fenced(self, delivery: ClaimedDelivery) -> Update:
-        return _fenced_many([delivery])
+            return await send_queue.renew_claims(session, claimed, self._now())
 
     async def _confirm_sent(self, sent: Sequence[ClaimedDelivery], then: Sequence[ClaimedDelivery] = ()) -> set[str]:
         """Record the emails as sent (with their EmailDelivered events) and, in the same transaction, renew the
@@ -479,15 +319,8 @@ class EmailSender:
             return set()
         now = self._now()
         async with self.runtime.db.transaction() as session:
-            recorded: set[str] = set()
-            if sent:
-                result = await session.execute(
-                    _fenced_many(sent)
-                    .values(status=DeliveryStatus.SENT.value, sent_at=now, last_error=None)
-                    .returning(deliveries.c.id)
-                )
-                recorded = set(result.scalars().all())
-            still_ours = await self._extend(session, then, now)
+            recorded = await send_queue.record_sent(session, sent, now) if sent else set()
+            still_ours = await send_queue.renew_claims(session, then, now)
             units = []
             for delivery in sent:
                 if delivery.id not in recorded:
@@ -517,15 +350,10 @@ class EmailSender:
 
     async def _fail(self, delivery: ClaimedDelivery, error: str, *, hard_bounce: bool = False) -> None:
         now = self._now()
-        error = redact(error, delivery.to_address)[:_MAX_ERROR_CHARS]
+        error = redact(error, delivery.to_address)[:MAX_ERROR_CHARS]
         skipped = 0
         async with self.runtime.unit_of_work(correlation_id=delivery.correlation_id) as uow:
-            result = await uow.session.execute(
-                self._fenced(delivery).values(
-                    status=DeliveryStatus.FAILED.value, last_error=error, next_attempt_at=None
-                )
-            )
-            recorded = _affected(result) == 1
+            recorded = await send_queue.record_failed(uow.session, delivery, error)
             if recorded and hard_bounce and delivery.to_address:
                 skipped = await suppress(uow.session, SERVICE, delivery.to_address, error, delivery.id, now)
             if recorded:
@@ -553,33 +381,17 @@ class EmailSender:
             await self._fail(delivery, f"gave up after {delivery.attempts} attempts: {error}")
             return
         delay = retry_delay(delivery.attempts, self.settings.send_retry_base_s, self.settings.send_retry_max_s)
-        error = redact(error, delivery.to_address)[:_MAX_ERROR_CHARS]
+        error = redact(error, delivery.to_address)[:MAX_ERROR_CHARS]
         async with self.runtime.unit_of_work() as uow:
-            result = await uow.session.execute(
-                self._fenced(delivery).values(
-                    status=DeliveryStatus.PENDING.value, last_error=error, next_attempt_at=self._now() + delay
-                )
-            )
-        if _affected(result) == 1:
+            recorded = await send_queue.retry_at(uow.session, delivery, error, self._now() + delay)
+        if recorded:
             EMAILS.labels(self.service, "retried").inc()
             log.info("email_retry_scheduled", delivery_id=delivery.id, attempts=delivery.attempts, error=error)
 
     async def _release(self, delivery: ClaimedDelivery) -> None:
         """Shutting down before this one was sent: hand it back untouched, so it is not taken for a crash."""
         async with self.runtime.unit_of_work() as uow:
-            await uow.session.execute(
-                self._fenced(delivery).values(
-                    status=DeliveryStatus.PENDING.value, attempts=delivery.attempts - 1, claimed_at=None
-                )
-            )
-
-
-def _fenced_many(claimed: Sequence[ClaimedDelivery]) -> Update:
-    """An update of the rows still claimed as we claimed them (status sending, the attempt we made)."""
-    return update(deliveries).where(
-        tuple_(deliveries.c.id, deliveries.c.attempts).in_([(d.id, d.attempts) for d in claimed]),
-        deliveries.c.status == DeliveryStatus.SENDING.value,
-    )
+            await send_queue.release(uow.session, delivery)
 
 
 async def _wait_for_either(stop: asyncio.Event, wakeup: asyncio.Event, seconds: float) -> None:

@@ -30,7 +30,8 @@ from trellis_notifications.composer import unsubscribe_signer
 from trellis_notifications.domain.preferences import Category
 from trellis_notifications.domain.rendering import default_renderer
 from trellis_notifications.models import NAMES
-from trellis_notifications.repository import find_contact, unsubscribe
+from trellis_notifications.repositories.contacts import find_contact
+from trellis_notifications.repositories.preferences import unsubscribe
 
 log = get_logger(__name__)
 router = APIRouter(tags=["unsubscribe"])

@@ -1,54 +1,30 @@
-"""Reads and writes of people's choices and of the suppression list, shared by handlers, API and workers.
-
-Every function works inside the caller's transaction. Functions touching a cluster's rows take the
-``Scope`` of who is asking: a request's (only its clusters) or ``Scope.everything()`` for the service's own
-work (event handlers, workers). Preferences carry no cluster column: they belong to their contact's cluster.
-"""
+"""People's choices: which categories of email each contact receives, how matches reach them (one by one or as
+a weekly digest) and where their strategy review emails go; and unsubscribing, which also skips what is queued."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, true, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_notifications.composer import Recipient
-from trellis_notifications.domain.deliveries import DeliveryStatus
+from trellis_notifications.domain.deliveries import OPEN_STATUSES, DeliveryStatus
 from trellis_notifications.domain.preferences import (
     DEFAULT_PREFERENCES,
     Category,
     MatchDelivery,
     Preferences,
     ReviewRedirect,
-    address_key,
     templates_of,
 )
-from trellis_notifications.models import contact_preferences, contacts, deliveries, digest_items, suppressions
-
-_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
-
-
-def contacts_in(scope: Scope, column: ColumnElement[Any]) -> ColumnElement[bool]:
-    """A WHERE condition keeping rows whose contact id (``column``) is a contact of the scope's clusters.
-
-    Platform-wide scopes need no lookup, so the service's own work behaves exactly as before, including on
-    rows of contacts that are just being erased.
-    """
-    if scope.platform_wide:
-        return true()
-    return column.in_(select(contacts.c.contact_id).where(scope.clause(contacts.c.cluster_id)))
-
-
-async def find_contact(session: AsyncSession, scope: Scope, contact_id: str) -> RowMapping | None:
-    """A contact of the directory, or None when it is unknown or outside the scope (the same to the caller)."""
-    query = select(contacts).where(contacts.c.contact_id == contact_id, scope.clause(contacts.c.cluster_id))
-    return (await session.execute(query)).mappings().first()
+from trellis_notifications.models import contact_preferences, deliveries, digest_items
+from trellis_notifications.repositories.contacts import contacts_by_id, contacts_in, find_contact
 
 
 def preferences_from_row(row: RowMapping | dict[str, Any]) -> Preferences:
@@ -125,7 +101,7 @@ async def unsubscribe(session: AsyncSession, scope: Scope, contact_id: str, cate
         .where(
             deliveries.c.contact_id == contact_id,
             deliveries.c.template.in_([t.value for t in templates_of(category)]),
-            deliveries.c.status.in_(_OPEN),
+            deliveries.c.status.in_(OPEN_STATUSES),
             scope.clause(deliveries.c.cluster_id),
         )
         .values(status=DeliveryStatus.SKIPPED.value, last_error=reason, next_attempt_at=None)
@@ -141,51 +117,6 @@ async def unsubscribe(session: AsyncSession, scope: Scope, contact_id: str, cate
     return True
 
 
-async def suppressed_keys(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses are suppressed; for the service's own decisions (the list is platform-wide)."""
-    keys = sorted({address_key(a) for a in addresses if a})
-    if not keys:
-        return set()
-    rows = await session.execute(select(suppressions.c.address_hash).where(suppressions.c.address_hash.in_(keys)))
-    return set(rows.scalars())
-
-
-async def suppress(
-    session: AsyncSession, scope: Scope, address: str, reason: str, delivery_id: str | None, now: datetime
-) -> int:
-    """Put an address that bounced hard on the suppression list and skip everything still queued for it.
-
-    The list is platform-wide (an address may be a contact in several clusters): only a platform-wide scope
-    may add to it. Returns how many queued deliveries were skipped.
-    """
-    require_platform_wide(scope)
-    await session.execute(
-        insert_for(session, suppressions)
-        .values(address_hash=address_key(address), reason=reason, delivery_id=delivery_id, created_at=now)
-        .on_conflict_do_nothing()
-    )
-    where = [func.lower(deliveries.c.to_address) == address.strip().lower(), deliveries.c.status.in_(_OPEN)]
-    if delivery_id is not None:
-        where.append(deliveries.c.id != delivery_id)
-    result = await session.execute(
-        update(deliveries)
-        .where(*where)
-        .values(
-            status=DeliveryStatus.SKIPPED.value,
-            last_error="address suppressed after a hard bounce",
-            next_attempt_at=None,
-        )
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def unsuppress(session: AsyncSession, scope: Scope, address: str) -> bool:
-    """Take an address off the suppression list; False when it was not on it."""
-    require_platform_wide(scope)
-    result = await session.execute(delete(suppressions).where(suppressions.c.address_hash == address_key(address)))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 async def apply_redirects(session: AsyncSession, scope: Scope, recipients: Sequence[Recipient]) -> list[Recipient]:
     """Strategy review emails go where each manager asked them to go; one email per address.
 
@@ -194,12 +125,7 @@ async def apply_redirects(session: AsyncSession, scope: Scope, recipients: Seque
     chosen = await load_preferences(session, scope, [r.contact_id for r in recipients])
     redirects = [p.review_redirect for p in chosen.values() if p.review_redirect is not None]
     target_ids = [r.contact_id for r in redirects if r.contact_id is not None]
-    targets: dict[str, RowMapping] = {}
-    if target_ids:
-        rows = await session.execute(
-            select(contacts).where(contacts.c.contact_id.in_(target_ids), scope.clause(contacts.c.cluster_id))
-        )
-        targets = {row["contact_id"]: row for row in rows.mappings()}
+    targets = await contacts_by_id(session, scope, target_ids) if target_ids else {}
     routed: list[Recipient] = []
     for recipient in recipients:
         redirect = chosen.get(recipient.contact_id, DEFAULT_PREFERENCES).review_redirect
@@ -260,52 +186,3 @@ async def forget_contacts(session: AsyncSession, scope: Scope, contact_ids: Sequ
             scope.clause(digest_items.c.cluster_id),
         )
     )
-
-
-def require_platform_wide(scope: Scope) -> None:
-    """The suppression list belongs to no cluster: reading or changing it is platform-wide work only."""
-    if not scope.allows(None):
-        raise PermissionError(f"{scope.subject} may not use the platform-wide suppression list")
-
-
-@dataclass(frozen=True)
-class ResendFilter:
-    """Which failed deliveries to send again; nothing set: all of the scope's."""
-
-    cluster_id: str | None = None
-    template: str | None = None
-    delivery_ids: tuple[str, ...] | None = None
-    failed_since: datetime | None = None
-
-    def clauses(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.cluster_id is not None:
-            found.append(deliveries.c.cluster_id == self.cluster_id)
-        if self.template is not None:
-            found.append(deliveries.c.template == self.template)
-        if self.delivery_ids is not None:
-            found.append(deliveries.c.id.in_(self.delivery_ids))
-        if self.failed_since is not None:
-            found.append(deliveries.c.created_at >= self.failed_since)
-        return found
-
-
-async def requeue_failed(
-    session: AsyncSession, scope: Scope, where: ResendFilter, now: datetime, *, limit: int, dry_run: bool
-) -> tuple[list[str], bool]:
-    """The failed deliveries in the scope that ``where`` picks, oldest first, at most ``limit``, made due again
-    (fresh attempts, due now); whether more match. Only failed ones change, so asking twice sends once."""
-    conditions = [scope.clause(deliveries.c.cluster_id), deliveries.c.status == DeliveryStatus.FAILED.value]
-    conditions += where.clauses()
-    found = await session.execute(
-        select(deliveries.c.id).where(*conditions).order_by(deliveries.c.created_at, deliveries.c.id).limit(limit + 1)
-    )
-    ids = [str(delivery_id) for delivery_id in found.scalars()]
-    chosen, more = ids[:limit], len(ids) > limit
-    if chosen and not dry_run:
-        await session.execute(
-            update(deliveries)
-            .where(deliveries.c.id.in_(chosen), deliveries.c.status == DeliveryStatus.FAILED.value)
-            .values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now, claimed_at=None)
-        )
-    return chosen, more
