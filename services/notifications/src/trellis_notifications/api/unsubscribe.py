@@ -25,7 +25,7 @@ from trellis_common.logging import get_logger
 from trellis_common.rate_limit import PublicLimit, rate_limited
 from trellis_common.repositories.names import names_of
 from trellis_common.tokens import TokenError
-from trellis_notifications.api import settings_of
+from trellis_notifications.api.deliveries import settings_of
 from trellis_notifications.composer import unsubscribe_signer
 from trellis_notifications.domain.preferences import Category
 from trellis_notifications.domain.rendering import default_renderer

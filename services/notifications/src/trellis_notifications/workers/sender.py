@@ -51,7 +51,10 @@ from trellis_notifications.domain.deliveries import DELIVERIES_DUE, DeliveryStat
 from trellis_notifications.domain.message import Attachment, OutgoingEmail, build_message, single_line
 from trellis_notifications.domain.preferences import address_key
 from trellis_notifications.domain.ratelimit import TokenBucket
-from trellis_notifications.relay import (
+from trellis_notifications.repositories import send_queue
+from trellis_notifications.repositories.suppressions import suppress, suppressed_keys
+from trellis_notifications.settings import NotificationsSettings
+from trellis_notifications.workers.smtp import (
     MAX_ERROR_CHARS,
     RelayConnection,
     Verdict,
@@ -60,9 +63,6 @@ from trellis_notifications.relay import (
     is_hard_bounce,
     redact,
 )
-from trellis_notifications.repositories import send_queue
-from trellis_notifications.repositories.suppressions import suppress, suppressed_keys
-from trellis_notifications.settings import NotificationsSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import RowMapping

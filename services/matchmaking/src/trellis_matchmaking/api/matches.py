@@ -1,5 +1,5 @@
 """REST API of the matchmaking service: matches and their outcomes, pools, re-matching (the partner registry
-is in ``api_partners``).
+is in ``api.partners``).
 
 Access: matches, runs, pools and figures belong to clusters and are read and changed through the caller's scope,
 so another cluster's objects answer 404 like ids that do not exist.
@@ -19,8 +19,8 @@ from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import skill_label
 from trellis_common.text import INT4_MAX
-from trellis_matchmaking.api_partners import now_period
-from trellis_matchmaking.api_partners import router as partner_router
+from trellis_matchmaking.api.partners import now_period
+from trellis_matchmaking.api.partners import router as partner_router
 from trellis_matchmaking.domain.outcomes import (
     CONFIRMED,
     MatchStatus,

@@ -17,7 +17,7 @@ from trellis_common.app import CorrelationId, Runtime, invalid, not_found
 from trellis_common.auth import Reader, Scope, Writer
 from trellis_common.rate_limit import EmailLimit
 from trellis_common.settings import narrowed
-from trellis_surveys.api import require_cluster
+from trellis_surveys.api.directory import require_cluster
 from trellis_surveys.campaigns import invitation_event
 from trellis_surveys.domain.results import question_counts
 from trellis_surveys.domain.templates import Question, QuestionType, TemplateStatus

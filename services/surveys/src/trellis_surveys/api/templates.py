@@ -14,7 +14,7 @@ from pydantic import AfterValidator, ValidationError
 from trellis_common.app import Runtime, not_found
 from trellis_common.auth import Reader, Writer
 from trellis_common.text import INT4_MAX, check_storable
-from trellis_surveys.api import require_cluster
+from trellis_surveys.api.directory import require_cluster
 from trellis_surveys.domain.templates import SurveyTemplate, TemplateStatus, adapt
 from trellis_surveys.repositories.templates import (
     get_template,
