@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import random
 import statistics
@@ -43,7 +44,7 @@ from trellis_common.envelope import CloudEvent
 from trellis_common.events import GapsAssessed, MemberContext, SkillGap, SurveyTheme, Trend
 from trellis_common.logging import configure_logging
 from trellis_common.runtime import ServiceRuntime
-from trellis_matchmaking import handlers, models, repository
+from trellis_matchmaking import handlers, models
 from trellis_matchmaking.matching import current_period
 from trellis_matchmaking.models import member_needs, offers, partners
 from trellis_matchmaking.service import DEFINITION
@@ -93,6 +94,17 @@ def _envelope(data: GapsAssessed) -> CloudEvent:
     return CloudEvent(source="/bench", type=GAPS.type, subject=data.member_id, data=data.model_dump(mode="json"))
 
 
+def _insert_offers() -> Any:
+    """The release's insert of offers with their skill index, wherever its repository keeps it (None before the
+    index existed)."""
+    for module in ("trellis_matchmaking.repositories.registry", "trellis_matchmaking.repository"):
+        try:
+            return getattr(importlib.import_module(module), "insert_offers", None)
+        except ModuleNotFoundError:
+            continue
+    return None
+
+
 async def _seed_offers(runtime: ServiceRuntime, rng: random.Random, count: int, seats: int) -> None:
     now = datetime.now(UTC)
     rows = []
@@ -117,7 +129,7 @@ async def _seed_offers(runtime: ServiceRuntime, rng: random.Random, count: int, 
             for p in range(count // 5 + 1)
         ]
         await uow.session.execute(insert(partners), partner_rows)
-        insert_offers = getattr(repository, "insert_offers", None)  # with the skill index, where there is one
+        insert_offers = _insert_offers()
         if insert_offers is not None:
             await insert_offers(uow.session, rows)
         else:

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from trellis.manifests import K8S, ROOT, SERVICES
+from trellis.manifests.apps import SERVICES
+from trellis.manifests.layout import K8S, ROOT
 from trellis_common.catalogue import CATALOGUE, EventSpec, spec_for_type
 from trellis_common.settings import ServiceSettings
 from trellis_console.settings import ConsoleSettings

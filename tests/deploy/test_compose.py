@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import ALL_SERVICES, setting_names
-from trellis.manifests import ROOT
+from trellis.manifests.layout import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 SCHEMA = ROOT / "deploy" / "compose" / "compose-spec.json"

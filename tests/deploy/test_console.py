@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from tests.deploy.conftest import OVERLAYS, setting_names
 from tests.deploy.test_kafka_auth import env_of, workloads
 from tests.deploy.test_kustomize import named, of_kind, pod_spec
-from trellis.manifests import ROOT
+from trellis.manifests.layout import ROOT
 from trellis_common.settings import ServiceSettings
 from trellis_console.settings import SERVICES as CONSOLE_BACKENDS
 from trellis_console.settings import ConsoleSettings

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trellis.manifests import ROOT
+from trellis.manifests.layout import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trellis.manifests import K8S, render
+from trellis.manifests.layout import K8S, render
 
 
 def test_committed_manifests_match_the_generator() -> None:

@@ -33,7 +33,7 @@ from tests.deploy.conftest import (
     scaled_by_lag,
     wanted_rights,
 )
-from trellis.manifests import K8S
+from trellis.manifests.layout import K8S
 
 Objects = list[dict[str, Any]]
 # Does `trellis-<service> <command>` open a Kafka client? A command missing here fails the checks until classified.

@@ -25,7 +25,7 @@ from tests.deploy.conftest import (
     setting_names,
     wanted_rights,
 )
-from trellis.manifests import K8S
+from trellis.manifests.layout import K8S
 from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
 
 # The oldest Kubernetes release whose schemas kubernetes-validate ships (offline); our manifests use nothing newer.

@@ -11,7 +11,7 @@ import yaml
 
 import trellis_common.metrics  # noqa: F401 - registers the common metrics
 import trellis_ingress.api  # noqa: F401 - registers the ingress metrics
-from trellis.manifests import K8S
+from trellis.manifests.layout import K8S
 
 MONITORING = K8S / "components" / "monitoring"
 METRIC = re.compile(r"\btrellis_[a-z_]+\b")

@@ -15,7 +15,7 @@ from tests.e2e.console_support import CSRF, assert_names_only, browser, demo_pla
 from trellis.demo import MEMBERS, SIGN_IN_PEOPLE
 from trellis.embedded import EmbeddedPlatform
 from trellis_common.auth import Scope
-from trellis_notifications.repository import suppress
+from trellis_notifications.repositories.suppressions import suppress
 
 BOUNCED = "no-such-mailbox@member.example"
 

@@ -28,10 +28,11 @@ from trellis_notifications.domain.deliveries import EmailTemplate
 from trellis_notifications.domain.rendering import SUPPORTED_LANGUAGES, TemplateRenderer
 from trellis_notifications.samples import SAMPLE_CLUSTER, SAMPLE_MEMBER, SAMPLE_NAME, sample_context
 from trellis_skills.heatmap_words import WORDS as HEATMAP
-from trellis_surveys.answering import ANSWER_MESSAGES, UI, localised
-from trellis_surveys.domain import templates as survey_templates
+from trellis_surveys.answering_form import localised
+from trellis_surveys.answering_texts import ANSWER_MESSAGES, UI
+from trellis_surveys.domain import answers as survey_answers
 from trellis_surveys.domain.templates import SurveyTemplate
-from trellis_surveys.template_store import builtin_templates
+from trellis_surveys.repositories.templates import builtin_templates
 
 LANGUAGES = ("en", "de", "fr")
 TRANSLATED = ("de", "fr")
@@ -180,14 +181,14 @@ def test_the_form_strings_are_complete(language: str) -> None:
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_the_answer_checks_speak_the_members_language(language: str) -> None:
-    english = survey_templates.ANSWER_MESSAGES
+    english = survey_answers.ANSWER_MESSAGES
     assert set(ANSWER_MESSAGES[language]) == set(english)
     for key, text in ANSWER_MESSAGES[language].items():
         assert text.strip() and _fields(text) == _fields(english[key]), key
         assert not ENGLISH.findall(text), f"{key} ({language}) has English words"
     # The form's checks, as a member submitting an empty and a wrong answer reads them.
     shown = localised(builtin_templates()[("digital-skills", 1)], language)
-    _, errors = survey_templates.validate_response(shown, {"employees": -3}, [], messages=ANSWER_MESSAGES[language])
+    _, errors = survey_answers.validate_response(shown, {"employees": -3}, [], messages=ANSWER_MESSAGES[language])
     messages = " ".join(error.message for error in errors)
     assert errors and not ENGLISH.findall(messages) and "must" not in messages, messages
 

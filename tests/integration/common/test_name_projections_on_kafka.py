@@ -16,7 +16,7 @@ from tests.support.runtime import runtime_for
 from trellis_common.catalogue import spec_for_model
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import Contact, MemberChanged, MemberContext
-from trellis_common.names import NameTables
+from trellis_common.repositories.names import NameTables
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_matchmaking.models import NAMES as MATCHMAKING_NAMES
 from trellis_matchmaking.service import DEFINITION as MATCHMAKING

@@ -10,8 +10,8 @@ from tests.conftest import NewDatabase
 from tests.integration.matchmaking.conftest import START, deliver, gaps_assessed, skill_gap
 from tests.support.runtime import runtime_for
 from trellis_common.bus.memory import InMemoryBus
-from trellis_matchmaking import repository
 from trellis_matchmaking.models import matches, member_gaps, partners
+from trellis_matchmaking.repositories import registry
 from trellis_matchmaking.service import DEFINITION
 
 
@@ -28,7 +28,7 @@ async def test_concurrent_rounds_on_two_replicas_respect_the_last_seat(new_datab
             await uow.session.execute(
                 insert(partners).values(id="p-1", name="TU Danube", partner_type="university", created_at=START)
             )
-            await repository.insert_offers(
+            await registry.insert_offers(
                 uow.session,
                 [
                     {

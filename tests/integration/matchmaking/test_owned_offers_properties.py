@@ -51,7 +51,7 @@ from trellis_matchmaking.domain.partners import MemberProfile, Offer
 from trellis_matchmaking.domain.scoring import ineligibility
 from trellis_matchmaking.matching import rounds
 from trellis_matchmaking.models import matches, member_gaps, member_needs, metadata
-from trellis_matchmaking.repository import offer_rows, to_offer
+from trellis_matchmaking.repositories.registry import offer_rows, to_offer
 from trellis_matchmaking.service import DEFINITION
 
 SKILLS = ("digcomp:5.2", "digcomp:3.4")

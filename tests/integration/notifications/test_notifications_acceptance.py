@@ -32,10 +32,10 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.db import schedule_fires
 from trellis_common.events import ContactRole, EmailFailed, MemberChanged, ReminderKind, ReviewDue
 from trellis_notifications.composer import unsubscribe_signer
-from trellis_notifications.digests import WeeklyDigestJob, digest_id_for
 from trellis_notifications.domain.deliveries import message_id_for
 from trellis_notifications.models import contact_preferences, digest_items
-from trellis_notifications.sender import EmailSender
+from trellis_notifications.workers.digests import WeeklyDigestJob, digest_id_for
+from trellis_notifications.workers.sender import EmailSender
 
 TUESDAY = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 DIGEST_DUE = datetime(2026, 3, 9, 7, 0, tzinfo=UTC)  # Monday 08:00 in Brussels, the default digest slot

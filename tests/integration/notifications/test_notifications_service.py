@@ -45,9 +45,9 @@ from trellis_common.events import (
 from trellis_notifications.domain.deliveries import message_id_for
 from trellis_notifications.handlers import on_partners_matched
 from trellis_notifications.models import contacts, deliveries
-from trellis_notifications.sender import EmailSender
 from trellis_notifications.service import DEFINITION
 from trellis_notifications.settings import NotificationsSettings
+from trellis_notifications.workers.sender import EmailSender
 
 # -------------------------------------------------------------------------------------------------- tests
 

@@ -37,10 +37,10 @@ from trellis_common.events import (
 )
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.scheduler import Scheduler
-from trellis_strategy import repository
-from trellis_strategy.jobs import ReviewDueJob
 from trellis_strategy.models import proposed_actions
+from trellis_strategy.repositories import actions, schedules, strategies
 from trellis_strategy.service import DEFINITION
+from trellis_strategy.workers import ReviewDueJob
 
 START = datetime(2025, 1, 31, 9, 0, tzinfo=UTC)  # 10:00 in Brussels, on a month end
 FIRST_DUE = datetime(2025, 4, 30, 8, 0, tzinfo=UTC)  # clamped to 30 April, 10:00 CEST
@@ -250,19 +250,19 @@ def problem(response: httpx.Response) -> str:
     return " ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in response.json()["detail"])
 
 
-async def schedule_of(runtime: ServiceRuntime, cluster_id: str) -> repository.Schedule | None:
+async def schedule_of(runtime: ServiceRuntime, cluster_id: str) -> schedules.Schedule | None:
     async with runtime.db.sessions() as session:
-        return await repository.get_schedule(session, EVERYTHING, cluster_id)
+        return await schedules.get_schedule(session, EVERYTHING, cluster_id)
 
 
-async def overall_of(runtime: ServiceRuntime, cluster_id: str) -> repository.Strategy | None:
+async def overall_of(runtime: ServiceRuntime, cluster_id: str) -> strategies.Strategy | None:
     async with runtime.db.sessions() as session:
-        return await repository.overall_strategy(session, EVERYTHING, cluster_id)
+        return await strategies.overall_strategy(session, EVERYTHING, cluster_id)
 
 
 async def open_actions(runtime: ServiceRuntime, cluster_id: str) -> list[str]:
     async with runtime.db.sessions() as session:
-        items, _total = await repository.list_actions(
+        items, _total = await actions.list_actions(
             session, EVERYTHING, cluster_id, strategy_id=None, include_reviewed=False, limit=200, offset=0
         )
     return [item["text"] for item in items]

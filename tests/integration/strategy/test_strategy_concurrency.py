@@ -32,7 +32,7 @@ from tests.support import auth
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBroker
 from trellis_common.runtime import ServiceRuntime
-from trellis_strategy import repository
+from trellis_strategy.repositories import schedules
 from trellis_strategy.service import DEFINITION
 
 HELD = FIRST_DUE + timedelta(minutes=1)
@@ -114,17 +114,17 @@ async def _review_during_a_scheduler_pass(
             move_clock(runtime, HELD, wake=False)
 
         # The scheduler's pass reads the due schedule; before it writes, the other replica records the review.
-        real_due_schedules = repository.due_schedules
+        real_due_schedules = schedules.due_schedules
         attempts: list[httpx.Response] = []
 
-        async def read_then_let_the_review_in(*args: Any, **kwargs: Any) -> list[repository.Schedule]:
+        async def read_then_let_the_review_in(*args: Any, **kwargs: Any) -> list[schedules.Schedule]:
             due = await real_due_schedules(*args, **kwargs)
             if not attempts:
                 assert [s.strategy_id for s in due] == [sid]
                 attempts.append(await api.post(f"/strategies/{sid}/reviews", json=record))
             return due
 
-        monkeypatch.setattr(repository, "due_schedules", read_then_let_the_review_in)
+        monkeypatch.setattr(schedules, "due_schedules", read_then_let_the_review_in)
         assert await tick(scheduler) == 1  # the review date's own reminder: nothing was reviewed when it was read
         monkeypatch.undo()
         [during] = attempts

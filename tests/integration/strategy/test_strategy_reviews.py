@@ -38,8 +38,8 @@ from tests.support.polling import eventually
 from trellis_common.bus.memory import InMemoryBroker
 from trellis_common.events import AgendaActionKind, ContactRole, ReminderKind, ReviewDue
 from trellis_common.runtime import ServiceRuntime
-from trellis_strategy import repository
 from trellis_strategy.models import gap_assessments, match_runs
+from trellis_strategy.repositories import schedules, strategies
 
 POOL_LINE = (
     "3 members share a gap in Managing data, information and digital content; pooled Data bootcamp from KU Leuven"
@@ -64,7 +64,7 @@ async def test_a_match_gives_the_cluster_an_overall_strategy_with_a_schedule_and
     overall = await overall_of(strategy, "c-1")
     assert overall is not None
     assert (overall.id, overall.type, overall.phase, overall.title, overall.owners) == (
-        repository.default_strategy_id("c-1"),
+        strategies.default_strategy_id("c-1"),
         "overall",
         "diagnostics",
         "Cluster strategy",
@@ -170,7 +170,7 @@ async def test_each_reminder_fires_once_at_its_time_and_the_board_hears_of_an_ov
 
     upcoming, _day_before, due, overdue = reviews_on_bus(broker)
     assert len({r.reminder_id for r in reviews_on_bus(broker)}) == 4
-    assert due.reminder_id == repository.reminder_id(schedule.id, FIRST_DUE, ReminderKind.DUE)
+    assert due.reminder_id == schedules.reminder_id(schedule.id, FIRST_DUE, ReminderKind.DUE)
     for review in (upcoming, due):
         assert (review.escalation, review.recipients_role) == (False, ContactRole.CLUSTER_MANAGER)
         assert (review.cluster_id, review.strategy_id, review.strategy_title, review.strategy_type) == (

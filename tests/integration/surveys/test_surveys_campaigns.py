@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from tests.integration.surveys.conftest import BASE_URL, START, Surveys, cluster_with_members, ok
 from trellis_common.events import InvitationRequested, ResponseCompleted
 from trellis_common.scheduler import Scheduler
-from trellis_surveys.campaigns import ReminderJob
 from trellis_surveys.models import responses
+from trellis_surveys.workers import ReminderJob
 
 
 async def tick(surveys: Surveys) -> int:

@@ -11,7 +11,7 @@ from tests.integration.surveys.conftest import START, Surveys, cluster_with_memb
 from trellis_common.bus.memory import InMemoryBroker
 from trellis_common.clock import ManualClock
 from trellis_common.scheduler import Scheduler
-from trellis_surveys.campaigns import ReminderJob
+from trellis_surveys.workers import ReminderJob
 
 
 async def test_two_replicas_send_each_reminder_once(new_database: NewDatabase) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from trellis_common.db import new_metadata
 from trellis_common.events import MemberChanged, MemberContext
-from trellis_common.names import NameTables, forget_member, name_tables, names_of, record_member
+from trellis_common.repositories.names import NameTables, forget_member, name_tables, names_of, record_member
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

@@ -19,8 +19,8 @@ from trellis_notifications.domain.deliveries import (
 )
 from trellis_notifications.handlers import is_escalation
 from trellis_notifications.samples import SAMPLE_REVIEW
-from trellis_notifications.sender import Verdict, classify_smtp_error, describe, is_hard_bounce, redact
 from trellis_notifications.settings import NotificationsSettings
+from trellis_notifications.workers.smtp import Verdict, classify_smtp_error, describe, is_hard_bounce, redact
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:

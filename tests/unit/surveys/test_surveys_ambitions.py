@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from trellis_surveys.answering import localised
+from trellis_surveys.answering_form import localised
 from trellis_surveys.domain.ambitions import ContextField
-from trellis_surveys.domain.templates import SurveyTemplate, validate_response
-from trellis_surveys.template_store import builtin_templates
+from trellis_surveys.domain.answers import validate_response
+from trellis_surveys.domain.templates import SurveyTemplate
+from trellis_surveys.repositories.templates import builtin_templates
 
 INTL = builtin_templates()[("internationalisation-readiness", 2)]
 ASKED = {"value_chain_disrupted": 2, "support_wanted": ["partner_search"]}

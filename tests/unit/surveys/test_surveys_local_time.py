@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from trellis_surveys.answering import local_time
+from trellis_surveys.answering_texts import local_time
 
 
 @pytest.mark.parametrize(

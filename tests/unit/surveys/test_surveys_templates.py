@@ -13,15 +13,10 @@ from pydantic import ValidationError
 
 from trellis_common.events import SkillAnswer
 from trellis_common.skill_labels import skill_label
-from trellis_surveys.answering import UI
-from trellis_surveys.domain.templates import (
-    QuestionType,
-    SurveyTemplate,
-    active_questions,
-    adapt,
-    validate_response,
-)
-from trellis_surveys.template_store import builtin_templates
+from trellis_surveys.answering_texts import UI
+from trellis_surveys.domain.answers import active_questions, validate_response
+from trellis_surveys.domain.templates import QuestionType, SurveyTemplate, adapt
+from trellis_surveys.repositories.templates import builtin_templates
 
 TAXONOMY = Path(__file__).parents[3] / "services/skills/src/trellis_skills/data/taxonomy.json"
 

@@ -7,11 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import select
 
 from trellis_common.auth import Admin, Principal
-from trellis_common.db import audit_log
 from trellis_common.logging import get_logger
+from trellis_common.repositories.audit import audit_entries, record_change
 from trellis_common.runtime import ServiceRuntime
 
 log = get_logger(__name__)
@@ -24,16 +23,15 @@ async def record(runtime: ServiceRuntime, request: Request, status: int, correla
         return  # anonymous member pages (signed links) and failed attempts are in the request log only
     try:
         async with runtime.db.sessions() as session, session.begin():
-            await session.execute(
-                audit_log.insert().values(
-                    at=runtime.clock.now(),
-                    actor=principal.subject[:256],
-                    roles=",".join(sorted(principal.roles))[:200],
-                    method=request.method,
-                    path=request.url.path[:500],
-                    status=status,
-                    correlation_id=correlation_id,
-                )
+            await record_change(
+                session,
+                at=runtime.clock.now(),
+                actor=principal.subject[:256],
+                roles=",".join(sorted(principal.roles))[:200],
+                method=request.method,
+                path=request.url.path[:500],
+                status=status,
+                correlation_id=correlation_id,
             )
     except Exception as exc:  # the change is done; a lost audit row must not turn it into an error
         log.error("audit_record_failed", path=request.url.path, error=repr(exc))
@@ -61,12 +59,7 @@ def audit_router(runtime: ServiceRuntime) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[dict[str, Any]]:
-        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
-        if actor is not None:
-            query = query.where(audit_log.c.actor == actor)
-        if since is not None:
-            query = query.where(audit_log.c.at >= since)
         async with runtime.db.sessions() as session:
-            return [dict(row) for row in (await session.execute(query)).mappings()]
+            return await audit_entries(session, actor=actor, since=since, limit=limit, offset=offset)
 
     return router

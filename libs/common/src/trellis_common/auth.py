@@ -13,16 +13,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import ColumnElement, false, true
 
 from trellis_common.logging import get_logger
+from trellis_common.repositories.scopes import in_scope
 from trellis_common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 log = get_logger(__name__)
 
@@ -97,12 +100,8 @@ class Scope:
         return cluster_id is not None and cluster_id in self.clusters
 
     def clause(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
-        """A WHERE condition keeping rows of the scope's clusters."""
-        if self.clusters is None:
-            return true()
-        if not self.clusters:
-            return false()
-        return column.in_(sorted(self.clusters))
+        """A WHERE condition keeping rows of the scope's clusters (built by the repositories' scope filter)."""
+        return in_scope(self, column)
 
 
 class AuthError(Exception):

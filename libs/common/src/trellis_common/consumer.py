@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import structlog
 from pydantic import ValidationError
 
-from trellis_common import inbox
 from trellis_common.bus import BusConsumer, OutgoingMessage, Record
 from trellis_common.catalogue import BY_TYPE, CATALOGUE, EventSpec
 from trellis_common.envelope import CloudEvent, from_kafka
@@ -36,6 +35,7 @@ from trellis_common.events import EventData
 from trellis_common.failpoints import CONSUMER_AFTER_DB_COMMIT, CONSUMER_BEFORE_DB_COMMIT
 from trellis_common.logging import get_logger
 from trellis_common.metrics import CONSUMER_LAG, DLQ_TOTAL, EVENTS_CONSUMED, HANDLER_SECONDS
+from trellis_common.repositories import inbox
 from trellis_common.unit_of_work import UnitOfWork, flush_outboxes
 
 if TYPE_CHECKING:

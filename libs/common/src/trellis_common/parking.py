@@ -20,31 +20,35 @@ directory update that released it is never dead-lettered for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query
 from prometheus_client import Counter
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import JSON, Column, MetaData, String, Table, delete, select, union, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.app import Runtime
 from trellis_common.auth import Admin
 from trellis_common.catalogue import BY_TYPE
 from trellis_common.consumer import BatchHandler, Handler, Handling, Incoming
-from trellis_common.db import BigIntId, UTCDateTime, insert_for
 from trellis_common.envelope import CloudEvent
 from trellis_common.errors import ContractError, is_transient
 from trellis_common.events import MemberChanged
 from trellis_common.logging import get_logger
-from trellis_common.names import NameTables, apply_member_event
+from trellis_common.names import apply_member_event
+from trellis_common.repositories import parked_events
+from trellis_common.repositories.names import clusters_of_members, known_clusters
 from trellis_common.unit_of_work import UnitOfWork, flush_outboxes
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from trellis_common.repositories.names import NameTables
 
 log = get_logger(__name__)
 
-PARKED_EVENTS = "parked_events"
 PARKED = Counter(
     "trellis_events_parked_total", "Events parked because they name a member not known yet", ["service", "type"]
 )
@@ -58,53 +62,14 @@ MemberOf = Callable[[Incoming], tuple[str, str]]
 """The (cluster id, member id) an event is about."""
 
 
-def parked_events_table(metadata: MetaData) -> Table:
-    """The parked events on a service's own metadata (created by ``migrations.create_parked_events_table``)."""
-    return Table(
-        PARKED_EVENTS,
-        metadata,
-        Column("id", BigIntId, primary_key=True, autoincrement=True),  # parking order is release order
-        Column("event_id", String(64), nullable=False, unique=True),
-        Column("event_type", String(200), nullable=False),
-        Column("cluster_id", String(128), nullable=False),
-        Column("member_id", String(128), nullable=False, index=True),
-        Column("key", String(256), nullable=True),
-        Column("envelope", JSON, nullable=False),
-        Column("reason", String(1000), nullable=False),
-        Column("parked_at", UTCDateTime, nullable=False),
-    )
-
-
 @dataclass(frozen=True)
 class Parking:
-    """What a service needs to gate its consumers: its names projection and its parked events table."""
+    """What a service needs to gate its consumers: its names projection and its parked events table
+    (``repositories.parked_events.parked_events_table``)."""
 
     service: str
     names: NameTables
     parked: Table
-
-
-async def _membership(
-    session: AsyncSession, names: NameTables, members: Iterable[str], clusters: Iterable[str]
-) -> tuple[dict[str, str], set[str]]:
-    """The known members' clusters, and which of the clusters are known (by a name or by one of their members)."""
-    wanted_members, wanted_clusters = sorted(set(members)), sorted(set(clusters))
-    member_clusters: dict[str, str] = {}
-    if wanted_members:
-        rows = await session.execute(
-            select(names.members.c.member_id, names.members.c.cluster_id).where(
-                names.members.c.member_id.in_(wanted_members)
-            )
-        )
-        member_clusters = {str(member): str(cluster) for member, cluster in rows}
-    known_clusters: set[str] = set()
-    if wanted_clusters:
-        query = union(
-            select(names.clusters.c.cluster_id).where(names.clusters.c.cluster_id.in_(wanted_clusters)),
-            select(names.members.c.cluster_id).where(names.members.c.cluster_id.in_(wanted_clusters)),
-        )
-        known_clusters = {str(cluster) for (cluster,) in await session.execute(query)}
-    return member_clusters, known_clusters
 
 
 async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf) -> list[Handling]:
@@ -113,9 +78,8 @@ async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf
         return []
     session = batch[0].uow.session
     about = [member_of(h.incoming) for h in batch]
-    member_clusters, known_clusters = await _membership(
-        session, parking.names, (m for _, m in about), (c for c, _ in about)
-    )
+    member_clusters = await clusters_of_members(session, parking.names, (m for _, m in about))
+    known = await known_clusters(session, parking.names, (c for c, _ in about))
     admitted: list[Handling] = []
     for handling, (cluster_id, member_id) in zip(batch, about, strict=True):
         home = member_clusters.get(member_id)
@@ -125,7 +89,7 @@ async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf
             raise ContractError(
                 f"member {member_id!r} belongs to another cluster than {cluster_id!r}", code="rule.other_cluster"
             )
-        elif cluster_id not in known_clusters:
+        elif cluster_id not in known:
             reason = f"member {member_id!r} and its cluster {cluster_id!r} are not known yet"
             await park(parking, handling, cluster_id, member_id, reason)
         else:
@@ -135,8 +99,7 @@ async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf
 
 async def is_known_cluster(session: AsyncSession, names: NameTables, cluster_id: str) -> bool:
     """Whether a member of the cluster was ever published (or its name was)."""
-    _, known = await _membership(session, names, (), (cluster_id,))
-    return cluster_id in known
+    return cluster_id in await known_clusters(session, names, (cluster_id,))
 
 
 async def require_known_cluster(session: AsyncSession, names: NameTables, cluster_id: str) -> None:
@@ -149,7 +112,9 @@ async def require_known_cluster(session: AsyncSession, names: NameTables, cluste
 
 async def park(parking: Parking, handling: Handling, cluster_id: str, member_id: str, reason: str) -> None:
     event = handling.incoming.envelope
-    stmt = insert_for(handling.uow.session, parking.parked).values(
+    await parked_events.park(
+        handling.uow.session,
+        parking.parked,
         event_id=event.id,
         event_type=event.type,
         cluster_id=cluster_id,
@@ -159,7 +124,6 @@ async def park(parking: Parking, handling: Handling, cluster_id: str, member_id:
         reason=reason,
         parked_at=handling.uow.now,
     )
-    await handling.uow.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"]))
     PARKED.labels(parking.service, event.type).inc()
     log.warning("event_parked", parked_event_id=event.id, parked_event_type=event.type, reason=reason)
 
@@ -168,11 +132,7 @@ async def release(uow: UnitOfWork, parking: Parking, member_id: str, handlers: M
     """Handle the events parked for ``member_id`` (now known), each in a savepoint; returns how many applied."""
     session = uow.session
     table = parking.parked
-    rows = (
-        (await session.execute(select(table).where(table.c.member_id == member_id).order_by(table.c.id)))
-        .mappings()
-        .all()
-    )
+    rows = await parked_events.waiting_for(session, table, member_id)
     applied = 0
     for row in rows:
         event_type = str(row["event_type"])
@@ -185,12 +145,12 @@ async def release(uow: UnitOfWork, parking: Parking, member_id: str, handlers: M
                 child = UnitOfWork(session, uow.factory, cause=envelope, settings=uow.settings)
                 await handlers[event_type]([Handling(child, Incoming(envelope, data, row["key"]))])
                 uow.wakes.update(await flush_outboxes([child]))
-                await session.execute(delete(table).where(table.c.id == row["id"]))
+                await parked_events.remove(session, table, row["id"])
         except Exception as exc:
             if is_transient(exc):
                 raise
             reason = f"could not be applied when its member became known: {type(exc).__name__}: {exc}"[:1000]
-            await session.execute(update(table).where(table.c.id == row["id"]).values(reason=reason))
+            await parked_events.set_reason(session, table, row["id"], reason)
             RELEASED.labels(parking.service, event_type, "failed").inc()
             log.error("parked_event_failed", parked_event_id=row["event_id"], reason=reason)
             continue
@@ -237,23 +197,7 @@ def parked_events_router(parking: Parking) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[dict[str, object]]:
-        table = parking.parked
-        query = (
-            select(
-                table.c.event_id,
-                table.c.event_type,
-                table.c.cluster_id,
-                table.c.member_id,
-                table.c.reason,
-                table.c.parked_at,
-            )
-            .order_by(table.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        if cluster_id is not None:
-            query = query.where(table.c.cluster_id == cluster_id)
         async with runtime.db.sessions() as session:
-            return [dict(row) for row in (await session.execute(query)).mappings()]
+            return await parked_events.page(session, parking.parked, cluster_id=cluster_id, limit=limit, offset=offset)
 
     return router

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from trellis_common.repositories.erasure import delete_outbox_rows, erasable_outbox_rows
 
-from trellis_common.db import outbox
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 ERASED = "erased"
 
@@ -78,14 +78,8 @@ async def purge_outbox(
     """
     if not needles:
         return 0
-    done = or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))
-    if superseded_types:
-        done = or_(done, and_(outbox.c.sent_at.is_(None), outbox.c.event_type.in_(list(superseded_types))))
-    query = select(outbox.c.id, outbox.c.headers, outbox.c.payload, outbox.c.error).where(done)
-    if keys is not None:
-        query = query.where(outbox.c.key.in_(list(keys)))
-    rows = (await session.execute(query)).all()
+    rows = await erasable_outbox_rows(session, keys=keys, superseded_types=superseded_types)
     doomed = [row.id for row in rows if mentions(row_text(row.payload, row.headers, row.error), needles)]
     if doomed:
-        await session.execute(delete(outbox).where(outbox.c.id.in_(doomed)))
+        await delete_outbox_rows(session, doomed)
     return len(doomed)

@@ -12,21 +12,21 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
-
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from trellis_common.bus import EventBus, OutgoingMessage
 from trellis_common.clock import Clock
-from trellis_common.db import Database, outbox
+from trellis_common.db import Database
 from trellis_common.errors import PermanentError, is_transient
 from trellis_common.failpoints import RELAY_AFTER_PUBLISH, Failpoints
 from trellis_common.logging import get_logger
 from trellis_common.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_FAILED, OUTBOX_OLDEST_AGE
+from trellis_common.repositories import outbox
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = get_logger(__name__)
-_RELAY_LOCK_KEY = 0x7472656C6C6973  # "trellis": one lock per service database
 _SENT_ROW_RETENTION = timedelta(days=1)
 
 
@@ -63,27 +63,9 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many rows went out."""
         async with self.db.transaction() as session:
-            if self.db.dialect == "postgresql":
-                got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)))
-                if not got_lock:
-                    return 0
-            rows = (
-                await session.execute(
-                    select(
-                        outbox.c.id,
-                        outbox.c.event_id,
-                        outbox.c.event_type,
-                        outbox.c.topic,
-                        outbox.c.key,
-                        outbox.c.headers,
-                        outbox.c.payload,
-                    )
-                    .where(outbox.c.sent_at.is_(None), outbox.c.failed_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            if self.db.dialect == "postgresql" and not await outbox.take_relay_lock(session):
+                return 0
+            rows = await outbox.claim_unsent(session, limit=self.batch_size)
             if not rows:
                 return 0
             try:
@@ -93,9 +75,7 @@ class OutboxRelay:
             for r in rows:  # before the next await: in one process, before a consumer logs handling it
                 log.info("event_published", event_id=r.event_id, event_type=r.event_type, topic=r.topic)
             self.failpoints.hit(RELAY_AFTER_PUBLISH)
-            await session.execute(
-                update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(sent_at=self.clock.now())
-            )
+            await outbox.mark_sent(session, [r.id for r in rows], self.clock.now())
         for r in rows:
             EVENTS_PRODUCED.labels(self.service, r.event_type).inc()
         return len(rows)
@@ -108,9 +88,7 @@ class OutboxRelay:
                 await self.bus.publish([_message(row)])
                 published.append(row)
             except PermanentError as exc:
-                await session.execute(
-                    update(outbox).where(outbox.c.id == row.id).values(failed_at=self.clock.now(), error=str(exc))
-                )
+                await outbox.set_aside(session, row.id, at=self.clock.now(), error=str(exc))
                 OUTBOX_FAILED.labels(self.service, row.event_type).inc()
                 log.error("outbox_row_refused", event_id=row.event_id, event_type=row.event_type, error=str(exc))
         return published
@@ -124,14 +102,8 @@ class OutboxRelay:
 
     async def observe_backlog(self) -> None:
         async with self.db.transaction() as session:
-            backlog, oldest = (
-                await session.execute(
-                    select(func.count(), func.min(outbox.c.created_at)).where(
-                        outbox.c.sent_at.is_(None), outbox.c.failed_at.is_(None)
-                    )
-                )
-            ).one()
-            await session.execute(delete(outbox).where(outbox.c.sent_at < self.clock.now() - _SENT_ROW_RETENTION))
+            backlog, oldest = await outbox.backlog(session)
+            await outbox.delete_sent_before(session, self.clock.now() - _SENT_ROW_RETENTION)
         OUTBOX_BACKLOG.labels(self.service).set(backlog)
         age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_AGE.labels(self.service).set(max(0.0, age))

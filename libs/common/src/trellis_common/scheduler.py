@@ -1,8 +1,9 @@
 """One scheduling mechanism for every service: due work fires at most once per due time.
 
 A job looks for due items under its own row locks (``FOR UPDATE SKIP LOCKED``) and records each firing as a
-unique ``(schedule_key, due_at)`` row; a second replica that races for the same due time inserts nothing
-and emits nothing. Jobs coalesce a backlog after downtime themselves (fire once, late, then move on).
+unique ``(schedule_key, due_at)`` row (``repositories.schedule_fires.claim_fire``); a second replica that races
+for the same due time inserts nothing and emits nothing. Jobs coalesce a backlog after downtime themselves (fire
+once, late, then move on).
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from trellis_common.db import insert_for, schedule_fires
 from trellis_common.errors import is_transient
 from trellis_common.logging import get_logger
 
@@ -30,19 +28,6 @@ class ScheduledJob(Protocol):
     async def run_due(self, runtime: ServiceRuntime, now: datetime) -> int:
         """Fire what is due at ``now``; returns how many fired."""
         ...
-
-
-async def claim_fire(
-    session: AsyncSession, schedule_key: str, due_at: datetime, fired_at: datetime, *, late: bool, note: str = ""
-) -> bool:
-    """True if this caller is the one that fires ``schedule_key`` for ``due_at`` (in this transaction)."""
-    stmt = (
-        insert_for(session, schedule_fires)
-        .values(schedule_key=schedule_key, due_at=due_at, fired_at=fired_at, late=int(late), note=note or None)
-        .on_conflict_do_nothing()
-    )
-    result = await session.execute(stmt)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 class Scheduler:

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.catalogue import EventSpec, spec_for_model
 from trellis_common.clock import Clock
-from trellis_common.db import outbox
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.events import EventData
+from trellis_common.repositories import outbox
+from trellis_common.repositories.wakeups import notify
 from trellis_common.settings import ServiceSettings
-from trellis_common.wakeups import OUTBOX, notify
+from trellis_common.wakeups import OUTBOX
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ async def flush_outboxes(units: Iterable[UnitOfWork]) -> set[str]:
     rows = [row for unit in units for row in unit._rows]
     signals = {signal for unit in units for signal in unit.wakes}
     if rows:
-        await units[0].session.execute(outbox.insert(), rows)
+        await outbox.enqueue(units[0].session, rows)
         signals.add(OUTBOX)
     for unit in units:
         unit._rows.clear()

@@ -2,9 +2,10 @@
 
 A transaction that leaves work for a worker (outbox rows for the relay, deliveries for the email sender) names
 the signal (``UnitOfWork.wake``). When it commits, the workers of this process waiting on that signal wake at
-once; on PostgreSQL a NOTIFY sent in the same transaction (delivered by the server only on commit) wakes those
-of every other process too: replicas, or the API and worker processes of one service. Polling stays, as a
-safety net only: a notification lost while a listener reconnects costs one poll interval, nothing else.
+once; on PostgreSQL a NOTIFY sent in the same transaction (``repositories.wakeups.notify``, delivered by the
+server only on commit) wakes those of every other process too: replicas, or the API and worker processes of
+one service. Polling stays, as a safety net only: a notification lost while a listener reconnects costs one
+poll interval, nothing else.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.db import Database
 from trellis_common.logging import get_logger
@@ -46,14 +44,6 @@ class Wakeups:
         for name in names:
             for event in self._events.get(name, ()):
                 event.set()
-
-
-async def notify(session: AsyncSession, names: Iterable[str]) -> None:
-    """Queue a NOTIFY per name in the session's transaction (PostgreSQL delivers it on commit, never before)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for name in sorted(set(names)):
-        await session.execute(select(func.pg_notify(CHANNEL, name)))
 
 
 async def listen(db: Database, wakeups: Wakeups, stop: asyncio.Event, *, retry_s: float = 1.0) -> None:

@@ -10,8 +10,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from trellis_common.app import Runtime
 from trellis_common.auth import Caller, Principal, Role
@@ -23,7 +21,8 @@ from trellis_common.logging import get_logger
 from trellis_common.parking import is_known_cluster
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.text import unstorable_at
-from trellis_ingress.models import NAMES, accepted_events
+from trellis_ingress import repository
+from trellis_ingress.models import NAMES
 from trellis_ingress.settings import IngressSettings
 
 log = get_logger(__name__)
@@ -190,7 +189,7 @@ async def post_event(request: Request, caller: Caller, runtime: Runtime) -> JSON
     digest = _digest(normalised)
     try:
         return await _accept(runtime, caller, normalised, spec, key, digest)
-    except IntegrityError:
+    except repository.EventIdTaken:
         # Another request with the same id won the race; answer as a retry of it.
         return await _accept(runtime, caller, normalised, spec, key, digest)
 
@@ -200,24 +199,21 @@ async def _accept(
 ) -> JSONResponse:
     prefix = runtime.settings.topic_prefix
     async with runtime.unit_of_work(correlation_id=event.correlationid) as uow:
-        seen = (
-            await uow.session.execute(select(accepted_events.c.digest).where(accepted_events.c.event_id == event.id))
-        ).scalar_one_or_none()
+        seen = await repository.accepted_digest(uow.session, event.id)
         if seen is not None:
             if seen != digest:
                 raise _refuse(
                     409, f"event id {event.id!r} was already used for a different event; use a new id", event.type
                 )
             return _answer(200, "duplicate", event, spec, prefix)
-        await uow.session.execute(
-            accepted_events.insert().values(
-                event_id=event.id,
-                source=event.source,
-                event_type=event.type,
-                digest=digest,
-                caller=caller.subject,
-                accepted_at=uow.now,
-            )
+        await repository.record_accepted(
+            uow.session,
+            event_id=event.id,
+            source=event.source,
+            event_type=event.type,
+            digest=digest,
+            caller=caller.subject,
+            accepted_at=uow.now,
         )
         uow.forward(event, spec, key)
     log.info("event_accepted", event_id=event.id, event_type=event.type, caller=caller.subject)

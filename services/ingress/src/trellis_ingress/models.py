@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Column, String, Table
 
 from trellis_common.db import UTCDateTime, new_metadata
-from trellis_common.names import name_tables
+from trellis_common.repositories.names import name_tables
 
 metadata = new_metadata()
 NAMES = name_tables(metadata)

@@ -16,9 +16,9 @@ from trellis_common.logging import get_logger
 from trellis_common.parking import admit
 from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.matching import EVERYTHING, Reason, current_period, settle, supersede_other_periods
 from trellis_matchmaking.models import PARKING
+from trellis_matchmaking.repositories import gaps, proposals
 from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
@@ -58,8 +58,8 @@ async def _place(part: Sequence[Handling]) -> None:
         if twice:  # one gap per skill is what a seat is given to; two would be two answers to one question
             raise PermanentError(f"gaps: skill(s) {', '.join(twice)} appear more than once")
     # The same assessment re-sent under a new event id is matched once (runs before re-matching have no reason).
-    seen = await repository.assessments_matched(session, [a.assessment_id for _, a in events])
-    known = await repository.need_rows(session, EVERYTHING, [a.member_id for _, a in events])
+    seen = await proposals.assessments_matched(session, [a.assessment_id for _, a in events])
+    known = await gaps.need_rows(session, EVERYTHING, [a.member_id for _, a in events])
     units: dict[str, UnitOfWork] = {}
     for uow, assessed in events:
         if assessed.assessment_id in seen:
@@ -71,7 +71,7 @@ async def _place(part: Sequence[Handling]) -> None:
             continue
         units[assessed.member_id] = uow
     placed = [(uow, assessed) for uow, assessed in events if units.get(assessed.member_id) is uow]
-    await repository.save_needs(
+    await gaps.save_needs(
         session,
         EVERYTHING,
         [
@@ -88,7 +88,7 @@ async def _place(part: Sequence[Handling]) -> None:
         ],
         known,
     )
-    await repository.replace_gaps(session, [(a.member_id, a.cluster_id, period, a.gaps) for _, a in placed], now)
+    await gaps.replace_gaps(session, [(a.member_id, a.cluster_id, period, a.gaps) for _, a in placed], now)
     await supersede_other_periods(session, list(units), period, now)
     if units:
         reasons: dict[str, str | None] = dict.fromkeys(units, Reason.ASSESSMENT)

@@ -12,9 +12,9 @@ from trellis_common.auth import Scope
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.settings import narrowed
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import MatchStatus, Outcome, next_status
 from trellis_matchmaking.matching import current_period, settle
+from trellis_matchmaking.repositories import gaps, outcomes
 from trellis_matchmaking.settings import MatchmakingSettings
 
 
@@ -41,7 +41,7 @@ async def record_outcome(
     """The match's status before and after ``outcome`` (None for a match ``scope`` does not see). Recording the
     status the match already has changes nothing, not even when it was recorded; an outcome that does not follow
     from the status raises ``OutcomeNotAllowed``."""
-    row = await repository.match_row(uow.session, scope, match_id, lock=True)
+    row = await outcomes.match_row(uow.session, scope, match_id, lock=True)
     if row is None:
         return None
     before = MatchStatus(row.status)
@@ -54,7 +54,7 @@ async def record_outcome(
             "outcome_note": note,
             "updated_at": uow.now,
         }
-        await repository.update_match(uow.session, scope, match_id, values)
+        await outcomes.update_match(uow.session, scope, match_id, values)
         if after is MatchStatus.DECLINED:
             await _after_decline(runtime, uow, row)
     return Recorded(before, after)
@@ -63,7 +63,7 @@ async def record_outcome(
 async def _after_decline(runtime: ServiceRuntime, uow: UnitOfWork, match: Row[Any]) -> None:
     """The seat is free again: the gap looks for another offer (its member hears of it only if it finds one)
     and the waiting list gets the seat."""
-    await repository.clear_gap_seats(uow.session, [match.id], uow.now)
+    await gaps.clear_gap_seats(uow.session, [match.id], uow.now)
     settings = narrowed(runtime.settings, MatchmakingSettings)
     if match.period == current_period(settings, uow.now):
         await settle(uow, settings, match.period, {match.member_id: None}, freed=[match.offer_id])

@@ -6,8 +6,8 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import GapsAssessed, MemberChanged
 from trellis_common.parking import parked_events_router, releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
-from trellis_matchmaking import reply_page
-from trellis_matchmaking.api import router
+from trellis_matchmaking.api import reply_page
+from trellis_matchmaking.api.matches import router
 from trellis_matchmaking.handlers import on_gaps_assessed_batch
 from trellis_matchmaking.models import PARKING, metadata
 from trellis_matchmaking.settings import MatchmakingSettings

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, Column, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from trellis_common.db import UTCDateTime, new_metadata
-from trellis_common.names import name_tables
+from trellis_common.repositories.names import name_tables
 
 metadata = new_metadata()
 # Organisations' names (not personal data) from the same event: emails name the cluster and the member.

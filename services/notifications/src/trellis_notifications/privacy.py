@@ -7,7 +7,8 @@ to someone else on their behalf), matches waiting for their digest, and the outb
 notifications.email.* audit events about them.
 
 A contact is erased when surveys.member.changed no longer lists it (the contact was erased or left its member)
-or when the member's tombstone arrives. In the handler's transaction (with the inbox row), ``erase_contacts``:
+or when the member's tombstone arrives (``erase_member``, which erases each of its contacts first). In the
+handler's transaction (with the inbox row), ``erase_contacts``:
 
 - deletes the contact row, the contact's preferences and digest items (waiting or sent);
 - takes the contact out of other people's review redirects (by id or by address);
@@ -25,26 +26,23 @@ that bounced hard is not mailed again), as the GDPR allows for data kept to hono
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import ColumnElement, String, delete, func, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
-from trellis_common.privacy import ERASED, mentions, name_needles, needles_of, purge_outbox, row_text
-from trellis_notifications.domain.deliveries import Audience, AudienceKind, DeliveryStatus
-from trellis_notifications.models import contact_preferences, contacts, deliveries, digest_items
-from trellis_notifications.repository import forget_contacts
+from trellis_common.privacy import mentions, name_needles, needles_of, purge_outbox, row_text
+from trellis_common.repositories.names import forget_member
+from trellis_notifications.domain.deliveries import Audience, AudienceKind
+from trellis_notifications.models import NAMES
+from trellis_notifications.repositories import privacy as personal_data
+from trellis_notifications.repositories.contacts import contact_ids_of, contacts_by_id, find_contact
+from trellis_notifications.repositories.preferences import forget_contacts
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = get_logger(__name__)
 SERVICE = Scope.everything("notifications-privacy")
-_OPEN = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
-_PERSONAL = ("to_address", "to_name", "subject", "text_body", "html_body")
-
-
-def _contains_any(column: ColumnElement[Any], needles: Sequence[str]) -> ColumnElement[bool]:
-    return or_(*(func.lower(column).contains(needle, autoescape=True) for needle in needles))
 
 
 async def erase_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> int:
@@ -53,47 +51,20 @@ async def erase_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> i
     ids = sorted(set(contact_ids))
     if not ids:
         return 0
-    people = (await session.execute(select(contacts).where(contacts.c.contact_id.in_(ids)))).mappings().all()
+    people = (await contacts_by_id(session, SERVICE, ids)).values()
     addresses = needles_of(*(p["email"] for p in people))
     names = name_needles(*(p["name"] for p in people))
     clusters = sorted({str(p["cluster_id"]) for p in people})
 
     await forget_contacts(session, SERVICE, ids)
-    await session.execute(delete(digest_items).where(digest_items.c.contact_id.in_(ids)))
-    await session.execute(
-        update(contact_preferences)
-        .where(contact_preferences.c.review_redirect_contact_id.in_(ids))
-        .values(review_redirect_contact_id=None, review_redirect_name=None)
+    await personal_data.delete_digest_items(session, ids)
+    await personal_data.drop_redirects_to(session, ids, addresses, clusters)
+    await personal_data.drop_parked(
+        session, [Audience(AudienceKind.CONTACT, contact_id).placeholder for contact_id in ids]
     )
-    if addresses:
-        # Only redirects set up in the erased contacts' clusters: another cluster's use of the same address is
-        # that cluster's business (and may be another person's record).
-        in_their_clusters = select(contacts.c.contact_id).where(contacts.c.cluster_id.in_(clusters))
-        await session.execute(
-            update(contact_preferences)
-            .where(
-                func.lower(contact_preferences.c.review_redirect_email).in_(addresses),
-                contact_preferences.c.contact_id.in_(in_their_clusters),
-            )
-            .values(review_redirect_email=None, review_redirect_name=None)
-        )
-    placeholders = [Audience(AudienceKind.CONTACT, contact_id).placeholder for contact_id in ids]
-    await session.execute(
-        delete(deliveries).where(
-            deliveries.c.contact_id.in_(placeholders), deliveries.c.status == DeliveryStatus.PARKED.value
-        )
-    )
-    await session.execute(
-        update(deliveries)
-        .where(deliveries.c.contact_id.in_(ids), deliveries.c.status.in_(_OPEN))
-        .values(
-            status=DeliveryStatus.CANCELLED.value,
-            last_error="cancelled: the contact was erased",
-            next_attempt_at=None,
-        )
-    )
+    await personal_data.cancel_open(session, ids)
     anonymised = await _anonymise_deliveries(session, ids, addresses, names, clusters)
-    await session.execute(delete(contacts).where(contacts.c.contact_id.in_(ids)))
+    await personal_data.delete_contacts(session, ids)
     purged = await purge_outbox(session, needles_of(*ids, *addresses, *names), keys=ids)
     log.info("contacts_erased", contacts=len(ids), deliveries_anonymised=anonymised, outbox_rows_purged=purged)
     return anonymised
@@ -102,71 +73,45 @@ async def erase_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> i
 async def _anonymise_deliveries(
     session: AsyncSession, ids: Sequence[str], addresses: Sequence[str], names: Sequence[str], clusters: Sequence[str]
 ) -> int:
-    conditions: list[ColumnElement[bool]] = [deliveries.c.contact_id.in_(list(ids))]
-    if addresses and clusters:
-        conditions.append(
-            func.lower(deliveries.c.to_address).in_(list(addresses)) & deliveries.c.cluster_id.in_(clusters)
-        )
     needles = [*addresses, *names]
-    if needles and clusters:
-        # Emails to someone else that name the person (a review redirected on their behalf): their clusters only.
-        named = or_(*(_contains_any(deliveries.c[column], needles) for column in _PERSONAL))
-        conditions.append(deliveries.c.cluster_id.in_(list(clusters)) & named)
-    rows = (
-        await session.execute(
-            select(deliveries.c.id, deliveries.c.contact_id, deliveries.c.last_error).where(or_(*conditions))
-        )
-    ).all()
+    rows = await personal_data.deliveries_naming(session, ids, addresses, names, clusters)
     for row in rows:
-        values: dict[str, Any] = {column: None for column in _PERSONAL}
-        values |= {"attachments": None, "unsubscribe_url": None, "payload": None}
-        if row.last_error is not None and mentions(row_text(row.last_error), needles):
-            values["last_error"] = "erased"
-        if row.contact_id in ids:
-            values["contact_id"] = literal(f"{ERASED}:", String) + deliveries.c.id
-        await session.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
+        error = row["last_error"]
+        await personal_data.anonymise_delivery(
+            session,
+            row["id"],
+            error_too=error is not None and mentions(row_text(error), needles),
+            contact_too=row["contact_id"] in ids,
+        )
     return len(rows)
+
+
+async def erase_member(session: AsyncSession, member_id: str) -> None:
+    """The member was deleted: forget its contacts and their choices, cancel what was not sent, blank
+    personal data kept in logs. Runs in the caller's transaction."""
+    await erase_contacts(session, await contact_ids_of(session, member_id))
+    await personal_data.delete_member_contacts(session, member_id)
+    await forget_member(session, NAMES, member_id)
+    await personal_data.erase_member_deliveries(session, member_id)
+    log.info("member_erased", member_id=member_id)
 
 
 async def contact_export(session: AsyncSession, contact_id: str) -> dict[str, Any]:
     """Everything notifications holds about one contact, as JSON-ready data."""
-    contact = (await session.execute(select(contacts).where(contacts.c.contact_id == contact_id))).mappings().first()
-    preferences = (
-        (await session.execute(select(contact_preferences).where(contact_preferences.c.contact_id == contact_id)))
-        .mappings()
-        .first()
-    )
+    contact = await find_contact(session, SERVICE, contact_id)
+    preferences = await personal_data.preferences_row(session, contact_id)
     placeholder = Audience(AudienceKind.CONTACT, contact_id).placeholder
-    theirs: ColumnElement[bool] = deliveries.c.contact_id.in_([contact_id, placeholder])
-    if contact is not None:  # and emails sent to their address for someone else (a redirected review)
-        theirs = theirs | (func.lower(deliveries.c.to_address) == str(contact["email"]).lower())
-    sent = (
-        (await session.execute(select(deliveries).where(theirs).order_by(deliveries.c.created_at, deliveries.c.id)))
-        .mappings()
-        .all()
-    )
-    waiting = (
-        (
-            await session.execute(
-                select(digest_items).where(digest_items.c.contact_id == contact_id).order_by(digest_items.c.created_at)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    redirected_by = (
-        await session.scalars(
-            select(contact_preferences.c.contact_id).where(
-                contact_preferences.c.review_redirect_contact_id == contact_id
-            )
-        )
-    ).all()
+    # With their address: emails sent to it for someone else too (a redirected review).
+    address = None if contact is None else str(contact["email"])
+    sent = await personal_data.deliveries_of(session, contact_id, placeholder, address)
+    waiting = await personal_data.digest_items_of(session, contact_id)
+    redirected_by = await personal_data.redirecting_to(session, contact_id)
     return {
         "contact": _jsonable(contact),
         "preferences": _jsonable(preferences),
         "deliveries": [_jsonable(row) for row in sent],
         "digest_items": [_jsonable(row) for row in waiting],
-        "review_redirects_from": list(redirected_by),
+        "review_redirects_from": redirected_by,
     }
 
 

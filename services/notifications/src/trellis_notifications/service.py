@@ -5,9 +5,9 @@ from __future__ import annotations
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import InvitationRequested, MemberChanged, PartnersMatched, ReviewDue
 from trellis_common.runtime import ServiceDefinition
-from trellis_notifications.api import router
-from trellis_notifications.api_privacy import router as privacy_router
-from trellis_notifications.digests import send_digests
+from trellis_notifications.api.deliveries import router
+from trellis_notifications.api.privacy import router as privacy_router
+from trellis_notifications.api.unsubscribe import router as unsubscribe_router
 from trellis_notifications.handlers import (
     on_invitation_requested,
     on_member_changed,
@@ -15,9 +15,9 @@ from trellis_notifications.handlers import (
     on_review_due,
 )
 from trellis_notifications.models import metadata
-from trellis_notifications.sender import send_emails
 from trellis_notifications.settings import NotificationsSettings
-from trellis_notifications.unsubscribe import router as unsubscribe_router
+from trellis_notifications.workers.digests import send_digests
+from trellis_notifications.workers.sender import send_emails
 
 DEFINITION = ServiceDefinition(
     name="notifications",

@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from trellis_common.app import ClusterId, CorrelationId, Runtime, not_found
 from trellis_common.auth import Reader, Scope
 from trellis_common.events import SupplyReported, SupplyScope
-from trellis_common.names import Names, names_of
 from trellis_common.parking import is_known_cluster
+from trellis_common.repositories.names import Names, names_of
 from trellis_common.settings import narrowed
 from trellis_common.skill_labels import preferred_language, skill_label
 from trellis_common.text import INT4_MAX

@@ -14,8 +14,9 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, Date, Float, Integer, String, Table
 
 from trellis_common.db import UTCDateTime, new_metadata
-from trellis_common.names import name_tables
-from trellis_common.parking import Parking, parked_events_table
+from trellis_common.parking import Parking
+from trellis_common.repositories.names import name_tables
+from trellis_common.repositories.parked_events import parked_events_table
 
 metadata = new_metadata()
 NAMES = name_tables(metadata)

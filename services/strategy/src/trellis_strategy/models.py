@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from trellis_common.db import BigIntId, UTCDateTime, new_metadata
-from trellis_common.names import name_tables
+from trellis_common.repositories.names import name_tables
 
 metadata = new_metadata()
 NAMES = name_tables(metadata)

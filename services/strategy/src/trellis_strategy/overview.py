@@ -12,19 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.events import AgendaAction, AgendaActionKind, AgendaGap, ReviewAgenda, ReviewKpi
-from trellis_common.names import names_of
-from trellis_strategy import repository
+from trellis_common.repositories.names import names_of
 from trellis_strategy.domain.agenda import say_again, summarise
 from trellis_strategy.domain.kpi import KpiAssessment, assess
 from trellis_strategy.models import NAMES
+from trellis_strategy.repositories import actions, activity, kpis, schedules, strategies
 from trellis_strategy.settings import StrategySettings
 
 
 @dataclass(frozen=True)
 class KpiView:
-    kpi: repository.Kpi
+    kpi: kpis.Kpi
     assessment: KpiAssessment
-    measurements: list[repository.MeasurementRow]
+    measurements: list[kpis.MeasurementRow]
 
     def snapshot(self) -> ReviewKpi:
         latest = self.assessment.latest
@@ -87,8 +87,8 @@ async def kpi_views(
     session: AsyncSession, scope: Scope, strategy_ids: Sequence[str], today: date, tolerance: float
 ) -> dict[str, list[KpiView]]:
     """Each strategy's KPIs with their measurements and status on ``today``."""
-    by_strategy = await repository.kpis_of(session, scope, strategy_ids)
-    measured = await repository.measurements_of(session, scope, [k.id for items in by_strategy.values() for k in items])
+    by_strategy = await kpis.kpis_of(session, scope, strategy_ids)
+    measured = await kpis.measurements_of(session, scope, [k.id for items in by_strategy.values() for k in items])
     return {
         strategy_id: [
             KpiView(
@@ -106,24 +106,24 @@ async def agenda(
     session: AsyncSession,
     scope: Scope,
     settings: StrategySettings,
-    strategy: repository.Strategy,
-    schedule: repository.Schedule,
+    strategy: strategies.Strategy,
+    schedule: schedules.Schedule,
     now: datetime,
     zone: ZoneInfo,
 ) -> ReviewAgenda:
     """What the next review of ``strategy`` should discuss: news since its last review, KPIs, open actions."""
     since = schedule.last_reviewed_at
-    runs, assessments = await repository.activity_since(session, scope, strategy.cluster_id, since)
+    runs, assessments = await activity.activity_since(session, scope, strategy.cluster_id, since)
     facts = summarise(strategy.strategy_type, runs, assessments, settings.agenda_top_gaps)
     views = await kpi_views(session, scope, [strategy.id], local_today(now, zone), settings.kpi_on_track_tolerance)
-    texts, actions = await _worded(
-        session, await repository.open_actions(session, scope, strategy.id, settings.agenda_max_actions)
+    texts, as_data = await _worded(
+        session, await actions.open_actions(session, scope, strategy.id, settings.agenda_max_actions)
     )
     return ReviewAgenda(
         new_matches=facts.new_matches,
         members_with_gaps=facts.members_with_gaps,
         proposed_actions=texts,
-        actions=actions,
+        actions=as_data,
         since=since,
         top_gaps=[AgendaGap(skill_code=code, members=count) for code, count in facts.top_gaps],
         kpis=[view.snapshot() for view in views[strategy.id]],

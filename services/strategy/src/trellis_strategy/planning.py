@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_strategy import repository
 from trellis_strategy.domain.cadence import ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.reminders import ReminderPolicy, reschedule
 from trellis_strategy.domain.schedule import ScheduleFields, plan_schedule
+from trellis_strategy.repositories import schedules, strategies
 from trellis_strategy.schemas import ScheduleIn, to_cadence
 from trellis_strategy.settings import StrategySettings
 
@@ -29,23 +29,23 @@ def default_fields(settings: StrategySettings, now: datetime) -> ScheduleFields:
 
 
 async def ensure_schedule(
-    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: repository.Strategy, now: datetime
-) -> repository.Schedule:
+    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: strategies.Strategy, now: datetime
+) -> schedules.Schedule:
     """The strategy's schedule, created with the defaults if it has none."""
-    schedule = await repository.schedule_of(session, scope, strategy.id)
+    schedule = await schedules.schedule_of(session, scope, strategy.id)
     if schedule is None:
         fields = default_fields(settings, now)
-        await repository.create_schedule(session, scope, strategy, fields, time_zone(fields.timezone), now)
-        schedule = await repository.schedule_of(session, scope, strategy.id)
+        await schedules.create_schedule(session, scope, strategy, fields, time_zone(fields.timezone), now)
+        schedule = await schedules.schedule_of(session, scope, strategy.id)
         assert schedule is not None
     return schedule
 
 
 async def ensure_overall(
     session: AsyncSession, scope: Scope, settings: StrategySettings, cluster_id: str, now: datetime
-) -> tuple[repository.Strategy, repository.Schedule]:
+) -> tuple[strategies.Strategy, schedules.Schedule]:
     """The cluster's overall strategy and its schedule, created with the defaults if missing."""
-    strategy = await repository.ensure_overall_strategy(
+    strategy = await strategies.ensure_overall_strategy(
         session, scope, cluster_id, settings.default_strategy_title, now
     )
     return strategy, await ensure_schedule(session, scope, settings, strategy, now)
@@ -57,7 +57,7 @@ class ScheduleRequest:
     def __init__(
         self,
         body: ScheduleIn,
-        current: repository.Schedule | None,
+        current: schedules.Schedule | None,
         settings: StrategySettings,
         now: datetime,
     ) -> None:
@@ -106,7 +106,7 @@ _GAP_SAMPLE = 13
 async def apply_schedule(
     session: AsyncSession,
     scope: Scope,
-    strategy: repository.Strategy,
+    strategy: strategies.Strategy,
     fields: ScheduleFields,
     now: datetime,
 ) -> bool:
@@ -116,9 +116,9 @@ async def apply_schedule(
     review is recorded. Reminders and anchoring may change without moving a date that is due but not yet fired.
     """
     zone = time_zone(fields.timezone)
-    if await repository.create_schedule(session, scope, strategy, fields, zone, now):
+    if await schedules.create_schedule(session, scope, strategy, fields, zone, now):
         return True
-    existing = await repository.schedule_of(session, scope, strategy.id, lock=True)
+    existing = await schedules.schedule_of(session, scope, strategy.id, lock=True)
     assert existing is not None
     same_series = (existing.cadence, existing.timezone, existing.anchor_at) == (
         fields.cadence,
@@ -126,7 +126,7 @@ async def apply_schedule(
         fields.anchor_at,
     )
     clock = existing.clock if same_series else reschedule(existing.clock, fields.next_due_at, now)
-    await repository.update_schedule(
+    await schedules.update_schedule(
         session,
         scope,
         existing.id,
@@ -137,7 +137,7 @@ async def apply_schedule(
         anchor_mode=fields.anchor_mode.value,
         lead_days=list(fields.policy.lead_days),
         escalate_after_days=fields.policy.escalate_after_days,
-        **repository.clock_values(clock, fields.policy, zone, active=strategy.archived_at is None),
+        **schedules.clock_values(clock, fields.policy, zone, active=strategy.archived_at is None),
     )
     return False
 
@@ -145,16 +145,16 @@ async def apply_schedule(
 async def save_schedule(
     session: AsyncSession,
     scope: Scope,
-    strategy: repository.Strategy,
+    strategy: strategies.Strategy,
     title: str | None,
     fields: ScheduleFields,
     now: datetime,
-) -> tuple[bool, repository.Strategy, repository.Schedule]:
+) -> tuple[bool, strategies.Strategy, schedules.Schedule]:
     """Rename the strategy when asked, store its planned schedule; returns (created, strategy, schedule)."""
     if title and title != strategy.title:
-        await repository.update_strategy(session, scope, strategy.id, now, title=title)
+        await strategies.update_strategy(session, scope, strategy.id, now, title=title)
     created = await apply_schedule(session, scope, strategy, fields, now)
-    stored = await repository.get_strategy(session, scope, strategy.id)
-    schedule = await repository.schedule_of(session, scope, strategy.id)
+    stored = await strategies.get_strategy(session, scope, strategy.id)
+    schedule = await schedules.schedule_of(session, scope, strategy.id)
     assert stored is not None and schedule is not None
     return created, stored, schedule

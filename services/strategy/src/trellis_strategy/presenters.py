@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_strategy import overview, repository
+from trellis_strategy import overview
 from trellis_strategy.domain.cadence import InvalidCadence, InvalidTimeZone, ReviewCadence, review_dates, time_zone
 from trellis_strategy.domain.strategy import StrategyPhase
+from trellis_strategy.repositories import actions, kpis, reviews, schedules, strategies
 from trellis_strategy.schemas import (
     KpiOut,
     KpiSnapshotOut,
@@ -25,7 +26,7 @@ from trellis_strategy.settings import StrategySettings
 
 
 def schedule_out(
-    schedule: repository.Schedule, strategy: repository.Strategy, now: datetime, upcoming: int = 4
+    schedule: schedules.Schedule, strategy: strategies.Strategy, now: datetime, upcoming: int = 4
 ) -> ScheduleOut:
     zone = time_zone(schedule.timezone)
     local = schedule.next_due_at.astimezone(zone)
@@ -88,7 +89,7 @@ def kpi_out(view: overview.KpiView) -> KpiOut:
     )
 
 
-def review_out(review: repository.Review) -> ReviewOut:
+def review_out(review: reviews.Review) -> ReviewOut:
     return ReviewOut(
         id=review.id,
         strategy_id=review.strategy_id,
@@ -106,10 +107,10 @@ def review_out(review: repository.Review) -> ReviewOut:
 
 
 async def kpi_today(
-    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: repository.Strategy, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: strategies.Strategy, now: datetime
 ) -> list[overview.KpiView]:
     """The strategy's KPIs assessed on today's date in the strategy's time zone."""
-    schedule = await repository.schedule_of(session, scope, strategy.id)
+    schedule = await schedules.schedule_of(session, scope, strategy.id)
     zone = time_zone(schedule.timezone if schedule else settings.default_timezone)
     views = await overview.kpi_views(
         session, scope, [strategy.id], overview.local_today(now, zone), settings.kpi_on_track_tolerance
@@ -118,13 +119,13 @@ async def kpi_today(
 
 
 async def strategy_out(
-    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: repository.Strategy, now: datetime
+    session: AsyncSession, scope: Scope, settings: StrategySettings, strategy: strategies.Strategy, now: datetime
 ) -> StrategyOut:
-    schedule = await repository.schedule_of(session, scope, strategy.id)
+    schedule = await schedules.schedule_of(session, scope, strategy.id)
     views = await kpi_today(session, scope, settings, strategy, now)
-    objectives = await repository.list_objectives(session, scope, strategy.id)
-    last = await repository.last_review(session, scope, strategy.id)
-    open_actions = (await repository.open_action_counts(session, scope, [strategy.id]))[strategy.id]
+    objectives = await kpis.list_objectives(session, scope, strategy.id)
+    last = await reviews.last_review(session, scope, strategy.id)
+    open_actions = (await actions.open_action_counts(session, scope, [strategy.id]))[strategy.id]
     return StrategyOut(
         id=strategy.id,
         cluster_id=strategy.cluster_id,

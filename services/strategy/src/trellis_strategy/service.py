@@ -6,11 +6,11 @@ from trellis_common.catalogue import spec_for_model
 from trellis_common.events import GapsAssessed, MemberChanged, PartnersMatched
 from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
-from trellis_strategy import api, api_strategies
+from trellis_strategy.api import calendar_feed, clusters, kpis, strategies
 from trellis_strategy.handlers import on_gaps_assessed, on_partners_matched
-from trellis_strategy.jobs import scheduler_worker
 from trellis_strategy.models import NAMES, metadata
 from trellis_strategy.settings import StrategySettings
+from trellis_strategy.workers import scheduler_worker
 
 DEFINITION = ServiceDefinition(
     name="strategy",
@@ -22,7 +22,7 @@ DEFINITION = ServiceDefinition(
     "organisations' names), publishes strategy.review.due.",
     metadata=metadata,
     migrations="trellis_strategy:migrations",
-    routers=[api.router, api_strategies.router],
+    routers=[clusters.router, calendar_feed.router, strategies.router, kpis.router],
     handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
     batch_handlers={
         spec_for_model(PartnersMatched).type: on_partners_matched,

@@ -1,37 +1,15 @@
-"""Campaigns: a template launched to members, one invitation per contact, reminders to non-responders.
-
-Reminders run on the common scheduler. Each (invitation, reminder number) is claimed as a unique fire, so
-any number of replicas send each reminder once; a reminder that fell due during downtime fires once, late,
-and the next one is counted from then (no backlog of copies).
-"""
+"""Campaigns: a template launched to members, one invitation per contact (and per reminder, ``workers``): the
+signed answer link and the invitation event."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from trellis_common.auth import Scope
 from trellis_common.events import InvitationRequested, SurveyTheme
-from trellis_common.logging import get_logger
-from trellis_common.metrics import REMINDERS_FIRED
-from trellis_common.runtime import ServiceRuntime
-from trellis_common.scheduler import Scheduler, claim_fire
-from trellis_common.settings import narrowed
-from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.domain.links import INVITATION_PURPOSE, LinkSigner
 from trellis_surveys.domain.templates import SurveyTemplate, survey_title
-from trellis_surveys.models import campaigns, invitations
 from trellis_surveys.settings import SurveysSettings
-from trellis_surveys.template_store import get_template
-
-# Reminders read any cluster's campaign template (the job runs for every cluster).
-_JOB_SCOPE = Scope.everything("survey-reminders")
-
-log = get_logger(__name__)
 
 
 def signer(settings: SurveysSettings) -> LinkSigner:
@@ -63,121 +41,3 @@ def invitation_event(
         expires_at=campaign["closes_at"],
         reminder=reminder,
     )
-
-
-def reminder_key(invitation_id: str, number: int) -> str:
-    return f"survey-reminder:{invitation_id}:{number}"
-
-
-async def progress(session: AsyncSession, scope: Scope, campaign_id: str) -> dict[str, Any]:
-    c = invitations.c
-    in_scope = scope.clause(c.cluster_id)
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count(c.opened_at),
-                func.count(c.started_at),
-                func.count(c.completed_at),
-                func.count(func.distinct(c.member_id)),
-                func.coalesce(func.sum(c.reminders_sent), 0),
-            ).where(c.campaign_id == campaign_id, in_scope)
-        )
-    ).one()
-    done = await session.scalar(
-        select(func.count(func.distinct(c.member_id))).where(
-            c.campaign_id == campaign_id, c.completed_at.is_not(None), in_scope
-        )
-    )
-    invited, opened, started, completed, members_invited, reminders = (int(v or 0) for v in row)
-    members_completed = int(done or 0)
-    return {
-        "invited": invited,
-        "opened": opened,
-        "started": started,
-        "completed": completed,
-        "members_invited": members_invited,
-        "members_completed": members_completed,
-        "reminders_sent": reminders,
-        "response_rate": round(members_completed / members_invited, 4) if members_invited else 0.0,
-    }
-
-
-class ReminderJob:
-    name = "survey_reminders"
-
-    async def run_due(self, runtime: ServiceRuntime, now: datetime) -> int:
-        settings = narrowed(runtime.settings, SurveysSettings)
-        fired = 0
-        while True:
-            sent, seen = await self._batch(runtime, settings, now)
-            fired += sent
-            if seen < settings.reminder_batch_size or not sent:
-                return fired
-
-    async def _batch(self, runtime: ServiceRuntime, settings: SurveysSettings, now: datetime) -> tuple[int, int]:
-        sent = 0
-        async with runtime.unit_of_work() as uow:
-            due = (
-                (
-                    await uow.session.execute(
-                        select(
-                            invitations,
-                            campaigns.c.closes_at,
-                            campaigns.c.max_reminders,
-                            campaigns.c.reminder_after_s,
-                            campaigns.c.title,
-                            campaigns.c.theme,
-                            campaigns.c.template_id,
-                            campaigns.c.template_version,
-                        )
-                        .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
-                        .where(invitations.c.next_reminder_at <= now, invitations.c.completed_at.is_(None))
-                        .order_by(invitations.c.next_reminder_at)
-                        .limit(settings.reminder_batch_size)
-                        .with_for_update(of=invitations, skip_locked=True)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            for row in due:
-                sent += await self._remind(uow, settings, dict(row), now)
-        return sent, len(due)
-
-    async def _remind(self, uow: UnitOfWork, settings: SurveysSettings, row: dict[str, Any], now: datetime) -> int:
-        number = row["reminders_sent"] + 1
-        if number > row["max_reminders"] or now >= row["closes_at"]:
-            await _set_next(uow, row["id"], row["reminders_sent"], None)  # nothing more to send
-            return 0
-        late = now - row["next_reminder_at"] > timedelta(seconds=row["reminder_after_s"])
-        if not await claim_fire(uow.session, reminder_key(row["id"], number), row["next_reminder_at"], now, late=late):
-            return 0
-        campaign = {
-            "id": row["campaign_id"],
-            "cluster_id": row["cluster_id"],
-            "title": row["title"],
-            "theme": row["theme"],
-            "closes_at": row["closes_at"],
-        }
-        stored = await get_template(uow.session, _JOB_SCOPE, row["template_id"], row["template_version"])
-        uow.emit(invitation_event(settings, campaign, row, number, stored.template if stored else None))
-        following = now + timedelta(seconds=row["reminder_after_s"]) if number < row["max_reminders"] else None
-        if following is not None and following >= row["closes_at"]:
-            following = None
-        await _set_next(uow, row["id"], number, following)
-        REMINDERS_FIRED.labels(settings.service_name, "survey", str(late).lower()).inc()
-        log.info("survey_reminder_sent", invitation_id=row["id"], reminder=number, late=late)
-        return 1
-
-
-async def _set_next(uow: UnitOfWork, invitation_id: str, sent: int, following: datetime | None) -> None:
-    await uow.session.execute(
-        update(invitations)
-        .where(and_(invitations.c.id == invitation_id))
-        .values(reminders_sent=sent, next_reminder_at=following)
-    )
-
-
-async def scheduler_worker(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
-    await Scheduler([ReminderJob()]).run(runtime, stop)

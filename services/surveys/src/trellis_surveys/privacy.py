@@ -16,20 +16,24 @@ surveys.member.changed topic: every consumer forgets a contact that leaves its m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import String, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from trellis_common.catalogue import spec_for_model
 from trellis_common.events import InvitationRequested, MemberChanged
 from trellis_common.logging import get_logger
-from trellis_common.privacy import ERASED, name_needles, needles_of, purge_outbox
+from trellis_common.privacy import name_needles, needles_of, purge_outbox
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_surveys.models import campaigns, contacts, invitations, members, responses
+from trellis_surveys.repositories.privacy import (
+    ERASED_PREFIX,
+    anonymise_contacts_invitations,
+    anonymise_member_invitations,
+    contact_records,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = get_logger(__name__)
-ERASED_PREFIX = f"{ERASED}:"
 SUPERSEDED = (spec_for_model(MemberChanged).type, spec_for_model(InvitationRequested).type)
 
 
@@ -44,16 +48,7 @@ async def forget_contacts(uow: UnitOfWork, member_id: str, people: Sequence[dict
     if not people:
         return 0
     ids = [str(person["id"]) for person in people]
-    await uow.session.execute(
-        update(invitations)
-        .where(invitations.c.contact_id.in_(ids))
-        .values(
-            contact_id=literal(ERASED_PREFIX, String) + invitations.c.id,
-            draft=None,
-            draft_saved_at=None,
-            next_reminder_at=None,
-        )
-    )
+    await anonymise_contacts_invitations(uow.session, ids)
     needles = needles_of(*ids, *(p["email"] for p in people)) + name_needles(*(p["name"] for p in people))
     purged = await purge_outbox(uow.session, needles, keys=[member_id], superseded_types=SUPERSEDED)
     log.info("contacts_erased", member_id=member_id, contacts=len(ids), outbox_rows_purged=purged)
@@ -63,16 +58,7 @@ async def forget_contacts(uow: UnitOfWork, member_id: str, people: Sequence[dict
 async def forget_member(uow: UnitOfWork, member_id: str, people: Sequence[dict[str, Any]]) -> int:
     """The member is deleted: its invitations are anonymised and every outbox row of its key that is published
     (or superseded by the tombstone) goes; returns how many outbox rows went. Runs in the caller's transaction."""
-    await uow.session.execute(
-        update(invitations)
-        .where(invitations.c.member_id == member_id, invitations.c.contact_id.not_like(f"{ERASED_PREFIX}%"))
-        .values(
-            contact_id=literal(ERASED_PREFIX, String) + invitations.c.id,
-            draft=None,
-            draft_saved_at=None,
-            next_reminder_at=None,
-        )
-    )
+    await anonymise_member_invitations(uow.session, member_id)
     needles = needles_of(member_id, *(str(p["id"]) for p in people), *(p["email"] for p in people))
     needles += name_needles(*(p["name"] for p in people))
     purged = await purge_outbox(uow.session, needles, keys=[member_id], superseded_types=SUPERSEDED)
@@ -82,59 +68,16 @@ async def forget_member(uow: UnitOfWork, member_id: str, people: Sequence[dict[s
 
 async def contact_export(session: AsyncSession, contact_id: str) -> dict[str, Any]:
     """Everything surveys holds about one contact, as JSON-ready data (empty lists once erased)."""
-    contact = (await session.execute(select(contacts).where(contacts.c.id == contact_id))).mappings().first()
-    member = None
-    if contact is not None:
-        member = (
-            (
-                await session.execute(
-                    select(members.c.id, members.c.name, members.c.cluster_id).where(
-                        members.c.id == contact["member_id"]
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-    invited = (
-        (
-            await session.execute(
-                select(invitations, campaigns.c.title.label("campaign_title"))
-                .join(campaigns, campaigns.c.id == invitations.c.campaign_id)
-                .where(invitations.c.contact_id == contact_id)
-                .order_by(invitations.c.invited_at)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    answered: Sequence[Any] = []
-    if invited:
-        answered = (
-            (
-                await session.execute(
-                    select(
-                        responses.c.id,
-                        responses.c.campaign_id,
-                        responses.c.template_id,
-                        responses.c.template_version,
-                        responses.c.theme,
-                        responses.c.completed_at,
-                    ).where(responses.c.invitation_id.in_([i["id"] for i in invited]))
-                )
-            )
-            .mappings()
-            .all()
-        )
+    found = await contact_records(session, contact_id)
     return {
-        "contact": _jsonable(contact),
-        "member": _jsonable(member),
-        "invitations": [_jsonable(i) for i in invited],
-        "responses_through_invitations": [_jsonable(r) for r in answered],
+        "contact": _jsonable(found.contact),
+        "member": _jsonable(found.member),
+        "invitations": [_jsonable(i) for i in found.invitations],
+        "responses_through_invitations": [_jsonable(r) for r in found.responses],
     }
 
 
-def _jsonable(row: Any) -> dict[str, Any] | None:
+def _jsonable(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in dict(row).items()}
+    return {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in row.items()}

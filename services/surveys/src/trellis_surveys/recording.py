@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from trellis_common.events import Contact, MemberChanged, MemberContext, ResponseCompleted, SkillAnswer
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_surveys.domain.ambitions import ContextField
-from trellis_surveys.domain.templates import SurveyTemplate, ValidatedResponse
-from trellis_surveys.models import invitations, responses
+from trellis_surveys.domain.answers import ValidatedResponse
+from trellis_surveys.domain.templates import SurveyTemplate
+from trellis_surveys.repositories.invitations import stop_member_reminders
+from trellis_surveys.repositories.responses import add_response, campaign_response, replace_response
 
 
 def new_id() -> str:
@@ -38,7 +38,7 @@ def member_context(member: dict[str, Any], answered: Mapping[ContextField, list[
 
 
 def member_changed(member: dict[str, Any]) -> MemberChanged:
-    """The member's state as published; ``member`` is a ``directory.load_member`` row (with its cluster's name)."""
+    """The member's state as published; ``member`` as ``load_member`` reads it (with its cluster's name)."""
     return MemberChanged(
         cluster_id=member["cluster_id"],
         member_id=member["id"],
@@ -98,17 +98,7 @@ async def record_response(
     }
     existing = None
     if campaign_id is not None:
-        existing = (
-            (
-                await uow.session.execute(
-                    select(responses).where(
-                        responses.c.campaign_id == campaign_id, responses.c.member_id == member["id"]
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
+        existing = await campaign_response(uow.session, campaign_id, member["id"])
     if existing is not None and existing["answers_digest"] == digest:
         return Recorded(existing["id"], existing["event_id"], existing["completed_at"], replaced=False, unchanged=True)
     response_id = existing["id"] if existing is not None else new_id()
@@ -127,25 +117,19 @@ async def record_response(
         )
     )
     if existing is None:
-        await uow.session.execute(
-            insert(responses).values(
-                id=response_id,
-                cluster_id=member["cluster_id"],
-                member_id=member["id"],
-                campaign_id=campaign_id,
-                event_id=event.id,
+        await add_response(
+            uow.session,
+            {
+                "id": response_id,
+                "cluster_id": member["cluster_id"],
+                "member_id": member["id"],
+                "campaign_id": campaign_id,
+                "event_id": event.id,
                 **values,
-            )
+            },
         )
     else:
-        await uow.session.execute(
-            update(responses).where(responses.c.id == response_id).values(event_id=event.id, **values)
-        )
+        await replace_response(uow.session, response_id, {"event_id": event.id, **values})
     if campaign_id is not None:
-        # The member has answered: none of its contacts is reminded any more.
-        await uow.session.execute(
-            update(invitations)
-            .where(invitations.c.campaign_id == campaign_id, invitations.c.member_id == member["id"])
-            .values(next_reminder_at=None)
-        )
+        await stop_member_reminders(uow.session, campaign_id, member["id"])
     return Recorded(response_id, event.id, now, replaced=existing is not None, unchanged=False)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from trellis_common.runtime import ServiceDefinition
-from trellis_surveys.answering import router as answering_router
-from trellis_surveys.api import router
-from trellis_surveys.api_campaigns import router as campaigns_router
-from trellis_surveys.api_privacy import router as privacy_router
-from trellis_surveys.api_templates import router as templates_router
-from trellis_surveys.campaigns import scheduler_worker
+from trellis_surveys.api.answering import router as answering_router
+from trellis_surveys.api.campaigns import router as campaigns_router
+from trellis_surveys.api.directory import router
+from trellis_surveys.api.privacy import router as privacy_router
+from trellis_surveys.api.templates import router as templates_router
 from trellis_surveys.models import metadata
 from trellis_surveys.settings import SurveysSettings
+from trellis_surveys.workers import scheduler_worker
 
 DEFINITION = ServiceDefinition(
     name="surveys",

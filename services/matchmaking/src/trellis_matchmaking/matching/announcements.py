@@ -7,18 +7,15 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, update
-
 from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity, ScoreComponent
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, MemberNeed, Offer, OfferFormat
 from trellis_matchmaking.domain.plan import Proposal
 from trellis_matchmaking.domain.pooling import pool_id
 from trellis_matchmaking.matching.ledger import Ledger
 from trellis_matchmaking.matching.solving import explanation_json, solve
-from trellis_matchmaking.models import match_runs, matches
 from trellis_matchmaking.reply_links import ReplyLink, reply_links
+from trellis_matchmaking.repositories import proposals, registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
 
 UnitFor = Callable[[str], UnitOfWork]  # the unit of work a member's announcement is emitted in
@@ -35,27 +32,27 @@ async def alternatives_for(
     """For the members about to be told: each proposal's fresh score (stored when it moved, e.g. because more
     members now share the gap) and the alternatives that still have a free seat."""
     session = uow.session
-    proposals = {(m, s): match for m in members for s, match in ledger.proposals(m).items()}
-    if not proposals:
+    proposed = {(m, s): match for m in members for s, match in ledger.proposals(m).items()}
+    if not proposed:
         return {}
-    needs = [n for m in members for n in ledger.needs.get(m, []) if n.key in proposals]
+    needs = [n for m in members for n in ledger.needs.get(m, []) if n.key in proposed]
     offers = dict(catalogue)
-    missing = {match["offer_id"] for match in proposals.values()} - offers.keys()
-    for row in await repository.offer_rows(session, missing):  # a kept proposal's offer outside this placement
-        offers[row.id] = repository.to_offer(row, 0)
+    missing = {match["offer_id"] for match in proposed.values()} - offers.keys()
+    for row in await registry.offer_rows(session, missing):  # a kept proposal's offer outside this placement
+        offers[row.id] = registry.to_offer(row, 0)
     plan = await solve(
         session,
         settings,
         ledger.period,
         needs,
         list(offers.values()),
-        fixed={key: match["offer_id"] for key, match in proposals.items()},
+        fixed={key: match["offer_id"] for key, match in proposed.items()},
     )
     listed: Alternatives = {}
     for index, need in enumerate(plan.needs):
         listed[need.key] = [o for o in plan.options[index] if not o.reserved]
         proposal = plan.proposal_for(index)
-        old = proposals[need.key]
+        old = proposed[need.key]
         if proposal is not None and (
             old["explanation"] != explanation_json(proposal) or old["priority"] != need.gap.priority
         ):
@@ -73,18 +70,15 @@ async def alternatives_for(
 
 async def _refresh(uow: UnitOfWork, match: Mapping[str, Any], need: MemberNeed, proposal: Proposal) -> None:
     """The proposal stays; its score may have moved (e.g. another member now shares the gap)."""
-    await uow.session.execute(
-        update(matches)
-        .where(matches.c.id == match["id"])
-        .values(
-            priority=need.gap.priority,
-            score=proposal.score,
-            explanation=explanation_json(proposal),
-            partner_name=proposal.offer.partner_name,
-            offer_title=proposal.offer.title,
-            updated_at=uow.now,
-        )
-    )
+    values = {
+        "priority": need.gap.priority,
+        "score": proposal.score,
+        "explanation": explanation_json(proposal),
+        "partner_name": proposal.offer.partner_name,
+        "offer_title": proposal.offer.title,
+        "updated_at": uow.now,
+    }
+    await proposals.refresh_proposal(uow.session, match["id"], values)
 
 
 def _option(rank: int, proposal: Proposal) -> MatchOption:
@@ -196,7 +190,7 @@ async def announce(
         )
         told[member_id] = need.cluster_id
     if runs:
-        await uow.session.execute(insert(match_runs), runs)
+        await proposals.record_runs(uow.session, runs)
     return told
 
 
@@ -207,13 +201,13 @@ async def _pools(
     group_seats: dict[str, list[Mapping[str, Any]]] = defaultdict(list)  # per cluster
     for member_id in members:
         cluster_id = ledger.assessments[member_id].cluster_id
-        seats = ledger.seats.get(member_id, {}).values()
-        group_seats[cluster_id].extend(m for m in seats if OfferFormat(m["format"]) in GROUP_FORMATS)
+        member_seats = ledger.seats.get(member_id, {}).values()
+        group_seats[cluster_id].extend(m for m in member_seats if OfferFormat(m["format"]) in GROUP_FORMATS)
     least = max(2, settings.pool_min_members)
     out: dict[str, list[PooledOpportunity]] = defaultdict(list)
     for cluster_id, held in group_seats.items():
         pairs = {(m["offer_id"], m["skill_code"]) for m in held}
-        sharing = await repository.sharers(uow.session, ledger.period, cluster_id, pairs)
+        sharing = await seats.sharers(uow.session, ledger.period, cluster_id, pairs)
         for match in held:
             who = sorted(set(sharing.get((match["offer_id"], match["skill_code"]), ())))
             if len(who) < least:

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.partners import MemberNeed
 from trellis_matchmaking.domain.scoring import ineligibility
 from trellis_matchmaking.matching.rounds import Reason, RoundResult, settle
 from trellis_matchmaking.matching.solving import current_period, release_matches
+from trellis_matchmaking.repositories import gaps, registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
@@ -43,7 +43,7 @@ async def serve_waiting_list(
 
 async def supersede_other_periods(session: AsyncSession, member_ids: Iterable[str], period: str, now: datetime) -> None:
     """The members' gaps now live in ``period``: their open proposals from other periods lapse."""
-    stale = await repository.member_proposals_elsewhere(session, member_ids, period)
+    stale = await seats.member_proposals_elsewhere(session, member_ids, period)
     await release_matches(session, stale, now)
 
 
@@ -63,16 +63,16 @@ async def release_unfit(uow: UnitOfWork, scope: Scope, offer_ids: Iterable[str])
     """
     session, now = uow.session, uow.now
     ids = sorted(set(offer_ids))
-    rows = {row.id: row for row in await repository.lock_offers(session, ids)}
-    proposed = await repository.proposals_in(session, scope, ids)
+    rows = {row.id: row for row in await registry.lock_offers(session, ids)}
+    proposed = await seats.proposals_in(session, scope, ids)
     if not proposed:
         return []
     needs: dict[tuple[str, str], MemberNeed] = {}
     members = {r.member_id for r in proposed}
-    need_rows = await repository.need_rows(session, scope, members)
-    for member_id, gap_rows in _by_member(await repository.gap_rows(session, members)).items():
+    need_rows = await gaps.need_rows(session, scope, members)
+    for member_id, gap_rows in _by_member(await gaps.gap_rows(session, members)).items():
         if member_id in need_rows:
-            needs.update((n.key, n) for n in repository.to_needs(need_rows[member_id], gap_rows))
+            needs.update((n.key, n) for n in gaps.to_needs(need_rows[member_id], gap_rows))
     release: list[Row[Any]] = []
     room: dict[tuple[str, str], int] = {}
     # The owning cluster's members first, then the most severe: a cut releases other clusters' members, then the
@@ -85,12 +85,12 @@ async def release_unfit(uow: UnitOfWork, scope: Scope, offer_ids: Iterable[str])
         if offer_row is None or need is None:
             release.append(match)
             continue
-        if ineligibility(need.gap, repository.to_offer(offer_row, seats_left=1), need.profile) is not None:
+        if ineligibility(need.gap, registry.to_offer(offer_row, seats_left=1), need.profile) is not None:
             release.append(match)
             continue
         key = (match.offer_id, match.period)
         if key not in room:
-            taken = await repository.seats_held(session, match.period, [match.offer_id])
+            taken = await seats.seats_held(session, match.period, [match.offer_id])
             proposals_here = sum(1 for p in proposed if (p.offer_id, p.period) == key)
             room[key] = offer_row.seats - (taken[match.offer_id] - proposals_here)
         if room[key] <= 0:

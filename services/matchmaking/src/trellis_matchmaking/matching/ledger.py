@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import CONFIRMED, MatchStatus
 from trellis_matchmaking.domain.partners import MemberNeed
+from trellis_matchmaking.repositories import gaps, seats
 
 EVERYTHING = Scope.everything("matchmaking")  # the service's own work spans every cluster
 Key = tuple[str, str]  # (member id, skill code): one gap
@@ -36,16 +36,16 @@ class Ledger:
         missing = sorted(set(members) - self.seats.keys())
         if not missing:
             return
-        self.assessments.update(await repository.need_rows(self.session, EVERYTHING, missing))
+        self.assessments.update(await gaps.need_rows(self.session, EVERYTHING, missing))
         for member_id in missing:
             self.gaps[member_id], self.seats[member_id] = [], {}
-        for row in await repository.gap_rows(self.session, missing):
+        for row in await gaps.gap_rows(self.session, missing):
             self.gaps[row.member_id].append(row)
-        for row in await repository.member_seats(self.session, self.period, missing):
+        for row in await seats.member_seats(self.session, self.period, missing):
             self.seats[row.member_id][row.skill_code] = dict(row._mapping)
         for member_id in missing:
             need = self.assessments.get(member_id)
-            self.needs[member_id] = repository.to_needs(need, self.gaps[member_id]) if need is not None else []
+            self.needs[member_id] = gaps.to_needs(need, self.gaps[member_id]) if need is not None else []
 
     def open_needs(self, member_id: str) -> list[MemberNeed]:
         """The member's gaps that no accepted (or completed) seat serves."""

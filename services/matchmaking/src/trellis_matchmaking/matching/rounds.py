@@ -8,20 +8,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.logging import get_logger
 from trellis_common.unit_of_work import UnitOfWork
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.partners import Offer
 from trellis_matchmaking.domain.plan import MatchPlan
 from trellis_matchmaking.domain.scoring import ineligibility
 from trellis_matchmaking.matching.announcements import UnitFor, alternatives_for, announce
 from trellis_matchmaking.matching.ledger import EVERYTHING, Key, Ledger
 from trellis_matchmaking.matching.solving import catalogue_of, match_row, release_matches, solve
-from trellis_matchmaking.models import matches
+from trellis_matchmaking.repositories import gaps, proposals, registry
 from trellis_matchmaking.settings import MatchmakingSettings
 
 log = get_logger(__name__)
@@ -91,15 +89,15 @@ async def settle(
     needs = {need.key: need for m in members for need in ledger.open_needs(m)}
     proposed = {(m, s): match for m in members for s, match in ledger.proposals(m).items()}
     skills = {need.gap.skill_code for need in needs.values()}
-    offer_ids = set(await repository.offers_for_skills(session, skills)) | set(freed)
+    offer_ids = set(await registry.offers_for_skills(session, skills)) | set(freed)
     offer_ids |= {match["offer_id"] for match in proposed.values()}
-    locked = {row.id: row for row in await repository.lock_offers(session, offer_ids)}
+    locked = {row.id: row for row in await registry.lock_offers(session, offer_ids)}
 
     # A proposal lapses when its gap is gone, was accepted elsewhere, or the offer no longer serves it.
     lapsed, kept = [], {(m, s): match["id"] for m in members for s, match in ledger.confirmed(m).items()}
     for key, match in proposed.items():
         need, offer = needs.get(key), locked.get(match["offer_id"])
-        if need is None or offer is None or ineligibility(need.gap, repository.to_offer(offer, 1), need.profile):
+        if need is None or offer is None or ineligibility(need.gap, registry.to_offer(offer, 1), need.profile):
             lapsed.append(match)
             result.count(match["cluster_id"], "proposals_released")
         else:
@@ -108,7 +106,7 @@ async def settle(
     await release_matches(session, [match["id"] for match in lapsed], now)
     for match in lapsed:
         ledger.drop(match)
-    await repository.seat_gaps(session, kept)  # a new assessment's gaps arrive without their seats
+    await gaps.seat_gaps(session, kept)  # a new assessment's gaps arrive without their seats
 
     catalogue = await catalogue_of(session, period, locked.values())
     result.considered.update((key, need.cluster_id) for key, need in needs.items())
@@ -151,7 +149,7 @@ async def _serve_waiting_list(
         page = min(_WAITING_PAGE_MAX, growth * (_WAITING_PAGE_MIN + _WAITING_PAGE_PER_SEAT * len(free)))
         growth *= 2
         skills = {code for offer in free.values() for code in offer.skill_codes}
-        rows = await repository.waiting_gaps(session, period, skills, limit=page, after=cursor)
+        rows = await gaps.waiting_gaps(session, period, skills, limit=page, after=cursor)
         if not rows and not confined:
             return
         in_turn = {(member_id, skill) for _, member_id, skill in rows}
@@ -185,7 +183,7 @@ async def _owners_first(session: AsyncSession, period: str, catalogue: Mapping[s
             skills.setdefault(offer.owner_cluster_id, set()).update(offer.skill_codes)
     if not opened:
         return {}
-    waiting = await repository.waiting_members_of(session, period, skills)
+    waiting = await gaps.waiting_members_of(session, period, skills)
     return {key: opened[cluster_id] for key, cluster_id in waiting.items()}
 
 
@@ -202,5 +200,5 @@ async def _write(session: AsyncSession, ledger: Ledger, plan: MatchPlan, result:
         result.count(need.cluster_id, "proposals_made")
         result.placed.add(need.member_id)
     if rows:
-        await session.execute(insert(matches), rows)
-        await repository.seat_gaps(session, {(r["member_id"], r["skill_code"]): r["id"] for r in rows})
+        await proposals.insert_proposals(session, rows)
+        await gaps.seat_gaps(session, {(r["member_id"], r["skill_code"]): r["id"] for r in rows})

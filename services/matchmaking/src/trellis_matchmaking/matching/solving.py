@@ -10,16 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Row, update
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.events import ScoreComponent
-from trellis_matchmaking import repository
 from trellis_matchmaking.domain.outcomes import MatchStatus
 from trellis_matchmaking.domain.partners import MemberNeed, Offer
 from trellis_matchmaking.domain.periods import period_key
 from trellis_matchmaking.domain.plan import MatchPlan, Proposal, plan_matches
-from trellis_matchmaking.models import matches
+from trellis_matchmaking.repositories import gaps, proposals, registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
 
 # A solve of many gaps runs its arithmetic off the event loop, so the API keeps answering meanwhile.
@@ -33,8 +32,8 @@ def current_period(settings: MatchmakingSettings, now: datetime) -> str:
 async def catalogue_of(session: AsyncSession, period: str, rows: Iterable[Row[Any]]) -> dict[str, Offer]:
     """The (locked) offers with the seats they have left in the period."""
     rows = list(rows)
-    taken = await repository.seats_held(session, period, [row.id for row in rows])
-    return {row.id: repository.to_offer(row, row.seats - taken[row.id]) for row in rows}
+    taken = await seats.seats_held(session, period, [row.id for row in rows])
+    return {row.id: registry.to_offer(row, row.seats - taken[row.id]) for row in rows}
 
 
 async def solve(
@@ -52,8 +51,8 @@ async def solve(
     each cluster share each gap. ``seats_only``: each gap's proposal alone, without the alternatives (explaining
     them is most of a solve's cost, and a placement stores only the seat)."""
     members = {n.member_id for n in needs}
-    declined = await repository.declined(session, period, members)
-    shared = await repository.sharing(session, period, {(n.cluster_id, n.gap.skill_code) for n in needs})
+    declined = await seats.declined(session, period, members)
+    shared = await gaps.sharing(session, period, {(n.cluster_id, n.gap.skill_code) for n in needs})
     run = functools.partial(
         plan_matches,
         needs,
@@ -109,9 +108,5 @@ async def release_matches(session: AsyncSession, match_ids: Sequence[str], now: 
     if not match_ids:
         return
     ids = list(match_ids)
-    await session.execute(
-        update(matches)
-        .where(matches.c.id.in_(ids), matches.c.status == MatchStatus.PROPOSED.value)
-        .values(status=MatchStatus.RELEASED.value, updated_at=now)
-    )
-    await repository.clear_gap_seats(session, ids, now)
+    await proposals.release_proposals(session, ids, now)
+    await gaps.clear_gap_seats(session, ids, now)

@@ -1,4 +1,5 @@
-"""What a delivery is: its status, template, identity, audience and retry schedule (no I/O)."""
+"""What a delivery is: its status, template, identity, audience, the notice it comes from and its retry schedule
+(no I/O)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+
+from trellis_common.events import EventData, ReviewDue
 
 DELIVERIES_DUE = "deliveries"  # the wake-up signal of the email sender: a transaction queued emails to send
 
@@ -19,6 +22,10 @@ class DeliveryStatus(StrEnum):
     PARKED = "parked"  # the event came before its recipients were known; waits for surveys.member.changed
     CANCELLED = "cancelled"  # never to be sent, e.g. the recipient's personal data was erased
     SKIPPED = "skipped"  # not sent by rule: the contact unsubscribed, or the address is suppressed
+
+
+# Not sent yet and still meant to be: what unsubscribing, a hard bounce or an erasure stops.
+OPEN_STATUSES = (DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value)
 
 
 class EmailTemplate(StrEnum):
@@ -86,3 +93,22 @@ class Audience:
         if not sep or not ident:
             raise ValueError(f"not an audience placeholder: {placeholder!r}")
         return cls(AudienceKind(kind), ident)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An email an event calls for, before it is addressed to anyone."""
+
+    template: EmailTemplate
+    audience: Audience
+    data: EventData
+    cause_event_id: str
+    correlation_id: str | None
+    cluster_id: str
+    member_id: str | None
+    also: tuple[str, ...] = ()  # contacts named by the event besides the audience (a strategy's owners)
+
+
+def named_contacts(data: EventData) -> tuple[str, ...]:
+    """Contacts an event names beyond its audience: the owners of a strategy get its review emails too."""
+    return tuple(data.owner_contact_ids) if isinstance(data, ReviewDue) else ()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, assert_never
 
-from trellis_surveys.domain.templates import QuestionType, SurveyTemplate
+from trellis_surveys.domain.templates import Question, QuestionType, SurveyTemplate
 
 
 def question_counts(
@@ -17,19 +17,10 @@ def question_counts(
         counts: Counter[str] = Counter()
         answered = 0
         for answers, skills in responses:
-            if question.type is QuestionType.SKILL_MATRIX:
-                if skills:
-                    answered += 1
-                    counts.update(s["skill_code"] for s in skills)
-                continue
-            value = answers.get(question.id)
-            if value is None:
-                continue
-            answered += 1
-            if question.type in (QuestionType.MULTI_CHOICE,):
-                counts.update(str(v) for v in value)
-            elif question.type in (QuestionType.SINGLE_CHOICE, QuestionType.LIKERT, QuestionType.RATING):
-                counts[str(value)] += 1
+            given = _given(question, answers, skills)
+            if given is not None:
+                answered += 1
+                counts.update(given)
         summary.append(
             {
                 "question_id": question.id,
@@ -39,3 +30,21 @@ def question_counts(
             }
         )
     return summary
+
+
+def _given(question: Question, answers: dict[str, Any], skills: list[dict[str, Any]]) -> list[str] | None:
+    """What one response gave to ``question``, as the values to count (none for numbers and text), or
+    ``None`` when it did not answer it."""
+    match question.type:
+        case QuestionType.SKILL_MATRIX:
+            return [s["skill_code"] for s in skills] if skills else None
+        case QuestionType.MULTI_CHOICE:
+            value = answers.get(question.id)
+            return None if value is None else [str(v) for v in value]
+        case QuestionType.SINGLE_CHOICE | QuestionType.LIKERT | QuestionType.RATING:
+            value = answers.get(question.id)
+            return None if value is None else [str(value)]
+        case QuestionType.NUMBER | QuestionType.TEXT:
+            return None if answers.get(question.id) is None else []
+        case unknown:
+            assert_never(unknown)

@@ -1,0 +1,1 @@
+"""Matchmaking's HTTP routes, one module per resource."""

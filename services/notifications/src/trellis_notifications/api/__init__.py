@@ -1,0 +1,1 @@
+"""Notifications' HTTP routes, one module per resource."""

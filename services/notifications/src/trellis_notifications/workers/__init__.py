@@ -1,0 +1,1 @@
+"""Notifications' workers: the sender (claim, send over SMTP, confirm) and the weekly digest."""

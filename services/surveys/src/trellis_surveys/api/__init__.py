@@ -1,0 +1,1 @@
+"""Surveys' HTTP routes and pages, one module per resource."""
