@@ -14,7 +14,8 @@ At-least-once towards SMTP, never silently lost:
    whose lease expired cannot overwrite the outcome of the sender that took the row over. Failures and
    retries are recorded one by one, at once.
 
-A crash between 2 and 3 resends the chunk's sent emails (at most ``send_confirm_every``) after the lease with
+A database outage between 2 and 3 is waited out: the confirmation is tried again until it commits. A crash (or a
+stop) between 2 and 3 resends the chunk's sent emails (at most ``send_confirm_every``) after the lease with
 the same Message-IDs, so receiving systems can recognise the duplicates; such resends are counted in
 ``trellis_emails_total{outcome="resent_after_crash"}``.
 
@@ -295,7 +296,7 @@ class EmailSender:
                 finally:
                     # The chunk's outcomes and the next chunk's claims in one transaction.
                     following = batch[start + step : start + 2 * step]
-                    ours = await self._confirm_sent(sent, then=following) | (ours - {d.id for d in following})
+                    ours = await self._confirm_patiently(sent, following, stop) | (ours - {d.id for d in following})
         finally:
             if self.settings.smtp_idle_close_s == 0:
                 await self.close()
@@ -311,6 +312,24 @@ class EmailSender:
             return set()
         async with self.runtime.db.transaction() as session:
             return await send_queue.renew_claims(session, claimed, self._now())
+
+    async def _confirm_patiently(
+        self, sent: Sequence[ClaimedDelivery], following: Sequence[ClaimedDelivery], stop: asyncio.Event
+    ) -> set[str]:
+        """``_confirm_sent``, tried again while the database is unreachable: these emails have left, and giving up
+        would send them again after the lease. Only a stop (or a crash) leaves them to that at-least-once window;
+        confirming late is safe, the fenced update records nothing another sender took over meanwhile."""
+        backoff = self.runtime.settings.retry_initial_backoff_s
+        while True:
+            try:
+                return await self._confirm_sent(sent, then=following)
+            except Exception as exc:
+                if not sent or not is_transient(exc) or stop.is_set():
+                    raise
+                log.warning("email_confirm_retrying", error=describe(exc), emails=len(sent), retry_in_s=backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, self.runtime.settings.retry_max_backoff_s)
 
     async def _confirm_sent(self, sent: Sequence[ClaimedDelivery], then: Sequence[ClaimedDelivery] = ()) -> set[str]:
         """Record the emails as sent (with their EmailDelivered events) and, in the same transaction, renew the
