@@ -68,17 +68,20 @@ Handler = Callable[[UnitOfWork, Incoming], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Handling]], Awaitable[None]]
 
 
-def distinct_runs(batch: Sequence[Handling], key: Callable[[Handling], object]) -> Iterator[list[Handling]]:
+T = TypeVar("T")
+
+
+def distinct_runs(batch: Sequence[T], key: Callable[[T], object]) -> Iterator[list[T]]:
     """The batch cut, in order, into runs in which no key repeats: a batch handler applies each run at once,
     so two events about one aggregate (say, two responses of a member) still apply one after the other."""
-    run: list[Handling] = []
+    run: list[T] = []
     keys: set[object] = set()
-    for handling in batch:
-        k = key(handling)
+    for item in batch:
+        k = key(item)
         if k in keys:
             yield run
             run, keys = [], set()
-        run.append(handling)
+        run.append(item)
         keys.add(k)
     if run:
         yield run

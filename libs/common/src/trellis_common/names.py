@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trellis_common.consumer import Handler, Incoming
+from trellis_common.consumer import Incoming
 from trellis_common.errors import ContractError
 from trellis_common.events import MemberChanged
 from trellis_common.repositories.names import forget_member, record_member
+from trellis_common.subscriptions import Subscription, handles_records
 from trellis_common.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ async def apply_member_event(session: AsyncSession, tables: NameTables, incoming
     await record_member(session, tables, incoming.require(MemberChanged))
 
 
-def member_names_handler(tables: NameTables) -> Handler:
+def member_names_handler(tables: NameTables) -> Subscription:
     """The handler a service registers for ``surveys.member.changed`` when names are all it needs of it."""
 
+    @handles_records(MemberChanged)
     async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
         await apply_member_event(uow.session, tables, incoming)
 

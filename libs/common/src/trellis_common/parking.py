@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import APIRouter, Query
 from prometheus_client import Counter
@@ -31,14 +31,15 @@ from pydantic import AwareDatetime, BaseModel
 from trellis_common.app import Runtime
 from trellis_common.auth import Admin
 from trellis_common.catalogue import BY_TYPE
-from trellis_common.consumer import BatchHandler, Handler, Handling, Incoming
+from trellis_common.consumer import BatchHandler, Handling, Incoming
 from trellis_common.envelope import CloudEvent
 from trellis_common.errors import ContractError, is_transient
-from trellis_common.events import MemberChanged
+from trellis_common.events import EventData, MemberChanged
 from trellis_common.logging import get_logger
 from trellis_common.names import apply_member_event
 from trellis_common.repositories import parked_events
 from trellis_common.repositories.names import clusters_of_members, known_clusters
+from trellis_common.subscriptions import BatchSubscription, Received, Subscription, handles_records
 from trellis_common.unit_of_work import UnitOfWork, flush_outboxes
 
 if TYPE_CHECKING:
@@ -58,8 +59,7 @@ RELEASED = Counter(
     ["service", "type", "outcome"],
 )
 
-MemberOf = Callable[[Incoming], tuple[str, str]]
-"""The (cluster id, member id) an event is about."""
+E = TypeVar("E", bound=EventData)
 
 
 @dataclass(frozen=True)
@@ -72,28 +72,31 @@ class Parking:
     parked: Table
 
 
-async def admit(parking: Parking, batch: Sequence[Handling], member_of: MemberOf) -> list[Handling]:
-    """The events of ``batch`` whose member is known, in order; the others are parked or refused (see above)."""
+async def admit(
+    parking: Parking, batch: Sequence[Received[E]], member_of: Callable[[E], tuple[str, str]]
+) -> list[Received[E]]:
+    """The events of ``batch`` whose member is known, in order; the others are parked or refused (see above).
+    ``member_of`` names the (cluster id, member id) an event is about."""
     if not batch:
         return []
     session = batch[0].uow.session
-    about = [member_of(h.incoming) for h in batch]
+    about = [member_of(received.event) for received in batch]
     member_clusters = await clusters_of_members(session, parking.names, (m for _, m in about))
     known = await known_clusters(session, parking.names, (c for c, _ in about))
-    admitted: list[Handling] = []
-    for handling, (cluster_id, member_id) in zip(batch, about, strict=True):
+    admitted: list[Received[E]] = []
+    for received, (cluster_id, member_id) in zip(batch, about, strict=True):
         home = member_clusters.get(member_id)
         if home == cluster_id:
-            admitted.append(handling)
+            admitted.append(received)
         elif home is not None:
             raise ContractError(
                 f"member {member_id!r} belongs to another cluster than {cluster_id!r}", code="rule.other_cluster"
             )
         elif cluster_id not in known:
             reason = f"member {member_id!r} and its cluster {cluster_id!r} are not known yet"
-            await park(parking, handling, cluster_id, member_id, reason)
+            await park(parking, received, cluster_id, member_id, reason)
         else:
-            await park(parking, handling, cluster_id, member_id, f"member {member_id!r} is not known yet")
+            await park(parking, received, cluster_id, member_id, f"member {member_id!r} is not known yet")
     return admitted
 
 
@@ -110,19 +113,19 @@ async def require_known_cluster(session: AsyncSession, names: NameTables, cluste
         )
 
 
-async def park(parking: Parking, handling: Handling, cluster_id: str, member_id: str, reason: str) -> None:
-    event = handling.incoming.envelope
+async def park(parking: Parking, received: Received[E], cluster_id: str, member_id: str, reason: str) -> None:
+    event = received.envelope
     await parked_events.park(
-        handling.uow.session,
+        received.uow.session,
         parking.parked,
         event_id=event.id,
         event_type=event.type,
         cluster_id=cluster_id,
         member_id=member_id,
-        key=handling.incoming.key,
+        key=received.key,
         envelope=event.model_dump(mode="json"),
         reason=reason,
-        parked_at=handling.uow.now,
+        parked_at=received.uow.now,
     )
     PARKED.labels(parking.service, event.type).inc()
     log.warning("event_parked", parked_event_id=event.id, parked_event_type=event.type, reason=reason)
@@ -160,10 +163,13 @@ async def release(uow: UnitOfWork, parking: Parking, member_id: str, handlers: M
     return applied
 
 
-def releasing_names_handler(parking: Parking, handlers: Mapping[str, BatchHandler]) -> Handler:
+def releasing_names_handler(parking: Parking, releases: Sequence[BatchSubscription]) -> Subscription:
     """The ``surveys.member.changed`` handler of a gated service: keep the names, then release the member's
-    parked events. A tombstone releases nothing: events about a deleted member stay parked, with their reason."""
+    parked events to ``releases``, the handlers of what parks. A tombstone releases nothing: events about a deleted
+    member stay parked, with their reason."""
+    handlers: dict[str, BatchHandler] = {subscription.event_type: subscription for subscription in releases}
 
+    @handles_records(MemberChanged)
     async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
         await apply_member_event(uow.session, parking.names, incoming)
         if incoming.data is not None:

@@ -29,6 +29,7 @@ from trellis_common.failpoints import Failpoints
 from trellis_common.logging import get_logger
 from trellis_common.relay import OutboxRelay
 from trellis_common.settings import ServiceSettings
+from trellis_common.subscriptions import BatchSubscription, Subscription
 from trellis_common.unit_of_work import EventFactory, UnitOfWork, flush_outboxes
 from trellis_common.wakeups import OUTBOX, WORKERS, Wakeups, listen
 
@@ -46,13 +47,27 @@ class ServiceDefinition:
     metadata: MetaData
     migrations: str  # alembic script location, e.g. "trellis_skills:migrations"
     routers: list[APIRouter] = field(default_factory=list)
-    handlers: dict[str, Handler] = field(default_factory=dict)
-    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)  # consecutive events of a type at once
+    # Its event handlers (``@handles``, ``@handles_batch``, ``@handles_records``): each names its event type.
+    consumes: list[Subscription | BatchSubscription] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     settings_class: type[ServiceSettings] = ServiceSettings
     # Consumes only to keep a small projection (e.g. which clusters exist) while its replicas serve HTTP: a replica
     # without a partition is still ready, and it scales with its HTTP load, not with consumer lag.
     projection_only: bool = False
+
+    def __post_init__(self) -> None:
+        types = [subscription.event_type for subscription in self.consumes]
+        if len(types) != len(set(types)):
+            raise ValueError(f"{self.name}: two handlers for one event type in {types}")
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        return {s.event_type: s for s in self.consumes if isinstance(s, Subscription)}
+
+    @property
+    def batch_handlers(self) -> dict[str, BatchHandler]:
+        """Handlers of a batch's consecutive events of one type at once."""
+        return {s.event_type: s for s in self.consumes if isinstance(s, BatchSubscription)}
 
     @property
     def consumed_types(self) -> list[str]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from trellis_common.catalogue import INGRESS, spec_for_model
-from trellis_common.events import MemberChanged
+from trellis_common.catalogue import INGRESS
 from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_ingress.api import router
@@ -20,7 +19,7 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_ingress:migrations",
     routers=[router],
-    handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
+    consumes=[member_names_handler(NAMES)],
     projection_only=True,
     settings_class=IngressSettings,
 )

@@ -15,6 +15,7 @@ from trellis_common.events import GapsAssessed
 from trellis_common.logging import get_logger
 from trellis_common.parking import admit
 from trellis_common.settings import narrowed
+from trellis_common.subscriptions import Received, handles_batch
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking.matching import EVERYTHING, Reason, current_period, settle, supersede_other_periods
 from trellis_matchmaking.models import PARKING
@@ -29,7 +30,8 @@ async def on_gaps_assessed(uow: UnitOfWork, incoming: Incoming) -> None:
     await on_gaps_assessed_batch([Handling(uow, incoming)])
 
 
-async def on_gaps_assessed_batch(batch: Sequence[Handling]) -> None:
+@handles_batch(GapsAssessed)
+async def on_gaps_assessed_batch(batch: Sequence[Received[GapsAssessed]]) -> None:
     """Each member's latest gaps become its demand in the current seat period, then they are placed together.
 
     A member named twice in a batch has its assessments placed one after the other, as if they came apart.
@@ -37,21 +39,20 @@ async def on_gaps_assessed_batch(batch: Sequence[Handling]) -> None:
     (``trellis_common.parking``).
     """
     admitted = await admit(PARKING, batch, _member_of)
-    for part in distinct_runs(admitted, key=lambda h: h.incoming.require(GapsAssessed).member_id):
+    for part in distinct_runs(admitted, key=lambda r: r.event.member_id):
         await _place(part)
 
 
-def _member_of(incoming: Incoming) -> tuple[str, str]:
-    assessed = incoming.require(GapsAssessed)
+def _member_of(assessed: GapsAssessed) -> tuple[str, str]:
     return assessed.cluster_id, assessed.member_id
 
 
-async def _place(part: Sequence[Handling]) -> None:
+async def _place(part: Sequence[Received[GapsAssessed]]) -> None:
     first = part[0].uow
     session, now = first.session, first.now
     settings = narrowed(first.settings, MatchmakingSettings)
     period = current_period(settings, now)
-    events = [(h.uow, h.incoming.require(GapsAssessed)) for h in part]
+    events = [(r.uow, r.event) for r in part]
     for _, assessed in events:
         codes = [g.skill_code for g in assessed.gaps]
         twice = sorted({c for c in codes if codes.count(c) > 1})

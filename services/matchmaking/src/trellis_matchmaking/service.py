@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from trellis_common.catalogue import spec_for_model
-from trellis_common.events import GapsAssessed, MemberChanged
 from trellis_common.parking import parked_events_router, releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_matchmaking.api import reply_page
@@ -25,11 +23,6 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_matchmaking:migrations",
     routers=[router, reply_page.router, parked_events_router(PARKING)],
-    handlers={
-        spec_for_model(MemberChanged).type: releasing_names_handler(
-            PARKING, {spec_for_model(GapsAssessed).type: on_gaps_assessed_batch}
-        )
-    },
-    batch_handlers={spec_for_model(GapsAssessed).type: on_gaps_assessed_batch},
+    consumes=[on_gaps_assessed_batch, releasing_names_handler(PARKING, [on_gaps_assessed_batch])],
     settings_class=MatchmakingSettings,
 )

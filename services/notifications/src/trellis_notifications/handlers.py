@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from trellis_common.consumer import Handling, Incoming
+from trellis_common.envelope import CloudEvent
 from trellis_common.errors import ContractError, PermanentError
 from trellis_common.events import (
     ContactRole,
@@ -23,6 +24,7 @@ from trellis_common.events import (
 )
 from trellis_common.logging import get_logger
 from trellis_common.repositories.names import record_member
+from trellis_common.subscriptions import Received, handles, handles_batch, handles_records
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_notifications.domain.deliveries import Audience, AudienceKind, EmailTemplate, Notice, named_contacts
 from trellis_notifications.domain.rendering import is_web_link
@@ -34,14 +36,15 @@ from trellis_notifications.repositories.contacts import contact_ids_of, last_cha
 log = get_logger(__name__)
 
 
-def _correlation(incoming: Incoming) -> str:
-    return incoming.envelope.correlationid or incoming.envelope.id
+def _correlation(envelope: CloudEvent) -> str:
+    return envelope.correlationid or envelope.id
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@handles_records(MemberChanged)  # a tombstone (no data) is a member deleted
 async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
     """Keep the contact directory in step with surveys; a tombstone erases the member's personal data."""
     if incoming.data is None:
@@ -81,11 +84,12 @@ async def on_partners_matched(uow: UnitOfWork, incoming: Incoming) -> None:
     await on_partners_matched_batch([Handling(uow, incoming)])
 
 
-async def on_partners_matched_batch(batch: Sequence[Handling]) -> None:
+@handles_batch(PartnersMatched)
+async def on_partners_matched_batch(batch: Sequence[Received[PartnersMatched]]) -> None:
     """The "matches" emails of a consumer batch, addressed and queued together."""
     notices = []
-    for uow, incoming in batch:
-        matched = incoming.require(PartnersMatched)
+    for received in batch:
+        uow, matched = received.uow, received.event
         template = EmailTemplate.MATCHES
         if not matched.options:
             log.info("no_partner_options", member_id=matched.member_id, reason=matched.reason)
@@ -97,8 +101,8 @@ async def on_partners_matched_batch(batch: Sequence[Handling]) -> None:
             template=template,
             audience=Audience(AudienceKind.MEMBER, matched.member_id),
             data=matched,
-            cause_event_id=incoming.envelope.id,
-            correlation_id=_correlation(incoming),
+            cause_event_id=received.envelope.id,
+            correlation_id=_correlation(received.envelope),
             cluster_id=matched.cluster_id,
             member_id=matched.member_id,
         )
@@ -113,10 +117,11 @@ def is_escalation(review: ReviewDue) -> bool:
     )
 
 
-async def on_review_due(uow: UnitOfWork, incoming: Incoming) -> None:
+@handles(ReviewDue)
+async def on_review_due(received: Received[ReviewDue]) -> None:
     """A review reminder to the cluster managers (and the strategy's owners); an overdue review escalates to
     the board members as well."""
-    review = incoming.require(ReviewDue)
+    uow, review = received.uow, received.event
     escalate = is_escalation(review)
     await deliver_or_park(
         uow,
@@ -124,8 +129,8 @@ async def on_review_due(uow: UnitOfWork, incoming: Incoming) -> None:
             template=EmailTemplate.REVIEW_ESCALATION if escalate else EmailTemplate.REVIEW_REMINDER,
             audience=Audience(AudienceKind.BOARD if escalate else AudienceKind.CLUSTER, review.cluster_id),
             data=review,
-            cause_event_id=incoming.envelope.id,
-            correlation_id=_correlation(incoming),
+            cause_event_id=received.envelope.id,
+            correlation_id=_correlation(received.envelope),
             cluster_id=review.cluster_id,
             member_id=None,
             also=named_contacts(review),
@@ -133,9 +138,10 @@ async def on_review_due(uow: UnitOfWork, incoming: Incoming) -> None:
     )
 
 
-async def on_invitation_requested(uow: UnitOfWork, incoming: Incoming) -> None:
+@handles(InvitationRequested)
+async def on_invitation_requested(received: Received[InvitationRequested]) -> None:
     """One survey invitation (or the n-th reminder) to the contact named in the event."""
-    invitation = incoming.require(InvitationRequested)
+    uow, invitation = received.uow, received.event
     if not is_web_link(invitation.link):
         raise PermanentError(f"invitation {invitation.invitation_id}: the survey link must be an http(s) URL")
     template = EmailTemplate.SURVEY_REMINDER if invitation.reminder > 0 else EmailTemplate.SURVEY_INVITATION
@@ -145,8 +151,8 @@ async def on_invitation_requested(uow: UnitOfWork, incoming: Incoming) -> None:
             template=template,
             audience=Audience(AudienceKind.CONTACT, invitation.contact_id),
             data=invitation,
-            cause_event_id=incoming.envelope.id,
-            correlation_id=_correlation(incoming),
+            cause_event_id=received.envelope.id,
+            correlation_id=_correlation(received.envelope),
             cluster_id=invitation.cluster_id,
             member_id=invitation.member_id,
         ),

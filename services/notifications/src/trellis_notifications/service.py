@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from trellis_common.catalogue import spec_for_model
-from trellis_common.events import InvitationRequested, MemberChanged, PartnersMatched, ReviewDue
 from trellis_common.runtime import ServiceDefinition
 from trellis_notifications.api.deliveries import router
 from trellis_notifications.api.privacy import router as privacy_router
@@ -31,12 +29,7 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_notifications:migrations",
     routers=[router, privacy_router, unsubscribe_router],
-    handlers={
-        spec_for_model(MemberChanged).type: on_member_changed,
-        spec_for_model(ReviewDue).type: on_review_due,
-        spec_for_model(InvitationRequested).type: on_invitation_requested,
-    },
-    batch_handlers={spec_for_model(PartnersMatched).type: on_partners_matched_batch},
+    consumes=[on_member_changed, on_review_due, on_invitation_requested, on_partners_matched_batch],
     workers=[send_emails, send_digests],
     settings_class=NotificationsSettings,
 )

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 
 from trellis_common.auth import Scope
-from trellis_common.consumer import Handling, Incoming, distinct_runs
+from trellis_common.consumer import distinct_runs
 from trellis_common.errors import PermanentError
 from trellis_common.events import GapsAssessed, ResponseCompleted, SupplyReported, SupplyScope
 from trellis_common.logging import get_logger
 from trellis_common.parking import admit, require_known_cluster
 from trellis_common.settings import narrowed
 from trellis_common.skill_scales import on_framework_scale
+from trellis_common.subscriptions import Received, handles, handles_batch
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_skills import repository
 from trellis_skills.domain.gaps import answer_problems, assess_gaps, severity
@@ -25,7 +26,8 @@ log = get_logger(__name__)
 EVERYTHING = Scope.everything("skills-consumer")  # events come from the platform, for any cluster
 
 
-async def on_responses_completed(batch: Sequence[Handling]) -> None:
+@handles_batch(ResponseCompleted)
+async def on_responses_completed(batch: Sequence[Received[ResponseCompleted]]) -> None:
     """Assess the responses of a consumer batch together: one read of what is known, one write of each kind.
 
     A member named twice in a batch has its responses assessed one after the other (the second one's trends
@@ -34,18 +36,17 @@ async def on_responses_completed(batch: Sequence[Handling]) -> None:
     """
     if batch:
         taxonomy, max_headcount = load_taxonomy(), narrowed(batch[0].uow.settings, SkillsSettings).max_headcount
-        for handling in batch:  # a broken response goes to the DLQ now rather than wait for its member
-            response = _on_framework_scales(handling.incoming.require(ResponseCompleted))
+        for received in batch:  # a broken response goes to the DLQ now rather than wait for its member
+            response = _on_framework_scales(received.event)
             problems = answer_problems(response.skills, taxonomy, max_headcount)
             if problems:
                 raise PermanentError("; ".join(problems))
     admitted = await admit(PARKING, batch, _member_of)
-    for run in distinct_runs(admitted, key=lambda h: h.incoming.require(ResponseCompleted).member_id):
+    for run in distinct_runs(admitted, key=lambda r: r.event.member_id):
         await _assess(run)
 
 
-def _member_of(incoming: Incoming) -> tuple[str, str]:
-    response = incoming.require(ResponseCompleted)
+def _member_of(response: ResponseCompleted) -> tuple[str, str]:
     return response.cluster_id, response.member_id
 
 
@@ -56,10 +57,10 @@ def _on_framework_scales(response: ResponseCompleted) -> ResponseCompleted:
     return response.model_copy(update={"skills": [on_framework_scale(a) for a in response.skills]})
 
 
-async def _assess(run: Sequence[Handling]) -> None:
+async def _assess(run: Sequence[Received[ResponseCompleted]]) -> None:
     session = run[0].uow.session
     taxonomy = load_taxonomy()
-    responses = [(h.uow, _on_framework_scales(h.incoming.require(ResponseCompleted))) for h in run]
+    responses = [(r.uow, _on_framework_scales(r.event)) for r in run]
     # The same response re-sent under a new event id is still one assessment and one event. The same id from
     # another cluster is not a re-send: a producer of one cluster must not be able to pre-empt another's ids.
     owners = await repository.clusters_of_responses(session, EVERYTHING, [r.response_id for _, r in responses])
@@ -115,9 +116,10 @@ async def _assess(run: Sequence[Handling]) -> None:
     await repository.insert_assessments(session, EVERYTHING, assessments)
 
 
-async def on_supply_reported(uow: UnitOfWork, incoming: Incoming) -> None:
+@handles(SupplyReported)
+async def on_supply_reported(received: Received[SupplyReported]) -> None:
     """Figures from another system (or our own API, whose event comes back here and is recognised)."""
-    report = incoming.require(SupplyReported)
+    uow, report = received.uow, received.event
     settings = narrowed(uow.settings, SkillsSettings)
     problems = report_problems(report, load_taxonomy(), settings.max_headcount, uow.now.date())
     if problems:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from trellis_common.catalogue import spec_for_model
-from trellis_common.events import MemberChanged, ResponseCompleted, SupplyReported
 from trellis_common.parking import parked_events_router, releasing_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_skills.api import router
@@ -22,12 +20,10 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_skills:migrations",
     routers=[router, parked_events_router(PARKING)],
-    handlers={
-        spec_for_model(SupplyReported).type: on_supply_reported,
-        spec_for_model(MemberChanged).type: releasing_names_handler(
-            PARKING, {spec_for_model(ResponseCompleted).type: on_responses_completed}
-        ),
-    },
-    batch_handlers={spec_for_model(ResponseCompleted).type: on_responses_completed},
+    consumes=[
+        on_responses_completed,
+        on_supply_reported,
+        releasing_names_handler(PARKING, [on_responses_completed]),
+    ],
     settings_class=SkillsSettings,
 )

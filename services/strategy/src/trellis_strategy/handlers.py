@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from trellis_common.auth import Scope
-from trellis_common.consumer import Handling
 from trellis_common.events import GapsAssessed, PartnersMatched
 from trellis_common.logging import get_logger
 from trellis_common.repositories.names import names_of
 from trellis_common.settings import narrowed
+from trellis_common.subscriptions import Received, handles_batch
 from trellis_strategy import planning
 from trellis_strategy.domain.agenda import ProposedAction, proposed_actions
 from trellis_strategy.domain.strategy import StrategyType, strategy_type_for_skill
@@ -30,11 +30,12 @@ log = get_logger(__name__)
 _ALL = Scope.everything("strategy-events")
 
 
-async def on_partners_matched(batch: Sequence[Handling]) -> None:
+@handles_batch(PartnersMatched)
+async def on_partners_matched(batch: Sequence[Received[PartnersMatched]]) -> None:
     """Each new match run's actions go on the agenda of its cluster's strategy of the action's theme."""
     first = batch[0].uow
     session, now, settings = first.session, first.now, narrowed(first.settings, StrategySettings)
-    runs = [(h.incoming.require(PartnersMatched), h.incoming.envelope.id) for h in batch]
+    runs = [(received.event, received.envelope.id) for received in batch]
     routes: dict[str, dict[StrategyType, str]] = {}  # per cluster: the strategy each theme's actions go to
     for cluster_id in dict.fromkeys(matched.cluster_id for matched, _ in runs):
         overall, schedule = await planning.ensure_overall(session, _ALL, settings, cluster_id, now)
@@ -74,12 +75,13 @@ async def _themes(session: AsyncSession, cluster_id: str, overall: strategies.St
     return newest
 
 
-async def on_gaps_assessed(batch: Sequence[Handling]) -> None:
+@handles_batch(GapsAssessed)
+async def on_gaps_assessed(batch: Sequence[Received[GapsAssessed]]) -> None:
     """Remember which skills members have gaps in, for the "new gaps since the last review" of the agenda."""
     first = batch[0].uow
     assessed = []
-    for handling in batch:
-        assessment = handling.incoming.require(GapsAssessed)
+    for received in batch:
+        assessment = received.event
         skills = sorted({g.skill_code for g in assessment.gaps if g.level_gap > 0 or g.headcount_gap > 0})
         assessed.append((assessment, skills))
     recorded = await activity.record_gap_assessments(first.session, _ALL, assessed, first.now)

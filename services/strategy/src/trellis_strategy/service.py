@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from trellis_common.catalogue import spec_for_model
-from trellis_common.events import GapsAssessed, MemberChanged, PartnersMatched
 from trellis_common.names import member_names_handler
 from trellis_common.runtime import ServiceDefinition
 from trellis_strategy.api import calendar_feed, clusters, kpis, strategies
@@ -23,11 +21,7 @@ DEFINITION = ServiceDefinition(
     metadata=metadata,
     migrations="trellis_strategy:migrations",
     routers=[clusters.router, calendar_feed.router, strategies.router, kpis.router],
-    handlers={spec_for_model(MemberChanged).type: member_names_handler(NAMES)},
-    batch_handlers={
-        spec_for_model(PartnersMatched).type: on_partners_matched,
-        spec_for_model(GapsAssessed).type: on_gaps_assessed,
-    },
+    consumes=[on_partners_matched, on_gaps_assessed, member_names_handler(NAMES)],
     workers=[scheduler_worker],
     settings_class=StrategySettings,
 )
