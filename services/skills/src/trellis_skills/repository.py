@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import ResponseCompleted, SupplyReported, SupplyScope
+from trellis_common.repositories.pages import page_of
 from trellis_skills.domain.imbalance import (
     ExternalFigure,
     ImbalanceRules,
@@ -363,15 +364,9 @@ async def list_supply_reports(
         where.append(R.scope == kind.value)
     if scope_id is not None:
         where.append(R.scope_id == scope_id)
-    total = int(await session.scalar(select(func.count()).select_from(supply_reports).where(*where)) or 0)
-    rows = await session.execute(
-        select(supply_reports)
-        .where(*where)
-        .order_by(R.as_of.desc(), R.reported_at.desc(), R.report_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [dict(r) for r in rows.mappings()], total
+    query = select(supply_reports).where(*where).order_by(R.as_of.desc(), R.reported_at.desc(), R.report_id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return [dict(r) for r in rows], total
 
 
 class HeatmapAxis(StrEnum):

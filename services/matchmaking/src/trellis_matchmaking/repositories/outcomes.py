@@ -10,6 +10,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
+from trellis_common.repositories.pages import page_of
 from trellis_matchmaking.domain.outcomes import MatchStatus
 from trellis_matchmaking.models import match_runs, matches
 
@@ -38,11 +39,10 @@ async def match_page(
     }
     where = [scope.clause(matches.c.cluster_id)]
     where += [column == value for column, value in filters.items() if value is not None]
-    total = await session.scalar(select(func.count()).select_from(matches).where(*where))
     # Both descending, so one index walked backwards gives the order (ties of created_at by id).
     query = select(matches).where(*where).order_by(matches.c.created_at.desc(), matches.c.id.desc())
-    rows = (await session.execute(query.limit(limit).offset(offset))).mappings()
-    return total or 0, [dict(r) for r in rows]
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return total, [dict(r) for r in rows]
 
 
 async def match_row(session: AsyncSession, scope: Scope, match_id: str, *, lock: bool = False) -> Row[Any] | None:

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.repositories.pages import page_of
 from trellis_notifications.domain.deliveries import DeliveryStatus, Notice, delivery_id_for
 from trellis_notifications.models import deliveries
 
@@ -102,15 +103,8 @@ async def delivery_page(
     """The delivery log newest first, and how many rows match. A filter on a cluster outside the scope
     gives an empty page, the same as a cluster that has no deliveries."""
     conditions = [scope.clause(deliveries.c.cluster_id), *where.clauses()]
-    total = await session.scalar(select(func.count()).select_from(deliveries).where(*conditions))
-    rows = await session.execute(
-        select(deliveries)
-        .where(*conditions)
-        .order_by(deliveries.c.created_at.desc(), deliveries.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows.mappings()), total or 0
+    query = select(deliveries).where(*conditions).order_by(deliveries.c.created_at.desc(), deliveries.c.id)
+    return await page_of(session, query, limit=limit, offset=offset)
 
 
 async def find_delivery(session: AsyncSession, scope: Scope, delivery_id: str) -> RowMapping | None:

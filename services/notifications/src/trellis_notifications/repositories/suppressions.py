@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.repositories.pages import page_of
 from trellis_notifications.domain.deliveries import OPEN_STATUSES, DeliveryStatus
 from trellis_notifications.domain.preferences import address_key
 from trellis_notifications.models import deliveries, suppressions
@@ -74,12 +75,6 @@ async def suppression_page(
     addresses of a cluster bounced is none of another cluster's business."""
     require_platform_wide(scope)
     where = [] if address is None else [suppressions.c.address_hash == address_key(address)]
-    total = await session.scalar(select(func.count()).select_from(suppressions).where(*where))
-    rows = await session.execute(
-        select(suppressions)
-        .where(*where)
-        .order_by(suppressions.c.created_at.desc(), suppressions.c.address_hash)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [dict(row) for row in rows.mappings()], total or 0
+    query = select(suppressions).where(*where).order_by(suppressions.c.created_at.desc(), suppressions.c.address_hash)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return [dict(row) for row in rows], total

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.repositories.pages import page_of
 from trellis_strategy.domain.agenda import ActionKind, ProposedAction
 from trellis_strategy.models import proposed_actions
 from trellis_strategy.repositories.shared import require_scope
@@ -130,18 +131,7 @@ async def list_actions(
         where.append(proposed_actions.c.strategy_id == strategy_id)
     if not include_reviewed:
         where.append(proposed_actions.c.reviewed_at.is_(None))
-    total = await session.scalar(select(func.count()).select_from(proposed_actions).where(*where))
-    rows = (
-        (
-            await session.execute(
-                select(proposed_actions)
-                .where(*where)
-                .order_by(_OPEN_FIRST, proposed_actions.c.created_at, proposed_actions.c.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        )
-        .mappings()
-        .all()
-    )
-    return [dict(row) for row in rows], total or 0
+    query = select(proposed_actions).where(*where)
+    query = query.order_by(_OPEN_FIRST, proposed_actions.c.created_at, proposed_actions.c.id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return [dict(row) for row in rows], total

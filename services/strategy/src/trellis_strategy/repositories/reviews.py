@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
+from trellis_common.repositories.pages import page_of
 from trellis_strategy.models import reviews
 from trellis_strategy.repositories.shared import from_row, require_scope
 
@@ -39,13 +40,9 @@ async def list_reviews(
     session: AsyncSession, scope: Scope, strategy_id: str, *, limit: int, offset: int
 ) -> tuple[list[Review], int]:
     where = (reviews.c.strategy_id == strategy_id, scope.clause(reviews.c.cluster_id))
-    total = await session.scalar(select(func.count()).select_from(reviews).where(*where))
-    rows = (
-        await session.execute(
-            select(reviews).where(*where).order_by(reviews.c.held_at.desc(), reviews.c.id).limit(limit).offset(offset)
-        )
-    ).mappings()
-    return [from_row(Review, row) for row in rows], total or 0
+    query = select(reviews).where(*where).order_by(reviews.c.held_at.desc(), reviews.c.id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return [from_row(Review, row) for row in rows], total
 
 
 async def last_review(session: AsyncSession, scope: Scope, strategy_id: str) -> Review | None:

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
+from trellis_common.repositories.pages import page_of
 from trellis_surveys.models import clusters, contacts, members
 
 
@@ -29,11 +30,9 @@ async def cluster_page(
     where = [scope.clause(clusters.c.id)]
     if name_part:
         where.append(func.lower(clusters.c.name).contains(name_part.lower(), autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(clusters).where(*where))
-    rows = await session.execute(
-        select(clusters).where(*where).order_by(clusters.c.name, clusters.c.id).limit(limit).offset(offset)
-    )
-    return total or 0, [dict(row) for row in rows.mappings()]
+    query = select(clusters).where(*where).order_by(clusters.c.name, clusters.c.id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return total, [dict(row) for row in rows]
 
 
 async def find_cluster(session: AsyncSession, scope: Scope, cluster_id: str) -> dict[str, Any] | None:
@@ -102,11 +101,9 @@ async def member_page(
         where.append(members.c.region == region)
     if name_part:
         where.append(func.lower(members.c.name).contains(name_part.lower(), autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(members).where(*where))
-    ids = await session.scalars(
-        select(members.c.id).where(*where).order_by(members.c.name, members.c.id).limit(limit).offset(offset)
-    )
-    return total or 0, list(ids)
+    query = select(members.c.id).where(*where).order_by(members.c.name, members.c.id)
+    rows, total = await page_of(session, query, limit=limit, offset=offset)
+    return total, [str(row["id"]) for row in rows]
 
 
 async def load_member(session: AsyncSession, scope: Scope, member_id: str) -> dict[str, Any] | None:
