@@ -82,6 +82,10 @@ async def admit(
     session = batch[0].uow.session
     about = [member_of(received.event) for received in batch]
     member_clusters = await clusters_of_members(session, parking.names, (m for _, m in about))
+    if any(member_clusters.get(member_id) != cluster_id for cluster_id, member_id in about):
+        # Something may park: take turns with the members' arrivals, then read again what is known.
+        await parked_events.take_turn(session)
+        member_clusters = await clusters_of_members(session, parking.names, (m for _, m in about))
     known = await known_clusters(session, parking.names, (c for c, _ in about))
     admitted: list[Received[E]] = []
     for received, (cluster_id, member_id) in zip(batch, about, strict=True):
@@ -171,6 +175,7 @@ def releasing_names_handler(parking: Parking, releases: Sequence[BatchSubscripti
 
     @handles_records(MemberChanged)
     async def on_member_changed(uow: UnitOfWork, incoming: Incoming) -> None:
+        await parked_events.take_turn(uow.session)  # an event parked meanwhile by another replica is seen below
         await apply_member_event(uow.session, parking.names, incoming)
         if incoming.data is not None:
             await release(uow, parking, incoming.require(MemberChanged).member_id, handlers)

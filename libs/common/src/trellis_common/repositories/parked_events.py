@@ -7,12 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, MetaData, RowMapping, String, Table, delete, select, update
+from sqlalchemy import JSON, Column, MetaData, RowMapping, String, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.db import BigIntId, UTCDateTime, insert_for
 
 PARKED_EVENTS = "parked_events"
+# The lock that makes parking an event and its member's arrival take turns (any number below 2**63 that no other
+# advisory lock of the service's database uses; migrations use their own).
+_PARKING_LOCK = 7_204_118_530_919_457_001
+
+
+async def take_turn(session: AsyncSession) -> None:
+    """Until this transaction ends, no other parks an event or applies a member's arrival (PostgreSQL).
+
+    Without it two replicas race: one reads that a member is unknown and parks its response while another,
+    applying the member's arrival, looks for that member's parked events before the first has committed; the
+    response then waits for an arrival that has already happened. SQLite has one writer at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_PARKING_LOCK)))
 
 
 def parked_events_table(metadata: MetaData) -> Table:
