@@ -26,7 +26,7 @@ What one run does, on this machine:
    how long the consumers' lag took to come back after each kind of fault.
 
 Exit status 1 when anything was lost or doubled (duplicates of one Message-ID, the documented at-least-once
-window of email, are reported on their own line and do not fail the run). Not yet among the faults: clock jumps.
+window of email, are reported on their own line and do not fail the run).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +57,16 @@ from loopkit.nemesis import SESSION_TIMEOUT_S, Nemesis
 from loopkit.network import Toxiproxy
 from loopkit.platform import Platform, Service, asyncpg_dsn, free_port
 from loopkit.recovery import LagWatch, summary
+from loopkit.timeline import FAILING as SCHEDULE_FAILING
+from loopkit.timeline import (
+    PlatformClock,
+    check_schedules,
+    choose_digests,
+    emails_open,
+    reminders_of,
+    schedules_behind,
+    seed_audience,
+)
 from loopkit.workload import Cluster, group_lag, response_event, seed_cluster, seed_partners
 
 from trellis_common.bus.base import OutgoingMessage
@@ -63,7 +74,7 @@ from trellis_common.bus.kafka import KafkaBus
 from trellis_common.catalogue import BY_TYPE, spec_for_model
 from trellis_common.envelope import CloudEvent, to_binary
 from trellis_common.errors import TransientError
-from trellis_common.events import PartnersMatched, ResponseCompleted
+from trellis_common.events import PartnersMatched, ResponseCompleted, ReviewDue
 
 CONSUMERS = ("skills", "matchmaking", "strategy", "notifications")
 
@@ -101,7 +112,11 @@ class Chaos:
         self.lost: dict[str, list[str]] = {}
         self.network = Toxiproxy(free_port(), self.platform.log_dir / "toxiproxy.log")
         self.proxied: list[str] = []  # what the network faults can reach: kafka (when it advertises the proxy)...
-        self.nemesis = Nemesis(args.seed, args.fault_every, self.replicas, self.sink, self.network, self.proxied)
+        self.clock = PlatformClock(self.platform, self.replicas)
+        self.digests: set[str] = set()  # the addresses of members who take matches as a weekly digest
+        self.nemesis = Nemesis(
+            args.seed, args.fault_every, self.replicas, self.sink, self.network, self.proxied, self.clock
+        )
 
     # --- the platform ---------------------------------------------------------------------------------------
 
@@ -131,6 +146,8 @@ class Chaos:
             }
             if "TRELLIS_SMTP_PORT" in service.env:
                 service.env["TRELLIS_SMTP_PORT"] = str(smtp_proxy)
+            if service.name in ("strategy", "notifications"):
+                service.env |= PlatformClock.environment()
         for name in CONSUMERS:
             first = platform.services[name]
             second = Service(name, dict(first.env), platform.log_dir / f"{name}-2.log")
@@ -138,13 +155,16 @@ class Chaos:
         await platform.start("surveys", "notifications", "matchmaking")
         async with platform.client("surveys") as surveys, platform.client("matchmaking") as matchmaking:
             self.cluster = await seed_cluster(surveys, "chaos", self.args.members)
+            await seed_audience(surveys, self.cluster.cluster_id)
             await seed_partners(matchmaking, 60, 100, self.rng)
 
         async def contacts_known() -> bool:
             count = await platform.scalar("notifications", "SELECT count(*) FROM contacts")
-            return bool(count >= self.args.members)
+            return bool(count >= self.args.members + 2)  # and the manager and the board member
 
         await _until("the contact directory in notifications", contacts_known, 120)
+        async with platform.client("notifications") as notifications:
+            self.digests = await choose_digests(platform, notifications, self.rng)
         for name in CONSUMERS:
             for replica in self.replicas[name]:
                 if not replica.running():
@@ -196,15 +216,28 @@ class Chaos:
     # --- the checker ----------------------------------------------------------------------------------------
 
     async def settle(self) -> bool:
-        """Every member emailed, every consumer group caught up, every outbox sent (or the timeout)."""
-        expected = len(self.run.valid)
+        """Every member emailed, every consumer group caught up, every outbox and email sent, every schedule up to
+        the clock (or the timeout). The clock jumps a week at the end, so every weekly digest falls due."""
+        members = {Cluster.address("chaos", i).lower() for i in range(self.args.members)}
 
-        async def settled() -> bool:
-            arrived = sum(1 for times in self.sink.snapshot().values() if times)
-            return arrived >= expected and await self._lag() == 0 and sum((await self._unsent()).values()) == 0
+        def quiet(expected: set[str]) -> Any:
+            async def check() -> bool:
+                arrived = {address for address, times in self.sink.snapshot().items() if times}
+                return (
+                    expected <= arrived
+                    and await self._lag() == 0
+                    and sum((await self._unsent()).values()) == 0
+                    and await emails_open(self.platform) == 0
+                    and await schedules_behind(self.platform, self.clock) == 0
+                )
+
+            return check
 
         try:
-            await _until("the loop to settle", settled, self.args.settle_timeout, interval=1.0)
+            timeout = self.args.settle_timeout
+            await _until("the members on email-each to be emailed", quiet(members - self.digests), timeout)
+            await self.clock.jump(timedelta(days=8))
+            await _until("the loop to settle", quiet(members), timeout, interval=1.0)
         except TimeoutError:
             return False
         return True
@@ -271,6 +304,7 @@ class Chaos:
             event_id = dict(record.headers or ()).get("ce_id", b"").decode()
             if data.get("reason") == "assessment":
                 runs[str(data.get("assessment_id"))].add(event_id)
+        reminders = reminders_of(await _records(platform.bootstrap, spec_for_model(ReviewDue).topic(platform.prefix)))
         dlq = await _records(platform.bootstrap, f"{spec_for_model(ResponseCompleted).topic(platform.prefix)}.dlq")
         arrivals = self.sink.snapshot()
         emailed = {Cluster.address("chaos", i) for i in range(self.args.members)}
@@ -303,6 +337,9 @@ class Chaos:
             "outbox: unsent rows": sum(unsent.values()),
             "consumer lag": lag,
             "replicas not running": len(crashed),
+            "clock: moved ahead (days)": round(self.clock.shift.total_seconds() / 86_400, 1),
+            "digests: members on the weekly digest": len(self.digests),
+            **await check_schedules(platform, reminders, arrivals, self.clock),
         }
         return figures
 
@@ -362,6 +399,7 @@ FAILING = (
     "outbox: unsent rows",
     "consumer lag",
     "replicas not running",
+    *SCHEDULE_FAILING,
 )
 
 

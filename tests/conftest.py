@@ -102,7 +102,18 @@ def smtp_sink() -> Iterator[MailSink]:
         sink.stop()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--chaos", action="store_true", help="include the short chaos run (tests/chaos), as CI does")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The chaos run takes minutes and starts a broker and a PostgreSQL of its own: only when asked for (--chaos,
+    # or -m chaos).
+    if not config.getoption("--chaos") and "chaos" not in (config.option.markexpr or ""):
+        chaos = [item for item in items if item.get_closest_marker("chaos")]
+        if chaos:
+            config.hook.pytest_deselected(items=chaos)
+            items[:] = [item for item in items if not item.get_closest_marker("chaos")]
     for item in items:
         for fixture, marker in INFRA_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()):

@@ -9,14 +9,17 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from loopkit.faults import FlakySink, Infrastructure
 from loopkit.network import NETWORK_FAULTS, Toxiproxy
 from loopkit.platform import Service
+from loopkit.timeline import PlatformClock
 
-# Replicas die and freeze most often in production; the relay, the infrastructure and the network now and then.
-KINDS = ("kill", "kill", "pause", "smtp_refuse", "smtp_down", "broker", "postgres", "network", "network")
+# Replicas die and freeze most often in production; the relay, the infrastructure, the network and the
+# schedulers' clock (jumping ahead: reviews and digests fall due) now and then.
+KINDS = ("kill", "kill", "pause", "smtp_refuse", "smtp_down", "broker", "postgres", "network", "network", "clock")
 PROXIED = ("kafka", "postgres", "smtp")
 SESSION_TIMEOUT_S = 6  # the replicas' Kafka session timeout: a pause longer than this moves their partitions
 
@@ -45,6 +48,7 @@ class Nemesis:
         sink: FlakySink,
         network: Toxiproxy,
         proxied: list[str],
+        clock: PlatformClock,
     ) -> None:
         self.rng = random.Random(f"{seed}:nemesis")  # its own stream: the workload's draws never shift it
         self.fault_every = fault_every
@@ -52,6 +56,7 @@ class Nemesis:
         self.sink = sink
         self.network = network
         self.proxied = proxied
+        self.clock = clock
         self.infrastructure = Infrastructure()
         self.faults: list[Fault] = []
         self.healing: set[asyncio.Task[None]] = set()
@@ -83,6 +88,7 @@ class Nemesis:
                 rng.uniform(2, 8),
             )
             link, trouble, latency_ms = rng.choice(PROXIED), rng.choice(NETWORK_FAULTS), rng.randint(200, 1500)
+            jump_days = rng.uniform(20, 60)
             await asyncio.sleep(delay)  # the schedule, from the seed
             if time.monotonic() >= until:
                 break
@@ -100,6 +106,12 @@ class Nemesis:
                 fault = Fault(at, kind, "relay", relay_for)
                 busy.add("smtp")
                 self._heal_later(self._relay_fault(fault, busy))
+            elif kind == "clock":
+                if "clock" in busy:
+                    continue
+                fault = Fault(at, kind, f"+{jump_days:.1f} days", 0.0)
+                busy.add("clock")
+                self._heal_later(self._clock_jump(fault, timedelta(days=jump_days), busy))
             elif kind == "network":
                 busy_key = "smtp" if link == "smtp" else "infrastructure"
                 if link not in self.proxied or busy_key in busy:
@@ -138,6 +150,13 @@ class Nemesis:
         finally:
             fault.healed = time.monotonic()
             busy.discard(fault.target)
+
+    async def _clock_jump(self, fault: Fault, by: timedelta, busy: set[str]) -> None:
+        try:
+            await self.clock.jump(by)
+        finally:
+            fault.healed = time.monotonic()
+            busy.discard("clock")
 
     async def _relay_fault(self, fault: Fault, busy: set[str]) -> None:
         try:

@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel
 from trellis_common import asyncapi, audit
 from trellis_common.audit import audit_router
 from trellis_common.auth import TokenVerifier
-from trellis_common.clock import ManualClock
+from trellis_common.clock import ManualClock, ShiftedClock
 from trellis_common.http_guards import SecurityHeaders, docs_page_policy, error_headers
 from trellis_common.logging import get_logger
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
@@ -86,7 +86,7 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    if isinstance(runtime.clock, ManualClock):
+    if isinstance(runtime.clock, ManualClock | ShiftedClock):
         clock = runtime.clock
 
         @router.get("/admin/clock", summary="The service's manual clock (test and demo deployments only)")

@@ -33,5 +33,22 @@ class ManualClock:
         self._now += delta
 
 
+class ShiftedClock:
+    """Real time plus a shift that ``set`` moves: time runs as on any node, and jumps when told to (a node's
+    clock corrected by NTP, a VM resumed; the chaos runs jump the schedulers ahead so reviews and digests fall
+    due during faults). A restarted process starts from ``shift`` again."""
+
+    def __init__(self, shift: timedelta = timedelta(0)) -> None:
+        self.shift = shift
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.shift
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("clock time must be timezone-aware")
+        self.shift = moment - datetime.now(UTC)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -20,7 +21,7 @@ from trellis_common.bus import EventBus
 from trellis_common.bus.kafka import KafkaBus
 from trellis_common.bus.memory import InMemoryBus
 from trellis_common.catalogue import CATALOGUE
-from trellis_common.clock import Clock, ManualClock, SystemClock
+from trellis_common.clock import Clock, ManualClock, ShiftedClock, SystemClock
 from trellis_common.consumer import BatchHandler, EventConsumer, Handler
 from trellis_common.db import Database
 from trellis_common.envelope import CloudEvent
@@ -100,7 +101,7 @@ class ServiceRuntime:
         self.settings = settings
         self.db = Database(settings.database_url, pool_size=settings.database_pool_size)
         self.bus = bus or make_bus(settings)
-        self.clock: Clock = clock or (ManualClock() if settings.clock == "manual" else SystemClock())
+        self.clock: Clock = clock or _clock_of(settings)
         self.failpoints = Failpoints(settings.failpoints)
         self.factory = EventFactory(settings.source, settings.topic_prefix, self.clock)
         self.wakeups = Wakeups()
@@ -247,3 +248,13 @@ class ServiceRuntime:
         if self.settings.relay:
             checks["relay"] = "ok" if self.relay.running else "not running"
         return checks
+
+
+def _clock_of(settings: ServiceSettings) -> Clock:
+    match settings.clock:
+        case "manual":
+            return ManualClock()
+        case "shifted":
+            return ShiftedClock(timedelta(seconds=settings.clock_shift_s))
+        case "system":
+            return SystemClock()

@@ -115,9 +115,12 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
     retry_initial_backoff_s: float = Field(0.2, gt=0)
     retry_max_backoff_s: float = Field(30.0, gt=0)
     scheduler_interval_s: float = Field(30.0, gt=0, description="How often schedules look for due work")
-    clock: Literal["system", "manual"] = Field(
-        "system", description="manual exposes PUT /admin/clock so tests and demos can move time; never in prod"
+    clock: Literal["system", "manual", "shifted"] = Field(
+        "system",
+        description="manual (time stands still) and shifted (real time plus a shift, from clock_shift_s) expose "
+        "PUT /admin/clock so tests, demos and chaos runs can move time; never in prod",
     )
+    clock_shift_s: float = Field(0.0, description="clock=shifted: how far ahead of real time the clock starts")
     failpoints: str = Field("", description="Comma-separated crash points for fault-injection tests only")
     consume: bool = Field(True, description="Run the event consumer in this process")
     relay: bool = Field(True, description="Run the outbox relay in this process")
@@ -177,8 +180,8 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
     @model_validator(mode="after")
     def manual_clock_never_in_prod(self) -> ServiceSettings:
         # PUT /admin/clock moves time for everyone (reminders, escalations): tests and demos only.
-        if self.clock == "manual" and self.environment == "prod":
-            raise ValueError("clock=manual is refused with environment=prod: it serves PUT /admin/clock")
+        if self.clock != "system" and self.environment == "prod":
+            raise ValueError(f"clock={self.clock} is refused with environment=prod: it serves PUT /admin/clock")
         return self
 
     @model_validator(mode="after")
