@@ -84,7 +84,7 @@ class Run:
     seed: int
     valid: dict[str, CloudEvent] = field(default_factory=dict)  # member id -> its response
     duplicates: int = 0
-    malformed: int = 0
+    malformed: set[str] = field(default_factory=set)  # the ids of the malformed events sent
 
 
 def _arguments() -> argparse.Namespace:
@@ -199,7 +199,7 @@ class Chaos:
                 elif roll < 0.08:
                     junk, junk_headers = self._malformed(event)
                     await _send(producer, topic, junk, member_id, junk_headers)
-                    self.run.malformed += 1
+                    self.run.malformed.add(f"broken-{event.id}")
         finally:
             await producer.stop()
 
@@ -306,6 +306,7 @@ class Chaos:
                 runs[str(data.get("assessment_id"))].add(event_id)
         reminders = reminders_of(await _records(platform.bootstrap, spec_for_model(ReviewDue).topic(platform.prefix)))
         dlq = await _records(platform.bootstrap, f"{spec_for_model(ResponseCompleted).topic(platform.prefix)}.dlq")
+        dead = {_header(r, "ce_id"): _header(r, "trellis_error") for r in dlq}  # event id -> why it was refused
         arrivals = self.sink.snapshot()
         emailed = {Cluster.address("chaos", i) for i in range(self.args.members)}
         counts = [arrivals.get(address.lower(), []) for address in emailed]
@@ -323,7 +324,7 @@ class Chaos:
             "faults": Counter(f.kind for f in self.nemesis.faults),
             "responses": len(responses),
             "sent twice": self.run.duplicates,
-            "malformed": self.run.malformed,
+            "malformed": len(self.run.malformed),
             "assessed: lost": len(responses - assessed.keys()),
             "assessed: doubled": len(assessed) - len(responses & assessed.keys()),
             "matched: lost": len(assessment_ids - runs.keys()),
@@ -333,7 +334,9 @@ class Chaos:
             "emails: lost": sum(1 for c in counts if not c),
             "emails: doubled (another Message-ID)": sum(1 for c in counts if len(set(c)) > 1),
             "emails: resent (same Message-ID, at-least-once window)": sum(1 for c in counts if len(c) > len(set(c))),
-            "malformed: not in the DLQ": max(0, self.run.malformed - len(dlq)),
+            "malformed: not in the DLQ": len(self.run.malformed - dead.keys()),
+            "malformed: in the DLQ without its reason": sum(1 for reason in dead.values() if not reason),
+            "malformed: dead-lettered again (a replica died before its commit)": len(dlq) - len(dead),
             "outbox: unsent rows": sum(unsent.values()),
             "consumer lag": lag,
             "replicas not running": len(crashed),
@@ -358,6 +361,10 @@ async def _send(
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)  # backing off while the broker is away
+
+
+def _header(record: Any, name: str) -> str:
+    return bytes(dict(record.headers or ()).get(name, b"")).decode(errors="replace")
 
 
 async def _records(bootstrap: str, topic: str) -> list[Any]:
@@ -396,6 +403,7 @@ FAILING = (
     "emails: lost",
     "emails: doubled (another Message-ID)",
     "malformed: not in the DLQ",
+    "malformed: in the DLQ without its reason",
     "outbox: unsent rows",
     "consumer lag",
     "replicas not running",
