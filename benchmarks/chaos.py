@@ -60,6 +60,7 @@ from loopkit.recovery import LagWatch, summary
 from loopkit.timeline import FAILING as SCHEDULE_FAILING
 from loopkit.timeline import (
     PlatformClock,
+    check_digests,
     check_schedules,
     choose_digests,
     emails_open,
@@ -341,7 +342,8 @@ class Chaos:
             "consumer lag": lag,
             "replicas not running": len(crashed),
             "clock: moved ahead (days)": round(self.clock.shift.total_seconds() / 86_400, 1),
-            "digests: members on the weekly digest": len(self.digests),
+            "clock: replicas that never took a jump": self.clock.unreached,
+            **await check_digests(platform, self.digests),
             **await check_schedules(platform, reminders, arrivals, self.clock),
         }
         return figures
@@ -407,6 +409,7 @@ FAILING = (
     "outbox: unsent rows",
     "consumer lag",
     "replicas not running",
+    "clock: replicas that never took a jump",
     *SCHEDULE_FAILING,
 )
 

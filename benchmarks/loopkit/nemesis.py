@@ -8,8 +8,11 @@ import asyncio
 import random
 import signal
 import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from loopkit.faults import FlakySink, Infrastructure
@@ -60,6 +63,7 @@ class Nemesis:
         self.infrastructure = Infrastructure()
         self.faults: list[Fault] = []
         self.healing: set[asyncio.Task[None]] = set()
+        self.turns: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)  # one fault at a time on each thing
 
     def label(self, replica: Service) -> str:
         return f"{replica.name}-{self.replicas[replica.name].index(replica) + 1}"
@@ -70,7 +74,6 @@ class Nemesis:
             await asyncio.gather(*self.healing)
 
     async def run(self, until: float, started: float) -> None:
-        busy: set[str] = set()
         rng = self.rng
         replicas = [r for group in self.replicas.values() for r in group]
         while time.monotonic() < until:
@@ -92,103 +95,99 @@ class Nemesis:
             await asyncio.sleep(delay)  # the schedule, from the seed
             if time.monotonic() >= until:
                 break
-            at = time.monotonic() - started
+            # A fault waits its turn on what it breaks (a replica, the relay, the infrastructure, the clock), so
+            # the faults of a seed are the ones drawn, whatever the timing; one not started by the end is dropped.
+            turn: tuple[str, str, float, Callable[[Fault], Awaitable[None]]]
             if kind in ("kill", "pause"):
-                label = self.label(replica)
-                if label in busy:
-                    continue
-                fault = Fault(at, kind, label, kill_for if kind == "kill" else SESSION_TIMEOUT_S + pause_for)
-                busy.add(label)
-                self._heal_later(self._process_fault(fault, replica, busy))
+                lasts = kill_for if kind == "kill" else SESSION_TIMEOUT_S + pause_for
+                turn = (self.label(replica), self.label(replica), lasts, partial(self._process_fault, replica=replica))
             elif kind.startswith("smtp"):
-                if "smtp" in busy:
-                    continue
-                fault = Fault(at, kind, "relay", relay_for)
-                busy.add("smtp")
-                self._heal_later(self._relay_fault(fault, busy))
+                turn = ("smtp", "relay", relay_for, self._relay_fault)
             elif kind == "clock":
-                if "clock" in busy:
-                    continue
-                fault = Fault(at, kind, f"+{jump_days:.1f} days", 0.0)
-                busy.add("clock")
-                self._heal_later(self._clock_jump(fault, timedelta(days=jump_days), busy))
+                turn = ("clock", f"+{jump_days:.1f} days", 0.0, partial(self._clock_jump, by=timedelta(days=jump_days)))
             elif kind == "network":
-                busy_key = "smtp" if link == "smtp" else "infrastructure"
-                if link not in self.proxied or busy_key in busy:
+                if link not in self.proxied:
                     continue
                 detail = f"{latency_ms} ms" if trouble == "latency" else trouble
-                fault = Fault(at, kind, f"{link} {detail}", away_for)
-                busy.add(busy_key)
-                self._heal_later(self._network_fault(fault, link, trouble, latency_ms, busy_key, busy))
+                work = partial(self._network_fault, link=link, trouble=trouble, latency_ms=latency_ms)
+                turn = ("smtp" if link == "smtp" else "infrastructure", f"{link} {detail}", away_for, work)
             else:  # broker or postgres, stopped or crashed: one of them at a time, as a single node fails
-                if "infrastructure" in busy:
-                    continue
-                fault = Fault(at, kind, "killed" if crash else "stopped", away_for)
-                busy.add("infrastructure")
-                self._heal_later(self._infrastructure_fault(fault, crash, busy))
+                turn = (
+                    "infrastructure",
+                    "killed" if crash else "stopped",
+                    away_for,
+                    partial(self._infrastructure_fault, crash=crash),
+                )
+            self._heal_later(self._in_turn(kind, *turn, started=started, until=until))
+
+    async def _in_turn(
+        self,
+        kind: str,
+        resource: str,
+        target: str,
+        lasts_s: float,
+        work: Callable[[Fault], Awaitable[None]],
+        *,
+        started: float,
+        until: float,
+    ) -> None:
+        async with self.turns[resource]:
+            if time.monotonic() >= until:
+                return
+            fault = Fault(time.monotonic() - started, kind, target, lasts_s)
             self.faults.append(fault)
+            try:
+                await work(fault)
+            finally:
+                fault.healed = time.monotonic()
 
     def _heal_later(self, work: Any) -> None:
         task = asyncio.create_task(work)
         self.healing.add(task)
         task.add_done_callback(self.healing.discard)
 
-    async def _process_fault(self, fault: Fault, replica: Service, busy: set[str]) -> None:
+    async def _process_fault(self, fault: Fault, replica: Service) -> None:
         process = replica.process
-        try:
-            if process is None or process.poll() is not None:
-                return
-            if fault.kind == "kill":
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                await asyncio.sleep(fault.lasts_s)
-                replica.start()
-            else:
-                process.send_signal(signal.SIGSTOP)
-                await asyncio.sleep(fault.lasts_s)
-                process.send_signal(signal.SIGCONT)
-        finally:
-            fault.healed = time.monotonic()
-            busy.discard(fault.target)
+        if process is None or process.poll() is not None:
+            return
+        if fault.kind == "kill":
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            await asyncio.sleep(fault.lasts_s)
+            replica.start()
+        else:
+            process.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(fault.lasts_s)
+            process.send_signal(signal.SIGCONT)
 
-    async def _clock_jump(self, fault: Fault, by: timedelta, busy: set[str]) -> None:
-        try:
-            await self.clock.jump(by)
-        finally:
-            fault.healed = time.monotonic()
-            busy.discard("clock")
+    async def _clock_jump(self, fault: Fault, by: timedelta) -> None:
+        await self.clock.jump(by)
 
-    async def _relay_fault(self, fault: Fault, busy: set[str]) -> None:
-        try:
-            if fault.kind == "smtp_refuse":
-                self.sink.refusing = True
+    async def _relay_fault(self, fault: Fault) -> None:
+        if fault.kind == "smtp_refuse":
+            self.sink.refusing = True
+            try:
                 await asyncio.sleep(fault.lasts_s)
+            finally:
                 self.sink.refusing = False
-            else:
-                await asyncio.to_thread(self.sink.down)
+        else:
+            await asyncio.to_thread(self.sink.down)
+            try:
                 await asyncio.sleep(fault.lasts_s)
+            finally:
                 await asyncio.to_thread(self.sink.up)
-        finally:
-            fault.healed = time.monotonic()
-            busy.discard("smtp")
 
-    async def _infrastructure_fault(self, fault: Fault, crash: bool, busy: set[str]) -> None:
+    async def _infrastructure_fault(self, fault: Fault, crash: bool) -> None:
         what = "kafka" if fault.kind == "broker" else "postgres"
         try:
             await asyncio.to_thread(self.infrastructure.stop, what, crash=crash)
             await asyncio.sleep(fault.lasts_s)
         finally:
             await asyncio.to_thread(self.infrastructure.start)  # waits until it accepts connections again
-            fault.healed = time.monotonic()
-            busy.discard("infrastructure")
 
-    async def _network_fault(
-        self, fault: Fault, link: str, trouble: str, latency_ms: int, busy_key: str, busy: set[str]
-    ) -> None:
+    async def _network_fault(self, fault: Fault, link: str, trouble: str, latency_ms: int) -> None:
         try:
             await self.network.inject(link, trouble, latency_ms=latency_ms)
             await asyncio.sleep(fault.lasts_s)
         finally:
             await self.network.heal(link, trouble)
-            fault.healed = time.monotonic()
-            busy.discard(busy_key)

@@ -22,12 +22,15 @@ import asyncpg
 import httpx
 
 from loopkit.platform import Platform, Service, asyncpg_dsn
+from trellis_common.events import ReminderKind
+from trellis_strategy.repositories.schedules import reminder_id
 
 SCHEDULED = ("strategy", "notifications")
 MANAGER = "manager@chaos.bench.example"
 BOARD = "board@chaos.bench.example"
-REVIEW_TEMPLATES = ("review_reminder", "review_escalation")
+REVIEW_TEMPLATES = ["review_reminder", "review_escalation"]
 SCHEDULER_INTERVAL_S = 2  # how often the schedules look for due work (30 s in production)
+TELL_WITHIN_S = 120  # a running replica takes a jump within this (longer than any freeze or restart here)
 
 
 class PlatformClock:
@@ -37,6 +40,7 @@ class PlatformClock:
         self.platform = platform
         self.replicas = replicas
         self.shift = timedelta(0)
+        self.unreached = 0  # replicas that did not take a jump in time (running, yet never answering)
 
     @staticmethod
     def environment() -> dict[str, str]:
@@ -59,13 +63,21 @@ class PlatformClock:
 
     async def _tell(self, replica: Service) -> None:
         process = replica.process
+        deadline = asyncio.get_running_loop().time() + TELL_WITHIN_S
         async with httpx.AsyncClient(base_url=replica.url, headers=self.platform.admin_headers(), timeout=2) as client:
-            # A frozen replica answers when it wakes; one killed meanwhile starts from the shift in its env.
+            # A frozen replica answers when it wakes (and may then handle stale requests too: the time is read back
+            # until it is right); one killed meanwhile starts from the shift in its environment.
             while replica.running() and replica.process is process:
+                if asyncio.get_running_loop().time() > deadline:
+                    self.unreached += 1
+                    return
                 try:
-                    answer = await client.put("/admin/clock", json={"now": self.now().isoformat()})
+                    await client.put("/admin/clock", json={"now": self.now().isoformat()})
+                    answer = await client.get("/admin/clock")
                     if answer.status_code == 200:
-                        return
+                        told = datetime.fromisoformat(answer.json()["now"])
+                        if abs((told - self.now()).total_seconds()) < 5:
+                            return
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.5)  # retrying a replica that is starting or frozen
@@ -127,7 +139,12 @@ async def emails_open(platform: Platform) -> int:
 @dataclass
 class Reminder:
     event_id: str
-    key: tuple[str, ...]  # what it reminds of: the strategy, the kind, the review date, the lead time
+    reminder_id: str  # the strategy's id of the reminder: its schedule, review date, kind and lead time
+    escalation: bool  # an overdue review: the board is emailed as well as the manager
+
+    @property
+    def recipients(self) -> set[str]:
+        return {MANAGER, BOARD} if self.escalation else {MANAGER}
 
 
 def reminders_of(records: list[Any]) -> list[Reminder]:
@@ -135,9 +152,20 @@ def reminders_of(records: list[Any]) -> list[Reminder]:
     for record in records:
         data = json.loads(record.value or b"{}")
         event_id = dict(record.headers or ()).get("ce_id", b"").decode()
-        key = tuple(str(data.get(f)) for f in ("strategy_id", "kind", "due_at", "lead_days", "escalation"))
-        out.append(Reminder(event_id, key))
+        escalation = bool(
+            data.get("escalation") or data.get("kind") == "overdue" or data.get("recipients_role") == "board_member"
+        )
+        out.append(Reminder(event_id, str(data.get("reminder_id")), escalation))
     return out
+
+
+def _fired_reminder(schedule_key: str, due_at: datetime, note: str | None) -> str:
+    """The reminder id of a ``schedule_fires`` row of strategy's review clock (its key names the schedule, its
+    note the reminder: ``upcoming-14d``, ``due``, ``overdue``, with what it stands for after a ``;``)."""
+    which = (note or "").split(";")[0].strip()
+    kind, _, lead = which.partition("-")
+    lead_days = int(lead.removesuffix("d")) if lead else None
+    return reminder_id(schedule_key.rpartition(":")[2], due_at, ReminderKind(kind), lead_days)
 
 
 def _bare(message_id: object) -> bytes:
@@ -148,51 +176,84 @@ def _bare(message_id: object) -> bytes:
 async def check_schedules(
     platform: Platform, reminders: list[Reminder], arrivals: dict[str, list[bytes]], clock: PlatformClock
 ) -> dict[str, int]:
-    """Review reminders: fired once per due date and kind, each emailed once; no schedule behind the clock."""
-    by_key: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    """Review reminders: each firing of the review clock published once and emailed once to each person it is
+    for (the manager; the board as well when overdue); no reminder without a firing; no schedule behind the clock."""
+    published: dict[str, list[Reminder]] = defaultdict(list)
     for reminder in reminders:
-        by_key[reminder.key].add(reminder.event_id)
-    fired = {r.event_id for r in reminders}
+        published[reminder.reminder_id].append(reminder)
     behind = await schedules_behind(platform, clock)
     conn = await asyncpg.connect(asyncpg_dsn(platform.databases["strategy"]))
     try:
         schedules = await conn.fetchval("SELECT count(*) FROM review_schedules")
+        fires = await conn.fetch(
+            "SELECT schedule_key, due_at, note FROM schedule_fires WHERE schedule_key LIKE 'review%'"
+        )
     finally:
         await conn.close()
+    fired = {_fired_reminder(f["schedule_key"], f["due_at"], f["note"]) for f in fires}
     conn = await asyncpg.connect(asyncpg_dsn(platform.databases["notifications"]))
     try:
         rows = await conn.fetch(
-            "SELECT cause_event_id, to_address, message_id, status FROM deliveries WHERE template = ANY($1::text[])",
-            list(REVIEW_TEMPLATES),
-        )
-        digests = await conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE template = 'matches_digest' AND status = 'sent'"
+            "SELECT cause_event_id, lower(to_address) AS address, message_id FROM deliveries"
+            " WHERE template = ANY($1::text[]) AND status = 'sent'",
+            REVIEW_TEMPLATES,
         )
     finally:
         await conn.close()
-    emailed = {str(r["cause_event_id"]) for r in rows if r["status"] == "sent"}
-    sent = {_bare(r["message_id"]) for r in rows if r["status"] == "sent"}
-    arrived = [_bare(m) for address in (MANAGER, BOARD) for m in arrivals.get(address, [])]
-    return {
+    sent = {(str(r["cause_event_id"]), str(r["address"])) for r in rows}
+    owed = {(copies[0].event_id, address) for copies in published.values() for address in copies[0].recipients}
+    figures = {
         "reviews: schedules": int(schedules),
-        "reviews: reminders fired": len(fired),
+        "reviews: reminders fired": len(fires),
         # The first review is a quarter after the schedule starts: a run whose clock passed it fired something.
-        "reviews: none fired although due": int(not fired and clock.shift > timedelta(days=100)),
-        "reviews: reminders doubled": sum(1 for ids in by_key.values() if len(ids) > 1),
+        "reviews: none fired although due": int(not fires and clock.shift > timedelta(days=100)),
+        "reviews: fired, never published": len(fired - published.keys()),
+        "reviews: published, never fired": len(published.keys() - fired),
+        "reviews: reminders doubled": sum(1 for copies in published.values() if len({c.event_id for c in copies}) > 1),
         "reviews: schedules behind the clock": behind,
-        "reviews: reminders not emailed": len(fired - emailed),
-        "reviews: emails lost": len(sent - set(arrived)),
-        "reviews: emails doubled (another Message-ID)": len(set(arrived) - sent),
-        "reviews: emails resent (same Message-ID)": len(arrived) - len(set(arrived)),
-        "digests: sent": int(digests),
+        "reviews: emails not sent": len(owed - sent),
+        "reviews: emails to someone not meant": len(sent - owed),
+        "reviews: emails lost": 0,
+        "reviews: emails doubled (another Message-ID)": 0,
+        "reviews: emails resent (same Message-ID)": 0,
+    }
+    for address in (MANAGER, BOARD):
+        expected = {_bare(r["message_id"]) for r in rows if r["address"] == address}
+        arrived = [_bare(m) for m in arrivals.get(address, [])]
+        figures["reviews: emails lost"] += len(expected - set(arrived))
+        figures["reviews: emails doubled (another Message-ID)"] += len(set(arrived) - expected)
+        figures["reviews: emails resent (same Message-ID)"] += len(arrived) - len(set(arrived))
+    return figures
+
+
+async def check_digests(platform: Platform, digests: set[str]) -> dict[str, int]:
+    """Members on the weekly digest: their matches came in a digest, never in an email of their own."""
+    conn = await asyncpg.connect(asyncpg_dsn(platform.databases["notifications"]))
+    try:
+        rows = await conn.fetch(
+            "SELECT lower(to_address) AS address, template FROM deliveries"
+            " WHERE template IN ('matches', 'matches_digest') AND status = 'sent'"
+        )
+    finally:
+        await conn.close()
+    return {
+        "digests: members on the weekly digest": len(digests),
+        "digests: sent": sum(1 for r in rows if r["template"] == "matches_digest"),
+        "digests: matches emailed at once instead": len(
+            {r["address"] for r in rows if r["template"] == "matches"} & digests
+        ),
     }
 
 
 FAILING = (
     "reviews: none fired although due",
+    "reviews: fired, never published",
+    "reviews: published, never fired",
     "reviews: reminders doubled",
     "reviews: schedules behind the clock",
-    "reviews: reminders not emailed",
+    "reviews: emails not sent",
+    "reviews: emails to someone not meant",
     "reviews: emails lost",
     "reviews: emails doubled (another Message-ID)",
+    "digests: matches emailed at once instead",
 )

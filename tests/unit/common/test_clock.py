@@ -44,3 +44,8 @@ def test_clocks_that_move_are_refused_in_production(clock: str) -> None:
             environment="prod",
             database_url="postgresql+asyncpg://u:p@db/strategy",
         )
+
+
+def test_a_shift_without_the_shifted_clock_is_refused() -> None:
+    with pytest.raises(ValidationError, match="clock_shift_s moves only clock=shifted"):
+        ServiceSettings(service_name="strategy", clock_shift_s=60)

@@ -182,6 +182,8 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
         # PUT /admin/clock moves time for everyone (reminders, escalations): tests and demos only.
         if self.clock != "system" and self.environment == "prod":
             raise ValueError(f"clock={self.clock} is refused with environment=prod: it serves PUT /admin/clock")
+        if self.clock_shift_s and self.clock != "shifted":
+            raise ValueError("clock_shift_s moves only clock=shifted: set both, or neither")
         return self
 
     @model_validator(mode="after")
