@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -34,12 +34,13 @@ class Fault:
     target: str
     lasts_s: float
     started: float = field(default_factory=time.monotonic)
+    wall: str = field(default_factory=lambda: datetime.now(UTC).strftime("%H:%M:%S"))  # to find it in the logs
     healed: float | None = None  # when the harness undid it (the process restarted, the broker accepting again)
     recovered_s: float | None = None  # from its start until the lag was back to its level before
 
     def __str__(self) -> str:
         recovery = "" if self.recovered_s is None else f"   lag back after {self.recovered_s:5.1f} s"
-        return f"{self.at_s:7.1f} s  {self.kind:<12} {self.target:<16} {self.lasts_s:5.1f} s{recovery}"
+        return f"{self.at_s:7.1f} s  {self.wall}  {self.kind:<12} {self.target:<16} {self.lasts_s:5.1f} s{recovery}"
 
 
 class Nemesis:
