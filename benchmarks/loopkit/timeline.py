@@ -11,7 +11,6 @@ nodes do), a frozen replica takes it when it wakes, and a replica started again 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,13 +21,15 @@ import asyncpg
 import httpx
 
 from loopkit.platform import Platform, Service, asyncpg_dsn
-from trellis_common.events import ReminderKind
+from trellis_common.events import ReminderKind, ReviewDue
+from trellis_notifications.domain.deliveries import OPEN_STATUSES, EmailTemplate
+from trellis_notifications.handlers import is_escalation
 from trellis_strategy.repositories.schedules import reminder_id
 
 SCHEDULED = ("strategy", "notifications")
 MANAGER = "manager@chaos.bench.example"
 BOARD = "board@chaos.bench.example"
-REVIEW_TEMPLATES = ["review_reminder", "review_escalation"]
+REVIEW_TEMPLATES = [EmailTemplate.REVIEW_REMINDER.value, EmailTemplate.REVIEW_ESCALATION.value]
 SCHEDULER_INTERVAL_S = 2  # how often the schedules look for due work (30 s in production)
 TELL_WITHIN_S = 120  # a running replica takes a jump within this (longer than any freeze or restart here)
 
@@ -131,7 +132,9 @@ async def emails_open(platform: Platform) -> int:
     """Emails not yet sent that are still meant to be (pending, or claimed by a sender)."""
     conn = await asyncpg.connect(asyncpg_dsn(platform.databases["notifications"]))
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')"))
+        return int(
+            await conn.fetchval("SELECT count(*) FROM deliveries WHERE status = ANY($1::text[])", list(OPEN_STATUSES))
+        )
     finally:
         await conn.close()
 
@@ -150,12 +153,9 @@ class Reminder:
 def reminders_of(records: list[Any]) -> list[Reminder]:
     out = []
     for record in records:
-        data = json.loads(record.value or b"{}")
+        review = ReviewDue.model_validate_json(record.value or b"{}")
         event_id = dict(record.headers or ()).get("ce_id", b"").decode()
-        escalation = bool(
-            data.get("escalation") or data.get("kind") == "overdue" or data.get("recipients_role") == "board_member"
-        )
-        out.append(Reminder(event_id, str(data.get("reminder_id")), escalation))
+        out.append(Reminder(event_id, review.reminder_id, is_escalation(review)))
     return out
 
 
@@ -232,13 +232,14 @@ async def check_digests(platform: Platform, digests: set[str]) -> dict[str, int]
     try:
         rows = await conn.fetch(
             "SELECT lower(to_address) AS address, template FROM deliveries"
-            " WHERE template IN ('matches', 'matches_digest') AND status = 'sent'"
+            " WHERE template = ANY($1::text[]) AND status = 'sent'",
+            [EmailTemplate.MATCHES.value, EmailTemplate.MATCHES_DIGEST.value],
         )
     finally:
         await conn.close()
     return {
         "digests: members on the weekly digest": len(digests),
-        "digests: sent": sum(1 for r in rows if r["template"] == "matches_digest"),
+        "digests: sent": sum(1 for r in rows if r["template"] == EmailTemplate.MATCHES_DIGEST),
         "digests: matches emailed at once instead": len(
             {r["address"] for r in rows if r["template"] == "matches"} & digests
         ),

@@ -89,7 +89,7 @@ def _ops_router(runtime: ServiceRuntime) -> APIRouter:
     if isinstance(runtime.clock, ManualClock | ShiftedClock):
         clock = runtime.clock
 
-        @router.get("/admin/clock", summary="The service's manual clock (test and demo deployments only)")
+        @router.get("/admin/clock", summary="The service's movable clock (test, demo and chaos deployments only)")
         async def get_clock() -> dict[str, datetime]:
             return {"now": clock.now()}
 

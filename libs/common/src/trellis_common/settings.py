@@ -178,7 +178,7 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
         return self
 
     @model_validator(mode="after")
-    def manual_clock_never_in_prod(self) -> ServiceSettings:
+    def movable_clocks_never_in_prod(self) -> ServiceSettings:
         # PUT /admin/clock moves time for everyone (reminders, escalations): tests and demos only.
         if self.clock != "system" and self.environment == "prod":
             raise ValueError(f"clock={self.clock} is refused with environment=prod: it serves PUT /admin/clock")
