@@ -281,3 +281,28 @@ def test_headers_shared_between_messages_build_the_bytes_of_headers_made_anew(
         assert bytes(message) == bytes(anew)
         assert flatten_message(message) == flatten_message(anew)  # as the SMTP client sends it
         assert flatten_message(message, utf8=True) == flatten_message(anew, utf8=True)  # folded for SMTPUTF8
+
+
+_BODY_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from([" ", "\t", "\n", "\r\n", "=", ".", "From ", "ä", "€", "Ω", "日本", "a" * 90]),
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@given(text=_BODY_TEXT, subtype=st.sampled_from(["plain", "html"]))
+def test_a_text_part_reads_back_as_the_standard_librarys_does(text: str, subtype: str) -> None:
+    """Bodies are encoded by ``binascii`` rather than the library's own quoted-printable encoder: whatever the
+    text, a mailbox must read back exactly what it reads back from the library's encoding, and no line on the
+    wire may pass the length the library keeps to."""
+    ours = EmailMessage(policy=message_module._POLICY)
+    ours.set_content(text, subtype=subtype)
+    theirs = EmailMessage(policy=email.policy.SMTP)
+    theirs.set_content(text, subtype=subtype)
+    assert ours["Content-Type"].content_type == theirs["Content-Type"].content_type
+    assert ours["Content-Type"].params["charset"] == "utf-8"
+    read_back = [email.message_from_bytes(bytes(m), policy=email.policy.default) for m in (ours, theirs)]
+    assert read_back[0].get_content() == read_back[1].get_content()  # type: ignore[attr-defined]
+    assert all(len(line) <= 78 for line in bytes(ours).split(b"\r\n"))
