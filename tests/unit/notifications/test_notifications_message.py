@@ -286,7 +286,7 @@ def test_headers_shared_between_messages_build_the_bytes_of_headers_made_anew(
 _BODY_TEXT = st.lists(
     st.one_of(
         st.sampled_from([" ", "\t", "\n", "\r\n", "=", ".", "From ", "ä", "€", "Ω", "日本", "a" * 90]),
-        st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+        st.text(st.characters(codec="utf-8"), max_size=20),
     ),
     max_size=40,
 ).map("".join)
@@ -304,5 +304,5 @@ def test_a_text_part_reads_back_as_the_standard_librarys_does(text: str, subtype
     assert ours["Content-Type"].content_type == theirs["Content-Type"].content_type
     assert ours["Content-Type"].params["charset"] == "utf-8"
     read_back = [email.message_from_bytes(bytes(m), policy=email.policy.default) for m in (ours, theirs)]
-    assert read_back[0].get_content() == read_back[1].get_content()  # type: ignore[attr-defined]
+    assert read_back[0].get_content() == read_back[1].get_content()
     assert all(len(line) <= 78 for line in bytes(ours).split(b"\r\n"))

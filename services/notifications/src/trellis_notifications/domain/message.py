@@ -4,6 +4,7 @@ optional attachments, and the RFC 8058 one-click unsubscribe headers."""
 from __future__ import annotations
 
 import binascii
+import copy
 import email.policy
 import hashlib
 import re
@@ -182,9 +183,7 @@ def _set_text(part: MIMEPart, text: str, subtype: str = "plain") -> None:
 
 
 def _content_manager() -> ContentManager:
-    manager = ContentManager()
-    manager.get_handlers = dict(raw_data_manager.get_handlers)  # reading a part back, as the library does
-    manager.set_handlers = dict(raw_data_manager.set_handlers)  # bytes attachments, as the library does
+    manager: ContentManager = copy.deepcopy(raw_data_manager)  # the library's, for reading and attachments
     manager.add_set_handler(str, _set_text)
     return manager
 
