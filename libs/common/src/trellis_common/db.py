@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic_core
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -138,10 +139,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 PREPARED_STATEMENTS_PER_CONNECTION = 1000
 
 
+def _json_text(value: Any) -> str:
+    return pydantic_core.to_json(value).decode()
+
+
+# JSON columns (the outbox's event data, a match's explanation, a run's options) written and read by
+# pydantic-core, several times as fast as the standard library's on the larger values every event carries.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, **_JSON_CODEC}
         if url.startswith("sqlite"):
             # Writers wait for each other instead of failing with "database is locked".
             kwargs["connect_args"] = {"timeout": 30}
