@@ -7,13 +7,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity, ScoreComponent
+from trellis_common.events import MatchOption, PartnersMatched, PooledOpportunity
 from trellis_common.unit_of_work import UnitOfWork
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, MemberNeed, Offer, OfferFormat
 from trellis_matchmaking.domain.plan import Proposal
 from trellis_matchmaking.domain.pooling import pool_id
 from trellis_matchmaking.matching.ledger import Ledger
-from trellis_matchmaking.matching.solving import explanation_json, solve
+from trellis_matchmaking.matching.solving import explanation_from_json, explanation_json, solve
 from trellis_matchmaking.reply_links import ReplyLink, reply_links
 from trellis_matchmaking.repositories import proposals, registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
@@ -111,10 +111,14 @@ def _seat_option(rank: int, match: Mapping[str, Any], reply_link: ReplyLink | No
         format=match["format"],
         delivery=match["delivery"],
         score=match["score"],
-        explanation=[ScoreComponent.model_validate(c) for c in match["explanation"]],
+        explanation=explanation_from_json(match["explanation"]),
         match_id=match["id"],
         reply_link=reply_link(match["id"]) if reply_link else None,
     )
+
+
+def _without_link(option: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in option.items() if name != "reply_link"}
 
 
 def member_options(
@@ -161,21 +165,7 @@ async def announce(
         )
         pooled = pools.get(member_id, [])
         run_id = str(uuid.uuid4())
-        runs.append(
-            {
-                "id": run_id,
-                "assessment_id": need.assessment_id,
-                "cluster_id": need.cluster_id,
-                "member_id": member_id,
-                # The reply links are the member's to use: the run a manager reads keeps the rest.
-                "options": [o.model_dump(mode="json", exclude={"reply_link"}) for o in options],
-                "pooled": [p.model_dump(mode="json") for p in pooled],
-                "matched_at": uow.now,
-                "period": period,
-                "reason": reasons[member_id],
-            }
-        )
-        (unit_for(member_id) if unit_for else uow).emit(
+        event = (unit_for(member_id) if unit_for else uow).emit(
             PartnersMatched(
                 match_run_id=run_id,
                 assessment_id=need.assessment_id,
@@ -187,6 +177,21 @@ async def announce(
                 period=period,
                 reason=reasons[member_id],
             )
+        )
+        data = event.data or {}  # the event's JSON form, made once: the run keeps the same options and pools
+        runs.append(
+            {
+                "id": run_id,
+                "assessment_id": need.assessment_id,
+                "cluster_id": need.cluster_id,
+                "member_id": member_id,
+                # The reply links are the member's to use: the run a manager reads keeps the rest.
+                "options": [_without_link(option) for option in data["options"]],
+                "pooled": data["pooled"],
+                "matched_at": uow.now,
+                "period": period,
+                "reason": reasons[member_id],
+            }
         )
         told[member_id] = need.cluster_id
     if runs:

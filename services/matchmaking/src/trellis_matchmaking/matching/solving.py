@@ -75,6 +75,11 @@ def explanation_json(proposal: Proposal) -> list[dict[str, Any]]:
     return result
 
 
+def explanation_from_json(stored: Any) -> list[ScoreComponent]:
+    """A stored explanation read back, validated in one call rather than component by component."""
+    return _EXPLANATION.validate_python(stored)
+
+
 def match_row(period: str, assessment_id: str, need: MemberNeed, proposal: Proposal, now: datetime) -> dict[str, Any]:
     offer = proposal.offer
     return {
