@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -110,7 +110,9 @@ async def settle(
 
     catalogue = await catalogue_of(session, period, locked.values())
     result.considered.update((key, need.cluster_id) for key, need in needs.items())
-    await _serve_waiting_list(uow, settings, ledger, catalogue, result)
+    # Seats this round freed (and the offers the caller changed) may now serve gaps that were waiting before it.
+    reopened = set(freed) | {match["offer_id"] for match in lapsed}
+    await _serve_waiting_list(uow, settings, ledger, catalogue, result, members=members, reopened=reopened)
     for key, cluster_id in result.considered.items():
         result.count(cluster_id, "gaps")
         if not ledger.seated(key):
@@ -130,9 +132,19 @@ async def _serve_waiting_list(
     ledger: Ledger,
     catalogue: dict[str, Offer],
     result: RoundResult,
+    *,
+    members: Sequence[str],
+    reopened: Collection[str],
 ) -> None:
     """Give the free seats of ``catalogue`` (locked) to the period's waiting gaps, most severe first, page by
     page; each page is placed in one solve. ``catalogue`` is kept up to date with the seats left.
+
+    Every round ends with no waiting gap able to use a free seat: each gap it leaves waiting is ineligible for
+    every offer with seats left (or declined it). So a seat that was free before this round is out of reach of
+    the gaps that waited before it, and the waiting list is read only for the offers whose seats this round
+    freed (``reopened``: lapsed proposals, or offers the caller changed). The gaps of the round's own
+    ``members`` join it from memory, each in the page its severity falls in. An event's round thus reads no
+    waiting list at all unless it freed a seat, however long the list.
 
     A cluster's offer open to other clusters serves its own members first, whatever their severity: the first
     page also holds the owning cluster's members waiting for its skills, each of them confined to its
@@ -141,23 +153,27 @@ async def _serve_waiting_list(
     session, now, period = uow.session, uow.now, ledger.period
     cursor: tuple[float, str, str] | None = None
     growth = 1
-    confined = await _owners_first(session, period, catalogue)
+    own = _own_waiting(ledger, members)
+    confined = await _owners_first(session, period, catalogue, reopened, ledger, own)
     while True:
         free = {oid: offer for oid, offer in catalogue.items() if offer.seats_left > 0}
         if not free:
             return
         page = min(_WAITING_PAGE_MAX, growth * (_WAITING_PAGE_MIN + _WAITING_PAGE_PER_SEAT * len(free)))
         growth *= 2
-        skills = {code for offer in free.values() for code in offer.skill_codes}
-        rows = await gaps.waiting_gaps(session, period, skills, limit=page, after=cursor)
-        if not rows and not confined:
+        skills = {code for oid, offer in free.items() if oid in reopened for code in offer.skill_codes}
+        rows = await gaps.waiting_gaps(session, period, skills, limit=page, after=cursor) if skills else []
+        more = len(rows) == page  # the list may go on past this page
+        turn = [g for g in own if g >= rows[-1]] if more else own  # the round's own gaps as severe as this page
+        own = own[len(turn) :]
+        in_turn = {(member_id, skill) for _, member_id, skill in (*rows, *turn)}
+        if not in_turn and not confined:
             return
-        in_turn = {(member_id, skill) for _, member_id, skill in rows}
         confined = {key: offers for key, offers in confined.items() if key not in in_turn}
-        members = [*(m for _, m, _ in rows), *(m for m, _ in confined)]
-        await ledger.load(members)
+        members_now = [*(m for _, m, _ in (*rows, *turn)), *(m for m, _ in confined)]
+        await ledger.load(members_now)
         wanted = in_turn | confined.keys()
-        needs = [n for m in dict.fromkeys(members) for n in ledger.needs.get(m, []) if n.key in wanted]
+        needs = [n for m in dict.fromkeys(members_now) for n in ledger.needs.get(m, []) if n.key in wanted]
         result.considered.update((n.key, n.cluster_id) for n in needs)
         # Only the seats are kept from this solve: the options members read are listed once the round is over.
         plan = await solve(
@@ -167,14 +183,34 @@ async def _serve_waiting_list(
         await _write(session, ledger, plan, result, now)
         for oid, left in plan.seats_left.items():
             catalogue[oid] = replace(catalogue[oid], seats_left=left)
-        if len(rows) < page:
+        if not more:
             return
         cursor = rows[-1]
 
 
-async def _owners_first(session: AsyncSession, period: str, catalogue: Mapping[str, Offer]) -> dict[Key, set[str]]:
+def _own_waiting(ledger: Ledger, members: Iterable[str]) -> list[tuple[float, str, str]]:
+    """(priority, member, skill) of the members' gaps of the period without a seat, in the waiting list's order."""
+    found = [
+        (need.gap.priority, need.member_id, need.gap.skill_code)
+        for member_id in members
+        if (row := ledger.assessments.get(member_id)) is not None and row.period == ledger.period
+        for need in ledger.open_needs(member_id)
+        if not ledger.seated(need.key)
+    ]
+    return sorted(found, reverse=True)
+
+
+async def _owners_first(
+    session: AsyncSession,
+    period: str,
+    catalogue: Mapping[str, Offer],
+    reopened: Collection[str],
+    ledger: Ledger,
+    own: Iterable[tuple[float, str, str]],
+) -> dict[Key, set[str]]:
     """The waiting gaps of the members of clusters whose offers open to other clusters have free seats, each
-    with the offers of its own cluster it may take ahead of its turn."""
+    with the offers of its own cluster it may take ahead of its turn: read for the reopened offers (the gaps
+    that waited before this round can use no other), and among the round's own gaps for every such offer."""
     opened: dict[str, set[str]] = {}
     skills: dict[str, set[str]] = {}
     for offer in catalogue.values():
@@ -183,8 +219,20 @@ async def _owners_first(session: AsyncSession, period: str, catalogue: Mapping[s
             skills.setdefault(offer.owner_cluster_id, set()).update(offer.skill_codes)
     if not opened:
         return {}
-    waiting = await gaps.waiting_members_of(session, period, skills)
-    return {key: opened[cluster_id] for key, cluster_id in waiting.items()}
+    confined: dict[Key, set[str]] = {}
+    for _, member_id, skill in own:
+        cluster_id = ledger.assessments[member_id].cluster_id
+        if skill in skills.get(cluster_id, ()):
+            confined[(member_id, skill)] = set(opened[cluster_id])
+    reopened_skills: dict[str, set[str]] = {}
+    for cluster_id, offer_ids in opened.items():
+        for offer_id in offer_ids & set(reopened):
+            reopened_skills.setdefault(cluster_id, set()).update(catalogue[offer_id].skill_codes)
+    if reopened_skills:
+        waiting = await gaps.waiting_members_of(session, period, reopened_skills)
+        for key, cluster_id in waiting.items():
+            confined.setdefault(key, set()).update(opened[cluster_id])
+    return confined
 
 
 async def _write(session: AsyncSession, ledger: Ledger, plan: MatchPlan, result: RoundResult, now: datetime) -> None:
