@@ -4,6 +4,7 @@ resend after a crash is the same message, byte for byte."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,13 @@ class Recipient:
 
 
 def unsubscribe_signer(settings: NotificationsSettings) -> TokenSigner:
-    return TokenSigner(settings.signing_secret, UNSUBSCRIBE_PURPOSE)
+    return _signer(settings.signing_secret)
+
+
+@functools.lru_cache(maxsize=4)
+def _signer(secret: str) -> TokenSigner:
+    """One signer per secret, not one built for every email."""
+    return TokenSigner(secret, UNSUBSCRIBE_PURPOSE)
 
 
 def unsubscribe_url(settings: NotificationsSettings, contact_id: str, category: Category, now: datetime) -> str:
