@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from itsdangerous import URLSafeSerializer
 
 from trellis_common.tokens import TokenError, TokenSigner
 
@@ -70,3 +71,14 @@ def test_an_empty_secret_or_purpose_is_refused() -> None:
         TokenSigner("", "x")
     with pytest.raises(ValueError):
         TokenSigner("secret", "")
+
+
+def test_tokens_are_the_librarys_uncompressed_ones_and_its_compressed_ones_still_load() -> None:
+    """Tokens are made without trying to compress them: the same bytes the library makes when compressing does
+    not pay (every payload of ours), and a long payload the library compressed before still verifies."""
+    library = URLSafeSerializer("secret", salt="trellis-token|unsubscribe")
+    ours = TokenSigner("secret", "unsubscribe")
+    assert ours.dumps({"c": "contact-1"}, NOW) == library.dumps({"p": {"c": "contact-1"}, "t": int(NOW.timestamp())})
+    compressed = library.dumps({"p": {"c": "x" * 300}, "t": int(NOW.timestamp())})
+    assert compressed.startswith(".")  # what the library made of a long payload
+    assert ours.loads(compressed, NOW, timedelta(days=1)) == {"c": "x" * 300}

@@ -9,12 +9,24 @@ travel in URLs) and not one-time: they only serve idempotent actions, so a repla
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.serializer import Serializer
 
 
 class TokenError(ValueError):
     """The token is malformed, tampered with, made for another purpose, or too old."""
+
+
+class _UrlSafe(URLSafeSerializer):
+    """URL-safe tokens without the attempt to compress each one: our payloads are a few dozen bytes, which zlib
+    never shortens, and the attempt cost more than the signature (a match event signs a link per proposal). The
+    tokens are those the library makes when compression does not pay; compressed ones still load."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
 
 
 class TokenSigner:
@@ -23,7 +35,7 @@ class TokenSigner:
             raise ValueError("a token secret must not be empty")
         if not purpose:
             raise ValueError("a token purpose must not be empty")
-        self._serializer = URLSafeSerializer(secret, salt=f"trellis-token|{purpose}")
+        self._serializer = _UrlSafe(secret, salt=f"trellis-token|{purpose}")
 
     def dumps(self, payload: dict[str, str], issued_at: datetime) -> str:
         # Sorted, so the same payload gives the same token: a resent email is byte-identical.
