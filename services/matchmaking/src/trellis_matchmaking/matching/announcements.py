@@ -38,12 +38,11 @@ async def alternatives_for(
     needs = [n for m in members for n in ledger.needs.get(m, []) if n.key in proposed]
     offers = dict(catalogue)
     missing = {match["offer_id"] for match in proposed.values()} - offers.keys()
-    for row in await registry.offer_rows(session, missing):  # a kept proposal's offer outside this placement
+    for row in await registry.offer_rows(session, missing) if missing else ():  # a kept proposal's offer elsewhere
         offers[row.id] = registry.to_offer(row, 0)
     plan = await solve(
-        session,
+        ledger,
         settings,
-        ledger.period,
         needs,
         list(offers.values()),
         fixed={key: match["offer_id"] for key, match in proposed.items()},

@@ -30,6 +30,9 @@ class Ledger:
     gaps: dict[str, list[Any]] = field(default_factory=dict)  # member -> member_gaps rows, most severe first
     needs: dict[str, list[MemberNeed]] = field(default_factory=dict)
     seats: dict[str, dict[str, Mapping[str, Any]]] = field(default_factory=dict)  # member -> skill -> match
+    # Read once per round, for the round's solves: neither changes while the round runs.
+    _declined: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)  # member -> (m, skill, offer)
+    _sharing: dict[Key, int | None] = field(default_factory=dict)  # (cluster, skill) -> members with the gap
 
     async def load(self, members: Iterable[str]) -> None:
         """Read the members not read yet (three queries for all of them)."""
@@ -46,6 +49,26 @@ class Ledger:
         for member_id in missing:
             need = self.assessments.get(member_id)
             self.needs[member_id] = gaps.to_needs(need, self.gaps[member_id]) if need is not None else []
+
+    async def declined(self, members: Iterable[str]) -> set[tuple[str, str, str]]:
+        """(member, skill, offer) proposals the members turned down in the period."""
+        wanted = set(members)
+        missing = sorted(wanted - self._declined.keys())
+        if missing:
+            for member_id in missing:
+                self._declined[member_id] = set()
+            for turned_down in await seats.declined(self.session, self.period, missing):
+                self._declined[turned_down[0]].add(turned_down)
+        return {turned_down for member_id in wanted for turned_down in self._declined[member_id]}
+
+    async def sharing(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Members per (cluster, skill) with that gap in the period (for pooling)."""
+        wanted = set(keys)
+        missing = wanted - self._sharing.keys()
+        if missing:
+            counted = await gaps.sharing(self.session, self.period, missing)
+            self._sharing.update({key: counted.get(key) for key in missing})
+        return {key: n for key in wanted if (n := self._sharing[key]) is not None}
 
     def open_needs(self, member_id: str) -> list[MemberNeed]:
         """The member's gaps that no accepted (or completed) seat serves."""

@@ -176,9 +176,7 @@ async def _serve_waiting_list(
         needs = [n for m in dict.fromkeys(members_now) for n in ledger.needs.get(m, []) if n.key in wanted]
         result.considered.update((n.key, n.cluster_id) for n in needs)
         # Only the seats are kept from this solve: the options members read are listed once the round is over.
-        plan = await solve(
-            session, settings, period, needs, list(free.values()), fixed={}, confined=confined, seats_only=True
-        )
+        plan = await solve(ledger, settings, needs, list(free.values()), fixed={}, confined=confined, seats_only=True)
         confined = {}  # only the first page: later seats go to members the owners' members were placed before
         await _write(session, ledger, plan, result, now)
         for oid, left in plan.seats_left.items():

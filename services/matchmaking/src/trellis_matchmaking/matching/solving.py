@@ -18,6 +18,7 @@ from trellis_matchmaking.domain.outcomes import MatchStatus
 from trellis_matchmaking.domain.partners import MemberNeed, Offer
 from trellis_matchmaking.domain.periods import period_key
 from trellis_matchmaking.domain.plan import MatchPlan, Proposal, plan_matches
+from trellis_matchmaking.matching.ledger import Ledger
 from trellis_matchmaking.repositories import gaps, proposals, registry, seats
 from trellis_matchmaking.settings import MatchmakingSettings
 
@@ -37,9 +38,8 @@ async def catalogue_of(session: AsyncSession, period: str, rows: Iterable[Row[An
 
 
 async def solve(
-    session: AsyncSession,
+    ledger: Ledger,
     settings: MatchmakingSettings,
-    period: str,
     needs: Sequence[MemberNeed],
     offers: Sequence[Offer],
     *,
@@ -47,12 +47,11 @@ async def solve(
     confined: Mapping[tuple[str, str], Collection[str]] | None = None,
     seats_only: bool = False,
 ) -> MatchPlan:
-    """``plan_matches`` with what it needs from the database: the members' declines and how many members of
-    each cluster share each gap. ``seats_only``: each gap's proposal alone, without the alternatives (explaining
-    them is most of a solve's cost, and a placement stores only the seat)."""
-    members = {n.member_id for n in needs}
-    declined = await seats.declined(session, period, members)
-    shared = await gaps.sharing(session, period, {(n.cluster_id, n.gap.skill_code) for n in needs})
+    """``plan_matches`` with what it needs from the database (read once per round, by ``ledger``): the members'
+    declines and how many members of each cluster share each gap. ``seats_only``: each gap's proposal alone,
+    without the alternatives (explaining them is most of a solve's cost, and a placement stores only the seat)."""
+    declined = await ledger.declined({n.member_id for n in needs})
+    shared = await ledger.sharing({(n.cluster_id, n.gap.skill_code) for n in needs})
     run = functools.partial(
         plan_matches,
         needs,
