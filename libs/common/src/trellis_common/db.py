@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import pydantic_core
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -27,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from trellis_common import json_codec
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -139,13 +140,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 PREPARED_STATEMENTS_PER_CONNECTION = 1000
 
 
-def _json_text(value: Any) -> str:
-    return pydantic_core.to_json(value).decode()
-
-
 # JSON columns (the outbox's event data, a match's explanation, a run's options) written and read by
-# pydantic-core, several times as fast as the standard library's on the larger values every event carries.
-_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": pydantic_core.from_json}
+# pydantic-core, several times as fast as the standard library on the larger values every event carries.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": json_codec.dumps_text, "json_deserializer": json_codec.loads}
 
 
 class Database:

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from trellis_common import json_codec
 from trellis_common.errors import ContractError
 
 SPEC_VERSION = "1.0"
@@ -69,9 +69,7 @@ def to_binary(event: CloudEvent) -> tuple[list[tuple[str, bytes]], bytes | None]
     """Binary mode: attributes as ``ce_`` headers; a ``None`` data is a Kafka tombstone."""
     headers = [(f"ce_{name}", value.encode()) for name, value in event.attributes().items()]
     headers.append(("content-type", event.datacontenttype.encode()))
-    # pydantic-core's serializer (compact, UTF-8): the standard library's took several times as long on the
-    # larger events (a member's options and pools) of every hop.
-    value = None if event.data is None else pydantic_core.to_json(event.data, fallback=str)
+    value = None if event.data is None else json_codec.dumps(event.data)
     return headers, value
 
 
@@ -167,22 +165,11 @@ def _build(attrs: dict[str, str], content_type: str, data: dict[str, Any] | None
         ) from exc
 
 
-def _not_json(constant: str) -> Any:
-    # Python's parser accepts NaN and Infinity; JSON does not, and they could not be written back out.
-    raise ContractError(f"body is not valid JSON: {constant} is not a JSON value", code="contract.not_json")
-
-
 def _json_object(value: bytes, *, envelope: bool = False) -> dict[str, Any]:
-    # pydantic-core's parser: the standard library's took several times as long on the larger events of every
-    # hop. It refuses what JSON refuses (NaN and Infinity too); the standard library then words why.
     try:
-        parsed = pydantic_core.from_json(value, allow_inf_nan=False)
-    except ValueError:
-        try:
-            json.loads(value, parse_constant=_not_json)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ContractError(f"body is not valid JSON: {exc}", code="contract.not_json") from exc
-        raise ContractError("body is not valid JSON", code="contract.not_json") from None
+        parsed = json_codec.loads(value)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContractError(f"body is not valid JSON: {exc}", code="contract.not_json") from exc
     if not isinstance(parsed, dict):
         # In binary mode the body is the event's data: a valid CloudEvent whose data is not an object.
         raise ContractError(

@@ -8,8 +8,9 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
-import pydantic_core
 import structlog
+
+from trellis_common import json_codec
 
 # Left out of console lines: the start of each line says the service, and ids this long drown the rest.
 _CONSOLE_HIDDEN = ("task", "correlation_id")
@@ -62,7 +63,7 @@ def readable_line(_logger: Any, _method: str, fields: MutableMapping[str, Any]) 
 def _json_line(event: Any, **options: Any) -> str:
     """A log line by pydantic-core's serializer: every event handled writes one or more, and the standard
     library's took several times as long. Values it cannot write go through structlog's own fallback."""
-    return pydantic_core.to_json(event, fallback=options.get("default") or repr).decode()
+    return json_codec.dumps_text(event, fallback=options.get("default") or repr)
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
