@@ -7,7 +7,8 @@
 For each size: a fresh PostgreSQL database, the matchmaking service in-process (no consumer, no relay), 200
 offers of 20 seats over 12 skills, then ``--open`` gaps of the current period (3 per member), then
 ``--events`` more members' gaps events handled one at a time through the service's handler, each in its own
-transaction as the consumer would apply a batch of one. Prints the median and p90 milliseconds per event.
+transaction as the consumer would apply a batch of one. Prints the median and p90 milliseconds per event, and
+the statements per event sent to PostgreSQL (each a round trip).
 
 The open gaps are put in place as the code under test would have them: through its batch handler when it
 has one (so seats are taken and the rest wait), otherwise as rows of its needs table (a release that
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -209,6 +210,13 @@ async def measure(pg_admin_url: str, open_gaps: int, events: int, seed: int) -> 
         async with runtime.db.engine.connect() as conn:
             await conn.exec_driver_sql("ANALYZE")
         timings = []
+        statements = 0
+
+        def count(*_: Any) -> None:  # every statement the timed events send to PostgreSQL (round trips)
+            nonlocal statements
+            statements += 1
+
+        event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
         await _introduce(runtime, [f"new-{i:04d}" for i in range(events)])
         for i in range(events):
             data = _assessed(rng, f"new-{i:04d}", datetime.now(UTC))
@@ -222,6 +230,7 @@ async def measure(pg_admin_url: str, open_gaps: int, events: int, seed: int) -> 
             "open_gaps": open_gaps,
             "events": events,
             "median_ms": statistics.median(timings),
+            "statements": statements / events,
             "p90_ms": ordered[int(0.9 * (len(ordered) - 1))],
             "seeding_s": seeded_s,
         }
@@ -244,12 +253,15 @@ async def main() -> None:
     configure_logging("WARNING")
     results = [await measure(pg, size, args.events, args.seed) for size in sizes]
     base = results[0]["median_ms"]
-    print("| open gaps in the period | median ms per event | p90 ms | × the first size | seeding s |")
-    print("|---|---|---|---|---|")
+    print(
+        "| open gaps in the period | median ms per event | p90 ms | × the first size | statements per event "
+        "| seeding s |"
+    )
+    print("|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['open_gaps']:,} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['median_ms'] / base:.2f} "
-            f"| {r['seeding_s']:.1f} |"
+            f"| {r['statements']:.1f} | {r['seeding_s']:.1f} |"
         )
 
 
