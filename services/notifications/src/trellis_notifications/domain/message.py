@@ -10,6 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import base64mime
 from email.contentmanager import ContentManager, raw_data_manager
 from email.header import Header
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
@@ -158,25 +159,21 @@ class _Registry(HeaderRegistry):
         return header
 
 
-_MAX_LINE = 78  # RFC 5322's recommended limit, as the standard library folds
-
-
 def _set_text(part: MIMEPart, text: str, subtype: str = "plain") -> None:
     """A UTF-8 text part encoded as the standard library's text handler chooses (7bit when every line is short
     ASCII, else the shorter of quoted-printable and base64), but quoted-printable by ``binascii``'s C encoder:
     the library's pure-Python one was the largest single cost of building an email."""
     lines = text.encode("utf-8").splitlines()
     body = b"\n".join(lines) + b"\n"
-    if body.isascii() and max((len(line) for line in lines), default=0) <= _MAX_LINE:
+    if body.isascii() and max((len(line) for line in lines), default=0) <= (part.policy.max_line_length or 78):
         cte, payload = "7bit", body.decode("ascii")
     else:
         quoted = binascii.b2a_qp(body, istext=True)
-        encoded = binascii.b2a_base64(b"\r\n".join(lines) + b"\r\n", newline=False)  # text in canonical form
+        encoded = base64mime.body_encode(b"\r\n".join(lines) + b"\r\n", eol="\n")  # text in canonical form
         if len(quoted) <= len(encoded):
             cte, payload = "quoted-printable", quoted.decode("ascii")
         else:  # mostly non-Latin text: base64 is smaller
-            wrapped = (encoded[i : i + 76] for i in range(0, len(encoded), 76))
-            cte, payload = "base64", "".join(chunk.decode("ascii") + "\n" for chunk in wrapped)
+            cte, payload = "base64", encoded
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["Content-Transfer-Encoding"] = cte
     part.set_payload(payload)
