@@ -224,7 +224,7 @@ async def _owners_first(
             confined[(member_id, skill)] = set(opened[cluster_id])
     reopened_skills: dict[str, set[str]] = {}
     for cluster_id, offer_ids in opened.items():
-        for offer_id in offer_ids & set(reopened):
+        for offer_id in offer_ids.intersection(reopened):
             reopened_skills.setdefault(cluster_id, set()).update(catalogue[offer_id].skill_codes)
     if reopened_skills:
         waiting = await gaps.waiting_members_of(session, period, reopened_skills)
