@@ -18,15 +18,12 @@ async def claim_many(
     if not events:
         return set()
     rows = {event_id: event_type for event_id, event_type in reversed(events)}  # one row per id
-    stmt = (
-        insert_for(session, inbox)
-        .values(
-            [
-                {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": now}
-                for event_id, event_type in rows.items()
-            ]
-        )
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
-    )
-    return set((await session.scalars(stmt)).all())
+    # Rows as parameters, not in .values(): the statement is the same whatever the batch's size, so it is compiled
+    # once per process (a multi-row VALUES statement is compiled anew for every batch; that was 8% of a consumer's
+    # CPU). SQLAlchemy still sends the rows as one multi-row INSERT ... RETURNING ("insertmanyvalues").
+    stmt = insert_for(session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+    params = [
+        {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": now}
+        for event_id, event_type in rows.items()
+    ]
+    return set((await session.scalars(stmt, params)).all())
