@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from trellis_common import json_codec
 
@@ -138,6 +141,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 PREPARED_STATEMENTS_PER_CONNECTION = 1000
+# A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_S = 1.0
 
 
 # JSON columns (the outbox's event data, a match's explanation, a run's options) written and read by
@@ -145,10 +150,40 @@ PREPARED_STATEMENTS_PER_CONNECTION = 1000
 _JSON_CODEC: dict[str, Any] = {"json_serializer": json_codec.dumps_text, "json_deserializer": json_codec.loads}
 
 
+def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """``pool_pre_ping``, but only for a connection that sat in the pool for ``idle_s`` or more.
+
+    The driver's ping is three round trips (BEGIN, a query, ROLLBACK); paid at every checkout it was 3-4% of a
+    consumer's CPU, on connections used a few milliseconds before. What the ping is for (a server restarted, or a
+    firewall that dropped an idle connection) happens to connections that waited; one used just now that fails is
+    seen as a disconnect anyway: SQLAlchemy then discards every older connection of the pool, and the error is
+    transient, so the consumer or request is tried again on a fresh one.
+    """
+    dialect = engine.sync_engine.dialect
+
+    def returned(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+        entry.info["returned_at"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, entry: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned_at = entry.info.get("returned_at")  # none on a connection just made: it needs no ping
+        if returned_at is None or time.monotonic() - returned_at < idle_s:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # what a dead connection raises depends on the driver
+            raise DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
+
+    # The pool replaces a connection whose checkout raised DisconnectionError with a new one.
+    event.listen(engine.sync_engine, "checkin", returned)
+    event.listen(engine.sync_engine, "checkout", checked_out)
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, **_JSON_CODEC}
+        kwargs: dict[str, Any] = {"echo": echo, **_JSON_CODEC}
         if url.startswith("sqlite"):
             # Writers wait for each other instead of failing with "database is locked".
             kwargs["connect_args"] = {"timeout": 30}
@@ -161,6 +196,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        _ping_when_idle(self.engine, PING_AFTER_IDLE_S)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.dialect = self.engine.dialect.name
 
