@@ -80,6 +80,7 @@ def test_a_worked_example() -> None:
     # 0.35×0.5625 + 0.15×0.6667 + 0.1×0.9 + 0.1×1 + 0.1×0.5 + 0.1×1 + 0.1×0
     assert total == 0.63688
     assert parts[1].note == "lifts to level 4 of the 5 needed (from 2)"
+    assert parts[2].note == "coaching for an upskilling need"
 
 
 def test_pooling_counts_only_for_group_formats_of_shared_gaps() -> None:

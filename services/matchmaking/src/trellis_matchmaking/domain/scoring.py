@@ -239,6 +239,13 @@ def score(
     return total([c.contribution for c in components]), components
 
 
+_A_NEED = {  # the article each kind takes: "an upskilling need", not "a upskilling need"
+    NeedKind.UPSKILLING: "an upskilling need",
+    NeedKind.SHORTAGE: "a shortage need",
+    NeedKind.INTERNATIONALISATION: "an internationalisation need",
+}
+
+
 def _notes(gap: SkillGap, offer: Offer, profile: MemberProfile, shared_by: int, pool_min: int) -> dict[str, str]:
     kind = need_kind(gap)
     if gap.level_gap == 0:
@@ -279,7 +286,7 @@ def _notes(gap: SkillGap, offer: Offer, profile: MemberProfile, shared_by: int, 
         "gap_severity": f"priority {gap.priority:g} out of {SEVERITY_CEILING:g}"
         + (f": {gap.priority_formula}" if gap.priority_formula else ""),
         "level_fit": level,
-        "format_fit": f"{offer.format.value.replace('_', ' ')} for a {kind.value} need",
+        "format_fit": f"{offer.format.value.replace('_', ' ')} for {_A_NEED[kind]}",
         "delivery_fit": delivery,
         "sector_fit": sector,
         "market_fit": market,
