@@ -19,7 +19,9 @@ What one run measures, on this machine, one after the other:
    response put on Kafka to the member's email at the sink, p50 and p99.
 5. **Embedded mode**: the same burst in one process (SQLite, in-process bus, mail sink).
 
-It also prints the CPU seconds each service spent on the burst and how many emails each member got.
+It also prints the CPU seconds each service spent on the burst, and beside them PostgreSQL's, the broker's, its
+own (producer and SMTP sink) and the whole machine's against what its cores could give; and how many emails
+each member got.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from loopkit.embedded import measure_embedded
 from loopkit.limit import measure_limit
+from loopkit.machine import MachineCpu
 from loopkit.platform import Platform, asyncpg_dsn
 from loopkit.report import print_table
 from loopkit.workload import (
@@ -262,6 +265,8 @@ async def measure_project(args: argparse.Namespace, pg_url: str, bootstrap: str)
         if "burst" not in args.skip:
             # --- end to end: a burst with everything running ----------------------------------------------------
             events = [(m, response_event(burst, m, rng)) for m in burst.member_ids]
+            machine = await MachineCpu.find(asyncpg_dsn(pg_url), bootstrap)
+            around = machine.snapshot()
             cpu = platform.cpu()
             started_wall = time.time()
             async with Producer(bootstrap, platform.prefix) as producer:
@@ -275,12 +280,14 @@ async def measure_project(args: argparse.Namespace, pg_url: str, bootstrap: str)
             firsts_burst = _first_arrivals(platform, "burst", args.members)
             done = max(firsts_burst) if firsts_burst else time.time()
             spent = platform.cpu()
+            besides = machine.spent(around, machine.snapshot())
             figures["burst"] = {
                 "responses": args.members,
                 "emailed": len(firsts_burst),
                 "seconds": done - started_wall,
                 "rate": len(firsts_burst) / (done - started_wall) if firsts_burst else 0.0,
                 "cpu_s": {name: round(spent[name] - cpu[name], 1) for name in spent},
+                "cpu_besides_s": besides,
             }
             figures["settled_burst"] = await _settle(platform, "the burst to settle", timeout)
             figures["emails_burst"] = _emails_per_member(platform, "burst", args.members)

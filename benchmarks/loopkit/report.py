@@ -61,6 +61,12 @@ def print_table(results: dict[str, Any]) -> None:
             for name, seconds in cpu.items():
                 per = f"{seconds / burst['emailed'] * 1000:.1f} ms" if burst["emailed"] else "none emailed"
                 print(f"  {name:<14} {seconds:7.1f} s  ({per})")
+            besides = burst.get("cpu_besides_s", {})
+            if besides:
+                print("  and besides the services:")
+            for name, seconds in besides.items():
+                per = f"{seconds / burst['emailed'] * 1000:.1f} ms" if burst["emailed"] else "none emailed"
+                print(f"    {name:<40} {seconds:7.1f} s  ({per})")
         print("\nEmails per member (one response each):")
         for run in ("stage", "burst", "steady"):
             counts = project.get(f"emails_{run}")
