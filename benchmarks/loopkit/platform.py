@@ -25,11 +25,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from trellis_common import auth_local
-from trellis_common.topics import create_topics
+from trellis_common.topics import create_topics, planned_topics
 
 SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -225,3 +226,10 @@ class Platform:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
         finally:
             await conn.close()
+        # Its topics too: run after run on one broker, they would pile up (eighteen topics a run).
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic.name for topic in planned_topics(self.prefix, None, 1)])
+        finally:
+            await admin.close()
