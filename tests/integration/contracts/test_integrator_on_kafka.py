@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -134,3 +135,19 @@ def test_a_missing_topic_or_an_unreachable_broker_is_one_line(kafka_bootstrap: s
     assert down.exit_code == 1 and len(down.output.strip().splitlines()) == 1, down.output
     assert down.output.startswith("topics create: cannot reach Kafka")
     assert "TRELLIS_KAFKA_BOOTSTRAP_SERVERS" in down.output
+
+
+def test_topics_the_broker_refuses_are_named_not_reported_as_created(kafka_bootstrap: str) -> None:
+    # The test broker is one node: it cannot give three replicas. The command used to say "created 18 topic(s)".
+    prefix = f"r{uuid.uuid4().hex[:8]}."
+    refused = CliRunner().invoke(
+        app, ["topics", "create", "--bootstrap", kafka_bootstrap, "--prefix", prefix, "--replication-factor", "3"]
+    )
+    assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1, refused.output
+    assert refused.output.startswith(f"topics create: the broker refused {len(CATALOGUE) * 2} topic(s): ")
+    assert "replication factor of 3" in refused.output and f"{prefix}skills.supply.reported.v1" in refused.output
+    created = CliRunner().invoke(app, ["topics", "create", "--bootstrap", kafka_bootstrap, "--prefix", prefix])
+    assert created.exit_code == 0, created.output
+    assert created.output.startswith(f"created {len(CATALOGUE) * 2} topic(s), 0 already existed")
+    again = CliRunner().invoke(app, ["topics", "create", "--bootstrap", kafka_bootstrap, "--prefix", prefix])
+    assert again.output.startswith(f"created 0 topic(s), {len(CATALOGUE) * 2} already existed"), again.output

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import NoError, TopicAlreadyExistsError, for_code
 
 from trellis_common.catalogue import CATALOGUE, DLQ_RETENTION_MS
 from trellis_common.command_errors import run_or_exit
@@ -42,22 +42,43 @@ async def create_topics(
     replication: int = 1,
     security: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Create missing topics; returns the names that were created (existing ones are left as they are)."""
+    """Create missing topics; returns the names that were created (existing ones are left as they are).
+
+    One request for all of them. The broker answers for each topic: created, already there (another replica's
+    job may have made it meanwhile), or refused, e.g. a replication factor the cluster cannot give; a refusal
+    raises ``TopicsRefused`` naming each refused topic and the broker's reason, never a silent success.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000, **(security or {}))
     await admin.start()
-    created: list[str] = []
     try:
         existing = set(await admin.list_topics())
         wanted = [t for t in planned_topics(prefix, partitions, replication) if t.name not in existing]
-        for topic in wanted:
-            try:
-                await admin.create_topics([topic])
-                created.append(topic.name)
-            except TopicAlreadyExistsError:
-                pass
+        if not wanted:
+            return []
+        response = await admin.create_topics(wanted)
     finally:
         await admin.close()
+    created: list[str] = []
+    refused: dict[str, list[str]] = {}  # the broker's reason → the topics refused for it
+    for entry in response.topic_errors:  # (topic, error code[, message]): older versions carry no message
+        name, code = entry[0], entry[1]
+        if code == NoError.errno:
+            created.append(name)
+        elif code != TopicAlreadyExistsError.errno:
+            reason = (entry[2] if len(entry) > 2 else None) or for_code(code).__name__
+            refused.setdefault(reason, []).append(name)
+    if refused:
+        raise TopicsRefused(refused)
     return created
+
+
+class TopicsRefused(ValueError):
+    """The broker refused to create some topics; the message gives its reasons and the topics of each."""
+
+    def __init__(self, refused: dict[str, list[str]]) -> None:
+        count = sum(len(names) for names in refused.values())
+        reasons = "; ".join(f"{reason} ({', '.join(names)})" for reason, names in refused.items())
+        super().__init__(f"the broker refused {count} topic(s): {reasons}")
 
 
 @app.command()
