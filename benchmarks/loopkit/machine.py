@@ -40,13 +40,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (all its threads)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU of a process, its reaped children and its live children."""
     total = _own_and_reaped(pid)
     for child in _children(pid):
         try:
-            fields = _stat(child)
-            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+            total += cpu_seconds(child)
         except (OSError, IndexError, ValueError):
             continue
     return total

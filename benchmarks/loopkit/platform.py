@@ -29,11 +29,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from loopkit.machine import cpu_seconds
 from trellis_common import auth_local
 from trellis_common.topics import create_topics, planned_topics
 
 SERVICES = ("surveys", "skills", "matchmaking", "strategy", "notifications")
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -105,8 +105,7 @@ class Service:
         if not self.running():
             return self.cpu_before
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return self.cpu_before + (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return self.cpu_before + cpu_seconds(self.process.pid)
 
     async def wait_ready(self, within_s: float = 90) -> None:
         deadline = time.monotonic() + within_s
