@@ -360,12 +360,17 @@ async def test_a_row_the_broker_refuses_is_set_aside_and_the_rest_flows(
 
         # The first event may go out twice (before and after the refusal is isolated); consumers dedupe.
         assert await eventually(both_published, what="the two normal events") == ["a-0001", "a-0002"]
-        async with runtime.db.sessions() as session:
-            refused = (await session.execute(text("SELECT error FROM outbox WHERE failed_at IS NOT NULL"))).all()
-            pending = await session.scalar(
-                text("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
-            )
-        assert len(refused) == 1 and "MessageSizeTooLarge" in refused[0][0]
-        assert pending == 0
+
+        async def outbox_settled() -> tuple[list[str], int] | None:
+            # The relay records its outcomes when its transaction commits, a moment after the records reach Kafka.
+            async with runtime.db.sessions() as session:
+                refused = (await session.scalars(text("SELECT error FROM outbox WHERE failed_at IS NOT NULL"))).all()
+                pending = await session.scalar(
+                    text("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+                )
+            return (list(refused), int(pending or 0)) if pending == 0 else None
+
+        refused, _ = await eventually(outbox_settled, what="the relay to record what it sent and set aside")
+        assert len(refused) == 1 and "MessageSizeTooLarge" in refused[0]
     finally:
         await runtime.stop()
