@@ -17,6 +17,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from trellis_common.settings import ServiceSettings
+
 HOPS = 4
 PARTITIONS = 3
 
@@ -51,7 +53,14 @@ async def _delete_topics(bootstrap: str, names: list[str]) -> None:
 
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5)
+    # The services' producer settings: the limit is what this bus can do for them.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=ServiceSettings.model_fields["kafka_batch_bytes"].default,
+    )
 
 
 async def _hop(

@@ -84,6 +84,7 @@ def make_bus(settings: ServiceSettings) -> EventBus:
         settings.kafka_bootstrap_servers,
         settings.kafka_client_id or f"trellis-{settings.service_name}",
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        batch_bytes=settings.kafka_batch_bytes,
         security=settings.client_options(),
     )
 

@@ -85,6 +85,12 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
     kafka_session_timeout_ms: int = Field(
         10_000, ge=6_000, description="How soon a dead consumer's partitions move to a live one"
     )
+    kafka_batch_bytes: int = Field(
+        512 * 1024,
+        ge=16 * 1024,
+        description="Largest batch of records the producer sends to one partition in one request; keep it under "
+        "the topics' max.message.bytes (a larger single record still goes alone)",
+    )
     topic_prefix: str = Field("", description="Prepended to every topic name, e.g. 'staging.'")
     event_source: str | None = Field(None, description="CloudEvents source; defaults to /trellis/<service>")
     http_host: str = "0.0.0.0"  # noqa: S104 - containers must listen on all interfaces
