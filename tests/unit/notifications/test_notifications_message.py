@@ -6,6 +6,7 @@ import email
 import email.policy
 import re
 from datetime import UTC, datetime
+from email import base64mime
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from unittest.mock import patch
@@ -306,3 +307,11 @@ def test_a_text_part_reads_back_as_the_standard_librarys_does(text: str, subtype
     read_back = [email.message_from_bytes(bytes(m), policy=email.policy.default) for m in (ours, theirs)]
     assert read_back[0].get_content() == read_back[1].get_content()
     assert all(len(line) <= 78 for line in bytes(ours).split(b"\r\n"))
+
+
+@given(size=st.integers(min_value=0, max_value=20_000))
+def test_the_base64_length_is_that_of_the_encoding(size: int) -> None:
+    """The choice between quoted-printable and base64 counts base64's length instead of encoding: the count must
+    be the encoding's, line ends included, or a body could go out in the longer of the two."""
+    encoded = base64mime.body_encode(bytes(range(256)) * (size // 256) + bytes(size % 256), eol="\n")
+    assert message_module.base64_length(size) == len(encoded)
