@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import ResponseCompleted, SupplyReported, SupplyScope
+from trellis_common.in_list import in_list
 from trellis_common.repositories.pages import page_of
 from trellis_skills.domain.imbalance import (
     ExternalFigure,
@@ -49,7 +50,7 @@ async def clusters_of_responses(session: AsyncSession, scope: Scope, response_id
         return {}
     rows = await session.execute(
         select(A.response_id, A.cluster_id).where(
-            A.response_id.in_(sorted(set(response_ids))), scope.clause(A.cluster_id)
+            in_list(A.response_id, sorted(set(response_ids))), scope.clause(A.cluster_id)
         )
     )
     return {str(r.response_id): str(r.cluster_id) for r in rows}
@@ -226,7 +227,7 @@ async def external_figures(
     F = supply_figures.c
     where = and_(F.scope == SupplyScope.CLUSTER.value, F.scope_key == cluster_id, scope.clause(F.scope_key))
     if regions:
-        where = or_(where, and_(F.scope == SupplyScope.REGION.value, F.scope_key.in_(regions)))
+        where = or_(where, and_(F.scope == SupplyScope.REGION.value, in_list(F.scope_key, regions)))
     rows = await session.execute(select(supply_figures).where(where))
     return [ExternalFigure(r.source, r.scope, r.scope_key, r.skill_code, r.headcount, r.level) for r in rows]
 

@@ -13,6 +13,7 @@ from sqlalchemy import Column, MetaData, String, Table, delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.db import UTCDateTime, insert_for
+from trellis_common.in_list import in_list
 
 if TYPE_CHECKING:
     from trellis_common.events import MemberChanged
@@ -113,14 +114,14 @@ async def names_of(
     if wanted_members:
         rows = await session.execute(
             select(tables.members.c.member_id, tables.members.c.name).where(
-                tables.members.c.member_id.in_(wanted_members)
+                in_list(tables.members.c.member_id, wanted_members)
             )
         )
         members = {str(member_id): str(name) for member_id, name in rows}
     if wanted_clusters:
         rows = await session.execute(
             select(tables.clusters.c.cluster_id, tables.clusters.c.name).where(
-                tables.clusters.c.cluster_id.in_(wanted_clusters)
+                in_list(tables.clusters.c.cluster_id, wanted_clusters)
             )
         )
         clusters = {str(cluster_id): str(name) for cluster_id, name in rows}
@@ -133,7 +134,9 @@ async def clusters_of_members(session: AsyncSession, tables: NameTables, member_
     if not wanted:
         return {}
     rows = await session.execute(
-        select(tables.members.c.member_id, tables.members.c.cluster_id).where(tables.members.c.member_id.in_(wanted))
+        select(tables.members.c.member_id, tables.members.c.cluster_id).where(
+            in_list(tables.members.c.member_id, wanted)
+        )
     )
     return {str(member): str(cluster) for member, cluster in rows}
 
@@ -144,7 +147,7 @@ async def known_clusters(session: AsyncSession, tables: NameTables, cluster_ids:
     if not wanted:
         return set()
     query = union(
-        select(tables.clusters.c.cluster_id).where(tables.clusters.c.cluster_id.in_(wanted)),
-        select(tables.members.c.cluster_id).where(tables.members.c.cluster_id.in_(wanted)),
+        select(tables.clusters.c.cluster_id).where(in_list(tables.clusters.c.cluster_id, wanted)),
+        select(tables.members.c.cluster_id).where(in_list(tables.members.c.cluster_id, wanted)),
     )
     return {str(cluster) for (cluster,) in await session.execute(query)}

@@ -13,6 +13,7 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.db import outbox
+from trellis_common.in_list import in_list
 
 _RELAY_LOCK_KEY = 0x7472656C6C6973  # "trellis": one lock per service database
 
@@ -51,7 +52,7 @@ async def claim_unsent(session: AsyncSession, *, limit: int) -> Sequence[Row[*tu
 
 
 async def mark_sent(session: AsyncSession, row_ids: Sequence[int], at: datetime) -> None:
-    await session.execute(update(outbox).where(outbox.c.id.in_(row_ids)).values(sent_at=at))
+    await session.execute(update(outbox).where(in_list(outbox.c.id, row_ids)).values(sent_at=at))
 
 
 async def set_aside(session: AsyncSession, row_id: int, *, at: datetime, error: str) -> None:

@@ -18,6 +18,7 @@ from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.errors import ContractError
 from trellis_common.events import MemberContext, SkillGap
+from trellis_common.in_list import in_list
 from trellis_matchmaking.domain.partners import MemberNeed, MemberProfile
 from trellis_matchmaking.models import member_gaps, member_needs
 
@@ -27,7 +28,7 @@ from trellis_matchmaking.models import member_gaps, member_needs
 async def need_rows(session: AsyncSession, scope: Scope, member_ids: Iterable[str]) -> dict[str, Row[Any]]:
     """The members' latest assessments (member_needs rows) by member id."""
     query = select(member_needs).where(
-        scope.clause(member_needs.c.cluster_id), member_needs.c.member_id.in_(sorted(set(member_ids)))
+        scope.clause(member_needs.c.cluster_id), in_list(member_needs.c.member_id, sorted(set(member_ids)))
     )
     return {row.member_id: row for row in (await session.execute(query)).all()}
 
@@ -74,7 +75,7 @@ async def move_needs(session: AsyncSession, scope: Scope, member_id: str, period
 
 async def gap_rows(session: AsyncSession, member_ids: Iterable[str]) -> list[Row[Any]]:
     """The members' gaps (member_gaps rows), most severe first."""
-    query = select(member_gaps).where(member_gaps.c.member_id.in_(sorted(set(member_ids))))
+    query = select(member_gaps).where(in_list(member_gaps.c.member_id, sorted(set(member_ids))))
     return list(
         (
             await session.execute(
@@ -97,7 +98,7 @@ async def replace_gaps(
     for a seat until placed."""
     if not needs:
         return
-    await session.execute(delete(member_gaps).where(member_gaps.c.member_id.in_([m for m, *_ in needs])))
+    await session.execute(delete(member_gaps).where(in_list(member_gaps.c.member_id, [m for m, *_ in needs])))
     rows = [
         {
             "member_id": member_id,
@@ -121,7 +122,7 @@ async def clear_gap_seats(session: AsyncSession, match_ids: Sequence[str], now: 
     if match_ids:
         await session.execute(
             update(member_gaps)
-            .where(member_gaps.c.match_id.in_(list(match_ids)))
+            .where(in_list(member_gaps.c.match_id, list(match_ids)))
             .values(match_id=None, waiting_since=now)
         )
 
@@ -179,7 +180,10 @@ async def waiting_members_of(
     found: dict[tuple[str, str], str] = {}
     for cluster_id, skills in sorted(skills_by_cluster.items()):
         query = select(g.member_id, g.skill_code).where(
-            g.cluster_id == cluster_id, g.period == period, g.skill_code.in_(sorted(set(skills))), g.match_id.is_(None)
+            g.cluster_id == cluster_id,
+            g.period == period,
+            in_list(g.skill_code, sorted(set(skills))),
+            g.match_id.is_(None),
         )
         found.update(((str(m), str(s)), cluster_id) for m, s in (await session.execute(query)).all())
     return found
@@ -195,7 +199,7 @@ async def sharing(session: AsyncSession, period: str, keys: Iterable[tuple[str, 
     for cluster_id, skills in sorted(by_cluster.items()):
         rows = await session.execute(
             select(g.skill_code, func.count())
-            .where(g.cluster_id == cluster_id, g.period == period, g.skill_code.in_(sorted(skills)))
+            .where(g.cluster_id == cluster_id, g.period == period, in_list(g.skill_code, sorted(skills)))
             .group_by(g.skill_code)
         )
         out.update(((cluster_id, skill), int(n)) for skill, n in rows.all())

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from trellis_common.in_list import in_list
 from trellis_matchmaking.domain.outcomes import MatchStatus
 from trellis_matchmaking.models import match_runs, matches
 
@@ -32,7 +33,7 @@ async def release_proposals(session: AsyncSession, match_ids: Sequence[str], now
     """The matches still proposed lapse (accepted seats are never released)."""
     await session.execute(
         update(matches)
-        .where(matches.c.id.in_(list(match_ids)), matches.c.status == MatchStatus.PROPOSED.value)
+        .where(in_list(matches.c.id, list(match_ids)), matches.c.status == MatchStatus.PROPOSED.value)
         .values(status=MatchStatus.RELEASED.value, updated_at=now)
     )
 
@@ -45,7 +46,7 @@ async def record_runs(session: AsyncSession, runs: Sequence[Mapping[str, Any]]) 
 async def assessments_matched(session: AsyncSession, assessment_ids: Iterable[str]) -> set[str]:
     """Which of the assessments were already matched (a run with reason assessment, or from before reasons)."""
     query = select(match_runs.c.assessment_id).where(
-        match_runs.c.assessment_id.in_(sorted(set(assessment_ids))),
+        in_list(match_runs.c.assessment_id, sorted(set(assessment_ids))),
         or_(match_runs.c.reason == "assessment", match_runs.c.reason.is_(None)),
     )
     return set((await session.scalars(query)).all())

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Row, delete, func, insert, or_, select, tr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
+from trellis_common.in_list import in_list
 from trellis_matchmaking.domain.partners import Delivery, Offer, OfferFormat, codes
 from trellis_matchmaking.models import offer_skills, offers, partners
 
@@ -108,7 +109,7 @@ def _offer_query() -> Any:
 async def offer_rows(session: AsyncSession, offer_ids: Iterable[str] | None = None) -> Sequence[Row[Any]]:
     query = _offer_query().order_by(offers.c.id)
     if offer_ids is not None:
-        query = query.where(offers.c.id.in_(list(offer_ids)))
+        query = query.where(in_list(offers.c.id, list(offer_ids)))
     return (await session.execute(query)).all()
 
 
@@ -143,7 +144,7 @@ async def lock_offer_partner(session: AsyncSession, offer_id: str) -> str | None
 
 async def offers_for_skills(session: AsyncSession, skill_codes: Iterable[str]) -> list[str]:
     """Ids of the offers that cover any of ``skill_codes`` (through the skill index)."""
-    query = select(offer_skills.c.offer_id).where(offer_skills.c.skill_code.in_(sorted(set(skill_codes))))
+    query = select(offer_skills.c.offer_id).where(in_list(offer_skills.c.skill_code, sorted(set(skill_codes))))
     return sorted(set((await session.scalars(query)).all()))
 
 
@@ -157,9 +158,9 @@ async def lock_offers(session: AsyncSession, offer_ids: Iterable[str]) -> Sequen
     if not ids:
         return []
     if session.get_bind().dialect.name == "sqlite":
-        await session.execute(update(offers).where(offers.c.id.in_(ids)).values(seats=offers.c.seats))
+        await session.execute(update(offers).where(in_list(offers.c.id, ids)).values(seats=offers.c.seats))
         return await offer_rows(session, ids)
-    query = _offer_query().where(offers.c.id.in_(ids)).order_by(offers.c.id).with_for_update(of=offers)
+    query = _offer_query().where(in_list(offers.c.id, ids)).order_by(offers.c.id).with_for_update(of=offers)
     return (await session.execute(query)).all()
 
 
@@ -196,7 +197,7 @@ async def offer_contacts(session: AsyncSession, offer_ids: Iterable[str]) -> dic
     query = (
         select(offers.c.id, contact)
         .join(partners, partners.c.id == offers.c.partner_id)
-        .where(offers.c.id.in_(wanted), contact.is_not(None))
+        .where(in_list(offers.c.id, wanted), contact.is_not(None))
     )
     return {str(offer_id): str(found) for offer_id, found in (await session.execute(query)).all()}
 

@@ -14,6 +14,7 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
+from trellis_common.in_list import in_list
 from trellis_matchmaking.domain.outcomes import CONFIRMED, HOLDS_SEAT, MatchStatus
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, OfferFormat
 from trellis_matchmaking.domain.pooling import SeatHolder
@@ -32,7 +33,7 @@ async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str
         .group_by(matches.c.offer_id)
     )
     if offer_ids is not None:
-        query = query.where(matches.c.offer_id.in_(list(offer_ids)))
+        query = query.where(in_list(matches.c.offer_id, list(offer_ids)))
     return Counter({offer_id: int(count) for offer_id, count in (await session.execute(query)).all()})
 
 
@@ -110,7 +111,7 @@ def seat_holders(rows: Iterable[Row[Any]]) -> list[SeatHolder]:
 async def member_seats(session: AsyncSession, period: str, member_ids: Iterable[str]) -> list[Row[Any]]:
     """The members' matches of the period that hold a seat."""
     query = select(matches).where(
-        matches.c.member_id.in_(sorted(set(member_ids))),
+        in_list(matches.c.member_id, sorted(set(member_ids))),
         matches.c.period == period,
         matches.c.status.in_([s.value for s in HOLDS_SEAT]),
     )
@@ -125,11 +126,11 @@ async def sharers(
     if not wanted:
         return {}
     query = select(matches.c.offer_id, matches.c.skill_code, matches.c.member_id).where(
-        matches.c.offer_id.in_(sorted({o for o, _ in wanted})),
+        in_list(matches.c.offer_id, sorted({o for o, _ in wanted})),
         matches.c.period == period,
         matches.c.status.in_([s.value for s in HOLDS_SEAT]),
         matches.c.cluster_id == cluster_id,
-        matches.c.skill_code.in_(sorted({s for _, s in wanted})),
+        in_list(matches.c.skill_code, sorted({s for _, s in wanted})),
     )
     out: dict[tuple[str, str], list[str]] = {}
     for offer_id, skill_code, member_id in (await session.execute(query)).all():
@@ -141,7 +142,7 @@ async def sharers(
 async def member_proposals_elsewhere(session: AsyncSession, member_ids: Iterable[str], period: str) -> list[str]:
     """Ids of the members' open proposals in periods other than ``period``."""
     query = select(matches.c.id).where(
-        matches.c.member_id.in_(sorted(set(member_ids))),
+        in_list(matches.c.member_id, sorted(set(member_ids))),
         matches.c.period != period,
         matches.c.status == MatchStatus.PROPOSED.value,
     )
@@ -154,7 +155,7 @@ async def proposals_in(session: AsyncSession, scope: Scope, offer_ids: Iterable[
         select(matches)
         .where(
             scope.clause(matches.c.cluster_id),
-            matches.c.offer_id.in_(sorted(set(offer_ids))),
+            in_list(matches.c.offer_id, sorted(set(offer_ids))),
             matches.c.status == MatchStatus.PROPOSED.value,
         )
         .order_by(matches.c.priority.desc(), matches.c.score.desc(), matches.c.created_at, matches.c.id)
@@ -166,7 +167,7 @@ async def declined(session: AsyncSession, period: str, member_ids: Iterable[str]
     """(member, skill, offer) proposals the members turned down in the period."""
     rows = await session.execute(
         select(matches.c.member_id, matches.c.skill_code, matches.c.offer_id).where(
-            matches.c.member_id.in_(sorted(set(member_ids))),
+            in_list(matches.c.member_id, sorted(set(member_ids))),
             matches.c.period == period,
             matches.c.status == MatchStatus.DECLINED.value,
         )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.events import ContactRole, MemberChanged
+from trellis_common.in_list import in_list
 from trellis_notifications.composer import Recipient
 from trellis_notifications.domain.deliveries import Audience, AudienceKind
 from trellis_notifications.models import contacts
@@ -51,7 +52,7 @@ async def find_contact(session: AsyncSession, scope: Scope, contact_id: str) -> 
 async def contacts_by_id(session: AsyncSession, scope: Scope, contact_ids: Sequence[str]) -> dict[str, RowMapping]:
     """The contacts of the directory among ``contact_ids`` (those outside the scope left out), by id."""
     rows = await session.execute(
-        select(contacts).where(contacts.c.contact_id.in_(contact_ids), scope.clause(contacts.c.cluster_id))
+        select(contacts).where(in_list(contacts.c.contact_id, contact_ids), scope.clause(contacts.c.cluster_id))
     )
     return {row["contact_id"]: row for row in rows.mappings()}
 
@@ -83,7 +84,7 @@ async def recipients_of_members(session: AsyncSession, member_ids: Iterable[str]
     by_member: dict[str, list[Recipient]] = {}
     rows = await session.execute(
         select(*_RECIPIENT_COLUMNS)
-        .where(contacts.c.member_id.in_(sorted(set(member_ids))))
+        .where(in_list(contacts.c.member_id, sorted(set(member_ids))))
         .order_by(contacts.c.contact_id)
     )
     for row in rows.mappings():

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.in_list import in_list
 from trellis_common.repositories.pages import page_of
 from trellis_notifications.domain.deliveries import DeliveryStatus, Notice, delivery_id_for
 from trellis_notifications.models import deliveries
@@ -58,7 +59,7 @@ async def parked_for(session: AsyncSession, placeholders: Sequence[str]) -> list
     """The parked notices waiting for these audiences, oldest first."""
     rows = await session.execute(
         select(deliveries)
-        .where(deliveries.c.status == DeliveryStatus.PARKED.value, deliveries.c.contact_id.in_(placeholders))
+        .where(deliveries.c.status == DeliveryStatus.PARKED.value, in_list(deliveries.c.contact_id, placeholders))
         .order_by(deliveries.c.created_at, deliveries.c.id)
     )
     return list(rows.mappings())

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.in_list import in_list
 from trellis_notifications.composer import Recipient
 from trellis_notifications.domain.deliveries import OPEN_STATUSES, DeliveryStatus
 from trellis_notifications.domain.preferences import (
@@ -49,7 +50,7 @@ async def load_preferences(session: AsyncSession, scope: Scope, contact_ids: Ite
         return {}
     rows = await session.execute(
         select(contact_preferences).where(
-            contact_preferences.c.contact_id.in_(ids), contacts_in(scope, contact_preferences.c.contact_id)
+            in_list(contact_preferences.c.contact_id, ids), contacts_in(scope, contact_preferences.c.contact_id)
         )
     )
     return {row["contact_id"]: preferences_from_row(row) for row in rows.mappings()}
@@ -176,12 +177,12 @@ async def forget_contacts(session: AsyncSession, scope: Scope, contact_ids: Sequ
         return
     await session.execute(
         delete(contact_preferences).where(
-            contact_preferences.c.contact_id.in_(contact_ids), contacts_in(scope, contact_preferences.c.contact_id)
+            in_list(contact_preferences.c.contact_id, contact_ids), contacts_in(scope, contact_preferences.c.contact_id)
         )
     )
     await session.execute(
         delete(digest_items).where(
-            digest_items.c.contact_id.in_(contact_ids),
+            in_list(digest_items.c.contact_id, contact_ids),
             digest_items.c.digest_id.is_(None),
             scope.clause(digest_items.c.cluster_id),
         )

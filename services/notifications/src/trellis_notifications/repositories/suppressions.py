@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.in_list import in_list
 from trellis_common.repositories.pages import page_of
 from trellis_notifications.domain.deliveries import OPEN_STATUSES, DeliveryStatus
 from trellis_notifications.domain.preferences import address_key
@@ -29,7 +30,7 @@ async def suppressed_keys(session: AsyncSession, addresses: Iterable[str]) -> se
     keys = sorted({address_key(a) for a in addresses if a})
     if not keys:
         return set()
-    rows = await session.execute(select(suppressions.c.address_hash).where(suppressions.c.address_hash.in_(keys)))
+    rows = await session.execute(select(suppressions.c.address_hash).where(in_list(suppressions.c.address_hash, keys)))
     return set(rows.scalars())
 
 

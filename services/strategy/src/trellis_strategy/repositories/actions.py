@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.in_list import in_list
 from trellis_common.repositories.pages import page_of
 from trellis_strategy.domain.agenda import ActionKind, ProposedAction
 from trellis_strategy.models import proposed_actions
@@ -87,7 +88,7 @@ async def open_action_counts(session: AsyncSession, scope: Scope, strategy_ids: 
     rows = await session.execute(
         select(proposed_actions.c.strategy_id, func.count())
         .where(
-            proposed_actions.c.strategy_id.in_(strategy_ids),
+            in_list(proposed_actions.c.strategy_id, strategy_ids),
             proposed_actions.c.reviewed_at.is_(None),
             scope.clause(proposed_actions.c.cluster_id),
         )

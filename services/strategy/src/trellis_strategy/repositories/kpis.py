@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
+from trellis_common.in_list import in_list
 from trellis_strategy.domain.kpi import KpiTarget, Measurement
 from trellis_strategy.models import kpi_measurements, kpis, objectives, strategies
 from trellis_strategy.repositories.shared import from_row, new_id, require_scope
@@ -221,7 +222,7 @@ async def kpis_of(session: AsyncSession, scope: Scope, strategy_ids: Sequence[st
     rows = (
         await session.execute(
             select(kpis)
-            .where(kpis.c.strategy_id.in_(strategy_ids), _via_strategy(scope, kpis.c.strategy_id))
+            .where(in_list(kpis.c.strategy_id, strategy_ids), _via_strategy(scope, kpis.c.strategy_id))
             .order_by(kpis.c.position, kpis.c.id)
         )
     ).mappings()
@@ -240,7 +241,7 @@ async def measurements_of(
     rows = (
         await session.execute(
             select(kpi_measurements)
-            .where(kpi_measurements.c.kpi_id.in_(kpi_ids), _via_kpi(scope, kpi_measurements.c.kpi_id))
+            .where(in_list(kpi_measurements.c.kpi_id, kpi_ids), _via_kpi(scope, kpi_measurements.c.kpi_id))
             .order_by(kpi_measurements.c.measured_on)
         )
     ).mappings()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import ReminderKind
+from trellis_common.in_list import in_list
 from trellis_strategy.domain.reminders import AnchorMode, ReminderPolicy, ReviewClock, next_reminder_at
 from trellis_strategy.domain.schedule import ScheduleFields
 from trellis_strategy.domain.strategy import StrategyType
@@ -105,7 +106,7 @@ async def schedules_of(session: AsyncSession, scope: Scope, strategy_ids: Sequen
     rows = (
         await session.execute(
             select(review_schedules).where(
-                review_schedules.c.strategy_id.in_(strategy_ids), scope.clause(review_schedules.c.cluster_id)
+                in_list(review_schedules.c.strategy_id, strategy_ids), scope.clause(review_schedules.c.cluster_id)
             )
         )
     ).mappings()
