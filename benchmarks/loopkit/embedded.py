@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from loopkit.workload import Cluster, response_event, seed_cluster, seed_partners
 from trellis.embedded import build_embedded
+from trellis_common import heap
 from trellis_common.bus import OutgoingMessage
 from trellis_common.bus.memory import InMemoryBus
 from trellis_common.catalogue import spec_for_model
@@ -32,6 +33,7 @@ async def measure_embedded(members: int, offers: int, seats: int, seed: int, wit
         notifications = platform.runtimes["notifications"]
         notifications.settings = notifications.settings.model_copy(update={"smtp_rate_per_s": 0})
         async with LifespanManager(platform.app):
+            heap.settle_after_start()  # as `trellis embedded` does once started
             transport = httpx.ASGITransport(app=platform.app)
             headers = platform.admin_headers()
             surveys = httpx.AsyncClient(

@@ -15,6 +15,7 @@ import uvicorn
 
 from trellis.demo import CLUSTER, SIGN_IN_PEOPLE, render, run_demo
 from trellis.embedded import AUTH_DIR, DEMO_FILE, build_embedded
+from trellis_common import heap
 from trellis_common.logging import configure_logging
 
 
@@ -37,6 +38,7 @@ async def _serve(data_dir: Path, host: str, port: int, smtp_port: int, demo: boo
             await serving  # surfaces the start-up error
             return
         await asyncio.sleep(0.05)
+    heap.settle_after_start()
     try:
         if demo:
             async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=platform.admin_headers()) as client:

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel
 
-from trellis_common import asyncapi, audit
+from trellis_common import asyncapi, audit, heap
 from trellis_common.audit import audit_router
 from trellis_common.auth import TokenVerifier
 from trellis_common.clock import ManualClock, ShiftedClock
@@ -113,14 +113,18 @@ def create_app(
     *,
     runtime: ServiceRuntime | None = None,
     manage_runtime: bool = True,
+    settle_heap: bool = False,
 ) -> FastAPI:
-    """Build the service's FastAPI app. ``manage_runtime=False`` when a host (embedded mode) runs it."""
+    """Build the service's FastAPI app. ``manage_runtime=False`` when a host (embedded mode) runs it;
+    ``settle_heap`` in a serving process (``heap.settle_after_start`` once started), never in tests."""
     runtime = runtime or ServiceRuntime(definition, settings or definition.settings_class())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if manage_runtime:
             await runtime.start()
+        if settle_heap:
+            heap.settle_after_start()
         try:
             yield
         finally:

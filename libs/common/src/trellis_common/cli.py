@@ -44,7 +44,7 @@ def service_cli(definition: ServiceDefinition) -> typer.Typer:
         """Run the HTTP API with the event consumer, outbox relay and workers."""
         settings = load_settings(definition)
         configure_logging(settings.log_level, json=settings.log_json)
-        api = create_app(definition, settings)
+        api = create_app(definition, settings, settle_heap=True)
         # uvicorn turns SIGTERM into a graceful lifespan shutdown: consumer, relay and workers stop cleanly.
         uvicorn.run(
             api,
