@@ -13,7 +13,7 @@ from sqlalchemy import Column, MetaData, String, Table, delete, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.db import UTCDateTime, insert_for
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 
 if TYPE_CHECKING:
     from trellis_common.events import MemberChanged

@@ -13,7 +13,7 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.db import outbox
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 
 _RELAY_LOCK_KEY = 0x7472656C6C6973  # "trellis": one lock per service database
 

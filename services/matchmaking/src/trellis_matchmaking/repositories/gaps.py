@@ -18,7 +18,7 @@ from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.errors import ContractError
 from trellis_common.events import MemberContext, SkillGap
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_matchmaking.domain.partners import MemberNeed, MemberProfile
 from trellis_matchmaking.models import member_gaps, member_needs
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_matchmaking.domain.outcomes import MatchStatus
 from trellis_matchmaking.models import match_runs, matches
 

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Row, delete, func, insert, or_, select, tr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_matchmaking.domain.partners import Delivery, Offer, OfferFormat, codes
 from trellis_matchmaking.models import offer_skills, offers, partners
 

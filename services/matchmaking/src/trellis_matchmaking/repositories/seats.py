@@ -14,7 +14,7 @@ from sqlalchemy import Row, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_matchmaking.domain.outcomes import CONFIRMED, HOLDS_SEAT, MatchStatus
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, OfferFormat
 from trellis_matchmaking.domain.pooling import SeatHolder

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.events import ContactRole, MemberChanged
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_notifications.composer import Recipient
 from trellis_notifications.domain.deliveries import Audience, AudienceKind
 from trellis_notifications.models import contacts

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_common.repositories.pages import page_of
 from trellis_notifications.domain.deliveries import DeliveryStatus, Notice, delivery_id_for
 from trellis_notifications.models import deliveries

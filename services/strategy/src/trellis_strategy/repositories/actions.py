@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_common.repositories.pages import page_of
 from trellis_strategy.domain.agenda import ActionKind, ProposedAction
 from trellis_strategy.models import proposed_actions

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_strategy.domain.kpi import KpiTarget, Measurement
 from trellis_strategy.models import kpi_measurements, kpis, objectives, strategies
 from trellis_strategy.repositories.shared import from_row, new_id, require_scope

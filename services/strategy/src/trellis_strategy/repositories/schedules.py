@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from trellis_common.auth import Scope
 from trellis_common.db import insert_for
 from trellis_common.events import ReminderKind
-from trellis_common.in_list import in_list
+from trellis_common.repositories.in_list import in_list
 from trellis_strategy.domain.reminders import AnchorMode, ReminderPolicy, ReviewClock, next_reminder_at
 from trellis_strategy.domain.schedule import ScheduleFields
 from trellis_strategy.domain.strategy import StrategyType
