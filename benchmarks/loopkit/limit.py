@@ -17,7 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from trellis_common.settings import ServiceSettings
+from trellis_common.settings import KAFKA_BATCH_BYTES
 
 HOPS = 4
 PARTITIONS = 3
@@ -59,7 +59,7 @@ def _producer(bootstrap: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
-        max_batch_size=ServiceSettings.model_fields["kafka_batch_bytes"].default,
+        max_batch_size=KAFKA_BATCH_BYTES,
     )
 
 

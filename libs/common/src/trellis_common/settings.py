@@ -65,6 +65,10 @@ class TrellisSources:
         return trellis_sources(settings_cls, init_settings, env_settings, dotenv_settings)
 
 
+# aiokafka's own default (16 KiB) holds one of our larger events: see bus.kafka.
+KAFKA_BATCH_BYTES = 512 * 1024
+
+
 class ServiceSettings(TrellisSources, KafkaSecurity):
     """Configuration shared by all services; a service subclasses it to add its own fields."""
 
@@ -86,7 +90,7 @@ class ServiceSettings(TrellisSources, KafkaSecurity):
         10_000, ge=6_000, description="How soon a dead consumer's partitions move to a live one"
     )
     kafka_batch_bytes: int = Field(
-        512 * 1024,
+        KAFKA_BATCH_BYTES,
         ge=16 * 1024,
         description="Largest batch of records the producer sends to one partition in one request; keep it under "
         "the topics' max.message.bytes (a larger single record still goes alone)",

@@ -26,6 +26,7 @@ from aiokafka.errors import (
 from trellis_common.bus.base import OutgoingMessage, Record, next_offsets
 from trellis_common.errors import PermanentError, TransientError
 from trellis_common.logging import get_logger
+from trellis_common.settings import KAFKA_BATCH_BYTES
 
 log = get_logger(__name__)
 # Retrying cannot help these: the record is too large, or the topic is wrong or forbidden to us.
@@ -54,7 +55,7 @@ class KafkaBus:
         client_id: str,
         *,
         session_timeout_ms: int = 10_000,
-        batch_bytes: int = 512 * 1024,
+        batch_bytes: int = KAFKA_BATCH_BYTES,
         security: dict[str, Any] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
