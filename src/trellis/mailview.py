@@ -223,6 +223,6 @@ def mail_router(sink: MailSink) -> APIRouter:
     async def mail_raw(mail_id: int) -> Response:
         mail = _found(sink, mail_id)
         headers = {**_COMMON, "content-disposition": f'attachment; filename="mail-{mail.id}.eml"'}
-        return Response(mail.raw or mail.message.as_bytes(), media_type="message/rfc822", headers=headers)
+        return Response(mail.raw, media_type="message/rfc822", headers=headers)
 
     return router
