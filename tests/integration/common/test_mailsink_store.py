@@ -36,7 +36,8 @@ async def test_messages_are_parsed_when_looked_at_and_survive_a_restart(tmp_path
         assert mail.subject == "Zwei Partnervorschläge für Ihre Kompetenzlücken"
         assert "message" in vars(mail)  # parsed once, then kept
         assert mail.text().strip() == "A training partner for your gap."
-        assert mail.html() is not None and "<p>A training partner" in mail.html()
+        html = mail.html()
+        assert html is not None and "<p>A training partner" in html
         assert mail.recipients == ["anna@member.example"]
         raw = mail.raw
     finally:
