@@ -41,6 +41,7 @@ from trellis_common.events import (
 from trellis_common.runtime import ServiceDefinition, ServiceRuntime
 from trellis_matchmaking.domain.periods import period_key
 from trellis_matchmaking.service import DEFINITION as MATCHMAKING
+from trellis_matchmaking.settings import MatchmakingSettings
 from trellis_notifications.service import DEFINITION as NOTIFICATIONS
 from trellis_skills.service import DEFINITION as SKILLS
 from trellis_strategy.service import DEFINITION as STRATEGY
@@ -50,7 +51,9 @@ pytestmark = pytest.mark.postgres
 MEMBERS = 100_000
 BIG = 10_000  # a table this large must never be scanned for one event
 NOW = datetime.now(UTC)
-PERIOD = period_key(NOW, "quarter")  # type: ignore[arg-type]
+# The period the service places seats in now (its default cadence), so the seeded gaps and matches are this
+# period's: what each event reads.
+PERIOD = period_key(NOW, MatchmakingSettings.model_fields["seat_period"].default)
 SKILLS_USED = ("digcomp:1.1", "digcomp:3.4", "digcomp:5.2")
 
 COMMON = f"""
@@ -332,3 +335,62 @@ def _nodes(node: dict[str, Any]) -> Any:
 def _short(statement: str, width: int = 110) -> str:
     text = " ".join(statement.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+NEW_PERIOD_MATCHES = 20_000  # proposals of the current period the statistics have not seen yet
+FILTERED_AT_MOST = 2_000  # rows a read of `matches` may fetch and throw away for one batch
+
+
+async def test_a_new_period_reads_only_the_members_and_offers_seats_before_its_statistics(
+    new_database: NewDatabase,
+) -> None:
+    """At the start of a period the statistics know none of its matches, and autoanalyze waits for a tenth of the
+    table to change: on a large table, for days. The matches of a batch's members must still be read from their
+    index, not by walking every match of the period and filtering (the offers' seats are counted in
+    ``offer_seats``, not read from the matches at all)."""
+    broker = InMemoryBroker()
+    runtime = runtime_for(
+        MATCHMAKING, database_url=await new_database("matchmaking"), bus=InMemoryBus(broker), workers=False
+    )
+    await runtime.start()
+    try:
+        async with runtime.db.engine.begin() as conn:
+            for statement in (COMMON + SEEDS["matchmaking"]).split(";\n"):
+                if statement.strip():
+                    await conn.exec_driver_sql(statement)
+            await conn.exec_driver_sql("UPDATE matches SET period = 'earlier'")  # the seeded ones: a past period
+        async with runtime.db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("ANALYZE")
+        async with runtime.db.engine.begin() as conn:  # the new period fills up; no ANALYZE has seen it
+            await conn.exec_driver_sql(f"""
+INSERT INTO matches (id, period, status, cluster_id, member_id, assessment_id, skill_code, priority, offer_id,
+    partner_id, partner_name, partner_type, offer_title, format, delivery, score, explanation, created_at, updated_at)
+  SELECT 'now-' || i, '{PERIOD}', 'proposed', 'c-' || (i % 100), 'w-' || i, 'wa-' || i, 'digcomp:1.1', 5.0,
+         'o-' || (i % 200 + 1), 'p-1', 'Partner', 'university', 'Offer', 'training', 'online', 0.5, '[]', now(), now()
+  FROM generate_series(1, {NEW_PERIOD_MATCHES}) i""")
+        recorded = await _record_while_consuming(runtime, broker, _events("matchmaking"))
+        reads = [(s, p) for s, p in recorded if s.lstrip().upper().startswith("SELECT") and "FROM matches" in s]
+        assert len(reads) >= 2, recorded  # the members' seats and their proposals of other periods at least
+        wasteful = []
+        async with runtime.db.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            seen: set[str] = set()
+            for statement, params in reads:
+                if statement in seen:
+                    continue
+                seen.add(statement)
+                found = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, *params)
+                plan = json.loads(found) if isinstance(found, str) else found
+                nodes = [n for n in _nodes(plan[0]["Plan"]) if n.get("Relation Name") == "matches"]
+                thrown = sum(int(n.get("Rows Removed by Filter", 0)) for n in nodes)
+                shown = ", ".join(
+                    f"{n['Node Type']} using {n.get('Index Name', '-')}: {thrown} filtered" for n in nodes
+                )
+                print(f"  {_short(statement)}\n    → {shown}")
+                if thrown > FILTERED_AT_MOST:
+                    wasteful.append(f"{statement}\n→ {shown}")
+        assert not wasteful, "reads every match of the new period for one batch:\n" + "\n\n".join(wasteful)
+    finally:
+        await runtime.stop()

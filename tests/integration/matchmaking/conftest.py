@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -10,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 
+import trellis_matchmaking
 from tests.conftest import NewDatabase
 from tests.support import auth
 from tests.support.runtime import runtime_for
@@ -20,6 +22,7 @@ from trellis_common.bus.memory import InMemoryBus
 from trellis_common.catalogue import spec_for_model
 from trellis_common.clock import ManualClock
 from trellis_common.consumer import Handling, Incoming
+from trellis_common.db import messaging_metadata
 from trellis_common.envelope import CloudEvent
 from trellis_common.events import (
     GapsAssessed,
@@ -33,8 +36,30 @@ from trellis_common.events import (
 from trellis_common.runtime import ServiceRuntime
 from trellis_common.unit_of_work import flush_outboxes
 from trellis_matchmaking.handlers import on_gaps_assessed, on_gaps_assessed_batch
-from trellis_matchmaking.models import NAMES
+from trellis_matchmaking.models import NAMES, metadata
 from trellis_matchmaking.service import DEFINITION
+
+
+def seat_count_migration() -> Any:
+    """Migration 0011, which holds the triggers that keep ``offer_seats`` (loaded from its file: migrations are
+    not a package)."""
+    path = Path(trellis_matchmaking.__file__).parent / "migrations" / "versions" / "0011_offer_seats.py"
+    spec = importlib.util.spec_from_file_location("offer_seats_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def create_tables(engine: Engine) -> None:
+    """The service's tables on SQLite without running every migration (a property test makes hundreds of
+    databases), with the triggers migrations add beside the tables."""
+    metadata.create_all(engine)
+    messaging_metadata.create_all(engine)
+    with engine.begin() as connection:
+        for statement in seat_count_migration().SQLITE_TRIGGERS:
+            connection.execute(text(statement))
+
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # seat period 2026-Q1
 GAPS = spec_for_model(GapsAssessed)

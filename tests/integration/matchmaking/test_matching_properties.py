@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, select
 from tests.integration.matchmaking.conftest import (
     START,
     answer_a_proposal,
+    create_tables,
     deliver_batch,
     gaps_assessed,
     move_clock,
@@ -41,12 +42,12 @@ from tests.support import auth
 from tests.support.runtime import runtime_for
 from trellis_common.app import create_app
 from trellis_common.bus.memory import InMemoryBus
-from trellis_common.db import messaging_metadata, outbox
+from trellis_common.db import outbox
 from trellis_common.events import MemberContext, SkillGap
 from trellis_common.runtime import ServiceRuntime
 from trellis_matchmaking.domain.partners import MemberProfile
 from trellis_matchmaking.domain.scoring import ineligibility
-from trellis_matchmaking.models import matches, member_gaps, member_needs, metadata
+from trellis_matchmaking.models import matches, member_gaps, member_needs
 from trellis_matchmaking.repositories.registry import offer_rows, to_offer
 from trellis_matchmaking.service import DEFINITION
 
@@ -93,8 +94,7 @@ def test_matching_keeps_its_promises(offers: list[dict[str, Any]], steps: list[A
 
 async def _scenario(path: Path, offers: list[dict[str, Any]], steps: list[Any], regions: dict[str, str]) -> None:
     engine = create_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
-    messaging_metadata.create_all(engine)
+    create_tables(engine)
     engine.dispose()
     runtime = runtime_for(
         DEFINITION,

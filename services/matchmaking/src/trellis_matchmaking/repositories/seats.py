@@ -18,23 +18,20 @@ from trellis_common.repositories.in_list import in_list
 from trellis_matchmaking.domain.outcomes import CONFIRMED, HOLDS_SEAT, MatchStatus
 from trellis_matchmaking.domain.partners import GROUP_FORMATS, OfferFormat
 from trellis_matchmaking.domain.pooling import SeatHolder
-from trellis_matchmaking.models import matches
+from trellis_matchmaking.models import matches, offer_seats
 
 
 async def seats_held(session: AsyncSession, period: str, offer_ids: Iterable[str] | None = None) -> Counter[str]:
     """Seats taken per offer in the period: proposals, acceptances and completions.
 
-    Not scoped on purpose: an offer's seats may be held by members of several clusters (a shared or an open
-    offer), so its free seats count them all (a number per offer, no cluster's rows).
+    Read from ``offer_seats``, which triggers on ``matches`` keep (one row per offer, however many seats it has
+    given). Not scoped on purpose: an offer's seats may be held by members of several clusters (a shared or an
+    open offer), so its free seats count them all (a number per offer, no cluster's rows).
     """
-    query = (
-        select(matches.c.offer_id, func.count())
-        .where(matches.c.period == period, matches.c.status.in_([s.value for s in HOLDS_SEAT]))
-        .group_by(matches.c.offer_id)
-    )
+    query = select(offer_seats.c.offer_id, offer_seats.c.held).where(offer_seats.c.period == period)
     if offer_ids is not None:
-        query = query.where(in_list(matches.c.offer_id, list(offer_ids)))
-    return Counter({offer_id: int(count) for offer_id, count in (await session.execute(query)).all()})
+        query = query.where(in_list(offer_seats.c.offer_id, list(offer_ids)))
+    return Counter({offer_id: int(held) for offer_id, held in (await session.execute(query)).all() if held})
 
 
 async def seats_accepted(session: AsyncSession, offer_id: str, period: str) -> int:
