@@ -229,13 +229,8 @@ async def test_an_event_costs_index_lookups_with_100000_members(service: str, ne
     )
     await runtime.start()
     try:
-        async with runtime.db.engine.begin() as conn:
-            for statement in (COMMON + SEEDS[service]).split(";\n"):
-                if statement.strip():
-                    await conn.exec_driver_sql(statement)
-        async with runtime.db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql("ANALYZE")
+        await _run_sql(runtime, COMMON + SEEDS[service])
+        await _analyze(runtime)
         big = await _big_tables(runtime)
         assert {"inbox", "outbox"} <= big, big
         recorded = await _record_while_consuming(runtime, broker, _events(service))
@@ -245,6 +240,20 @@ async def test_an_event_costs_index_lookups_with_100000_members(service: str, ne
         assert not scans, f"{service} scans a table of {BIG}+ rows for one event:\n" + "\n\n".join(scans)
     finally:
         await runtime.stop()
+
+
+async def _run_sql(runtime: ServiceRuntime, script: str) -> None:
+    """Statements separated by ``;`` and a line break, in one transaction."""
+    async with runtime.db.engine.begin() as conn:
+        for statement in script.split(";\n"):
+            if statement.strip():
+                await conn.exec_driver_sql(statement)
+
+
+async def _analyze(runtime: ServiceRuntime) -> None:
+    async with runtime.db.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("ANALYZE")
 
 
 async def _big_tables(runtime: ServiceRuntime) -> set[str]:
@@ -354,21 +363,18 @@ async def test_a_new_period_reads_only_the_members_and_offers_seats_before_its_s
     )
     await runtime.start()
     try:
-        async with runtime.db.engine.begin() as conn:
-            for statement in (COMMON + SEEDS["matchmaking"]).split(";\n"):
-                if statement.strip():
-                    await conn.exec_driver_sql(statement)
-            await conn.exec_driver_sql("UPDATE matches SET period = 'earlier'")  # the seeded ones: a past period
-        async with runtime.db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql("ANALYZE")
-        async with runtime.db.engine.begin() as conn:  # the new period fills up; no ANALYZE has seen it
-            await conn.exec_driver_sql(f"""
+        # The seeded matches belong to a past period, and the statistics know them.
+        await _run_sql(runtime, COMMON + SEEDS["matchmaking"] + ";\nUPDATE matches SET period = 'earlier'")
+        await _analyze(runtime)
+        await _run_sql(  # the new period fills up; no ANALYZE has seen it
+            runtime,
+            f"""
 INSERT INTO matches (id, period, status, cluster_id, member_id, assessment_id, skill_code, priority, offer_id,
     partner_id, partner_name, partner_type, offer_title, format, delivery, score, explanation, created_at, updated_at)
   SELECT 'now-' || i, '{PERIOD}', 'proposed', 'c-' || (i % 100), 'w-' || i, 'wa-' || i, 'digcomp:1.1', 5.0,
          'o-' || (i % 200 + 1), 'p-1', 'Partner', 'university', 'Offer', 'training', 'online', 0.5, '[]', now(), now()
-  FROM generate_series(1, {NEW_PERIOD_MATCHES}) i""")
+  FROM generate_series(1, {NEW_PERIOD_MATCHES}) i""",
+        )
         recorded = await _record_while_consuming(runtime, broker, _events("matchmaking"))
         reads = [(s, p) for s, p in recorded if s.lstrip().upper().startswith("SELECT") and "FROM matches" in s]
         assert len(reads) >= 2, recorded  # the members' seats and their proposals of other periods at least

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import uuid
 from collections.abc import AsyncIterator
@@ -40,9 +41,10 @@ from trellis_matchmaking.models import NAMES, metadata
 from trellis_matchmaking.service import DEFINITION
 
 
+@functools.cache
 def seat_count_migration() -> Any:
-    """Migration 0011, which holds the triggers that keep ``offer_seats`` (loaded from its file: migrations are
-    not a package)."""
+    """Migration 0011, which holds the triggers that keep ``offer_seats`` (loaded once, from its file: migrations
+    are not a package)."""
     path = Path(trellis_matchmaking.__file__).parent / "migrations" / "versions" / "0011_offer_seats.py"
     spec = importlib.util.spec_from_file_location("offer_seats_migration", path)
     assert spec is not None and spec.loader is not None
